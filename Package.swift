@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// System libraries come from Debian's -dev packages (see Jobs/setup.sh); pkg-config finds them.
+let systemLibraries: [Target] = [
+    .systemLibrary(name: "CMongoC", path: "Sources/CMongoC", pkgConfig: "libmongoc-1.0",
+                   providers: [.apt(["libmongoc-dev", "libbson-dev"])]),
+    .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", pkgConfig: "sndfile",
+                   providers: [.apt(["libsndfile1-dev"])]),
+    .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f",
+                   providers: [.apt(["libfftw3-dev"])]),
+    .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr",
+                   providers: [.apt(["libsoxr-dev"])]),
+]
+
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+
+let jobNames = ["etl-extract", "etl-features", "etl-normalize", "etl-load", "etl-export", "etl-nightly"]
+
+let package = Package(
+    name: "MusicETL",
+    platforms: [.macOS(.v14)],
+    products: jobNames.map { .executable(name: $0, targets: [$0]) },
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: systemLibraries + [
+        .target(name: "Tabular"),
+        .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW"]),
+        .target(name: "DocumentStore", dependencies: ["CMongoC"]),
+        .target(name: "Pipeline", dependencies: ["Tabular", logging, argumentParser]),
+        .target(name: "Export", dependencies: ["Tabular", "DocumentStore"]),
+        // The jobs themselves: argument parsing and orchestration over the libraries above.
+        .target(name: "ETLJobs",
+                dependencies: ["Tabular", "AudioFeatures", "DocumentStore", "Pipeline", "Export",
+                               logging, argumentParser]),
+    ] + jobNames.map { name in
+        .executableTarget(name: name, dependencies: ["ETLJobs"], path: "Jobs/\(name)")
+    } + [
+        // Benchmarks print ratios against reference implementations measured in the same run.
+        .executableTarget(name: "bench-features", dependencies: ["AudioFeatures"], path: "Benchmarks/bench-features"),
+        // Shared by the test targets: fixture paths, the local MongoDB-compatible test server.
+        .target(name: "TestSupport", dependencies: ["DocumentStore"], path: "Tests/Support"),
+        .testTarget(name: "TabularTests", dependencies: ["Tabular", "TestSupport"]),
+        .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "TestSupport"]),
+        .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "TestSupport"]),
+        .testTarget(name: "JobsTests", dependencies: ["ETLJobs", "Pipeline", "Export", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
