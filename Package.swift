@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Tabular"),
         .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW"]),
         .target(name: "DocumentStore", dependencies: ["CMongoC"]),
-        .target(name: "Pipeline", dependencies: ["Tabular", logging, argumentParser]),
+        .target(name: "Pipeline", dependencies: ["Tabular", "DocumentStore", logging, argumentParser]),
         .target(name: "Export", dependencies: ["Tabular", "DocumentStore"]),
         // The jobs themselves: argument parsing and orchestration over the libraries above.
         .target(name: "ETLJobs",

@@ -1,1 +1,3 @@
-print("todo")
+import ETLJobs
+
+await runJob(ExportCommand.self)

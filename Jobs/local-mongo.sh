@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The local MongoDB-compatible server for the sample run and the tests: SecantusDB (PyPI, GPL-2.0),
+# run as an external process in a project-local virtual environment (.venv-mongo, ignored by git).
+#
+#   Jobs/local-mongo.sh install                      install it (idempotent, ~40 s the first time)
+#   Jobs/local-mongo.sh start [--state-dir DIR] [--watch-pid PID]
+#                                                    start it on a free 127.0.0.1 port, wait until it
+#                                                    answers a ping, print its URI on stdout;
+#                                                    with --watch-pid, stop it when PID exits
+#   Jobs/local-mongo.sh stop [--state-dir DIR]       stop the server started with that state dir
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=${MUSICETL_MONGO_VENV:-$root/.venv-mongo}
+version="0.7.0b3"   # a pre-release: pinned
+state_dir=$root/.venv-mongo/run
+watch_pid=""
+
+command=${1:-}
+shift || true
+while [ $# -gt 0 ]; do
+    case $1 in
+        --state-dir) state_dir=$2; shift 2 ;;
+        --watch-pid) watch_pid=$2; shift 2 ;;
+        *) echo "local-mongo: unknown option $1" >&2; exit 64 ;;
+    esac
+done
+
+install() {
+    if [ -x "$venv/bin/secantusd-py" ] && "$venv/bin/python" -c "import pymongo" 2>/dev/null; then
+        return 0
+    fi
+    echo "local-mongo: installing SecantusDB $version into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "SecantusDB==$version"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+start() {
+    install
+    mkdir -p "$state_dir"
+    local port uri pid
+    port=$(free_port)
+    uri="mongodb://127.0.0.1:$port/?directConnection=true"
+    # Output goes to a file: a pipe that nobody drains can hang the server.
+    nohup "$venv/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path :memory: \
+        --log-level WARNING > "$state_dir/server.log" 2>&1 < /dev/null &
+    pid=$!
+    echo "$pid" > "$state_dir/pid"
+    echo "$uri" > "$state_dir/uri"
+    for _ in $(seq 1 100); do
+        if "$venv/bin/python" - "$uri" <<'PY' 2>/dev/null; then
+import sys, pymongo
+pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=200).admin.command("ping")
+PY
+            if [ -n "$watch_pid" ]; then
+                # Stop the server when the process that asked for it ends, however it ends.
+                ( trap '' HUP; while kill -0 "$watch_pid" 2>/dev/null; do sleep 1; done
+                  kill -TERM "$pid" 2>/dev/null ) > /dev/null 2>&1 < /dev/null &
+                disown
+            fi
+            echo "$uri"
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "local-mongo: the server exited at start; its log ($state_dir/server.log):" >&2
+            tail -20 "$state_dir/server.log" >&2
+            return 69
+        fi
+        sleep 0.1
+    done
+    echo "local-mongo: no answer to ping on $uri after 10 s (log: $state_dir/server.log)" >&2
+    kill -TERM "$pid" 2>/dev/null || true
+    return 69
+}
+
+stop() {
+    [ -f "$state_dir/pid" ] || return 0
+    local pid
+    pid=$(cat "$state_dir/pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$state_dir/pid" "$state_dir/uri"
+}
+
+case $command in
+    install) install ;;
+    start) start ;;
+    stop) stop ;;
+    *) echo "usage: $0 install | start [--state-dir DIR] [--watch-pid PID] | stop [--state-dir DIR]" >&2; exit 64 ;;
+esac

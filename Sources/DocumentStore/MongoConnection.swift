@@ -1,0 +1,130 @@
+import CMongoC
+import Foundation
+
+/// A connection to a MongoDB deployment: owns a `mongoc_uri_t` and a thread-safe
+/// `mongoc_client_pool_t`. Borrow a `MongoClient` per task with `client()`.
+public final class MongoConnection: @unchecked Sendable {
+    // @unchecked: libmongoc documents the pool as thread-safe; the URI is never mutated after init.
+    private let uri: OpaquePointer
+    private let pool: OpaquePointer
+    /// `host:port[,host:port]`, never the credentials: safe for logs and error messages.
+    public let serverDescription: String
+    public let redactedURI: String
+
+    /// Defaults a batch job wants when the URI says nothing: fail fast when the server is away,
+    /// and never hang forever on a stuck socket.
+    public static let defaultOptions: [String: Int32] = [
+        MONGOC_URI_SERVERSELECTIONTIMEOUTMS: 3_000,
+        MONGOC_URI_CONNECTTIMEOUTMS: 3_000,
+        MONGOC_URI_SOCKETTIMEOUTMS: 60_000,
+    ]
+
+    public init(uri uriString: String, appName: String = "musicetl") throws(MongoError) {
+        _ = libmongocInitialized
+        var error = bson_error_t()
+        let redacted = Self.redact(uriString)
+        guard let uri = mongoc_uri_new_with_error(uriString, &error) else {
+            // libmongoc's message may quote the URI; ours names only the redacted form.
+            throw MongoError(domain: error.domain, code: error.code,
+                             message: "invalid MongoDB URI \(redacted)", kind: .invalidInput)
+        }
+        for (option, value) in Self.defaultOptions where !mongoc_uri_has_option(uri, option) {
+            mongoc_uri_set_option_as_int32(uri, option, value)
+        }
+        guard let pool = mongoc_client_pool_new_with_error(uri, &error) else {
+            mongoc_uri_destroy(uri)
+            throw MongoError(error, context: "cannot create a client pool for \(redacted)")
+        }
+        mongoc_client_pool_set_error_api(pool, Int32(MONGOC_ERROR_API_VERSION_2))
+        mongoc_client_pool_set_appname(pool, appName)
+        self.uri = uri
+        self.pool = pool
+        self.redactedURI = redacted
+        self.serverDescription = Self.hosts(of: uri)
+    }
+
+    deinit {
+        mongoc_client_pool_destroy(pool)
+        mongoc_uri_destroy(uri)
+    }
+
+    /// A client from the pool; it goes back to the pool when the last reference to it is gone.
+    public func client() throws(MongoError) -> MongoClient {
+        guard let client = mongoc_client_pool_pop(pool) else {
+            throw MongoError(domain: 0, code: 0, message: "the client pool returned no client", kind: .other)
+        }
+        return MongoClient(client: client, connection: self)
+    }
+
+    fileprivate func giveBack(_ client: OpaquePointer) {
+        mongoc_client_pool_push(pool, client)
+    }
+
+    /// Round trip to the server; throws `.unavailable` (naming the server) when none can be selected.
+    public func ping() throws(MongoError) {
+        let client = try client()
+        do {
+            _ = try client.runCommand(["ping": 1], database: "admin")
+        } catch where error.kind == .unavailable || error.kind == .network {
+            throw MongoError(domain: error.domain, code: error.code,
+                             message: "MongoDB at \(serverDescription) is unavailable: \(error.message)",
+                             kind: error.kind)
+        }
+    }
+
+    /// Replaces the password in `mongodb://user:password@host/…` with `***`.
+    public static func redact(_ uri: String) -> String {
+        guard let schemeEnd = uri.range(of: "://") else { return uri }
+        let rest = uri[schemeEnd.upperBound...]
+        guard let at = rest.firstIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") else { return uri }
+        return String(uri[..<rest.index(after: colon)]) + "***" + String(rest[at...])
+    }
+
+    private static func hosts(of uri: OpaquePointer) -> String {
+        var names: [String] = []
+        var host = mongoc_uri_get_hosts(uri)
+        while let current = host {
+            let hostAndPort = withUnsafeBytes(of: current.pointee.host_and_port) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            names.append(hostAndPort)
+            host = UnsafePointer(current.pointee.next)
+        }
+        return names.isEmpty ? "(no host in URI)" : names.joined(separator: ",")
+    }
+}
+
+/// One client borrowed from a pool (`mongoc_client_t` is not thread-safe: use it from one task).
+public final class MongoClient {
+    let handle: OpaquePointer
+    private let connection: MongoConnection
+
+    fileprivate init(client: OpaquePointer, connection: MongoConnection) {
+        self.handle = client
+        self.connection = connection
+    }
+
+    deinit { connection.giveBack(handle) }
+
+    public var serverDescription: String { connection.serverDescription }
+
+    public func collection(_ name: String, database: String) throws(MongoError) -> MongoCollection {
+        guard let collection = mongoc_client_get_collection(handle, database, name) else {
+            throw MongoError(domain: 0, code: 0, message: "no handle for collection \(database).\(name)", kind: .other)
+        }
+        return MongoCollection(handle: collection, client: self, name: name, database: database)
+    }
+
+    /// Runs a command and returns the server's reply.
+    @discardableResult
+    public func runCommand(_ command: Document, database: String) throws(MongoError) -> Document {
+        let commandDocument = try BSONDocument(command)
+        let reply = try BSONDocument()
+        var error = bson_error_t()
+        let commandName = command.fields.first?.key ?? "command"
+        guard mongoc_client_command_simple(handle, database, commandDocument.pointer, nil, reply.pointer, &error) else {
+            throw MongoError(error, context: "\(commandName) on \(database)")
+        }
+        return try reply.document()
+    }
+}

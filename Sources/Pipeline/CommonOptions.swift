@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+
+/// The flags every job takes (DESIGN.md, "Command line").
+public struct CommonOptions: ParsableArguments, Sendable {
+    @Option(name: .long, help: "Directory every job reads and writes under.")
+    public var workDir: String = "./work"
+
+    @Flag(name: .long, help: "Read and validate everything, report what would be written, write nothing.")
+    public var dryRun = false
+
+    @Option(name: .long, help: "Only these ids (comma-separated).")
+    public var only: String?
+
+    @Flag(name: .long, help: "Recompute and rewrite even what looks unchanged.")
+    public var force = false
+
+    @Option(name: .long, help: "Log line format on stderr: text or json.")
+    public var logFormat: LogFormat = .text
+
+    @Flag(name: .long, help: "Only warnings, errors and the summary line.")
+    public var quiet = false
+
+    @Flag(name: .long, help: "Debug detail.")
+    public var verbose = false
+
+    @Option(name: .long, help: "The Schemas/ directory (default: found beside the executable; env MUSICETL_SCHEMAS).")
+    public var schemas: String?
+
+    public init() {}
+
+    /// `--only` as a set of ids; nil when every id is wanted.
+    public var onlyIDs: Set<String>? {
+        guard let only else { return nil }
+        return Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    }
+
+    public func validate() throws {
+        if quiet && verbose { throw ValidationError("--quiet and --verbose exclude each other") }
+        if let ids = onlyIDs, ids.isEmpty { throw ValidationError("--only needs at least one id") }
+    }
+}
+
+extension LogFormat: ExpressibleByArgument {}
+

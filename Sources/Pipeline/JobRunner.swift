@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+
+/// What a job reports at the end: counts in a fixed order (they become the summary line and the
+/// run ledger entry) and where its outputs are.
+public struct JobSummary: Sendable {
+    public struct Count: Sendable, Equatable {
+        public var name: String
+        public var value: Int
+    }
+
+    public var counts: [Count] = []
+    public var outputs: [String] = []
+    /// The job finished but with an outcome other than ok (e.g. too many rejects: data error).
+    public var status: ExitStatus = .ok
+    public var problem: String?
+
+    public init() {}
+
+    public mutating func count(_ name: String, _ value: Int) {
+        if let index = counts.firstIndex(where: { $0.name == name }) {
+            counts[index].value = value
+        } else {
+            counts.append(Count(name: name, value: value))
+        }
+    }
+
+    public subscript(count name: String) -> Int { counts.first { $0.name == name }?.value ?? 0 }
+}
+
+/// Everything a running job needs from the runtime.
+public struct JobContext: Sendable {
+    public let job: String
+    public let runID: String
+    public let options: CommonOptions
+    public let work: WorkDirectory
+    public let logger: Logger
+    public let startedAt: Date
+
+    public var quarantineDirectory: URL { work.quarantine(runID: runID) }
+}
+
+/// Runs a job body with logging, error classification and the one-line summary that is always
+/// the last line on stderr.
+public enum JobRunner {
+    public static func run(job: String, options: CommonOptions, runID: String = RunID.make(),
+                           _ body: (JobContext) async throws -> JobSummary) async -> (ExitStatus, JobSummary) {
+        StderrLogHandler.configure(format: options.logFormat, job: job, runID: runID)
+        var logger = Logger(label: "musicetl.\(job)")
+        logger.logLevel = options.quiet ? .warning : options.verbose ? .debug : .info
+        logger[metadataKey: "run"] = "\(runID)"
+        let context = JobContext(job: job, runID: runID, options: options, work: WorkDirectory(options.workDir),
+                                 logger: logger, startedAt: Date())
+        var summary: JobSummary
+        do {
+            summary = try await body(context)
+        } catch {
+            let classified = JobError.classify(error)
+            summary = JobSummary()
+            summary.status = classified.status
+            summary.problem = classified.message
+        }
+        let seconds = Date().timeIntervalSince(context.startedAt)
+        printSummary(job: job, runID: runID, summary: summary, seconds: seconds, format: options.logFormat,
+                     dryRun: options.dryRun)
+        return (summary.status, summary)
+    }
+
+    static func printSummary(job: String, runID: String, summary: JobSummary, seconds: Double, format: LogFormat,
+                             dryRun: Bool) {
+        let counts = summary.counts.map { "\($0.value) \($0.name)" }.joined(separator: ", ")
+        var line = "\(job) \(summary.status)\(dryRun ? " (dry run)" : "")"
+        if let problem = summary.problem { line += ": \(problem)" }
+        if !counts.isEmpty { line += (summary.problem == nil ? ": " : "; ") + counts }
+        line += String(format: " in %.2f s [run %@]", seconds, runID)
+        switch format {
+        case .text:
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        case .json:
+            var object: [String: Any] = ["summary": line, "job": job, "run_id": runID,
+                                         "status": "\(summary.status)", "exit_code": summary.status.rawValue,
+                                         "seconds": seconds]
+            object["counts"] = Dictionary(summary.counts.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            FileHandle.standardError.write(data + Data("\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+import Synchronization
+
+public enum LogFormat: String, Sendable, CaseIterable {
+    case text, json
+}
+
+/// Log lines go to stderr, as text for people or one JSON object per line for log shippers.
+/// The job that runs sets the format, level and run fields; the handler reads them per line.
+public struct StderrLogHandler: LogHandler {
+    struct Settings: Sendable {
+        var format: LogFormat = .text
+        var runID = ""
+        var job = ""
+    }
+
+    static let settings = Mutex(Settings())
+    private static let bootstrapped: Void = LoggingSystem.bootstrap { label in StderrLogHandler(label: label) }
+
+    /// Installs the handler (once per process) and sets what every line carries.
+    public static func configure(format: LogFormat, job: String, runID: String) {
+        _ = bootstrapped
+        settings.withLock { $0 = Settings(format: format, runID: runID, job: job) }
+    }
+
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    let label: String
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let settings = Self.settings.withLock { $0 }
+        var merged = metadata
+        event.metadata?.forEach { merged[$0.key] = $0.value }
+        let time = Date().formatted(.iso8601)
+        let line: String
+        switch settings.format {
+        case .text:
+            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            line = "\(time) \(event.level) \(settings.job): \(event.message)" + (fields.isEmpty ? "" : " " + fields)
+        case .json:
+            var object: [String: String] = ["time": time, "level": "\(event.level)", "job": settings.job,
+                                            "run_id": settings.runID, "message": "\(event.message)"]
+            merged.forEach { object[$0.key] = "\($0.value)" }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            line = String(decoding: data, as: UTF8.self)
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}

@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct FileWriteError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+/// Buffered output to a temporary file beside `path`, renamed over `path` by `commit()`.
+///
+/// Readers never see a half-written file: without `commit()` (an error, a crash) the previous
+/// file stays as it was and the temporary one is removed (or left with a `.tmp-` name).
+public final class AtomicFileWriter {
+    public let path: String
+    public let temporaryPath: String
+    private var descriptor: Int32
+    private var pending: [UInt8] = []
+    private let flushThreshold = 1 << 20
+    public private(set) var bytesWritten = 0
+
+    public init(path: String) throws(FileWriteError) {
+        self.path = path
+        temporaryPath = path + ".tmp-\(getpid())"
+        try Self.createParentDirectories(of: path)
+        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FileWriteError(path: temporaryPath, message: Self.lastError()) }
+        pending.reserveCapacity(flushThreshold + 4096)
+    }
+
+    deinit {
+        if descriptor >= 0 {  // never committed: discard the partial output
+            close(descriptor)
+            unlink(temporaryPath)
+        }
+    }
+
+    public func write<Bytes: Sequence>(_ bytes: Bytes) throws(FileWriteError) where Bytes.Element == UInt8 {
+        pending.append(contentsOf: bytes)
+        if pending.count >= flushThreshold { try flush() }
+    }
+
+    public func write(_ text: String) throws(FileWriteError) {
+        try write(text.utf8)
+    }
+
+    private func flush() throws(FileWriteError) {
+        guard descriptor >= 0 else { throw FileWriteError(path: path, message: "written after commit") }
+        var offset = 0
+        while offset < pending.count {
+            let written = pending.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress.map { $0 + offset }, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw FileWriteError(path: temporaryPath, message: Self.lastError())
+            }
+            offset += written
+        }
+        bytesWritten += pending.count
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes what is buffered, syncs it to disk and renames the file into place.
+    public func commit() throws(FileWriteError) {
+        try flush()
+        let synced = fsync(descriptor) == 0
+        let closed = close(descriptor) == 0
+        descriptor = -1
+        guard synced, closed, rename(temporaryPath, path) == 0 else {
+            let reason = Self.lastError()
+            unlink(temporaryPath)
+            throw FileWriteError(path: path, message: "cannot complete the write: \(reason)")
+        }
+    }
+
+    static func createParentDirectories(of path: String) throws(FileWriteError) {
+        var components = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        var current = path.hasPrefix("/") ? "" : "."
+        if path.hasPrefix("/") { components = components.dropFirst() }
+        for component in components where !component.isEmpty {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw FileWriteError(path: current, message: "cannot create directory: \(lastError())")
+            }
+        }
+    }
+
+    static func lastError() -> String { String(cString: strerror(errno)) }
+}

@@ -1,0 +1,268 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A CSV syntax error that stops reading a file: there is no safe way to find the next record.
+public struct CSVError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    /// Physical line (1-based) where the problem starts.
+    public var line: Int
+    /// Record number (1-based, the header is record 1).
+    public var record: Int
+    /// Field number (1-based) within the record; 0 when not about a field.
+    public var column: Int
+    public var message: String
+
+    public var description: String {
+        let column = column > 0 ? ", column \(self.column)" : ""
+        return "\(path):\(line): record \(record)\(column): \(message)"
+    }
+}
+
+/// One record: the unescaped bytes of every field, back to back, and where each ends.
+///
+/// Reused across `CSVReader.next(into:)` calls so that reading allocates nothing per row.
+public struct CSVRecord: Sendable {
+    public internal(set) var bytes: [UInt8] = []
+    public internal(set) var fieldEnds: [Int] = []
+    /// Physical line on which the record starts (1-based).
+    public internal(set) var line = 0
+    /// 1-based record number; the header line is record 1.
+    public internal(set) var number = 0
+    /// A recoverable syntax oddity in this record (a quote inside an unquoted field, text after a
+    /// closing quote). The record is still delivered; callers decide whether to quarantine it.
+    public internal(set) var problem: String?
+    /// The 1-based field that `problem` is about.
+    public internal(set) var problemColumn = 0
+
+    public init() {}
+
+    public init(fields: [String]) {
+        for field in fields {
+            bytes.append(contentsOf: field.utf8)
+            fieldEnds.append(bytes.count)
+        }
+    }
+
+    public var count: Int { fieldEnds.count }
+
+    public func byteRange(_ index: Int) -> Range<Int> {
+        (index == 0 ? 0 : fieldEnds[index - 1])..<fieldEnds[index]
+    }
+
+    public func isEmpty(_ index: Int) -> Bool { byteRange(index).isEmpty }
+
+    /// The field as text; invalid UTF-8 is replaced by U+FFFD (check `isValidUTF8` to flag it).
+    public subscript(index: Int) -> String {
+        bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[byteRange(index)]), as: UTF8.self) }
+    }
+
+    public func isValidUTF8(_ index: Int) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            String(validating: UnsafeBufferPointer(rebasing: buffer[byteRange(index)]), as: UTF8.self) != nil
+        }
+    }
+
+    public func contains(byte: UInt8, in index: Int) -> Bool {
+        bytes[byteRange(index)].contains(byte)
+    }
+
+    public var fields: [String] { (0..<count).map { self[$0] } }
+
+    mutating func reset(line: Int, number: Int) {
+        bytes.removeAll(keepingCapacity: true)
+        fieldEnds.removeAll(keepingCapacity: true)
+        self.line = line
+        self.number = number
+        problem = nil
+        problemColumn = 0
+    }
+}
+
+/// A streaming RFC 4180 reader over bytes: any file size in flat memory (one read buffer plus the
+/// current record). Accepts LF, CRLF and CR-only line ends, a UTF-8 byte-order mark, quoted fields
+/// with embedded delimiters, quotes (`""`) and newlines. Blank lines are skipped and counted.
+public final class CSVReader {
+    public let path: String
+    private let descriptor: Int32
+    private let ownsDescriptor: Bool
+    private let buffer: UnsafeMutablePointer<UInt8>
+    private let capacity: Int
+    private var position = 0
+    private var limit = 0
+    private var endOfInput = false
+    private var atStart = true
+    private var line = 1
+    private var recordNumber = 0
+    public private(set) var blankLinesSkipped = 0
+    /// Bytes consumed so far (for progress).
+    public private(set) var bytesRead = 0
+
+    private static let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\""),
+                       lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
+
+    public init(path: String, bufferSize: Int = 1 << 20) throws(CSVError) {
+        self.path = path
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else {
+            throw CSVError(path: path, line: 0, record: 0, column: 0, message: String(cString: strerror(errno)))
+        }
+        self.descriptor = descriptor
+        ownsDescriptor = true
+        capacity = max(bufferSize, 4)
+        buffer = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        buffer.deallocate()
+        if ownsDescriptor { close(descriptor) }
+    }
+
+    /// Reads the next record into `record`; false at the end of the input.
+    public func next(into record: inout CSVRecord) throws(CSVError) -> Bool {
+        if atStart {
+            atStart = false
+            try skipByteOrderMark()
+        }
+        while true {
+            guard let first = try peek() else { return false }
+            if first == Self.lf || first == Self.cr {  // a blank line is not a record
+                consumeLineEnd(first)
+                blankLinesSkipped += 1
+                continue
+            }
+            break
+        }
+        recordNumber += 1
+        record.reset(line: line, number: recordNumber)
+        while true {
+            let terminator = try readField(into: &record)
+            record.fieldEnds.append(record.bytes.count)
+            switch terminator {
+            case Self.comma: continue
+            case Self.lf, Self.cr:
+                consumeLineEnd(terminator)
+                return true
+            default:  // end of input
+                return true
+            }
+        }
+    }
+
+    /// Reads one field; returns the byte that ended it (comma, CR, LF), unconsumed except the
+    /// comma, or 0 at the end of input.
+    private func readField(into record: inout CSVRecord) throws(CSVError) -> UInt8 {
+        guard let first = try peek() else { return 0 }
+        if first == Self.quote {
+            position += 1
+            return try readQuotedField(into: &record)
+        }
+        while true {
+            guard try fill() else { return 0 }
+            let start = position
+            var index = position
+            while index < limit {
+                let byte = buffer[index]
+                if byte == Self.comma || byte == Self.lf || byte == Self.cr { break }
+                if byte == Self.quote && record.problem == nil {
+                    record.problem = "a quote inside an unquoted field (kept as text)"
+                    record.problemColumn = record.fieldEnds.count + 1
+                }
+                index += 1
+            }
+            record.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: index - start))
+            position = index
+            if index < limit {
+                let byte = buffer[index]
+                if byte == Self.comma { position += 1 }
+                return byte
+            }
+        }
+    }
+
+    private func readQuotedField(into record: inout CSVRecord) throws(CSVError) -> UInt8 {
+        let startLine = line
+        let column = record.fieldEnds.count + 1
+        while true {
+            guard try fill() else {
+                throw CSVError(path: path, line: startLine, record: recordNumber, column: column,
+                               message: "unterminated quoted field (the quote opened here is never closed before the end of the file)")
+            }
+            let start = position
+            var index = position
+            while index < limit && buffer[index] != Self.quote {
+                // Count physical lines inside the field; a CRLF is one line end.
+                let byte = buffer[index]
+                if byte == Self.lf || (byte == Self.cr && (index + 1 >= limit || buffer[index + 1] != Self.lf)) {
+                    line += 1
+                }
+                index += 1
+            }
+            record.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: index - start))
+            position = index
+            guard index < limit else { continue }  // refill and keep scanning
+            position += 1  // the quote
+            guard let next = try peek() else { return 0 }
+            if next == Self.quote {  // an escaped quote
+                record.bytes.append(Self.quote)
+                position += 1
+                continue
+            }
+            if next == Self.comma {
+                position += 1
+                return next
+            }
+            if next == Self.lf || next == Self.cr { return next }
+            // Text after the closing quote: keep it (as Python's csv does) and flag the record.
+            if record.problem == nil {
+                record.problem = "text after the closing quote of a quoted field"
+                record.problemColumn = column
+            }
+            return try readField(into: &record)
+        }
+    }
+
+    private func consumeLineEnd(_ byte: UInt8) {
+        position += 1
+        line += 1
+        if byte == Self.cr, (try? peek()) == Self.lf { position += 1 }
+    }
+
+    private func skipByteOrderMark() throws(CSVError) {
+        guard try fill(minimum: 3) else { return }
+        if limit - position >= 3, buffer[position] == 0xEF, buffer[position + 1] == 0xBB, buffer[position + 2] == 0xBF {
+            position += 3
+        }
+    }
+
+    private func peek() throws(CSVError) -> UInt8? {
+        guard try fill() else { return nil }
+        return buffer[position]
+    }
+
+    /// Makes at least `minimum` unread bytes available if the input has them; false at the end.
+    private func fill(minimum: Int = 1) throws(CSVError) -> Bool {
+        while limit - position < minimum && !endOfInput {
+            if position > 0 {  // keep the unread tail at the front
+                let remaining = limit - position
+                if remaining > 0 {
+                    buffer.update(from: buffer + position, count: remaining)
+                }
+                limit = remaining
+                position = 0
+            }
+            let count = read(descriptor, buffer + limit, capacity - limit)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw CSVError(path: path, line: line, record: recordNumber, column: 0,
+                               message: "read failed: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { endOfInput = true }
+            limit += count
+            bytesRead += count
+        }
+        return limit - position >= 1
+    }
+}
