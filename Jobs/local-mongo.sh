@@ -45,8 +45,11 @@ start() {
     local port uri pid
     port=$(free_port)
     uri="mongodb://127.0.0.1:$port/?directConnection=true"
-    # Output goes to a file: a pipe that nobody drains can hang the server.
-    nohup "$venv/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path :memory: \
+    # Output goes to a file: a pipe that nobody drains can hang the server. The signal mask is
+    # cleared first: a parent that blocks SIGTERM (a thread pool, a CI runner) would pass that on
+    # and the server could never be stopped politely.
+    nohup "$venv/bin/python" -c 'import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])' \
+        "$venv/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path :memory: \
         --log-level WARNING > "$state_dir/server.log" 2>&1 < /dev/null &
     pid=$!
     echo "$pid" > "$state_dir/pid"
@@ -59,7 +62,7 @@ PY
             if [ -n "$watch_pid" ]; then
                 # Stop the server when the process that asked for it ends, however it ends.
                 ( trap '' HUP; while kill -0 "$watch_pid" 2>/dev/null; do sleep 1; done
-                  kill -TERM "$pid" 2>/dev/null ) > /dev/null 2>&1 < /dev/null &
+                  stop_pid "$pid" ) > /dev/null 2>&1 < /dev/null &
                 disown
             fi
             echo "$uri"
@@ -77,13 +80,16 @@ PY
     return 69
 }
 
+# TERM, then KILL if it is still there after 5 s.
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+}
+
 stop() {
     [ -f "$state_dir/pid" ] || return 0
-    local pid
-    pid=$(cat "$state_dir/pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
+    stop_pid "$(cat "$state_dir/pid")"
     rm -f "$state_dir/pid" "$state_dir/uri"
 }
 

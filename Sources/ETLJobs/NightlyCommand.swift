@@ -24,16 +24,16 @@ public struct NightlyCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let runID = RunID.make()
-        var extract = ExtractCommand()
-        extract.metadata = metadata
+        // Each step is its own command, parsed from its own flags (so its defaults apply), then
+        // given the nightly's shared options.
+        var extract = try ExtractCommand.parse(["--metadata", metadata])
         extract.common = common
-        var load = LoadCommand()
+        var load = try LoadCommand.parse([])
         load.mongo = mongo
         load.common = common
-        var export = ExportCommand()
+        var export = try ExportCommand.parse(["--collection", exportCollection])
         export.mongo = mongo
         export.common = common
-        export.collection = exportCollection
         let steps: [(String, (JobContext) async throws -> JobSummary)] = [
             (ExtractCommand.jobName, extract.execute),
             (LoadCommand.jobName, load.execute),

@@ -45,7 +45,8 @@ public struct JobContext: Sendable {
 public enum JobRunner {
     public static func run(job: String, options: CommonOptions, runID: String = RunID.make(),
                            _ body: (JobContext) async throws -> JobSummary) async -> (ExitStatus, JobSummary) {
-        StderrLogHandler.configure(format: options.logFormat, job: job, runID: runID)
+        let outer = StderrLogHandler.configure(.init(format: options.logFormat, runID: runID, job: job))
+        defer { StderrLogHandler.configure(outer) }
         var logger = Logger(label: "musicetl.\(job)")
         logger.logLevel = options.quiet ? .warning : options.verbose ? .debug : .info
         logger[metadataKey: "run"] = "\(runID)"

@@ -18,10 +18,15 @@ public struct StderrLogHandler: LogHandler {
     static let settings = Mutex(Settings())
     private static let bootstrapped: Void = LoggingSystem.bootstrap { label in StderrLogHandler(label: label) }
 
-    /// Installs the handler (once per process) and sets what every line carries.
-    public static func configure(format: LogFormat, job: String, runID: String) {
+    /// Installs the handler (once per process) and sets what every line carries; returns the
+    /// settings it replaced, so a nested job (a nightly step) can hand them back.
+    @discardableResult
+    static func configure(_ new: Settings) -> Settings {
         _ = bootstrapped
-        settings.withLock { $0 = Settings(format: format, runID: runID, job: job) }
+        return settings.withLock { current in
+            defer { current = new }
+            return current
+        }
     }
 
     public var metadata: Logger.Metadata = [:]

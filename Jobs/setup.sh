@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what MusicETL needs on a fresh Debian 12 machine with the Swift toolchain:
+# the C libraries' -dev packages (as root, through apt) and the local MongoDB-compatible
+# test server (a project-local Python venv). Idempotent: a second run installs nothing.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+packages=(libmongoc-dev libbson-dev libsndfile1-dev libfftw3-dev libsoxr-dev pkg-config python3-venv)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+"$root/Jobs/local-mongo.sh" install

@@ -1,0 +1,215 @@
+@testable import AudioFeatures
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("DSP units")
+struct DSPUnitTests {
+    // MARK: Window and power spectrum
+
+    @Test("periodic Hann window")
+    func hannWindow() {
+        let window = periodicHannWindow(length: 2048)
+        #expect(window[0] == 0)
+        #expect(window[1024] == 1)  // periodic: the peak sits at n/2, the last sample is not 0
+        #expect(abs(window[512] - 0.5) < 1e-7 && window[2047] > 0)
+        // Σ w = N/2 for the periodic Hann window.
+        #expect(abs(window.reduce(0.0) { $0 + Double($1) } - 1024) < 1e-3)
+    }
+
+    @Test("power spectrum and magnitude sums equal a float64 DFT", arguments: [8, 64, 2048])
+    func powerSpectrumMatchesDFT(size: Int) throws {
+        let spectrum = try PowerSpectrum(size: size)
+        var generator = SplitMix64(seed: UInt64(size))
+        let frame = (0..<size).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        for i in 0..<size { spectrum.input[i] = frame[i] }
+        var power = [Float](repeating: 0, count: size / 2 + 1)
+        let moments = power.withUnsafeMutableBufferPointer { spectrum.compute(power: $0.baseAddress!) }
+        // Reference: direct O(N²) DFT in float64. Float32 FFT error is ~1e-7·‖x‖·log N per bin.
+        let norm = frame.reduce(0.0) { $0 + Double($1) * Double($1) }
+        var total = 0.0, weighted = 0.0
+        for k in 0...(size / 2) {
+            var re = 0.0, im = 0.0
+            for n in 0..<size {
+                let angle = -2 * Double.pi * Double(k * n % size) / Double(size)
+                re += Double(frame[n]) * cos(angle)
+                im += Double(frame[n]) * sin(angle)
+            }
+            let exact = re * re + im * im
+            #expect(abs(Double(power[k]) - exact) <= 1e-5 * norm, "bin \(k): \(power[k]) vs \(exact)")
+            total += exact.squareRoot()
+            weighted += Double(k) * exact.squareRoot()
+        }
+        #expect(abs(moments.total - total) <= 1e-5 * total)
+        #expect(abs(moments.weightedByBin - weighted) <= 1e-5 * weighted)
+    }
+
+    @Test("centroid: Δf·Σk|X|/Σ|X|, left unnormalised below float32's smallest normal")
+    func centroid() {
+        let centroid = SpectralCentroid(sampleRate: 22_050, nFFT: 2048)
+        #expect(centroid.binSpacing == 22_050.0 / 2048)
+        #expect(centroid.centroid(MagnitudeMoments(total: 2, weightedByBin: 200)) == 100 * 22_050.0 / 2048)
+        #expect(centroid.centroid(MagnitudeMoments(total: 0, weightedByBin: 0)) == 0)
+        let tiny = Double(Float.leastNormalMagnitude) / 4
+        #expect(centroid.centroid(MagnitudeMoments(total: tiny, weightedByBin: 3 * tiny)) == 3 * tiny * 22_050.0 / 2048)
+    }
+
+    // MARK: Zero crossings
+
+    @Test("crossing count: sign bits after the ±1e-10 threshold, zero counts as positive")
+    func crossingCount() {
+        let cases: [([Float], Int)] = [
+            ([1, -1, 1, -1], 3),
+            ([0, -1, 0, 1, 0], 2),           // 0 → −1 and −1 → 0: 0 is positive
+            ([-0.0, 1, -0.0, -1], 1),        // −0 is thresholded to +0: only 0 → −1 counts
+            ([1e-10, -1e-10, 2e-10, -2e-10], 1),  // |x| ≤ 1e-10 is zero; 2e-10 → −2e-10 counts
+            ([-5, -4, -3], 0),
+            ([3], 0),
+        ]
+        for (samples, expected) in cases {
+            let count = samples.withUnsafeBufferPointer {
+                ZeroCrossingRate.crossingCount($0.baseAddress!, count: samples.count)
+            }
+            #expect(count == expected, "\(samples)")
+        }
+        // The SIMD body and the scalar tail agree with a plain loop on a long random frame.
+        var generator = SplitMix64(seed: 7)
+        let frame = (0..<2048).map { _ -> Float in
+            let u = generator.nextUnit()
+            return u < 0.1 ? 0 : u < 0.2 ? Float(u - 0.15) * 1e-9 : Float(u - 0.6)
+        }
+        var expected = 0
+        for i in 1..<frame.count where (frame[i] < -1e-10) != (frame[i - 1] < -1e-10) { expected += 1 }
+        #expect(frame.withUnsafeBufferPointer { ZeroCrossingRate.crossingCount($0.baseAddress!, count: 2048) } == expected)
+    }
+
+    // MARK: Framing
+
+    /// librosa's framing, written out directly: pad (zeros / edge values) and slice.
+    func referenceFrames(_ signal: [Float]) -> (spectral: [[Float]], crossings: [Int]) {
+        let zeroPadded = [Float](repeating: 0, count: 1024) + signal + [Float](repeating: 0, count: 1024)
+        let edgePadded = [Float](repeating: signal[0], count: 1024) + signal
+            + [Float](repeating: signal[signal.count - 1], count: 1024)
+        var spectral: [[Float]] = [], crossings: [Int] = []
+        for t in 0...(signal.count / 512) {
+            spectral.append(Array(zeroPadded[(t * 512)..<(t * 512 + 2048)]))
+            let frame = Array(edgePadded[(t * 512)..<(t * 512 + 2048)])
+            var count = 0
+            for i in 1..<2048 where (frame[i] < -1e-10) != (frame[i - 1] < -1e-10) { count += 1 }
+            crossings.append(count)
+        }
+        return (spectral, crossings)
+    }
+
+    @Test("streamed framing equals pad-and-slice, whatever the chunk sizes",
+          arguments: [(1, 10_000), (7, 10_000), (512, 10_000), (16_384, 10_000), (100_000, 10_000),
+                      (333, 1500), (5, 700), (4096, 2048)])
+    func framing(chunk: Int, length: Int) {
+        var generator = SplitMix64(seed: UInt64(chunk * 31 + length))
+        // Negative first/last samples make edge padding and zero padding differ in crossings.
+        var signal = (0..<length).map { _ -> Float in
+            let u = generator.nextUnit()
+            return u < 0.05 ? 0 : Float(u - 0.5)
+        }
+        signal[0] = -0.25
+        signal[length - 1] = -0.5
+        let reference = referenceFrames(signal)
+        let assembler = FrameAssembler(frameLength: 2048, hopLength: 512, chunkCapacity: 1000)
+        var spectral: [[Float]] = [], crossings: [Int] = []
+        let collect: (UnsafePointer<Float>, Int) -> Void = { frame, count in
+            spectral.append(Array(UnsafeBufferPointer(start: frame, count: 2048)))
+            crossings.append(count)
+        }
+        signal.withUnsafeBufferPointer { all in
+            var start = 0
+            while start < length {
+                let end = min(start + chunk, length)
+                assembler.append(UnsafeBufferPointer(rebasing: all[start..<end]), frame: collect)
+                start = end
+            }
+        }
+        let total = assembler.finish(frame: collect)
+        #expect(total == 1 + length / 512)
+        #expect(spectral == reference.spectral)
+        #expect(crossings == reference.crossings)
+    }
+
+    // MARK: Decibels
+
+    @Test("power_to_db: 10·log10(max(1e-10, x)), floor 80 dB under the maximum")
+    func decibels() {
+        var values: [Float] = [1, 10, 100, 1e-3, 1e-10, 1e-12, 0, 3.5e-7, 2.25, 123_456.7]
+        let expected = values.map { Float(10 * log10(Double(max(1e-10, $0)))) }
+        let maximum = values.withUnsafeMutableBufferPointer { PowerToDecibels.convert($0) }
+        for (value, reference) in zip(values, expected) {
+            #expect(abs(value - reference) <= reference.ulp, "\(value) vs \(reference)")
+        }
+        #expect(maximum == values.max())
+        values.withUnsafeMutableBufferPointer { PowerToDecibels.clamp($0, maximum: maximum) }
+        #expect(values.min() == maximum - 80)
+        // Exhaustive-ish: one value per 1/16 octave from 1e-10 to 1e10, within one float32 ulp.
+        var x = 1e-10
+        while x < 1e10 {
+            let ours = PowerToDecibels.decibels(Float(x))
+            let exact = Float(10 * log10(Double(Float(x))))
+            #expect(abs(ours - exact) <= exact.ulp, "\(x)")
+            x *= pow(2, 1.0 / 16)
+        }
+    }
+
+    // MARK: DCT
+
+    @Test("orthonormal DCT-II: closed form, orthonormality, folded product")
+    func discreteCosineTransform() {
+        let full = DiscreteCosineTransform(inputCount: 128, outputCount: 128)
+        // Rows are orthonormal: D·Dᵀ = I.
+        for a in 0..<128 {
+            for b in a..<128 {
+                var dot = 0.0
+                for n in 0..<128 { dot += full.matrix[a * 128 + n] * full.matrix[b * 128 + n] }
+                #expect(abs(dot - (a == b ? 1 : 0)) < 1e-12, "rows \(a), \(b)")
+            }
+        }
+        let dct = DiscreteCosineTransform(inputCount: 128, outputCount: 20)
+        #expect(abs(dct.matrix[0] - (1.0 / 128).squareRoot()) < 1e-15)
+        #expect(abs(dct.matrix[3 * 128 + 5] - (2.0 / 128).squareRoot() * cos(Double.pi * 3 * 11 / 256)) < 1e-15)
+        // apply() (which folds the symmetric halves) equals the plain matrix product.
+        var generator = SplitMix64(seed: 3)
+        for inputCount in [128, 7] {
+            let transform = DiscreteCosineTransform(inputCount: inputCount, outputCount: min(20, inputCount))
+            let input = (0..<inputCount).map { _ in Float(generator.nextUnit() * 200 - 150) }
+            var output = [Float](repeating: 0, count: transform.outputCount)
+            var scratch = [Double](repeating: 0, count: inputCount)
+            input.withUnsafeBufferPointer { i in
+                output.withUnsafeMutableBufferPointer { o in
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        transform.apply(i.baseAddress!, into: o.baseAddress!, scratch: s.baseAddress!)
+                    }
+                }
+            }
+            for k in 0..<transform.outputCount {
+                var expected = 0.0
+                let scale = k == 0 ? (1 / Double(inputCount)).squareRoot() : (2 / Double(inputCount)).squareRoot()
+                for n in 0..<inputCount {
+                    expected += scale * cos(Double.pi * Double(k * (2 * n + 1)) / Double(2 * inputCount)) * Double(input[n])
+                }
+                #expect(abs(Double(output[k]) - expected) <= max(1e-9, abs(expected) * 1e-7), "N \(inputCount), k \(k)")
+            }
+        }
+    }
+}
+
+/// A small deterministic generator, so tests do not depend on the system's random source.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Tabular
+
+/// Reads CSV text through a real file, as the jobs do.
+private func records(_ text: [UInt8], bufferSize: Int = 1 << 20) throws -> (rows: [[String]], lines: [Int], reader: CSVReader) {
+    let directory = TemporaryDirectory()
+    let path = directory.path + "/input.csv"
+    FileManager.default.createFile(atPath: path, contents: Data(text))
+    let reader = try CSVReader(path: path, bufferSize: bufferSize)
+    var record = CSVRecord()
+    var rows: [[String]] = []
+    var lines: [Int] = []
+    while try reader.next(into: &record) {
+        rows.append(record.fields)
+        lines.append(record.line)
+    }
+    return (rows, lines, reader)
+}
+
+private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows: [[String]], lines: [Int], reader: CSVReader) {
+    try records(Array(text.utf8), bufferSize: bufferSize)
+}
+
+@Suite struct CSVReaderTests {
+    @Test func quotedFieldsWithDelimitersQuotesAndNewlines() throws {
+        let text = "id,bio\n1,\"<p>a, \"\"quoted\"\"\nsecond line</p>\"\n2,plain\n"
+        let result = try records(text)
+        #expect(result.rows == [["id", "bio"], ["1", "<p>a, \"quoted\"\nsecond line</p>"], ["2", "plain"]])
+        #expect(result.lines == [1, 2, 4], "record 3 starts on physical line 4, after the embedded newline")
+    }
+
+    @Test(arguments: [1, 2, 3, 7, 64])
+    func everyBufferSizeGivesTheSameRecords(bufferSize: Int) throws {
+        let text = "a,b,c\r\n\"x\r\ny\",\"\"\"\",z\r\n,,\r\nlast,\"q\",\"\"\n"
+        let expected = [["a", "b", "c"], ["x\r\ny", "\"", "z"], ["", "", ""], ["last", "q", ""]]
+        #expect(try records(text, bufferSize: bufferSize).rows == expected)
+    }
+
+    @Test func lineEndsLFCRLFAndCROnlyAreAllRecordEnds() throws {
+        let expected = [["h1", "h2"], ["1", "2"], ["3", "4"]]
+        #expect(try records("h1,h2\n1,2\n3,4\n").rows == expected)
+        #expect(try records("h1,h2\r\n1,2\r\n3,4\r\n").rows == expected)
+        #expect(try records("h1,h2\r1,2\r3,4\r").rows == expected)
+        #expect(try records("h1,h2\n1,2\n3,4").rows == expected, "no final newline")
+        #expect(try records("h1,h2\r1,2\r3,4").lines == [1, 2, 3])
+    }
+
+    @Test func byteOrderMarkIsSkippedOnlyAtTheStart() throws {
+        let result = try records([0xEF, 0xBB, 0xBF] + Array("id,name\n1,\u{FEFF}x\n".utf8))
+        #expect(result.rows == [["id", "name"], ["1", "\u{FEFF}x"]])
+    }
+
+    @Test func blankLinesAreSkippedAndCounted() throws {
+        let result = try records("id\n\n1\n\r\n2\n\n")
+        #expect(result.rows == [["id"], ["1"], ["2"]])
+        #expect(result.lines == [1, 3, 5])
+        #expect(result.reader.blankLinesSkipped == 3)
+    }
+
+    @Test func emptyFileHasNoRecords() throws {
+        #expect(try records("").rows.isEmpty)
+    }
+
+    @Test func unterminatedQuoteNamesFileLineRecordAndColumn() throws {
+        let text = "id,title,bio\n1,ok,fine\n2,bad,\"never closed\nmore text\n"
+        #expect {
+            _ = try records(text)
+        } throws: { error in
+            guard let error = error as? CSVError else { return false }
+            return error.line == 3 && error.record == 3 && error.column == 3
+                && error.description.contains("input.csv:3: record 3, column 3: unterminated quoted field")
+        }
+    }
+
+    @Test func oddQuotesAreKeptAsTextAndFlagged() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/odd.csv"
+        FileManager.default.createFile(atPath: path, contents: Data("a,b\nab\"c,d\n\"x\"y,z\nok,ok\n".utf8))
+        let reader = try CSVReader(path: path)
+        var record = CSVRecord()
+        var problems: [(String?, Int, [String])] = []
+        while try reader.next(into: &record) { problems.append((record.problem, record.problemColumn, record.fields)) }
+        #expect(problems[1].0 == "a quote inside an unquoted field (kept as text)")
+        #expect(problems[1].1 == 1 && problems[1].2 == ["ab\"c", "d"])
+        #expect(problems[2].0 == "text after the closing quote of a quoted field")
+        #expect(problems[2].1 == 1 && problems[2].2 == ["xy", "z"])
+        #expect(problems[3].0 == nil)
+    }
+
+    @Test func invalidUTF8IsReportedAndRepairedOnRead() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/bytes.csv"
+        FileManager.default.createFile(atPath: path, contents: Data(Array("t\n".utf8) + [0x41, 0xFF, 0x42, 0x0A]))
+        let reader = try CSVReader(path: path)
+        var record = CSVRecord()
+        _ = try reader.next(into: &record)
+        #expect(try reader.next(into: &record))
+        #expect(!record.isValidUTF8(0))
+        #expect(record[0] == "A\u{FFFD}B")
+    }
+
+    @Test func writerRoundTripsThroughTheReader() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/out/written.csv"
+        let rows = [["id", "text", "spaces"], ["1", "a,b", " lead"], ["2", "say \"hi\"\nbye", "trail "], ["3", "", "\r"]]
+        let writer = try CSVWriter(path: path)
+        for row in rows { try writer.writeRecord(row) }
+        #expect(!FileManager.default.fileExists(atPath: path), "nothing visible before commit")
+        try writer.commit()
+        #expect(try records(Array(try Data(contentsOf: URL(fileURLWithPath: path)))).rows == rows)
+    }
+
+    @Test func writerLeavesNoFileWithoutCommit() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/abandoned.csv"
+        do {
+            let writer = try CSVWriter(path: path)
+            try writer.writeRecord(["x"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "temporary file removed")
+    }
+}
