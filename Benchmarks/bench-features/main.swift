@@ -16,6 +16,8 @@ struct Options {
     var jobs = ProcessInfo.processInfo.activeProcessorCount
     var librosaPython = ProcessInfo.processInfo.environment["LIBROSA_PYTHON"]
     var librosaScript: String?
+    /// Only the feature stage, `repeatCount` rounds, for profilers (perf, callgrind).
+    var featureStageOnly = false
 }
 
 func parseOptions() -> Options {
@@ -29,9 +31,11 @@ func parseOptions() -> Options {
     let repeatCount = value(of: "--repeat").flatMap(Int.init)
     let jobs = value(of: "--jobs").flatMap(Int.init)
     let script = value(of: "--librosa-script")
+    let featureStageOnly = arguments.contains("--feature-stage-only")
+    arguments.removeAll { $0 == "--feature-stage-only" }
     guard let path = arguments.first, !path.hasPrefix("-") else {
         FileHandle.standardError.write(Data("""
-            usage: bench-features <audio-dir> [--repeat N] [--jobs N] [--librosa-script PATH]
+            usage: bench-features <audio-dir> [--repeat N] [--jobs N] [--librosa-script PATH] [--feature-stage-only]
               env LIBROSA_PYTHON=<python with librosa 0.11> adds librosa's throughput and the ratios
 
             """.utf8))
@@ -41,6 +45,7 @@ func parseOptions() -> Options {
     if let repeatCount { options.repeatCount = max(1, repeatCount) }
     if let jobs { options.jobs = max(1, jobs) }
     options.librosaScript = script
+    options.featureStageOnly = featureStageOnly
     return options
 }
 
@@ -183,6 +188,13 @@ func featureStageRound(_ extractor: FeatureExtractor) -> Throughput {
 func best(_ a: Throughput?, _ b: Throughput) -> Throughput {
     guard let a else { return b }
     return a.audioPerSecond >= b.audioPerSecond ? a : b
+}
+if options.featureStageOnly {
+    let extractor = try FeatureExtractor()
+    var stage: Throughput?
+    for _ in 0..<options.repeatCount { stage = best(stage, featureStageRound(extractor)) }
+    if let stage { report("feature stage only (in memory), 1 core", stage) }
+    exit(0)
 }
 var floor1: Throughput?, whole1: Throughput?, featureStage: Throughput?, floorN: Throughput?, wholeN: Throughput?
 let featureExtractor = try FeatureExtractor()

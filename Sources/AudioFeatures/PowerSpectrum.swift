@@ -100,10 +100,17 @@ final class PowerSpectrum {
         // With Z[k] = a + ib and Z[M−k] = c + id (M = N/2):
         //   Re X[k] = ((a + c) + (b + d)·cos θ − (a − c)·sin θ) / 2
         //   Im X[k] = ((b − d) − (a − c)·cos θ − (b + d)·sin θ) / 2,   θ = 2πk/N.
+        //
+        // Bins k and M−k come from the same pair (Z[k], Z[M−k]) with θ' = π − θ (cos θ' = −cos θ,
+        // sin θ' = sin θ; the float tables agree exactly), so each block of 4 loads serves 8 bins:
+        //   Re X[M−k] = ((a + c) − (b + d)·cos θ + (a − c)·sin θ) / 2
+        //   Im X[M−k] = ((d − b) − (a − c)·cos θ − (b + d)·sin θ) / 2
+        // — the same float operations, in the same order, as the formula above evaluated at M−k.
         let raw = UnsafeRawPointer(z)
         let floatStride = MemoryLayout<Float>.stride
+        let quarter = m / 2
         var k = 1
-        while k + 3 <= m - 1 {
+        while k + 3 < quarter {
             let forward = raw.loadUnaligned(fromByteOffset: 2 * k * floatStride, as: SIMD8<Float>.self)
             let mirrored = raw.loadUnaligned(fromByteOffset: 2 * (m - k - 3) * floatStride, as: SIMD8<Float>.self)
             let a = forward.evenHalf, b = forward.oddHalf
@@ -114,14 +121,25 @@ final class PowerSpectrum {
             let cosine = UnsafeRawPointer(cosines + k).loadUnaligned(as: SIMD4<Float>.self)
             let sine = UnsafeRawPointer(sines + k).loadUnaligned(as: SIMD4<Float>.self)
             let sumRe = a + c, differenceRe = a - c, sumIm = b + d, differenceIm = b - d
-            let re = (sumRe + sumIm * cosine - differenceRe * sine) * 0.5
-            let im = (differenceIm - differenceRe * cosine - sumIm * sine) * 0.5
+            let sumImCos = sumIm * cosine, differenceReSin = differenceRe * sine
+            let differenceReCos = differenceRe * cosine, sumImSin = sumIm * sine
+            let re = (sumRe + sumImCos - differenceReSin) * 0.5
+            let im = (differenceIm - differenceReCos - sumImSin) * 0.5
             let p = re * re + im * im
+            let mirroredReX = (sumRe - sumImCos + differenceReSin) * 0.5
+            let mirroredImX = (-differenceIm - differenceReCos - sumImSin) * 0.5
+            let q = mirroredReX * mirroredReX + mirroredImX * mirroredImX
+            let qReversed = SIMD4(q[3], q[2], q[1], q[0])
             UnsafeMutableRawPointer(power + k).storeBytes(of: p, as: SIMD4<Float>.self)
             UnsafeMutableRawPointer(magnitude + k).storeBytes(of: p.squareRoot(), as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(power + (m - k - 3)).storeBytes(of: qReversed, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(magnitude + (m - k - 3)).storeBytes(of: qReversed.squareRoot(),
+                                                                        as: SIMD4<Float>.self)
             k += 4
         }
-        while k < m {
+        // The bins left in the middle, k … M−k, one at a time.
+        let last = m - k
+        while k <= last {
             let a = z[2 * k], b = z[2 * k + 1], c = z[2 * (m - k)], d = z[2 * (m - k) + 1]
             let cosine = cosines[k], sine = sines[k]
             let re = ((a + c) + (b + d) * cosine - (a - c) * sine) * 0.5

@@ -1,21 +1,179 @@
 import ArgumentParser
+import AudioFeatures
+import DocumentStore
+import Foundation
 import Pipeline
+import Tabular
 
-/// Not implemented yet: parses its documented flags and says so with exit status 1.
+/// `etl-features`: an audio tree → one feature document per track in
+/// `staging/features/features.jsonl` (or `features.shard-K-of-N.jsonl`), unreadable files to
+/// `quarantine/<run-id>/audio.rejects.csv`.
 public struct FeaturesCommand: JobCommand {
     public static let jobName = "etl-features"
     public static let configuration = CommandConfiguration(
-        commandName: jobName, abstract: "Compute audio features (MFCC, spectral centroid, ZCR) — not in this version yet.",
+        commandName: jobName,
+        abstract: "Compute audio features (MFCC, spectral centroid, zero-crossing rate) into staging; unreadable files go to quarantine.",
+        discussion: """
+            Walks --audio for files libsndfile decodes (mp3, flac, ogg, oga, opus, wav, aif(f), au, w64, rf64, \
+            caf). The track id is the file stem when it is an integer (FMA: 000/000002.mp3 → 2), else the path \
+            relative to --audio; --id-from path always uses the path. Two files with the same id: the first \
+            by path wins, the others are quarantined.
+
+            A re-run reuses the staged document of every file whose path, size, modification time \
+            (milliseconds), parameter hash and extractor version are unchanged (and which has frames exactly \
+            when --frames asks for them); --force recomputes. --only restricts the work to those ids; the \
+            other ids' staged documents are kept as they are. --dry-run prints one line per file that would be \
+            computed (compute, id, path, reason; tab-separated) on stdout and writes nothing.
+
+            Rejected: files libsndfile cannot open, that decode to zero samples ("empty"), that end well \
+            before the length their header announces ("truncated"), or that decode to NaN/infinity. Any file \
+            of at least one sample is accepted, as librosa accepts it (a 0.05 s clip gives 3 frames).
+
+            --shard K/N takes the ids whose FNV-1a 64-bit hash of the id text (the decimal number, or the \
+            path) is K−1 modulo N, and writes features.shard-K-of-N.jsonl.
+
+            Exit status 65 when the rejected share of the files exceeds --max-reject-ratio (the documents of \
+            the good files are still written); 69 when --audio does not exist.
+            """,
         version: MusicETL.version)
 
     @Option(name: .long, help: "Audio tree (FMA layout 000/000002.mp3).")
     public var audio: String
 
+    @Option(name: .long, help: "Take only this stable hash partition of the track ids, K of N (1 ≤ K ≤ N).")
+    public var shard: ShardSpec?
+
+    @Flag(name: .long, help: "Also store the per-frame arrays (MFCC, centroid, ZCR) in each document.")
+    public var frames = false
+
+    @Option(name: .long, help: "Files processed at once (default: the number of active CPUs).")
+    public var jobs: Int?
+
+    @Option(name: .long, help: "Track id from the file stem when it is an integer (stem), or always the relative path (path).")
+    public var idFrom: TrackIDSource = .stem
+
+    @Option(name: .long, help: "Largest share of rejected files before the job fails with exit 65.")
+    public var maxRejectRatio: Double = 0.05
+
+    @Option(name: .long, help: "Seconds between progress lines (0: none).")
+    public var progressInterval: Double = 5
+
     @OptionGroup public var common: CommonOptions
 
     public init() {}
 
+    public func validate() throws {
+        if let shard, !shard.isValid {
+            throw ValidationError("--shard \(shard): K/N needs 1 ≤ K ≤ N")
+        }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        guard (0...1).contains(maxRejectRatio) else { throw ValidationError("--max-reject-ratio must be within 0…1") }
+        guard progressInterval >= 0 else { throw ValidationError("--progress-interval must not be negative") }
+    }
+
+    var workerCount: Int { jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
     public func execute(_ context: JobContext) async throws -> JobSummary {
-        throw JobError(.failure, "etl-features is not implemented in MusicETL \(MusicETL.version)")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: audio, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw JobError(.unavailable, "audio directory \(audio) does not exist")
+        }
+        let parameters = FeatureParameters.librosaDefaults
+        let outputName = shard?.stagingFileName ?? "features.jsonl"
+        let outputPath = context.work.featuresStaging.appendingPathComponent(outputName).path
+
+        // 1. The files of this shard, by id.
+        let walked = AudioTree.walk(root: audio, idSource: idFrom)
+        let inShard = walked.filter { shard?.contains($0.id) ?? true }
+        let previous = try PreviousFeatures(directory: context.work.featuresStaging, preferred: outputName)
+        if previous.unreadableLines > 0 {
+            context.logger.warning("\(previous.unreadableLines) staged lines could not be read and will be recomputed")
+        }
+        let plan = FeaturesPlanner(parameters: parameters, frames: frames, force: common.force,
+                                   only: common.onlyIDs.map(Self.normalizedIDs)).plan(inShard, previous: previous)
+        let counts = plan.counts
+        let shardText = shard.map { ", \(inShard.count) in shard \($0)" } ?? ""
+        let planText = "\(counts.compute) to compute, \(counts.reuse) unchanged, \(counts.keep) kept (not in --only), "
+            + "\(counts.duplicates) duplicate ids; \(workerCount) workers"
+        context.logger.info("\(walked.count) audio files under \(audio)\(shardText): \(planText)")
+
+        var summary = JobSummary()
+        summary.count("files", inShard.count)
+        if common.dryRun {
+            for item in plan.items {
+                if case .compute(let reason) = item.action {
+                    print("compute\t\(item.file.id)\t\(item.file.relativePath)\t\(reason)")
+                }
+            }
+            summary.count("would compute", counts.compute)
+            summary.count("would reuse", counts.reuse)
+            if counts.keep > 0 { summary.count("would keep", counts.keep) }
+            if counts.duplicates > 0 { summary.count("duplicate ids", counts.duplicates) }
+            return summary
+        }
+
+        // 2. Compute what must be, write everything in id order.
+        let output = try AtomicFileWriter(path: outputPath)
+        let rejects = AudioRejects(path: context.quarantineDirectory.appendingPathComponent("audio.rejects.csv").path)
+        let pipeline = FeaturesPipeline(parameters: parameters, frames: frames, workers: workerCount,
+                                        logger: context.logger, progressInterval: progressInterval)
+        let result = try await pipeline.run(plan: plan, previous: previous, output: output, rejects: rejects)
+        try output.commit()
+        try rejects.commit()
+
+        summary.count("computed", result.computed)
+        summary.count("reused", result.reused)
+        if result.kept > 0 { summary.count("kept", result.kept) }
+        summary.count("rejected", rejects.count)
+        if result.framesOmitted > 0 { summary.count("frames omitted (too long)", result.framesOmitted) }
+        summary.outputs.append(outputPath)
+        if rejects.count > 0 { summary.outputs.append(rejects.path) }
+        let done = String(format: "%d computed (%.1f audio-hours, %.1f audio-s/s), %d reused, %d rejected",
+                                   result.computed, result.audioSeconds / 3600,
+                                   result.audioSeconds / max(result.wallSeconds, 1e-9), result.reused, rejects.count)
+        context.logger.info("\(done) → \(outputPath)")
+        let considered = result.computed + result.reused + rejects.count
+        if considered > 0, Double(rejects.count) / Double(considered) > maxRejectRatio {
+            summary.status = .dataError
+            summary.problem = "\(rejects.count) of \(considered) audio files rejected, over --max-reject-ratio \(maxRejectRatio) (see \(rejects.path))"
+        }
+        return summary
+    }
+
+    /// `--only 000002,5` → {"2", "5"}: integer ids compare as numbers, paths as given.
+    static func normalizedIDs(_ ids: Set<String>) -> Set<String> {
+        Set(ids.map { id in
+            if !id.isEmpty, id.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+               let value = Int64(id) {
+                return String(value)
+            }
+            return id
+        })
+    }
+}
+
+/// `quarantine/<run-id>/audio.rejects.csv`: path, track_id, reason, message, code. Created on the
+/// first reject only.
+final class AudioRejects {
+    let path: String
+    private var writer: CSVWriter?
+    private(set) var count = 0
+
+    init(path: String) {
+        self.path = path
+    }
+
+    func reject(_ file: AudioFileEntry, reason: String, message: String, code: Int) throws {
+        if writer == nil {
+            let writer = try CSVWriter(path: path)
+            try writer.writeRecord(["path", "track_id", "reason", "message", "code"])
+            self.writer = writer
+        }
+        try writer?.writeRecord([file.relativePath, file.id.text, reason, message, String(code)])
+        count += 1
+    }
+
+    func commit() throws {
+        try writer?.commit()
     }
 }

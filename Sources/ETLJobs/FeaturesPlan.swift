@@ -1,0 +1,254 @@
+import ArgumentParser
+import DocumentStore
+import Foundation
+import Pipeline
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A feature document's `_id`: the integer track id (FMA `000/000002.mp3` → 2), or the file's path
+/// relative to `--audio` when the stem is not an integer (or with `--id-from path`).
+///
+/// Ordered like MongoDB orders them (numbers before strings; strings by their UTF-8 bytes), which
+/// is the order of the staging file.
+enum TrackID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    case integer(Int64)
+    case path(String)
+
+    /// The text `--only` and `--shard` see: the decimal number, or the path.
+    var text: String {
+        switch self {
+        case .integer(let value): String(value)
+        case .path(let path): path
+        }
+    }
+
+    var description: String { text }
+
+    var bson: BSONValue {
+        switch self {
+        case .integer(let value): .integer(value)
+        case .path(let path): .string(path)
+        }
+    }
+
+    init?(bson: BSONValue) {
+        if let integer = bson.int64Value {
+            self = .integer(integer)
+        } else if let path = bson.stringValue {
+            self = .path(path)
+        } else {
+            return nil
+        }
+    }
+
+    static func < (lhs: TrackID, rhs: TrackID) -> Bool {
+        switch (lhs, rhs) {
+        case let (.integer(a), .integer(b)): a < b
+        case (.integer, .path): true
+        case (.path, .integer): false
+        case let (.path(a), .path(b)): a.utf8.lexicographicallyPrecedes(b.utf8)
+        }
+    }
+
+    /// FNV-1a 64 of `text`'s UTF-8 bytes: the `--shard` partition key. Stable across runs,
+    /// machines and Swift versions (unlike `hashValue`).
+    var stableHash: UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}
+
+/// How a file's path becomes its track id (`--id-from`).
+public enum TrackIDSource: String, Sendable, CaseIterable, ExpressibleByArgument {
+    /// The file stem when it is an integer (leading zeros allowed: `000002` → 2), else the path.
+    case stem
+    /// Always the path relative to `--audio`.
+    case path
+
+    func id(forRelativePath relativePath: String) -> TrackID {
+        if self == .stem {
+            let name = relativePath.split(separator: "/").last.map(String.init) ?? relativePath
+            let stem = name.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? name
+            if !stem.isEmpty, stem.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+               let value = Int64(stem) {
+                return .integer(value)
+            }
+        }
+        return .path(relativePath)
+    }
+}
+
+/// `--shard K/N`: this run takes the ids whose `stableHash % N == K − 1`.
+public struct ShardSpec: Sendable, Equatable, ExpressibleByArgument, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    public init?(argument: String) {
+        let parts = argument.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let k = Int(parts[0].trimmingCharacters(in: .whitespaces)),
+              let n = Int(parts[1].trimmingCharacters(in: .whitespaces)) else { return nil }
+        self.init(index: k, count: n)
+    }
+
+    public var description: String { "\(index)/\(count)" }
+
+    public var isValid: Bool { count >= 1 && index >= 1 && index <= count }
+
+    func contains(_ id: TrackID) -> Bool {
+        count <= 1 || Int(id.stableHash % UInt64(count)) == index - 1
+    }
+
+    /// `features.shard-K-of-N.jsonl`.
+    var stagingFileName: String { "features.shard-\(index)-of-\(count).jsonl" }
+}
+
+/// One audio file found under `--audio`.
+struct AudioFileEntry: Sendable {
+    var relativePath: String
+    var absolutePath: String
+    var id: TrackID
+    var bytes: Int64
+    /// Modification time in whole milliseconds since the epoch (the precision of a BSON date).
+    var mtimeMillis: Int64
+}
+
+enum AudioTree {
+    /// Extensions of the formats libsndfile decodes (MP3, FLAC, Ogg Vorbis/Opus, WAV and relatives).
+    static let extensions: Set<String> = ["mp3", "flac", "ogg", "oga", "opus", "wav", "wave", "aif", "aiff",
+                                          "aifc", "au", "snd", "w64", "rf64", "caf"]
+
+    /// Every audio file under `root` (hidden files and directories skipped, symbolic links to files
+    /// followed), sorted by relative path.
+    static func walk(root: String, idSource: TrackIDSource) -> [AudioFileEntry] {
+        let base = root.hasSuffix("/") ? String(root.dropLast()) : root
+        guard let enumerator = FileManager.default.enumerator(atPath: base) else { return [] }
+        var entries: [AudioFileEntry] = []
+        while let relative = enumerator.nextObject() as? String {
+            let name = relative.split(separator: "/").last.map(String.init) ?? relative
+            if name.hasPrefix(".") {
+                enumerator.skipDescendants()
+                continue
+            }
+            guard let dot = name.lastIndex(of: "."),
+                  extensions.contains(name[name.index(after: dot)...].lowercased()) else { continue }
+            let absolute = base + "/" + relative
+            var info = stat()
+            guard stat(absolute, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            let millis = Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+            entries.append(AudioFileEntry(relativePath: relative, absolutePath: absolute,
+                                          id: idSource.id(forRelativePath: relative),
+                                          bytes: Int64(info.st_size), mtimeMillis: millis))
+        }
+        entries.sort { $0.relativePath.utf8.lexicographicallyPrecedes($1.relativePath.utf8) }
+        return entries
+    }
+}
+
+/// What a previous run staged for one id: enough to decide whether it can be reused, and where
+/// its line is (so it is copied byte for byte, never re-encoded).
+struct PreviousDocument: Sendable {
+    var fileIndex: Int
+    var offset: Int64
+    var length: Int
+    var path: String
+    var bytes: Int64
+    var mtimeMillis: Int64
+    var paramsHash: String
+    var version: String
+    var nFrames: Int
+    var hasFrames: Bool
+}
+
+/// The staged feature documents of earlier runs (`staging/features/features*.jsonl`, all shards),
+/// indexed by id. Only the index is in memory; lines are read back when copied.
+final class PreviousFeatures {
+    private(set) var paths: [String] = []
+    private var descriptors: [Int32] = []
+    private(set) var documents: [TrackID: PreviousDocument] = [:]
+    private(set) var unreadableLines = 0
+
+    /// `preferred` (this run's own output file) is read first; its entries win over other files'.
+    init(directory: URL, preferred: String) throws {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+            .filter { $0.hasPrefix("features") && $0.hasSuffix(".jsonl") }
+            .sorted { ($0 == preferred ? 0 : 1, $0) < ($1 == preferred ? 0 : 1, $1) }
+        for name in names {
+            let path = directory.appendingPathComponent(name).path
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { continue }
+            paths.append(path)
+            descriptors.append(descriptor)
+            try index(fileIndex: paths.count - 1, path: path)
+        }
+    }
+
+    deinit {
+        for descriptor in descriptors { close(descriptor) }
+    }
+
+    private func index(fileIndex: Int, path: String) throws {
+        guard let file = fopen(path, "rb") else { return }
+        defer { fclose(file) }
+        var buffer: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(buffer) }
+        var offset: Int64 = 0
+        while true {
+            let length = getline(&buffer, &capacity, file)
+            guard length > 0, let line = buffer else { break }
+            defer { offset += Int64(length) }
+            let text = String(decoding: UnsafeRawBufferPointer(start: line, count: length), as: UTF8.self)
+            guard let document = try? BSONDocument(json: text),
+                  let idValue = document["_id"], let id = TrackID(bson: idValue),
+                  let source = document["source"]?.documentValue,
+                  let extractor = document["extractor"]?.documentValue else {
+                if !text.allSatisfy(\.isWhitespace) { unreadableLines += 1 }
+                continue
+            }
+            if documents[id] != nil { continue }
+            guard let path = source["path"]?.stringValue, let bytes = source["bytes"]?.int64Value,
+                  case .dateTime(let mtime)? = source["mtime"],
+                  let hash = extractor["params_hash"]?.stringValue, let version = extractor["version"]?.stringValue
+            else {
+                unreadableLines += 1
+                continue
+            }
+            // libbson writes keys as `"frames" : {`; inside a string a quote is always escaped.
+            let hasFrames = text.contains(", \"frames\" : {")
+            documents[id] = PreviousDocument(
+                fileIndex: fileIndex, offset: offset, length: length, path: path, bytes: bytes, mtimeMillis: mtime,
+                paramsHash: hash, version: version, nFrames: Int(document["n_frames"]?.int64Value ?? -1),
+                hasFrames: hasFrames)
+        }
+    }
+
+    /// The staged line of `document` (with its newline), exactly as it is on disk.
+    func line(of document: PreviousDocument) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: document.length)
+        let descriptor = descriptors[document.fileIndex]
+        var done = 0
+        while done < document.length {
+            let got = bytes.withUnsafeMutableBytes {
+                pread(descriptor, $0.baseAddress! + done, document.length - done, off_t(document.offset) + off_t(done))
+            }
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else {
+                throw JobError(.failure, "\(paths[document.fileIndex]): cannot re-read a staged document: \(String(cString: strerror(errno)))")
+            }
+            done += got
+        }
+        if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+        return bytes
+    }
+}
