@@ -36,6 +36,8 @@ public struct JobContext: Sendable {
     public let work: WorkDirectory
     public let logger: Logger
     public let startedAt: Date
+    /// Where the run ledger entry goes besides the ledger file (see `RunRecorder.useMongo`).
+    public let recorder: RunRecorder
 
     public var quarantineDirectory: URL { work.quarantine(runID: runID) }
 }
@@ -51,7 +53,7 @@ public enum JobRunner {
         logger.logLevel = options.quiet ? .warning : options.verbose ? .debug : .info
         logger[metadataKey: "run"] = "\(runID)"
         let context = JobContext(job: job, runID: runID, options: options, work: WorkDirectory(options.workDir),
-                                 logger: logger, startedAt: Date())
+                                 logger: logger, startedAt: Date(), recorder: RunRecorder())
         var summary: JobSummary
         do {
             summary = try await body(context)
@@ -61,7 +63,14 @@ public enum JobRunner {
             summary.status = classified.status
             summary.problem = classified.message
         }
-        let seconds = Date().timeIntervalSince(context.startedAt)
+        let endedAt = Date()
+        if !options.dryRun {
+            let entry = RunLedger.entry(context: context, summary: summary, endedAt: endedAt)
+            for problem in RunLedger.record(entry, work: context.work, recorder: context.recorder) {
+                logger.warning("run ledger: \(problem)")
+            }
+        }
+        let seconds = endedAt.timeIntervalSince(context.startedAt)
         printSummary(job: job, runID: runID, summary: summary, seconds: seconds, format: options.logFormat,
                      dryRun: options.dryRun)
         return (summary.status, summary)
