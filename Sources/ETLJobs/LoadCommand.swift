@@ -178,19 +178,24 @@ struct StagedCollections {
     let files: [String]
 
     static func find(in work: WorkDirectory, catalog: SchemaCatalog) throws -> [StagedCollections] {
-        let directories = [work.metadataStaging, work.featuresStaging, work.staging]
-        return try catalog.all().compactMap { schema in
-            let stem = (schema.stagingFile as NSString).deletingPathExtension
-            var files: [String] = []
-            for directory in directories {
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-                for name in names.sorted()
-                where name == schema.stagingFile || (name.hasPrefix(stem + ".shard-") && name.hasSuffix(".jsonl")) {
-                    files.append(directory.appendingPathComponent(name).path)
-                }
-            }
+        try catalog.all().compactMap { schema in
+            let files = files(named: schema.stagingFile, in: work)
             return files.isEmpty ? nil : StagedCollections(schema: schema, files: files)
         }
+    }
+
+    /// The staged files called `name`, or shards of it, under the staging directories.
+    static func files(named name: String, in work: WorkDirectory) -> [String] {
+        let stem = (name as NSString).deletingPathExtension
+        var files: [String] = []
+        for directory in [work.metadataStaging, work.featuresStaging, work.staging] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            for candidate in names.sorted()
+            where candidate == name || (candidate.hasPrefix(stem + ".shard-") && candidate.hasSuffix(".jsonl")) {
+                files.append(directory.appendingPathComponent(candidate).path)
+            }
+        }
+        return files
     }
 }
 
