@@ -1,4 +1,5 @@
 import DocumentStore
+import Tabular
 
 /// The flat feature vector of a feature document, in the fixed order of the FMA `features.csv`
 /// statistics: `mfcc_<stat>_01 … _20` for each statistic, then `spectral_centroid_<stat>`, then
@@ -122,12 +123,7 @@ enum HashSplit {
     static let description = "fnv1a64(id) mod 10: 0-7 training, 8 validation, 9 test"
 
     static func split(forID id: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in id.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        switch hash % 10 {
+        switch StableHash.fnv1a64(id) % 10 {
         case 8: return "validation"
         case 9: return "test"
         default: return "training"

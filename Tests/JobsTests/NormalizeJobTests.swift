@@ -11,40 +11,18 @@ enum HashSplitProbe {
 }
 
 @Suite struct NormalizeJobTests {
-    /// A feature document of DESIGN.md's shape whose every statistic is `value`.
     private func featureDocument(id: Int, value: Double, skew: Double? = nil) -> Document {
-        func summary(_ value: Double) -> BSONValue {
-            .document(["mean": .double(value), "std": .double(value), "skew": .double(skew ?? value),
-                       "kurtosis": .double(value), "median": .double(value), "min": .double(value), "max": .double(value)])
-        }
-        let twenty = BSONValue.array(Array(repeating: .double(value), count: 20))
-        return ["_id": .integer(id), "n_frames": 10,
-                "mfcc": .document(["mean": twenty, "std": twenty, "skew": skew.map { .array(Array(repeating: .double($0), count: 20)) } ?? twenty,
-                                   "kurtosis": twenty, "median": twenty, "min": twenty, "max": twenty]),
-                "spectral_centroid": summary(value), "zcr": summary(value)]
-    }
-
-    private func writeLines(_ documents: [Document], to url: URL) throws {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let text = try documents.map { try BSONDocument($0).relaxedExtendedJSON + "\n" }.joined()
-        try text.write(to: url, atomically: true, encoding: .utf8)
+        StagedInputs.featureDocument(id: id) { statistic, _ in statistic == "skew" ? (skew ?? value) : value }
     }
 
     private func stage(work: TemporaryDirectory, outlier: Double) throws {
         let splits = [1: "training", 2: "training", 3: "training", 4: "training", 5: "validation", 6: "test", 7: "training"]
-        let tracks: [Document] = splits.keys.sorted().map { id in
-            ["_id": .integer(id), "genre_top": "Rock", "genres": [12], "set": .document(["split": .string(splits[id]!), "subset": "small"])]
-        }
-        try writeLines(tracks, to: work.url.appendingPathComponent("staging/metadata/tracks.jsonl"))
+        let tracks = splits.keys.sorted().map { StagedInputs.track(id: $0, split: splits[$0] ?? "") }
         let features = [featureDocument(id: 1, value: 1), featureDocument(id: 2, value: 2, skew: .nan),
                         featureDocument(id: 3, value: 3), featureDocument(id: 4, value: 4),
                         featureDocument(id: 5, value: outlier), featureDocument(id: 6, value: 0),
                         featureDocument(id: 99, value: 5)]
-        try writeLines(features, to: work.url.appendingPathComponent("staging/features/features.jsonl"))
-    }
-
-    private func readStaged(_ url: URL) throws -> [Document] {
-        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { try BSONDocument(json: String($0)).document() }
+        try StagedInputs.stage(tracks: tracks, features: features, in: work)
     }
 
     @Test func scalerIsFittedOnTrainingRowsOnly() throws {
@@ -52,7 +30,7 @@ enum HashSplitProbe {
         try stage(work: work, outlier: 1e6)
         let run = try JobProcess.run("etl-normalize", ["--work-dir", work.path])
         #expect(run.status == 0, "\(run.standardError)")
-        let scaler = try #require(try readStaged(work.url.appendingPathComponent("staging/scaler.json")).first)
+        let scaler = try #require(try StagedInputs.read(work.url.appendingPathComponent("staging/scaler.json")).first)
         #expect(scaler[path: "fitted_on.rows"]?.int64Value == 4)
         // Training values 1, 2, 3, 4: mean 2.5, population std sqrt(1.25).
         let meanOne = try #require(scaler[path: "features.mfcc_mean_01.mean"]?.doubleValue)
@@ -62,7 +40,7 @@ enum HashSplitProbe {
         // The skew of track 2 is NaN: skipped in the fit (1, 3, 4 → mean 8/3).
         #expect(abs((scaler[path: "features.mfcc_skew_01.mean"]?.doubleValue ?? 0) - 8.0 / 3.0) < 1e-12)
 
-        let rows = try readStaged(work.url.appendingPathComponent("staging/training.jsonl"))
+        let rows = try StagedInputs.read(work.url.appendingPathComponent("staging/training.jsonl"))
         #expect(rows.map { $0["_id"]?.int64Value } == [1, 2, 3, 4, 5, 6])
         #expect(rows.allSatisfy { row in row.fields.filter { $0.key.hasPrefix("mfcc_") || $0.key.hasPrefix("spectral_") || $0.key.hasPrefix("zcr_") }.count == 154 })
         let first = try #require(rows.first)
@@ -81,7 +59,7 @@ enum HashSplitProbe {
         let again = TemporaryDirectory()
         try stage(work: again, outlier: 1e12)
         #expect(try JobProcess.run("etl-normalize", ["--work-dir", again.path]).status == 0)
-        let scalerAgain = try #require(try readStaged(again.url.appendingPathComponent("staging/scaler.json")).first)
+        let scalerAgain = try #require(try StagedInputs.read(again.url.appendingPathComponent("staging/scaler.json")).first)
         #expect(scalerAgain["_id"] == scaler["_id"] && scalerAgain["features"] == scaler["features"])
     }
 
