@@ -56,7 +56,17 @@ public enum JobRunner {
                                  logger: logger, startedAt: Date(), recorder: RunRecorder())
         var summary: JobSummary
         do {
+            let lock = try WorkLock.acquire(context.work, job: job, runID: runID)
+            defer { withExtendedLifetime(lock) {} }
             summary = try await body(context)
+        } catch let error as JobError where error.status == .locked {
+            // Another run's work directory: report it, but leave no ledger entry behind.
+            var locked = JobSummary()
+            locked.status = .locked
+            locked.problem = error.message
+            printSummary(job: job, runID: runID, summary: locked, seconds: Date().timeIntervalSince(context.startedAt),
+                         format: options.logFormat, dryRun: options.dryRun)
+            return (.locked, locked)
         } catch {
             let classified = JobError.classify(error)
             summary = JobSummary()
