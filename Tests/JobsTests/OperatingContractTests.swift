@@ -11,7 +11,7 @@ import TestSupport
         let work = TemporaryDirectory()
         let staged = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
         try FileManager.default.createDirectory(at: staged.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let lines = (1...20_000).map { "{ \"_id\" : \($0), \"title\" : \"Genre \($0)\", \"parent\" : 0 }\n" }.joined()
+        let lines = (1...5_000).map { "{ \"_id\" : \($0), \"title\" : \"Genre \($0)\", \"parent\" : 0 }\n" }.joined()
         try lines.write(to: staged, atomically: true, encoding: .utf8)
         let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
         let first = try JobProcess.start("etl-load", ["--work-dir", work.path], environment: environment)
@@ -28,18 +28,23 @@ import TestSupport
         // The lock goes with its holder: a third run proceeds.
         let third = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
         #expect(third.status == 0)
-        #expect(third.lastLine.contains("20000 genres unchanged"), "\(third.lastLine)")
+        #expect(third.lastLine.contains("5000 genres unchanged"), "\(third.lastLine)")
     }
 
     @Test func aLockLeftByAKilledRunIsTakenOver() throws {
         let work = TemporaryDirectory()
         let sample = Fixtures.url("sample/fma_metadata").path
+        let staged = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work.path, "--max-reject-ratio", "1"])
+        #expect(staged.status == 0, "\(staged.standardError)")
         // A run that will sit waiting for an unreachable server while holding the lock.
         let stuck = try JobProcess.start("etl-load", ["--work-dir", work.path],
                                          environment: ["MONGODB_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=30000"])
         let lockFile = work.path + "/.musicetl.lock"
         let deadline = Date().addingTimeInterval(30)
-        while ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
+        while !((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").contains("etl-load pid \(stuck.pid)")
+            && Date() < deadline { usleep(20_000) }
+        let blocked = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work.path])
+        #expect(blocked.status == 75, "the stuck run holds the lock: \(blocked.lastLine)")
         kill(stuck.pid, SIGKILL)
         _ = stuck.wait()
         let extract = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work.path, "--max-reject-ratio", "1"])
