@@ -15,6 +15,7 @@ let systemLibraries: [Target] = [
 
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 
 let jobNames = ["etl-extract", "etl-features", "etl-normalize", "etl-load", "etl-export", "etl-nightly"]
 
@@ -25,13 +26,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // SHA-256 for document content hashes and export checksums.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: systemLibraries + [
         .target(name: "Tabular"),
         .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW"]),
-        .target(name: "DocumentStore", dependencies: ["CMongoC"]),
+        .target(name: "DocumentStore", dependencies: ["CMongoC", crypto]),
         .target(name: "Pipeline", dependencies: ["Tabular", "DocumentStore", logging, argumentParser]),
-        .target(name: "Export", dependencies: ["Tabular", "DocumentStore"]),
+        .target(name: "Export", dependencies: ["Tabular", "DocumentStore", crypto]),
         // The jobs themselves: argument parsing and orchestration over the libraries above.
         .target(name: "ETLJobs",
                 dependencies: ["Tabular", "AudioFeatures", "DocumentStore", "Pipeline", "Export",

@@ -3,10 +3,12 @@
 # run as an external process in a project-local virtual environment (.venv-mongo, ignored by git).
 #
 #   Jobs/local-mongo.sh install                      install it (idempotent, ~40 s the first time)
-#   Jobs/local-mongo.sh start [--state-dir DIR] [--watch-pid PID]
+#   Jobs/local-mongo.sh start [--state-dir DIR] [--watch-pid PID] [--storage DIR] [--port N]
 #                                                    start it on a free 127.0.0.1 port, wait until it
 #                                                    answers a ping, print its URI on stdout;
-#                                                    with --watch-pid, stop it when PID exits
+#                                                    with --watch-pid, stop it when PID exits;
+#                                                    data lives in memory unless --storage names a
+#                                                    directory (then it survives a restart)
 #   Jobs/local-mongo.sh stop [--state-dir DIR]       stop the server started with that state dir
 set -euo pipefail
 
@@ -15,6 +17,8 @@ venv=${MUSICETL_MONGO_VENV:-$root/.venv-mongo}
 version="0.7.0b3"   # a pre-release: pinned
 state_dir=$root/.venv-mongo/run
 watch_pid=""
+storage=":memory:"
+port=""
 
 command=${1:-}
 shift || true
@@ -22,6 +26,8 @@ while [ $# -gt 0 ]; do
     case $1 in
         --state-dir) state_dir=$2; shift 2 ;;
         --watch-pid) watch_pid=$2; shift 2 ;;
+        --storage) storage=$2; shift 2 ;;
+        --port) port=$2; shift 2 ;;
         *) echo "local-mongo: unknown option $1" >&2; exit 64 ;;
     esac
 done
@@ -42,14 +48,14 @@ free_port() {
 start() {
     install
     mkdir -p "$state_dir"
-    local port uri pid
-    port=$(free_port)
+    local uri pid
+    [ -n "$port" ] || port=$(free_port)
     uri="mongodb://127.0.0.1:$port/?directConnection=true"
     # Output goes to a file: a pipe that nobody drains can hang the server. The signal mask is
     # cleared first: a parent that blocks SIGTERM (a thread pool, a CI runner) would pass that on
     # and the server could never be stopped politely.
     nohup "$venv/bin/python" -c 'import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])' \
-        "$venv/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path :memory: \
+        "$venv/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path "$storage" \
         --log-level WARNING > "$state_dir/server.log" 2>&1 < /dev/null &
     pid=$!
     echo "$pid" > "$state_dir/pid"

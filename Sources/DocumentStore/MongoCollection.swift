@@ -162,3 +162,42 @@ extension MongoCollection {
         }
     }
 }
+
+extension MongoCollection {
+    /// Deletes every document matching `filter`; returns how many went.
+    @discardableResult
+    public func deleteMany(_ filter: Document) throws(MongoError) -> Int {
+        let filterDocument = try BSONDocument(filter)
+        let reply = try BSONDocument()
+        var error = bson_error_t()
+        guard mongoc_collection_delete_many(handle, filterDocument.pointer, nil, reply.pointer, &error) else {
+            throw MongoError(error, context: "delete on \(namespace)")
+        }
+        return Int(reply["deletedCount"]?.int64Value ?? 0)
+    }
+
+    /// `field` of every document whose `_id` is in `ids`, keyed by the id's canonical JSON text.
+    public func values(of field: String, forIDs ids: [BSONValue]) throws(MongoError) -> [String: BSONValue] {
+        let cursor = try find(["_id": .document(["$in": .array(ids)])],
+                              options: ["projection": .document([field: 1])])
+        var values: [String: BSONValue] = [:]
+        while let document = try cursor.next() {
+            if let id = document["_id"], let value = document[field] { values[id.canonicalKey] = value }
+        }
+        return values
+    }
+}
+
+extension BSONValue {
+    /// A text key for a value (numbers by value, whatever their width), for dictionaries.
+    public var canonicalKey: String {
+        switch self {
+        case .int32(let v): "i:\(v)"
+        case .int64(let v): "i:\(v)"
+        case .double(let v) where v.rounded() == v && abs(v) < 9.0e15: "i:\(Int64(v))"
+        case .double(let v): "d:\(v)"
+        case .string(let s): "s:\(s)"
+        default: "o:\(self)"
+        }
+    }
+}

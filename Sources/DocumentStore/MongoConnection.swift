@@ -80,6 +80,21 @@ public final class MongoConnection: @unchecked Sendable {
         return String(uri[..<rest.index(after: colon)]) + "***" + String(rest[at...])
     }
 
+    /// Redacts the password of every `mongodb://` or `mongodb+srv://` URI inside a text.
+    public static func redactSecrets(in text: String) -> String {
+        guard text.contains("mongodb") else { return text }
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "mongodb") {
+            result += rest[..<start.lowerBound]
+            let end = rest[start.lowerBound...].firstIndex(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\n" })
+                ?? rest.endIndex
+            result += redact(String(rest[start.lowerBound..<end]))
+            rest = rest[end...]
+        }
+        return result + rest
+    }
+
     private static func hosts(of uri: OpaquePointer) -> String {
         var names: [String] = []
         var host = mongoc_uri_get_hosts(uri)

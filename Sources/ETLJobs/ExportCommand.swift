@@ -4,12 +4,13 @@ import Export
 import Foundation
 import Pipeline
 
-/// `etl-export`: a MongoDB collection → `exports/<name>/output.csv`, columns in schema order.
+/// `etl-export`: a MongoDB collection (default `training`) → `WORK/exports/<name>/`:
+/// `output.csv` (or `.jsonl`), Hive-style partitions, hash shards and `manifest.json`.
 public struct ExportCommand: JobCommand {
     public static let jobName = "etl-export"
     public static let configuration = CommandConfiguration(
         commandName: jobName,
-        abstract: "Export a collection (default: training) as a flat CSV, streaming, rows ordered by id.",
+        abstract: "Export a collection (default: training) as flat CSV/JSON Lines, streaming, rows ordered by id, with partitions and a manifest.",
         version: MusicETL.version)
 
     @OptionGroup public var mongo: MongoOptions
@@ -20,42 +21,94 @@ public struct ExportCommand: JobCommand {
     @Option(name: .long, help: "Export name: the folder under WORK/exports (default: the collection name).")
     public var name: String?
 
-    @Option(name: .customLong("where"), help: "A MongoDB filter as JSON, e.g. '{\"parent\": 0}'.")
+    @Option(name: .customLong("where"), help: "A MongoDB filter as JSON, e.g. '{\"split\": \"training\"}'.")
     public var filter: String?
+
+    @Option(name: .long, help: "Also write Hive-style partitions by this column (split, genre_top, …).")
+    public var partitionBy: String?
+
+    @Option(name: .long, help: "Also write N shards by a stable hash of the id (for data-parallel training).")
+    public var shards = 0
+
+    @Option(name: .long, help: "Rows per partition part file.")
+    public var rowsPerPart = 100_000
+
+    @Option(name: .long, help: "csv or jsonl.")
+    public var format = "csv"
 
     @OptionGroup public var common: CommonOptions
 
     public init() {}
 
+    public func validate() throws {
+        guard ["csv", "jsonl"].contains(format) else { throw ValidationError("--format must be csv or jsonl") }
+        guard shards >= 0 else { throw ValidationError("--shards must be 0 or more") }
+        guard rowsPerPart > 0 else { throw ValidationError("--rows-per-part must be positive") }
+    }
+
     public func execute(_ context: JobContext) async throws -> JobSummary {
         let schema = try schemaCatalog().schema(forCollection: collection)
-        let filterDocument: Document
+        var query: Document
         do {
-            filterDocument = try filter.map { try BSONDocument(json: $0).document() } ?? [:]
+            query = try filter.map { try BSONDocument(json: $0).document() } ?? [:]
         } catch {
             throw JobError(.usage, "--where is not a JSON object: \(error)")
         }
+        if let ids = common.onlyIDs {
+            query["_id"] = .document(["$in": .array(ids.map { Int64($0).map(BSONValue.integer) ?? .string($0) })])
+        }
         let layout = ColumnLayout(schema: schema)
-        let directory = context.work.export(named: name ?? collection)
-        let outputPath = directory.appendingPathComponent("output.csv").path
         let connection = try mongo.connect(job: Self.jobName)
+        context.recorder.useMongo(connection, database: mongo.database)
         let client = try connection.client()
         let cursor = try client.collection(collection, database: mongo.database)
-            .find(filterDocument, options: ["sort": .document(["_id": 1])])
-        let writer = context.options.dryRun ? nil : try CSVExportWriter(path: outputPath, layout: layout)
-        var rows = 0
-        while let document = try cursor.next() {
-            try writer?.write(document)
-            rows += 1
-        }
-        try writer?.commit()
+            .find(query, options: ["sort": .document(["_id": 1])])
+        var options = ExportWriter.Options()
+        options.format = format
+        options.partitionBy = partitionBy
+        options.shards = shards
+        options.rowsPerPart = rowsPerPart
+        let directory = context.work.export(named: name ?? collection)
         var summary = JobSummary()
-        summary.count("rows", rows)
-        summary.count("columns", layout.columns.count)
-        if writer != nil {
-            summary.outputs.append(outputPath)
-            context.logger.info("wrote \(rows) rows × \(layout.columns.count) columns to \(outputPath)")
+        if context.options.dryRun {
+            var rows = 0
+            while try cursor.next() != nil { rows += 1 }
+            summary.count("rows would export", rows)
+            return summary
         }
+        let writer: ExportWriter
+        do {
+            writer = try ExportWriter(directory: directory, layout: layout, options: options)
+        } catch let error as ExportError {
+            throw JobError(.usage, error.description)
+        }
+        do {
+            while let document = try cursor.next() { try writer.write(document) }
+            let manifest: Document = [
+                "collection": .string(collection), "database": .string(mongo.database),
+                "query": .document(query), "sort": .document(["_id": 1]),
+                "run_id": .string(context.runID), "musicetl_version": .string(MusicETL.version),
+                "scaler_versions": .array(try scalerVersions(client: client)),
+            ]
+            let files = try writer.commit(manifest: manifest)
+            summary.outputs = files
+        } catch {
+            writer.abandon()
+            throw error
+        }
+        summary.count("rows", writer.rows)
+        summary.count("columns", layout.columns.count)
+        context.logger.info("wrote \(writer.rows) rows × \(layout.columns.count) columns to \(directory.path)/output.\(format)")
         return summary
+    }
+
+    /// The fitted scalers in the database (normally one): the manifest names the version the
+    /// exported features were scaled with.
+    private func scalerVersions(client: MongoClient) throws -> [BSONValue] {
+        let cursor = try client.collection("scalers", database: mongo.database)
+            .find([:], options: ["projection": .document(["_id": 1]), "sort": .document(["_id": 1])])
+        var versions: [BSONValue] = []
+        while let document = try cursor.next() { if let id = document["_id"] { versions.append(id) } }
+        return versions
     }
 }

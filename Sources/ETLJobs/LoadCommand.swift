@@ -5,6 +5,9 @@ import Logging
 import Pipeline
 
 /// `etl-load`: staging JSON Lines → MongoDB, as unordered bulk upserts keyed by `_id`.
+///
+/// Each document gets `_hash`, the SHA-256 of its staged BSON; documents whose hash the collection
+/// already holds are not written again, so re-running over unchanged input writes nothing.
 public struct LoadCommand: JobCommand {
     public static let jobName = "etl-load"
     public static let configuration = CommandConfiguration(
@@ -17,86 +20,182 @@ public struct LoadCommand: JobCommand {
     @Option(name: .long, help: "Documents per bulk write (also capped at 8 MiB of BSON).")
     public var batchSize = 1000
 
+    @Flag(name: .long, help: "Delete documents whose _id is no longer staged (a source row that went away).")
+    public var prune = false
+
     @OptionGroup public var common: CommonOptions
 
     public init() {}
+
+    /// MongoDB's limit for one document.
+    static let maximumDocumentBytes = 16 * 1024 * 1024
+    static let hashField = "_hash"
 
     public func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
     }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
-        let catalog = try schemaCatalog()
-        let staged = try catalog.all().compactMap { schema -> (EntitySchema, String)? in
-            let path = context.work.metadataStaging.appendingPathComponent(schema.stagingFile).path
-            return FileManager.default.fileExists(atPath: path) ? (schema, path) : nil
-        }
+        let staged = try StagedCollections.find(in: context.work, catalog: schemaCatalog())
         guard !staged.isEmpty else {
-            throw JobError(.unavailable, "nothing staged under \(context.work.metadataStaging.path): run etl-extract first")
+            throw JobError(.unavailable, "nothing staged under \(context.work.staging.path): run etl-extract first")
         }
         var summary = JobSummary()
         if context.options.dryRun {
-            for (schema, path) in staged {
-                let reader = try JSONLinesReader(path: path)
+            for collection in staged {
                 var count = 0
-                while try reader.next() != nil { count += 1 }
-                summary.count("\(schema.collection) would load", count)
+                for path in collection.files {
+                    let reader = try JSONLinesReader(path: path)
+                    while try reader.next() != nil { count += 1 }
+                }
+                summary.count("\(collection.schema.collection) would load", count)
             }
             return summary
         }
         let connection = try mongo.connect(job: Self.jobName)
+        context.recorder.useMongo(connection, database: mongo.database)
         context.logger.info("loading into \(mongo.database) at \(connection.serverDescription)")
         let rejects = LoadRejects(path: context.quarantineDirectory.appendingPathComponent("load.rejects.jsonl").path)
-        for (schema, path) in staged {
+        for staged in staged {
             let client = try connection.client()
-            let collection = try client.collection(schema.collection, database: mongo.database)
-            try collection.installValidator(schema.validator)
-            try collection.createIndexes(schema.indexes)
-            let counts = try load(path: path, into: collection, rejects: rejects, logger: context.logger)
-            context.logger.info("\(schema.collection): \(counts.read) read, \(counts.inserted) inserted, \(counts.updated) updated, \(counts.unchanged) unchanged, \(counts.rejected) rejected")
-            summary.count("\(schema.collection) read", counts.read)
-            summary.count("\(schema.collection) inserted", counts.inserted)
-            summary.count("\(schema.collection) updated", counts.updated)
-            summary.count("\(schema.collection) unchanged", counts.unchanged)
-            summary.count("\(schema.collection) rejected", counts.rejected)
+            let collection = try client.collection(staged.schema.collection, database: mongo.database)
+            try collection.installValidator(staged.schema.validator)
+            try collection.createIndexes(staged.schema.indexes)
+            var counts = Counts()
+            var stagedIDs: [BSONValue] = []
+            for path in staged.files {
+                try load(path: path, into: collection, rejects: rejects, counts: &counts,
+                         stagedIDs: &stagedIDs, logger: context.logger)
+            }
+            if prune {
+                counts.pruned = try collection.deleteMany(["_id": .document(["$nin": .array(stagedIDs)])])
+            }
+            context.logger.info("\(staged.schema.collection): \(counts.read) read, \(counts.inserted) inserted, \(counts.updated) updated, \(counts.unchanged) unchanged, \(counts.rejected) rejected\(prune ? ", \(counts.pruned) pruned" : "")")
+            let name = staged.schema.collection
+            summary.count("\(name) read", counts.read)
+            summary.count("\(name) inserted", counts.inserted)
+            summary.count("\(name) updated", counts.updated)
+            summary.count("\(name) unchanged", counts.unchanged)
+            summary.count("\(name) rejected", counts.rejected)
+            if prune { summary.count("\(name) pruned", counts.pruned) }
         }
         try rejects.commit()
+        try uploadLedger(context: context, connection: connection)
+        if rejects.count > 0 {
+            context.logger.warning("\(rejects.count) documents refused by the server: \(rejects.path)")
+        }
         return summary
     }
 
     struct Counts {
-        var read = 0, inserted = 0, updated = 0, unchanged = 0, rejected = 0
+        var read = 0, inserted = 0, updated = 0, unchanged = 0, rejected = 0, pruned = 0
     }
 
-    private func load(path: String, into collection: MongoCollection, rejects: LoadRejects,
-                      logger: Logger) throws -> Counts {
+    private func load(path: String, into collection: MongoCollection, rejects: LoadRejects, counts: inout Counts,
+                      stagedIDs: inout [BSONValue], logger: Logger) throws {
         let reader = try JSONLinesReader(path: path)
-        var counts = Counts()
         var batch: [BSONDocument] = []
         var batchBytes = 0
         func flush() throws {
             guard !batch.isEmpty else { return }
-            let result = try withRetries(logger: logger) { () throws(MongoError) in try collection.upsertByID(batch) }
-            counts.inserted += result.upserted
-            counts.updated += result.modified
-            counts.unchanged += result.matched - result.modified
-            counts.rejected += result.writeErrors.count
-            for error in result.writeErrors where batch.indices.contains(error.index) {
-                try rejects.add(collection: collection.name, document: batch[error.index], code: error.code,
-                                message: error.message)
-            }
+            try write(batch, to: collection, rejects: rejects, counts: &counts, logger: logger)
             batch.removeAll(keepingCapacity: true)
             batchBytes = 0
         }
         while let document = try reader.next() {
             counts.read += 1
+            guard let id = document["_id"] else {
+                try rejects.add(collection: collection.name, document: document, code: 0,
+                                message: "\(path):\(reader.lineNumber): document has no _id")
+                counts.rejected += 1
+                continue
+            }
+            if prune { stagedIDs.append(id) }  // only --prune needs the full id list
+            try document.append(Self.hashField, .string(document.contentHash))
+            if document.byteCount > Self.maximumDocumentBytes {
+                try rejects.add(collection: collection.name, document: document, code: 10334,
+                                message: "document is \(document.byteCount) bytes, over MongoDB's 16 MiB limit")
+                counts.rejected += 1
+                continue
+            }
             if batchBytes + document.byteCount > 8 << 20 { try flush() }
             batch.append(document)
             batchBytes += document.byteCount
             if batch.count >= batchSize { try flush() }
         }
         try flush()
-        return counts
+    }
+
+    /// Writes the documents of a batch whose content hash differs from the stored one.
+    private func write(_ batch: [BSONDocument], to collection: MongoCollection, rejects: LoadRejects,
+                       counts: inout Counts, logger: Logger) throws {
+        var changed = batch
+        if !common.force {
+            let ids = batch.compactMap { $0["_id"] }
+            let stored = try withRetries(logger: logger) { () throws(MongoError) in
+                try collection.values(of: Self.hashField, forIDs: ids)
+            }
+            changed = batch.filter { document in
+                guard let id = document["_id"], let storedHash = stored[id.canonicalKey] else { return true }
+                return storedHash != document[Self.hashField]
+            }
+            counts.unchanged += batch.count - changed.count
+        }
+        guard !changed.isEmpty else { return }
+        let result = try withRetries(logger: logger) { () throws(MongoError) in try collection.upsertByID(changed) }
+        counts.inserted += result.upserted
+        counts.updated += result.matched
+        counts.rejected += result.writeErrors.count
+        for error in result.writeErrors where changed.indices.contains(error.index) {
+            try rejects.add(collection: collection.name, document: changed[error.index], code: error.code,
+                            message: error.message)
+        }
+    }
+
+    /// The run ledger file (every job's runs, including those that never touch MongoDB) → `etl_runs`.
+    private func uploadLedger(context: JobContext, connection: MongoConnection) throws {
+        let path = RunLedger.path(in: context.work)
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let client = try connection.client()
+        let collection = try client.collection(RunLedger.collection, database: mongo.database)
+        let reader = try JSONLinesReader(path: path)
+        var batch: [BSONDocument] = []
+        while let entry = try reader.next() {
+            batch.append(entry)
+            if batch.count == batchSize {
+                _ = try collection.upsertByID(batch)
+                batch.removeAll()
+            }
+        }
+        _ = try collection.upsertByID(batch)
+    }
+}
+
+/// The staged files of each schema: `staging/**/<x-staging-file>` and its shards
+/// (`features.shard-1-of-4.jsonl`).
+struct StagedCollections {
+    let schema: EntitySchema
+    let files: [String]
+
+    static func find(in work: WorkDirectory, catalog: SchemaCatalog) throws -> [StagedCollections] {
+        try catalog.all().compactMap { schema in
+            let files = files(named: schema.stagingFile, in: work)
+            return files.isEmpty ? nil : StagedCollections(schema: schema, files: files)
+        }
+    }
+
+    /// The staged files called `name`, or shards of it, under the staging directories.
+    static func files(named name: String, in work: WorkDirectory) -> [String] {
+        let stem = (name as NSString).deletingPathExtension
+        var files: [String] = []
+        for directory in [work.metadataStaging, work.featuresStaging, work.staging] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            for candidate in names.sorted()
+            where candidate == name || (candidate.hasPrefix(stem + ".shard-") && candidate.hasSuffix(".jsonl")) {
+                files.append(directory.appendingPathComponent(candidate).path)
+            }
+        }
+        return files
     }
 }
 
@@ -104,22 +203,25 @@ public struct LoadCommand: JobCommand {
 /// with exponential backoff; other errors, and the last transient one, are thrown.
 func withRetries<T>(attempts: Int = 4, logger: Logger, _ operation: () throws(MongoError) -> T) throws(MongoError) -> T {
     var delay = 0.25
-    for attempt in 1... {
+    var attempt = 1
+    while true {
         do {
             return try operation()
         } catch where error.isTransient && attempt < attempts {
             logger.warning("transient MongoDB error, retrying in \(delay) s (attempt \(attempt) of \(attempts)): \(error.message)")
             Thread.sleep(forTimeInterval: delay)
             delay *= 2
+            attempt += 1
         }
     }
-    fatalError("unreachable: the loop returns or throws")
 }
 
-/// Documents the server refused, with its code and message: `quarantine/<run>/load.rejects.jsonl`.
+/// Documents the server (or the size limit) refused, with the code and message:
+/// `quarantine/<run>/load.rejects.jsonl`.
 final class LoadRejects {
     let path: String
     private var writer: StagingWriter?
+    var count: Int { writer?.count ?? 0 }
 
     init(path: String) {
         self.path = path
@@ -127,8 +229,9 @@ final class LoadRejects {
 
     func add(collection: String, document: BSONDocument, code: Int, message: String) throws {
         if writer == nil { writer = try StagingWriter(path: path) }
-        let entry: Document = ["collection": .string(collection), "code": .integer(code),
-                               "message": .string(message), "document": .document(try document.document())]
+        let entry: Document = ["collection": .string(collection), "_id": document["_id"] ?? .null,
+                               "code": .integer(code), "message": .string(message),
+                               "document": .document(try document.document())]
         try writer?.write(entry)
     }
 

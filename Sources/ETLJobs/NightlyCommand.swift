@@ -1,20 +1,32 @@
 import ArgumentParser
+import DocumentStore
 import Foundation
 import Pipeline
 
-/// `etl-nightly`: the jobs in order under one run id; stops at the first failing step with its
-/// exit status.
+/// `etl-nightly`: extract → features → normalize → load → export under one run id, one work-dir
+/// lock and one MongoDB lease; stops at the first failing step with that step's exit status.
 public struct NightlyCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "etl-nightly",
-        abstract: "Run extract → load → export in order with one run id and one summary.",
+        abstract: "Run extract → features → normalize → load → export with one run id, one lock and one summary.",
         version: MusicETL.version)
+
+    static let steps = ["extract", "features", "normalize", "load", "export"]
 
     @Option(name: .long, help: "Directory in FMA fma_metadata layout.")
     public var metadata: String
 
+    @Option(name: .long, help: "Audio tree (FMA layout 000/000002.mp3).")
+    public var audio: String
+
+    @Option(name: .long, help: "Resume a failed night from this step: \(steps.joined(separator: ", ")).")
+    public var from = "extract"
+
     @Option(name: .long, help: "Collection to export at the end.")
-    public var exportCollection = "genres"
+    public var exportCollection = "training"
+
+    @Option(name: .long, help: "Hive partitions of the export by this column (default: split).")
+    public var partitionBy = "split"
 
     @OptionGroup public var mongo: MongoOptions
 
@@ -22,40 +34,74 @@ public struct NightlyCommand: AsyncParsableCommand {
 
     public init() {}
 
+    public func validate() throws {
+        guard Self.steps.contains(from) else {
+            throw ValidationError("--from must be one of \(Self.steps.joined(separator: ", "))")
+        }
+    }
+
     public func run() async throws {
         let runID = RunID.make()
-        // Each step is its own command, parsed from its own flags (so its defaults apply), then
-        // given the nightly's shared options.
+        let steps = try makeSteps().drop { $0.name != "etl-" + from }
+        let (status, _) = await JobRunner.run(job: "etl-nightly", options: common, runID: runID) { context in
+            var lease: Lease?
+            if !common.dryRun {
+                let connection = try mongo.connect(job: "etl-nightly")
+                context.recorder.useMongo(connection, database: mongo.database)
+                let taken = Lease(name: "nightly", holder: "\(ProcessInfo.processInfo.hostName) pid \(getpid()) run \(runID)",
+                                  connection: connection, database: mongo.database)
+                try taken.acquire()
+                lease = taken
+            }
+            defer { lease?.release() }
+            let heldLease = lease
+            // The lease is renewed by a child task for as long as the steps run.
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                if let heldLease { group.addTask { await heldLease.keepRenewed() } }
+                defer { group.cancelAll() }
+                return try await runSteps(steps, runID: runID, context: context)
+            }
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
+    }
+
+    private func runSteps(_ steps: ArraySlice<(name: String, execute: (JobContext) async throws -> JobSummary)>,
+                          runID: String, context: JobContext) async throws -> JobSummary {
+        var summary = JobSummary()
+        var stepsOK = 0
+        for step in steps {
+            let (stepStatus, stepSummary) = await JobRunner.run(job: step.name, options: common, runID: runID, step.execute)
+            summary.outputs += stepSummary.outputs
+            if stepStatus != .ok {
+                summary.count("steps ok", stepsOK)
+                throw JobError(stepStatus, "stopped at \(step.name) (\(stepStatus)): \(stepSummary.problem ?? "see above"); resume with --from \(step.name.dropFirst(4))")
+            }
+            stepsOK += 1
+        }
+        summary.count("steps ok", stepsOK)
+        if let csv = summary.outputs.first(where: { $0.hasSuffix("/output.csv") }) {
+            context.logger.info("output.csv: \(csv)")
+        }
+        return summary
+    }
+
+    /// Each step is its own command, parsed from its own flags (so its defaults apply), then
+    /// given the nightly's shared options.
+    private func makeSteps() throws -> [(name: String, execute: (JobContext) async throws -> JobSummary)] {
         var extract = try ExtractCommand.parse(["--metadata", metadata])
         extract.common = common
+        var features = try FeaturesCommand.parse(["--audio", audio])
+        features.common = common
+        var normalize = try NormalizeCommand.parse([])
+        normalize.common = common
         var load = try LoadCommand.parse([])
         load.mongo = mongo
         load.common = common
-        var export = try ExportCommand.parse(["--collection", exportCollection])
+        var export = try ExportCommand.parse(["--collection", exportCollection, "--partition-by", partitionBy])
         export.mongo = mongo
         export.common = common
-        let steps: [(String, (JobContext) async throws -> JobSummary)] = [
-            (ExtractCommand.jobName, extract.execute),
-            (LoadCommand.jobName, load.execute),
-            (ExportCommand.jobName, export.execute),
-        ]
-        var outcomes: [String] = []
-        let (status, _) = await JobRunner.run(job: "etl-nightly", options: common, runID: runID) { context in
-            var summary = JobSummary()
-            for (name, step) in steps {
-                let (stepStatus, stepSummary) = await JobRunner.run(job: name, options: common, runID: runID, step)
-                outcomes.append("\(name) \(stepStatus)")
-                summary.outputs += stepSummary.outputs
-                summary.count("steps ok", summary[count: "steps ok"] + (stepStatus == .ok ? 1 : 0))
-                if stepStatus != .ok {
-                    throw JobError(stepStatus, "stopped at \(name) (\(stepStatus)): \(stepSummary.problem ?? "see above")")
-                }
-            }
-            if let csv = summary.outputs.last(where: { $0.hasSuffix("output.csv") }) {
-                context.logger.info("output: \(csv)")
-            }
-            return summary
-        }
-        if status != .ok { throw ExitCode(status.rawValue) }
+        return [(ExtractCommand.jobName, extract.execute), (FeaturesCommand.jobName, features.execute),
+                (NormalizeCommand.jobName, normalize.execute), (LoadCommand.jobName, load.execute),
+                (ExportCommand.jobName, export.execute)]
     }
 }

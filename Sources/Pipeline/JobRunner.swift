@@ -36,6 +36,8 @@ public struct JobContext: Sendable {
     public let work: WorkDirectory
     public let logger: Logger
     public let startedAt: Date
+    /// Where the run ledger entry goes besides the ledger file (see `RunRecorder.useMongo`).
+    public let recorder: RunRecorder
 
     public var quarantineDirectory: URL { work.quarantine(runID: runID) }
 }
@@ -51,17 +53,34 @@ public enum JobRunner {
         logger.logLevel = options.quiet ? .warning : options.verbose ? .debug : .info
         logger[metadataKey: "run"] = "\(runID)"
         let context = JobContext(job: job, runID: runID, options: options, work: WorkDirectory(options.workDir),
-                                 logger: logger, startedAt: Date())
+                                 logger: logger, startedAt: Date(), recorder: RunRecorder())
         var summary: JobSummary
         do {
+            let lock = try WorkLock.acquire(context.work, job: job, runID: runID)
+            defer { withExtendedLifetime(lock) {} }
             summary = try await body(context)
+        } catch let error as JobError where error.status == .locked {
+            // Another run's work directory: report it, but leave no ledger entry behind.
+            var locked = JobSummary()
+            locked.status = .locked
+            locked.problem = error.message
+            printSummary(job: job, runID: runID, summary: locked, seconds: Date().timeIntervalSince(context.startedAt),
+                         format: options.logFormat, dryRun: options.dryRun)
+            return (.locked, locked)
         } catch {
             let classified = JobError.classify(error)
             summary = JobSummary()
             summary.status = classified.status
             summary.problem = classified.message
         }
-        let seconds = Date().timeIntervalSince(context.startedAt)
+        let endedAt = Date()
+        if !options.dryRun {
+            let entry = RunLedger.entry(context: context, summary: summary, endedAt: endedAt)
+            for problem in RunLedger.record(entry, work: context.work, recorder: context.recorder) {
+                logger.warning("run ledger: \(problem)")
+            }
+        }
+        let seconds = endedAt.timeIntervalSince(context.startedAt)
         printSummary(job: job, runID: runID, summary: summary, seconds: seconds, format: options.logFormat,
                      dryRun: options.dryRun)
         return (summary.status, summary)

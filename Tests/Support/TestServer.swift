@@ -50,6 +50,47 @@ public enum TestServer {
     }
 }
 
+/// A server of one test's own (for tests that stop or kill it), stopped when the value goes away.
+public final class PrivateTestServer {
+    public let uri: String
+    public let pid: pid_t
+    private let stateDirectory: String
+
+    /// Starts a server; with `storage`, its data lives in that directory and survives a restart.
+    public init(storage: String? = nil, port: Int? = nil) throws {
+        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("musicetl-private-\(UUID().uuidString)").path
+        self.stateDirectory = stateDirectory
+        var arguments = ["/bin/bash", TestServer.packageRoot.appendingPathComponent("Jobs/local-mongo.sh").path, "start",
+                         "--state-dir", stateDirectory, "--watch-pid", String(getpid())]
+        if let storage { arguments += ["--storage", storage] }
+        if let port { arguments += ["--port", String(port)] }
+        let status = try spawnAndWait(arguments)
+        let read = { (name: String) in
+            ((try? String(contentsOfFile: stateDirectory + "/" + name, encoding: .utf8)) ?? "")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard status == 0, let pid = pid_t(read("pid")) else {
+            throw TestServerError(message: "private server did not start (status \(status)); see \(stateDirectory)/server.log")
+        }
+        uri = read("uri")
+        self.pid = pid
+    }
+
+    /// The port the server listens on.
+    public var port: Int { Int(uri.split(separator: ":").last?.prefix(while: \.isNumber) ?? "") ?? 0 }
+
+    /// SIGKILL, as a crash would; waits until the process is gone.
+    public func kill() {
+        _ = Glibc.kill(pid, SIGKILL)
+        for _ in 0..<100 where Glibc.kill(pid, 0) == 0 { usleep(50_000) }
+    }
+
+    deinit {
+        kill()
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+    }
+}
+
 /// Runs a command with stdin and stdout on /dev/null (stderr inherited) and returns its exit status.
 private func spawnAndWait(_ arguments: [String]) throws(TestServerError) -> Int32 {
     var actions = posix_spawn_file_actions_t()
@@ -93,6 +134,11 @@ public enum JobProcess {
     }
 
     public static func run(_ job: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+        try start(job, arguments, environment: environment).wait()
+    }
+
+    /// Starts a job without waiting for it.
+    public static func start(_ job: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Running {
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent(job)
         process.arguments = arguments
@@ -103,19 +149,38 @@ public enum JobProcess {
         // Both streams go to files: reading two pipes in turn can deadlock when one fills up.
         let scratch = TemporaryDirectory()
         let outputURL = scratch.url.appendingPathComponent("stdout"), errorURL = scratch.url.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: outputURL)
         process.standardError = try FileHandle(forWritingTo: errorURL)
         process.standardInput = FileHandle.nullDevice
-        let start = Date()
+        let running = Running(process: process, scratch: scratch, outputURL: outputURL, errorURL: errorURL)
         try process.run()
-        process.waitUntilExit()
-        let seconds = Date().timeIntervalSince(start)
-        return Outcome(status: process.terminationStatus,
-                       standardOutput: (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "",
-                       standardError: (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "",
-                       seconds: seconds)
+        return running
+    }
+
+    public final class Running {
+        let process: Process
+        let scratch: TemporaryDirectory
+        let outputURL: URL, errorURL: URL
+        let start = Date()
+
+        init(process: Process, scratch: TemporaryDirectory, outputURL: URL, errorURL: URL) {
+            self.process = process
+            self.scratch = scratch
+            self.outputURL = outputURL
+            self.errorURL = errorURL
+        }
+
+        public var pid: Int32 { process.processIdentifier }
+
+        public func wait() -> Outcome {
+            process.waitUntilExit()
+            return Outcome(status: process.terminationStatus,
+                           standardOutput: (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "",
+                           standardError: (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "",
+                           seconds: Date().timeIntervalSince(start))
+        }
     }
 }
 

@@ -1,0 +1,62 @@
+import DocumentStore
+import Foundation
+
+/// A lease document in MongoDB (`locks` collection) with an expiry, so two hosts never run the
+/// nightly pipeline at once. Taken with one upsert that only matches a free or expired lease
+/// (or our own); a live lease of another holder makes the insert collide on `_id` (11000).
+/// The holder renews it while it works; a crashed holder's lease simply expires.
+public final class Lease: @unchecked Sendable {
+    // @unchecked: the connection is a thread-safe pool; the other fields are immutable.
+    public let name: String
+    public let holder: String
+    private let connection: MongoConnection
+    private let database: String
+    private let duration: TimeInterval
+
+    public init(name: String, holder: String, connection: MongoConnection, database: String, duration: TimeInterval = 600) {
+        self.name = name
+        self.holder = holder
+        self.connection = connection
+        self.database = database
+        self.duration = duration
+    }
+
+    /// Takes or renews the lease; throws `JobError(.locked)` naming the current holder.
+    public func acquire() throws {
+        let client = try connection.client()
+        let now = Date()
+        let update: Document = [
+            "q": .document(["_id": .string(name),
+                            "$or": .array([.document(["expires_at": .document(["$lt": .date(now)])]),
+                                           .document(["holder": .string(holder)])])]),
+            "u": .document(["$set": .document(["holder": .string(holder), "expires_at": .date(now.addingTimeInterval(duration)),
+                                               "renewed_at": .date(now)])]),
+            "upsert": true,
+        ]
+        let reply = try client.runCommand(["update": "locks", "updates": .array([.document(update)])], database: database)
+        if let error = reply["writeErrors"]?.arrayValue?.first?.documentValue {
+            guard error["code"]?.int64Value == 11000 else {
+                throw JobError(.failure, "lease \(name): \(error["errmsg"]?.stringValue ?? "write error")")
+            }
+            let current = try client.collection("locks", database: database).find(["_id": .string(name)]).next()
+            let who = current?["holder"]?.stringValue ?? "another host"
+            let until = current?["expires_at"].map { if case .dateTime(let ms) = $0 { return Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601) } else { return "?" } } ?? "?"
+            throw JobError(.locked, "the \(name) lease is held by \(who) until \(until); try again later")
+        }
+    }
+
+    public func release() {
+        guard let client = try? connection.client() else { return }
+        _ = try? client.runCommand(["delete": "locks", "deletes": .array([.document([
+            "q": .document(["_id": .string(name), "holder": .string(holder)]), "limit": 1])])], database: database)
+    }
+
+    /// Renews the lease every third of its duration until the task is cancelled.
+    public func keepRenewed() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(duration / 3))
+            if Task.isCancelled { return }
+            try? acquire()
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import DocumentStore
+import Foundation
+import Tabular
+import Testing
+import TestSupport
+
+/// normalize → load → export on staged inputs: numbers read back bit for bit, partitions and
+/// shards hold every row exactly once, the manifest's checksums match the files.
+@Suite(.serialized) struct ExportJobTests {
+    @Test func exportReadsBackBitExactWithPartitionsShardsAndManifest() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        var generator = SystemRandomNumberGenerator()
+        let splits = ["training", "training", "training", "validation", "test"]
+        let genres = ["Rock", "Hip-Hop", "Old-Time / Historic"]
+        let tracks = (1...60).map { StagedInputs.track(id: $0, split: splits[$0 % 5], genreTop: genres[$0 % 3]) }
+        let features = (1...60).map { id in
+            StagedInputs.featureDocument(id: id) { _, _ in Double.random(in: -1e3...1e3, using: &generator) }
+        }
+        try StagedInputs.stage(tracks: tracks, features: features, in: work)
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        for (job, arguments) in [("etl-normalize", []), ("etl-load", []),
+                                 ("etl-export", ["--partition-by", "split", "--shards", "3", "--rows-per-part", "10"])] {
+            let run = try JobProcess.run(job, ["--work-dir", work.path] + arguments, environment: environment)
+            #expect(run.status == 0, "\(job): \(run.standardError)")
+        }
+        let export = work.url.appendingPathComponent("exports/training")
+        let rows = try readCSV(export.appendingPathComponent("output.csv").path)
+        let header = try #require(rows.first)
+        #expect(Array(header.prefix(4)) == ["track_id", "genre_top", "split", "subset"])
+        #expect(header.count == 4 + 154, "genres (an array) is left out, not dumped as JSON")
+        #expect(rows.count == 61)
+
+        // Bit for bit: every number in the CSV parses to exactly the double stored in MongoDB.
+        let client = try MongoConnection(uri: uri).client()
+        let cursor = try client.collection("training", database: database).find([:], options: ["sort": .document(["_id": 1])])
+        var index = 1
+        while let document = try cursor.next() {
+            let row = rows[index]
+            #expect(row[0] == String(document["_id"]?.int64Value ?? -1))
+            for (column, name) in header.enumerated().dropFirst(4) {
+                let stored = try #require(document[name]?.doubleValue)
+                #expect(Double(row[column])?.bitPattern == stored.bitPattern, "\(name) of track \(row[0])")
+            }
+            index += 1
+        }
+        #expect(index == 61)
+
+        // Partitions: Hive folders, split column left out of the files, every row exactly once.
+        var partitionIDs: [String] = []
+        for split in ["training", "validation", "test"] {
+            let folder = export.appendingPathComponent("split=\(split)")
+            let parts = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+            #expect(parts.first == "part-00000.csv")
+            for part in parts {
+                let partRows = try readCSV(folder.appendingPathComponent(part).path)
+                #expect(partRows.first == header.filter { $0 != "split" })
+                #expect(partRows.count - 1 <= 10, "rows capped per part file")
+                partitionIDs += partRows.dropFirst().map { $0[0] }
+            }
+        }
+        #expect(partitionIDs.sorted() == (1...60).map(String.init).sorted())
+
+        let shardIDs = try (1...3).flatMap { shard in
+            try readCSV(export.appendingPathComponent("shards/shard-0000\(shard)-of-00003.csv").path).dropFirst().map { $0[0] }
+        }
+        #expect(shardIDs.sorted() == (1...60).map(String.init).sorted())
+
+        // The manifest: files, rows and SHA-256 that match what is on disk.
+        let manifestText = try String(contentsOf: export.appendingPathComponent("manifest.json"), encoding: .utf8)
+        let manifest = try BSONDocument(json: manifestText).document()
+        #expect(manifest["rows"]?.int64Value == 60)
+        #expect(manifest["omitted"] == ["genres"])
+        #expect(manifest["scaler_versions"]?.arrayValue?.count == 1)
+        let files = manifest["files"]?.arrayValue?.compactMap(\.documentValue) ?? []
+        #expect(files.count >= 1 + 3 + 3)
+        for file in files {
+            let path = export.appendingPathComponent(file["path"]?.stringValue ?? "missing").path
+            #expect(file["sha256"]?.stringValue == sha256sum(path), "\(path)")
+        }
+        let exportsListing = try FileManager.default.contentsOfDirectory(atPath: work.path + "/exports")
+        #expect(!exportsListing.contains { $0.hasPrefix(".tmp-") })
+    }
+
+    private func sha256sum(_ path: String) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try? process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init)
+    }
+}

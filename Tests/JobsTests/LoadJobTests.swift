@@ -1,0 +1,134 @@
+import DocumentStore
+import Foundation
+import Testing
+import TestSupport
+
+/// etl-load against the test server: idempotence, change detection, validator rejects, and a
+/// server that dies mid-load.
+@Suite(.serialized) struct LoadJobTests {
+    let sample = Fixtures.url("sample/fma_metadata").path
+
+    /// A work directory with the sample's genres staged by the real etl-extract.
+    private func stagedWork() throws -> TemporaryDirectory {
+        let work = TemporaryDirectory()
+        let extract = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work.path, "--max-reject-ratio", "1"])
+        #expect(extract.status == 0, "\(extract.standardError)")
+        return work
+    }
+
+    private func documents(_ collection: String, uri: String, database: String) throws -> [Document] {
+        let client = try MongoConnection(uri: uri).client()
+        let cursor = try client.collection(collection, database: database).find([:], options: ["sort": .document(["_id": 1])])
+        var all: [Document] = []
+        while let document = try cursor.next() { all.append(document) }
+        return all
+    }
+
+    @Test func secondLoadWritesNothingAndOneChangeIsOneUpdate() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let first = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(first.status == 0, "\(first.standardError)")
+        let afterFirst = try documents("genres", uri: uri, database: database)
+        #expect(afterFirst.count == 163)
+        #expect(afterFirst.allSatisfy { $0["_hash"]?.stringValue?.count == 64 }, "each document carries its SHA-256")
+
+        let second = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(second.status == 0)
+        #expect(second.lastLine.contains("0 genres inserted, 0 genres updated, 163 genres unchanged, 0 genres rejected"),
+                "\(second.lastLine)")
+        #expect(try documents("genres", uri: uri, database: database) == afterFirst, "byte-identical collection")
+
+        // Change one staged genre: exactly one update, nothing else touched.
+        let staged = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
+        let text = try String(contentsOf: staged, encoding: .utf8)
+        let changed = text.replacingOccurrences(of: "\"title\" : \"Hip-Hop\"", with: "\"title\" : \"Hip Hop\"")
+        #expect(changed != text)
+        try changed.write(to: staged, atomically: true, encoding: .utf8)
+        let third = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(third.lastLine.contains("0 genres inserted, 1 genres updated, 162 genres unchanged"), "\(third.lastLine)")
+        let afterThird = try documents("genres", uri: uri, database: database)
+        #expect(afterThird.first { $0["_id"] == 21 }?["title"] == "Hip Hop")
+        #expect(afterThird.filter { $0["_id"] != 21 } == afterFirst.filter { $0["_id"] != 21 })
+
+        // The run ledger: every run so far (extract and three loads) is in etl_runs.
+        let runs = try documents("etl_runs", uri: uri, database: database)
+        #expect(runs.filter { $0["job"] == "etl-load" }.count == 3)
+        #expect(runs.filter { $0["job"] == "etl-extract" }.count == 1)
+        #expect(runs.allSatisfy { $0["status"] == "ok" && $0["counts"]?.documentValue != nil })
+    }
+
+    @Test func documentBreakingTheValidatorIsQuarantinedWithCode121AndTheRestLand() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let staged = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
+        var text = try String(contentsOf: staged, encoding: .utf8)
+        text += "{ \"_id\" : 9999, \"title\" : 42, \"parent\" : 0 }\n"  // title must be a string
+        try text.write(to: staged, atomically: true, encoding: .utf8)
+        let load = try JobProcess.run("etl-load", ["--work-dir", work.path],
+                                      environment: ["MONGODB_URI": "mongodb://user:pw@" + uri.dropFirst("mongodb://".count),
+                                                    "MUSICETL_DB": database])
+        // The test server has no users: credentials are only there to prove they are never printed.
+        if load.status != 0 && load.standardError.contains("uthentication") { return }
+        #expect(load.status == 0, "\(load.standardError)")
+        #expect(load.lastLine.contains("163 genres inserted") && load.lastLine.contains("1 genres rejected"), "\(load.lastLine)")
+        #expect(!load.standardError.contains(":pw@"))
+        let quarantine = try FileManager.default.subpathsOfDirectory(atPath: work.path + "/quarantine")
+            .first { $0.hasSuffix("load.rejects.jsonl") }
+        let rejectsPath = work.path + "/quarantine/" + (try #require(quarantine))
+        let rejects = try String(contentsOfFile: rejectsPath, encoding: .utf8).split(separator: "\n")
+        #expect(rejects.count == 1)
+        let reject = try BSONDocument(json: String(rejects[0])).document()
+        #expect(reject["code"]?.int64Value == 121)
+        #expect(reject["_id"]?.int64Value == 9999)
+        #expect(try documents("genres", uri: uri, database: database).count == 163)
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["MONGODB_URI"] == nil, "needs a server the test may kill"))
+    func serverKilledMidLoadExits69AndARerunConverges() throws {
+        let storage = TemporaryDirectory()
+        let work = TemporaryDirectory()
+        let database = "musicetl_kill"
+        // 20,000 staged genres: enough that the load is still running when the server dies.
+        let writer = try FileHandle(forWritingTo: {
+            let url = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+            return url
+        }())
+        var lines = ""
+        for id in 1...20_000 { lines += "{ \"_id\" : \(id), \"title\" : \"Genre \(id)\", \"parent\" : \(id / 10) }\n" }
+        writer.write(Data(lines.utf8))
+        try writer.close()
+
+        var server: PrivateTestServer? = try PrivateTestServer(storage: storage.path)
+        let environment = { (uri: String) in ["MONGODB_URI": uri, "MUSICETL_DB": database] }
+        let load = try JobProcess.start("etl-load", ["--work-dir", work.path, "--batch-size", "500"],
+                                        environment: environment(try #require(server).uri))
+        // Wait until some documents have landed, then kill the server as a crash would.
+        let deadline = Date().addingTimeInterval(60)
+        var landed: Int64 = 0
+        while landed == 0 && Date() < deadline {
+            usleep(100_000)
+            landed = (try? MongoConnection(uri: try #require(server).uri).client()
+                .collection("genres", database: database).countDocuments()) ?? 0
+        }
+        #expect(landed > 0 && landed < 20_000, "killed mid-load (\(landed) documents landed)")
+        server?.kill()
+        let interrupted = load.wait()
+        #expect(interrupted.status == 69, "\(interrupted.standardError)")
+        #expect(interrupted.lastLine.hasPrefix("etl-load unavailable"), "\(interrupted.lastLine)")
+        server = nil
+
+        let restarted = try PrivateTestServer(storage: storage.path)
+        let rerun = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment(restarted.uri))
+        #expect(rerun.status == 0, "\(rerun.standardError)")
+        let final = try documents("genres", uri: restarted.uri, database: database)
+        #expect(final.count == 20_000)
+        #expect(final.first?["title"] == "Genre 1" && final.last?["title"] == "Genre 20000")
+        #expect(final.allSatisfy { $0["_hash"] != nil })
+    }
+}

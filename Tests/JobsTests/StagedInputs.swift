@@ -1,0 +1,41 @@
+import DocumentStore
+import Foundation
+import TestSupport
+
+/// Small staged inputs (tracks and feature documents of DESIGN.md's shape) written by the tests
+/// themselves, so every expected number is known.
+enum StagedInputs {
+    /// A feature document whose statistics come from `value(statistic, index)`.
+    static func featureDocument(id: Int, value: (String, Int) -> Double) -> Document {
+        let statistics = ["mean", "std", "skew", "kurtosis", "median", "min", "max"]
+        var mfcc = Document()
+        for statistic in statistics {
+            mfcc.append(statistic, .array((0..<20).map { .double(value(statistic, $0)) }))
+        }
+        func summary(_ offset: Int) -> BSONValue {
+            .document(Document(statistics.map { Document.Field($0, .double(value($0, offset))) }))
+        }
+        return ["_id": .integer(id), "n_frames": 10, "mfcc": .document(mfcc),
+                "spectral_centroid": summary(20), "zcr": summary(21)]
+    }
+
+    static func track(id: Int, split: String, genreTop: String = "Rock") -> Document {
+        ["_id": .integer(id), "genre_top": .string(genreTop), "genres": [12],
+         "set": .document(["split": .string(split), "subset": "small"])]
+    }
+
+    static func writeLines(_ documents: [Document], to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let text = try documents.map { try BSONDocument($0).relaxedExtendedJSON + "\n" }.joined()
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    static func stage(tracks: [Document], features: [Document], in work: TemporaryDirectory) throws {
+        try writeLines(tracks, to: work.url.appendingPathComponent("staging/metadata/tracks.jsonl"))
+        try writeLines(features, to: work.url.appendingPathComponent("staging/features/features.jsonl"))
+    }
+
+    static func read(_ url: URL) throws -> [Document] {
+        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { try BSONDocument(json: String($0)).document() }
+    }
+}
