@@ -18,6 +18,6 @@ if [ -z "${MONGODB_URI:-}" ]; then
 fi
 
 bin=$(swift build -c release --show-bin-path)
-"$bin/etl-nightly" --metadata "$root/Tests/Fixtures/sample/fma_metadata" --work-dir "$work" \
-    --schemas "$root/Schemas"
-echo "output.csv: $work/exports/genres/output.csv"
+"$bin/etl-nightly" --metadata "$root/Tests/Fixtures/sample/fma_metadata" \
+    --audio "$root/Tests/Fixtures/sample/audio" --work-dir "$work" --schemas "$root/Schemas"
+echo "output.csv: $work/exports/training/output.csv"

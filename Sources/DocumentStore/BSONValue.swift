@@ -69,6 +69,17 @@ public enum BSONValue: Sendable, Equatable {
     }
 
     public var isNull: Bool { self == .null }
+
+    /// An id as people write it: `21`, `000/000002.mp3` (no quotes, no type tags).
+    public var idText: String {
+        switch self {
+        case .int32(let v): String(v)
+        case .int64(let v): String(v)
+        case .string(let s): s
+        case .double(let v): v.description
+        default: "\(self)"
+        }
+    }
 }
 
 extension BSONValue: ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByStringLiteral,

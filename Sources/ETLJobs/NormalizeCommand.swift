@@ -48,7 +48,7 @@ public struct NormalizeCommand: JobCommand {
         var malformed = 0
         try forEachFeatureDocument(featureFiles) { id, document, location in
             guard let track = labels[id.canonicalKey] else {
-                unmatched.append((id.displayText, "features without a track (\(location))"))
+                unmatched.append((id.idText, "features without a track (\(location))"))
                 return
             }
             let values: [Double]
@@ -56,15 +56,15 @@ public struct NormalizeCommand: JobCommand {
                 values = try FeatureVector.values(of: document)
             } catch {
                 malformed += 1
-                unmatched.append((id.displayText, "malformed feature document (\(location)): \(error)"))
+                unmatched.append((id.idText, "malformed feature document (\(location)): \(error)"))
                 return
             }
             labels[id.canonicalKey]?.matched = true
             if track.split == nil { hashSplitUsed += 1 }
-            if (track.split ?? HashSplit.split(forID: id.displayText)) == "training" { accumulator.add(values) }
+            if (track.split ?? HashSplit.split(forID: id.idText)) == "training" { accumulator.add(values) }
         }
         for track in labels.values where !track.matched {
-            unmatched.append((track.id.displayText, "track without features"))
+            unmatched.append((track.id.idText, "track without features"))
         }
         guard accumulator.rows > 0 else {
             throw JobError(.dataError, "no training rows to fit the scaler on (\(labels.count) tracks, \(featureFiles.count) feature files)")
@@ -79,9 +79,9 @@ public struct NormalizeCommand: JobCommand {
             : try StagingWriter(path: context.work.staging.appendingPathComponent("training.jsonl").path)
         try forEachFeatureDocument(featureFiles) { id, document, _ in
             guard let track = labels[id.canonicalKey], let values = try? FeatureVector.values(of: document) else { return }
-            if let only, !only.contains(id.displayText) { return }
+            if let only, !only.contains(id.idText) { return }
             var row: Document = ["_id": id, "genre_top": track.genreTop, "genres": track.genres,
-                                 "split": .string(track.split ?? HashSplit.split(forID: id.displayText)),
+                                 "split": .string(track.split ?? HashSplit.split(forID: id.idText)),
                                  "subset": track.subset]
             for (name, value) in zip(FeatureVector.names, scaler.apply(values, nonFinite: &nonFinite)) {
                 row.append(name, .double(value))
