@@ -1,1 +1,154 @@
-print("bench-extract: not written yet")
+import ETLJobs
+import Foundation
+import Tabular
+
+// bench-extract <fma_metadata dir> [--repeat N] [--python PATH] [--no-pandas]
+//
+// Prints, for an FMA metadata directory (Benchmarks/generate_fma_metadata.py makes an FMA-scale one):
+// 1. the CSV reader alone per file (records, MB/s);
+// 2. the whole extraction (`MetadataExtractor`: read, coerce, validate, merge, write JSON Lines with
+//    fsync) of the full set, once with tracks.csv and once with raw_tracks.csv as the track file;
+// 3. pandas.read_csv on the same files in the same run (Benchmarks/pandas_extract.py), and the ratios.
+// Each number is the best of --repeat rounds. One core: everything here is single-threaded.
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+@MainActor func option(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    let value = arguments[index + 1]
+    arguments.removeSubrange(index...(index + 1))
+    return value
+}
+let repeats = Int(option("--repeat") ?? "3") ?? 3
+let python = option("--python") ?? ProcessInfo.processInfo.environment["PANDAS_PYTHON"] ?? "/tmp/pandas-venv/bin/python"
+let skipPandas = arguments.contains("--no-pandas")
+arguments.removeAll { $0 == "--no-pandas" }
+guard let directory = arguments.first else {
+    FileHandle.standardError.write(Data("usage: bench-extract <fma_metadata dir> [--repeat N] [--python PATH] [--no-pandas]\n".utf8))
+    exit(64)
+}
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let files = ["genres.csv", "raw_genres.csv", "raw_albums.csv", "raw_artists.csv", "raw_tracks.csv", "tracks.csv"]
+    .filter { FileManager.default.fileExists(atPath: directory + "/" + $0) }
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+@MainActor func size(_ file: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + file))?[.size] as? Int) ?? 0
+}
+func mb(_ bytes: Int) -> Double { Double(bytes) / 1e6 }
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}
+func lpad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+}
+func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+
+print("bench-extract: \(directory), best of \(repeats), 1 core")
+
+// 1. The reader alone.
+var readerSeconds: [String: Double] = [:]
+var readerRecords: [String: Int] = [:]
+for file in files {
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let start = now()
+        let reader = try CSVReader(path: directory + "/" + file)
+        var record = CSVRecord()
+        var count = 0
+        while try reader.next(into: &record) { count += 1 }
+        best = min(best, now() - start)
+        readerRecords[file] = count
+    }
+    readerSeconds[file] = best
+}
+
+// 2. The whole extraction, both track files.
+struct ExtractRun { var total: Double; var perFile: [String: MetadataExtractor.FileResult] }
+@MainActor func extract(tracksFile: String) throws -> ExtractRun? {
+    guard FileManager.default.fileExists(atPath: directory + "/" + tracksFile) else { return nil }
+    var best: ExtractRun?
+    for _ in 0..<repeats {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("bench-extract-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var extractor = try MetadataExtractor(metadataDirectory: directory,
+                                              schemasDirectory: packageRoot.appendingPathComponent("Schemas").path,
+                                              stagingDirectory: work + "/staging/metadata",
+                                              quarantineDirectory: work + "/quarantine")
+        extractor.tracksFile = tracksFile
+        let start = now()
+        let results = try extractor.run()
+        let total = now() - start
+        if let failure = results.first(where: { $0.failure != nil }) {
+            print("extraction failed: \(failure.file): \(failure.failure!)")
+            exit(1)
+        }
+        if best == nil || total < best!.total {
+            best = ExtractRun(total: total, perFile: Dictionary(uniqueKeysWithValues: results.map { ($0.file, $0) }))
+        }
+    }
+    return best
+}
+let runs = [("tracks.csv", try extract(tracksFile: "tracks.csv")), ("raw_tracks.csv", try extract(tracksFile: "raw_tracks.csv"))]
+
+// 3. pandas.
+var pandas: [String: (seconds: Double, rows: Int)] = [:]
+var pandasVersion = "not run"
+if !skipPandas {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = [packageRoot.appendingPathComponent("Benchmarks/pandas_extract.py").path, directory,
+                         "--repeat", String(repeats), "--json"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    do {
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let perFile = object["files"] as? [String: [String: Any]] {
+            pandasVersion = "pandas \(object["pandas"] ?? "?") (Python \(object["python"] ?? "?"))"
+            for (file, values) in perFile {
+                pandas[file] = ((values["seconds"] as? Double) ?? .nan, (values["rows"] as? Int) ?? 0)
+            }
+        }
+    } catch {
+        pandasVersion = "failed to run \(python): \(error) (set PANDAS_PYTHON or --python; see Benchmarks/README.md)"
+    }
+}
+
+print("\nper file (MB/s; rows/s for the extraction):")
+print(pad("file", 16) + lpad("MB", 8) + lpad("records", 10) + lpad("reader", 10) + lpad("extract", 10)
+      + lpad("rows/s", 11) + lpad("pandas", 10) + lpad("extract/pandas", 16))
+for file in files {
+    let bytes = size(file)
+    let extracted = runs.compactMap { $0.1?.perFile[file] }.min { $0.seconds < $1.seconds }
+    var line = pad(file, 16) + lpad(f(mb(bytes)), 8) + lpad(String(readerRecords[file] ?? 0), 10)
+        + lpad(f(mb(bytes) / readerSeconds[file]!), 10)
+    if let extracted {
+        line += lpad(f(mb(bytes) / extracted.seconds), 10) + lpad(f(Double(extracted.rowsIn) / extracted.seconds, 0), 11)
+    } else {
+        line += lpad("-", 10) + lpad("-", 11)
+    }
+    if let reference = pandas[file] {
+        line += lpad(f(mb(bytes) / reference.seconds), 10)
+        if let extracted { line += lpad(f(reference.seconds / extracted.seconds, 2) + "×", 16) }
+    }
+    print(line)
+}
+print("\nfull set (genres.csv, raw_albums.csv, raw_artists.csv + the track file):")
+for (tracksFile, run) in runs {
+    guard let run else { continue }
+    let used = Array(run.perFile.keys)
+    let bytes = used.reduce(0) { $0 + size($1) }
+    let rows = run.perFile.values.reduce(0) { $0 + $1.rowsIn }
+    let written = run.perFile.values.reduce(0) { $0 + $1.written }
+    var line = "  with \(pad(tracksFile, 15)) \(f(mb(bytes))) MB, \(rows) rows (\(written) written) in \(f(run.total, 2)) s: "
+        + "\(f(mb(bytes) / run.total)) MB/s, \(f(Double(rows) / run.total, 0)) rows/s"
+    let pandasSeconds = used.compactMap { pandas[$0]?.seconds }
+    if pandasSeconds.count == used.count {
+        let total = pandasSeconds.reduce(0, +)
+        line += "; pandas.read_csv \(f(total, 2)) s (\(f(mb(bytes) / total)) MB/s): extract is \(f(total / run.total, 2))× pandas"
+    }
+    print(line)
+}
+print("\nreference: \(pandasVersion)")

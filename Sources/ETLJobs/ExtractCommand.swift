@@ -9,6 +9,12 @@ public struct ExtractCommand: JobCommand {
     public static let configuration = CommandConfiguration(
         commandName: jobName,
         abstract: "Extract FMA metadata CSVs into validated staging documents; bad rows go to quarantine.",
+        discussion: """
+            Reads genres.csv (or raw_genres.csv), raw_albums.csv, raw_artists.csv and tracks.csv (or \
+            raw_tracks.csv) and writes staging/metadata/{genres,albums,artists,tracks}.jsonl. Each track \
+            embeds its album, artist, genres, genre_top and set {split, subset}. --only restricts the \
+            tracks; genres, albums and artists are always extracted whole.
+            """,
         version: MusicETL.version)
 
     @Option(name: .long, help: "Directory in FMA fma_metadata layout (genres.csv or raw_genres.csv, …).")
@@ -17,52 +23,60 @@ public struct ExtractCommand: JobCommand {
     @Option(name: .long, help: "Largest share of quarantined rows per file before the job fails with exit 65.")
     public var maxRejectRatio: Double = 0.01
 
+    @Option(name: .long, help: "Read tracks from this file (tracks.csv or raw_tracks.csv); default: tracks.csv if present.")
+    public var tracksFile: String?
+
     @OptionGroup public var common: CommonOptions
 
     public init() {}
 
     public func validate() throws {
         guard (0...1).contains(maxRejectRatio) else { throw ValidationError("--max-reject-ratio must be within 0…1") }
+        if let ids = common.onlyIDs, ids.contains(where: { Int64($0) == nil }) {
+            throw ValidationError("--only takes integer track ids for etl-extract")
+        }
     }
-
-    /// Each entity and the file names it may come from, in order of preference.
-    static let entities: [(schema: String, files: [String])] = [
-        ("genre", ["genres.csv", "raw_genres.csv"]),
-    ]
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: metadata, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw JobError(.unavailable, "metadata directory \(metadata) does not exist")
         }
-        let catalog = try schemaCatalog()
+        let dryRun = context.options.dryRun
+        var extractor = MetadataExtractor(metadataDirectory: metadata, catalog: try schemaCatalog(),
+                                          stagingDirectory: context.work.metadataStaging.path,
+                                          quarantineDirectory: dryRun ? nil : context.quarantineDirectory.path,
+                                          logger: context.logger)
+        extractor.dryRun = dryRun
+        extractor.tracksFile = tracksFile
+        extractor.onlyTracks = context.options.onlyIDs.map { Set($0.compactMap { Int64($0) }) }
+        let results = try extractor.run()
+
         var summary = JobSummary()
+        var failures: [String] = []
         var overRatio: [String] = []
-        for entity in Self.entities {
-            let schema = try catalog.schema(entity.schema)
-            guard let file = entity.files.first(where: {
-                FileManager.default.fileExists(atPath: metadata + "/" + $0) }) else {
-                throw JobError(.unavailable, "\(metadata): none of \(entity.files.joined(separator: ", ")) found (needed for \(schema.collection))")
+        for result in results {
+            summary.count("\(result.collection) in", result.rowsIn)
+            summary.count("\(result.collection) written", result.written)
+            summary.count("\(result.collection) quarantined", result.quarantined)
+            if let failure = result.failure { failures.append(failure) }
+            if result.rowsIn > 0, Double(result.quarantined) / Double(result.rowsIn) > maxRejectRatio {
+                overRatio.append("\(result.file) \(result.quarantined)/\(result.rowsIn)")
             }
-            let extraction = TableExtraction(schema: schema, inputPath: metadata + "/" + file,
-                                             quarantineDirectory: context.quarantineDirectory.path,
-                                             logger: context.logger)
-            let outputPath = context.work.metadataStaging.appendingPathComponent(schema.stagingFile).path
-            let writer = context.options.dryRun ? nil : try StagingWriter(path: outputPath)
-            let counts = try extraction.run { document in try writer?.write(document) }
-            try writer?.commit()
-            context.logger.info("\(file): \(counts.rowsIn) rows in = \(counts.written) written + \(counts.quarantined) quarantined; \(counts.repairedText) with repaired text\(context.options.dryRun ? " (dry run: nothing written)" : " → \(outputPath)")")
-            summary.count("\(schema.collection) in", counts.rowsIn)
-            summary.count("\(schema.collection) written", counts.written)
-            summary.count("\(schema.collection) quarantined", counts.quarantined)
-            if counts.rowsIn > 0, Double(counts.quarantined) / Double(counts.rowsIn) > maxRejectRatio {
-                overRatio.append("\(file) \(counts.quarantined)/\(counts.rowsIn)")
-            }
-            if writer != nil { summary.outputs.append(outputPath) }
+            if let path = result.outputPath { summary.outputs.append(path) }
         }
+        summary.count("warnings", results.reduce(0) { $0 + $1.warnings })
+        summary.count("rows with repaired text", results.reduce(0) { $0 + $1.repairedText })
+        if results.contains(where: { $0.skipped > 0 }) {
+            summary.count("tracks outside --only", results.reduce(0) { $0 + $1.skipped })
+        }
+        var problems = failures
         if !overRatio.isEmpty {
+            problems.append("rejects over --max-reject-ratio \(maxRejectRatio): \(overRatio.joined(separator: ", ")) (see \(context.quarantineDirectory.path))")
+        }
+        if !problems.isEmpty {
             summary.status = .dataError
-            summary.problem = "rejects over --max-reject-ratio \(maxRejectRatio): \(overRatio.joined(separator: ", ")) (see \(context.quarantineDirectory.path))"
+            summary.problem = problems.joined(separator: "; ")
         }
         return summary
     }

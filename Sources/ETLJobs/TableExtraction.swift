@@ -1,171 +1,415 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import DocumentStore
 import Foundation
 import Logging
 import Pipeline
 import Tabular
 
-/// Counts for one extracted CSV file. Invariant: `rowsIn == written + quarantined`.
+/// Counts for one extracted CSV file. Invariant: `rowsIn == written + quarantined` (rows outside
+/// `--only` are counted apart, in `skipped`, and are not part of `rowsIn`).
 struct TableCounts: Sendable {
     var rowsIn = 0
     var written = 0
     var quarantined = 0
     /// Rows kept with invalid UTF-8 replaced by U+FFFD.
     var repairedText = 0
+    /// Row-level warnings that do not reject a row (unknown album, genre cycle root, …).
+    var warnings = 0
+    var skipped = 0
     var blankLines = 0
+    var bytes = 0
+}
+
+/// One value of a row, before encoding. Text stays in the record (`text`) until it is written, so
+/// a row allocates no `String` for its text fields.
+enum Slot {
+    /// The file has no column for this property.
+    case missing
+    case null
+    case value(FieldValue)
+    /// The record's field at this index, written as a JSON string.
+    case text(Int)
+
+    var fieldValue: FieldValue? {
+        if case .value(let value) = self { return value }
+        return nil
+    }
+
+    var isAbsent: Bool {
+        switch self {
+        case .missing, .null: true
+        default: false
+        }
+    }
 }
 
 /// Turns one CSV file into documents of one schema: maps header columns to schema properties,
-/// coerces every cell, and sends rows that fail to the quarantine file with the reason, the
-/// physical line and the column. Nothing is dropped silently.
-struct TableExtraction {
-    let schema: EntitySchema
+/// coerces and validates every cell, and sends rows that fail to the quarantine file with the
+/// reason, the physical line and the column. Nothing is dropped silently.
+final class TableExtraction {
+    let plan: ExtractPlan
     let inputPath: String
-    let quarantineDirectory: String
     let logger: Logger
-
-    private struct MappedProperty {
-        let property: EntitySchema.Property
-        let cellType: CellType
-        let columnIndex: Int
-        let columnName: String
-    }
+    let headerRows: Int
+    private let reader: CSVReader
+    private(set) var header: [String] = []
+    private var quarantine: QuarantineFile?
+    private let quarantineDirectory: String?
+    var counts = TableCounts()
+    private var firstLineOfID: [Int64: Int] = [:]
+    private var loggedRejects = 0
+    var encoder = JSONLineEncoder()
+    /// Where written lines go (nil: dry run).
+    var output: AtomicFileWriter?
 
     var inputName: String { (inputPath as NSString).lastPathComponent }
+    var schemaName: String { plan.schema.name }
 
-    /// Reads the whole file, handing each valid document to `emit` in input order.
-    func run(emit: (Document) throws -> Void) throws -> TableCounts {
-        let reader = try CSVReader(path: inputPath)
-        var header = CSVRecord()
-        guard try reader.next(into: &header) else {
-            throw JobError(.dataError, "\(inputName): empty file, expected a header line (schema \(schema.name))")
-        }
-        let headerNames = header.fields
-        let mapped = try mapColumns(headerNames)
-        let mappedIndexes = Set(mapped.map(\.columnIndex))
-        let extraColumns = headerNames.indices.filter { !mappedIndexes.contains($0) }
-        if !extraColumns.isEmpty {
-            logger.warning("\(inputName): columns not in schema \(schema.name), carried through as text: \(extraColumns.map { headerNames[$0] }.joined(separator: ", "))")
-        }
-        let keyColumn = mapped.first { $0.property.name == "_id" }?.columnName ?? "_id"
-        let quarantine = QuarantineFile(directory: quarantineDirectory, inputFileName: inputName, header: headerNames)
-        var counts = TableCounts()
-        var firstLineOfID: [String: Int] = [:]  // keyed by the id's text: int32 5 and int64 5 are one id
+    /// Opens the file and reads its header (3 rows for tracks.csv). Throws `JobError(.dataError)` for
+    /// an empty file, a malformed header or a missing required column.
+    init(plan: ExtractPlan, inputPath: String, headerRows: Int, quarantineDirectory: String?, logger: Logger) throws {
+        self.inputPath = inputPath
+        self.headerRows = headerRows
+        self.quarantineDirectory = quarantineDirectory
+        self.logger = logger
+        reader = try CSVReader(path: inputPath)
         var record = CSVRecord()
+        let name = (inputPath as NSString).lastPathComponent
+        if headerRows == FMAHeader.rowCount {
+            header = try FMAHeader.read(from: reader, record: &record)
+        } else {
+            guard try reader.next(into: &record) else {
+                throw JobError(.dataError, "\(inputPath): \(name) is empty (no header line), schema \(plan.schema.name) needs one")
+            }
+            header = record.fields
+        }
+        var bound = plan
+        let binding = bound.bind(header: header)
+        self.plan = bound
+        if let missing = binding.missingRequired.first {
+            throw JobError(.dataError, "\(inputPath): missing required column \(missing.columns.joined(separator: " or ")) (property \(missing.path) of schema \(plan.schema.name), \(plan.schema.path))")
+        }
+        for (alias, official, path) in binding.aliases {
+            logger.notice("\(name): column \(alias) read as \(path) (an alias of \(official) in schema \(plan.schema.name))")
+        }
+        if !binding.missingOptional.isEmpty {
+            logger.notice("\(name): optional columns absent, left null: \(binding.missingOptional.joined(separator: ", "))")
+        }
+        if !binding.unknown.isEmpty {
+            logger.warning("\(name): columns not in schema \(plan.schema.name), carried through as text: \(binding.unknown.joined(separator: ", "))")
+        }
+    }
+
+    /// Reads every record; `body` gets each valid row (its id and values) and decides what to do
+    /// with it (`write`, `reject`, or keep it for later). Rejects of the row checks are handled here.
+    func run(only: Set<Int64>?, _ body: (_ record: CSVRecord, _ id: Int64, _ slots: inout [Slot]) throws -> Void) throws {
+        var record = CSVRecord()
+        var slots = [Slot](repeating: .missing, count: plan.leaves.count)
         while try reader.next(into: &record) {
+            if let only, let id = try? CellParsers.integer(utf8: fieldBytes(record, plan.leaves[plan.idLeaf].columnIndex ?? 0)),
+               !only.contains(id) {
+                counts.skipped += 1
+                continue
+            }
             counts.rowsIn += 1
-            switch buildDocument(record, mapped: mapped, extraColumns: extraColumns, headerNames: headerNames) {
+            switch coerce(record, into: &slots) {
             case .failure(let reject):
-                try quarantine.reject(record, reason: reject.reason, column: reject.column)
-                counts.quarantined += 1
-            case .success(let built):
-                if let id = built.document["_id"] {
-                    if let firstLine = firstLineOfID[id.displayText] {
-                        try quarantine.reject(record, reason: "duplicate \(keyColumn) \(id.displayText) (first on line \(firstLine))",
-                                              column: keyColumn)
-                        counts.quarantined += 1
-                        continue
-                    }
-                    firstLineOfID[id.displayText] = record.line
+                try self.reject(record, reason: reject.reason, column: reject.column)
+            case .success(let id):
+                if let firstLine = firstLineOfID[id] {
+                    try reject(record, reason: "duplicate \(plan.leaves[plan.idLeaf].columnName ?? "_id") \(id), first seen at line \(firstLine)",
+                               column: plan.leaves[plan.idLeaf].columnName ?? "")
+                    continue
                 }
-                if built.repairedText { counts.repairedText += 1 }
-                try emit(built.document)
-                counts.written += 1
+                firstLineOfID[id] = record.line
+                try body(record, id, &slots)
             }
         }
         counts.blankLines = reader.blankLinesSkipped
-        try quarantine.commit()
-        if quarantine.count > 0 {
-            logger.warning("\(inputName): \(quarantine.count) rows quarantined in \(quarantine.path)")
+        counts.bytes = reader.bytesRead
+        if counts.rowsIn == 0 && counts.skipped == 0 {
+            logger.warning("\(inputName): the file has a header but no data rows")
         }
-        return counts
     }
 
-    private func mapColumns(_ headerNames: [String]) throws -> [MappedProperty] {
-        var mapped: [MappedProperty] = []
-        var missingOptional: [String] = []
-        for property in schema.properties {
-            guard let typeName = property.cellType else { continue }  // computed, not read
-            guard let cellType = CellType(rawValue: typeName) else {
-                throw JobError(.usage, "schema \(schema.path): property \(property.name) has unknown x-type \(typeName)")
-            }
-            if let (index, name) = property.columns.lazy.compactMap({ name in
-                headerNames.firstIndex(of: name).map { ($0, name) } }).first {
-                mapped.append(MappedProperty(property: property, cellType: cellType, columnIndex: index, columnName: name))
-            } else if property.isRequired {
-                throw JobError(.dataError, "\(inputName): required column \(property.columns.joined(separator: " or ")) is missing (schema \(schema.name), property \(property.name))")
-            } else {
-                missingOptional.append(property.columns[0])
-            }
-        }
-        if !missingOptional.isEmpty {
-            logger.info("\(inputName): optional columns absent, left null: \(missingOptional.joined(separator: ", "))")
-        }
-        return mapped
+    /// What the row loop needs of each leaf, without reference-counted fields (copying a full
+    /// `Leaf` per cell cost more than parsing the cell).
+    struct HotLeaf {
+        var column: Int
+        var cellType: CellType?
+        var hasChecks: Bool
+        var hasItemKey: Bool
     }
 
-    private struct Reject: Error {
+    private(set) lazy var hot: [HotLeaf] = plan.leaves.map { leaf in
+        HotLeaf(column: leaf.columnIndex ?? -1, cellType: leaf.cellType,
+                hasChecks: leaf.minimum != nil || leaf.maximum != nil || leaf.allowed != nil || leaf.expectsArray || leaf.expectsObject,
+                hasItemKey: leaf.itemKey != nil)
+    }
+
+    struct Reject: Error {
         var reason: String
         var column: String
     }
 
-    private struct Built {
-        var document: Document
-        var repairedText: Bool
+    private func fieldBytes(_ record: CSVRecord, _ index: Int) -> UnsafeBufferPointer<UInt8> {
+        guard index < record.count else { return UnsafeBufferPointer(start: nil, count: 0) }
+        let range = record.byteRange(index)
+        return record.bytes.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[range]) }
     }
 
-    private func buildDocument(_ record: CSVRecord, mapped: [MappedProperty], extraColumns: [Int],
-                               headerNames: [String]) -> Result<Built, Reject> {
-        if record.count != headerNames.count {
-            return .failure(Reject(reason: "\(record.count) fields, expected \(headerNames.count) as in the header", column: ""))
+    /// Checks the record's shape and coerces every bound column; returns the row's id.
+    private func coerce(_ record: CSVRecord, into slots: inout [Slot]) -> Result<Int64, Reject> {
+        if record.count != header.count {
+            return .failure(Reject(reason: "\(record.count) fields where the header has \(header.count)", column: ""))
         }
         if let problem = record.problem {
-            return .failure(Reject(reason: problem, column: headerNames[record.problemColumn - 1]))
+            return .failure(Reject(reason: problem, column: header[record.problemColumn - 1]))
         }
-        var document = Document()
-        var repaired = false
-        for column in mapped {
-            let index = column.columnIndex
-            if record.contains(byte: 0, in: index) {
-                return .failure(Reject(reason: "NUL byte in field", column: column.columnName))
+        let hot = self.hot, header = self.header, plan = self.plan
+        return record.bytes.withUnsafeBufferPointer { buffer -> Result<Int64, Reject> in
+            if let base = buffer.baseAddress, memchr(base, 0, buffer.count) != nil {
+                let offset = UnsafeRawPointer(memchr(base, 0, buffer.count)!) - UnsafeRawPointer(base)
+                let column = (0..<record.count).first { record.byteRange($0).contains(offset) } ?? 0
+                return .failure(Reject(reason: "NUL byte in column \(header[column]) (a sign of a corrupted copy)",
+                                       column: header[column]))
             }
-            if !record.isValidUTF8(index) {
-                if column.property.name == "_id" || column.cellType != .string {
-                    return .failure(Reject(reason: "invalid UTF-8 in \(column.cellType.rawValue) field", column: column.columnName))
+            for index in hot.indices {
+                let leafInfo = hot[index]
+                let column = leafInfo.column
+                guard column >= 0, let cellType = leafInfo.cellType else {
+                    slots[index] = .missing
+                    continue
                 }
-                repaired = true
-            }
-            let text = record[index]
-            if text.isEmpty {
-                if let fallback = column.property.emptyValue {
-                    document.append(column.property.name, fallback)
-                } else if column.property.isRequired {
-                    return .failure(Reject(reason: "required field is empty", column: column.columnName))
-                } else {
-                    document.append(column.property.name, .null)
+                let cell = UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])
+                if Self.isBlank(cell, text: cellType == .string) {
+                    let leaf = plan.leaves[index]
+                    if let fallback = leaf.emptyValue {
+                        slots[index] = .value(fallback)
+                    } else if leaf.isRequired {
+                        return .failure(Reject(reason: "required field \(leaf.path) is empty", column: header[column]))
+                    } else {
+                        slots[index] = .null
+                    }
+                    continue
                 }
-                continue
+                if cellType == .string {
+                    if leafInfo.hasChecks, let allowed = plan.leaves[index].allowed {
+                        let text = String(decoding: cell, as: UTF8.self)
+                        guard allowed.contains(text) else {
+                            return .failure(Reject(reason: "'\(text.excerpt)' is not one of \(allowed.sorted().joined(separator: ", "))",
+                                                   column: header[column]))
+                        }
+                    }
+                    slots[index] = .text(column)
+                    continue
+                }
+                switch cellType.coerce(utf8: cell, itemKey: leafInfo.hasItemKey ? plan.leaves[index].itemKey : nil) {
+                case .failure(let failure):
+                    return .failure(Reject(reason: failure.reason, column: header[column]))
+                case .success(let value):
+                    if leafInfo.hasChecks, let problem = Self.check(value, against: plan.leaves[index], column: header[column]) {
+                        return .failure(Reject(reason: problem, column: header[column]))
+                    }
+                    slots[index] = .value(value)
+                }
             }
-            switch column.cellType.coerce(text) {
-            case .success(let value): document.append(column.property.name, value.bsonValue)
-            case .failure(let failure): return .failure(Reject(reason: failure.reason, column: column.columnName))
+            guard case .value(.int(let id)) = slots[plan.idLeaf] else {
+                return .failure(Reject(reason: "no id", column: plan.leaves[plan.idLeaf].columnName ?? ""))
+            }
+            return .success(id)
+        }
+    }
+
+    /// Empty, or (for typed cells) only spaces and tabs.
+    private static func isBlank(_ cell: UnsafeBufferPointer<UInt8>, text: Bool) -> Bool {
+        if cell.isEmpty { return true }
+        if text { return false }
+        return cell.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+    }
+
+    private static func check(_ value: FieldValue, against leaf: ExtractPlan.Leaf, column: String) -> String? {
+        let number: Double? = switch value {
+        case .int(let v): Double(v)
+        case .double(let v): v
+        default: nil
+        }
+        if let number {
+            if let minimum = leaf.minimum, number < minimum {
+                return "\(column) must be ≥ \(minimum.compact), got \(value.compact)"
+            }
+            if let maximum = leaf.maximum, number > maximum {
+                return "\(column) must be ≤ \(maximum.compact), got \(value.compact)"
             }
         }
-        for index in extraColumns {
-            if !record.isValidUTF8(index) { repaired = true }
-            document.append(headerNames[index], record.isEmpty(index) ? .null : .string(record[index]))
+        if leaf.expectsArray, case .list = value {} else if leaf.expectsArray {
+            return "expected a list like [] or ['a', 'b'], got a \(value.kindName)"
         }
-        return .success(Built(document: document, repairedText: repaired))
+        if leaf.expectsObject, case .dictionary = value {} else if leaf.expectsObject {
+            return "expected a dictionary like {'a': 1}, got a \(value.kindName)"
+        }
+        return nil
+    }
+
+    /// Sends a record to `quarantine/<run-id>/<file>.rejects.csv`.
+    func reject(_ record: CSVRecord, reason: String, column: String) throws {
+        counts.quarantined += 1
+        if loggedRejects < 5 {
+            loggedRejects += 1
+            logger.warning("\(inputName):\(record.line): record \(record.number)\(column.isEmpty ? "" : ", column \(column)"): \(reason) → quarantined")
+        }
+        guard let quarantineDirectory else { return }
+        if quarantine == nil {
+            quarantine = QuarantineFile(directory: quarantineDirectory, inputFileName: inputName, header: header)
+        }
+        try quarantine?.reject(record, reason: reason, column: column)
+    }
+
+    /// Logs a row-level warning (the first few of each file in full) and counts it.
+    func warn(_ message: @autoclosure () -> String) {
+        counts.warnings += 1
+        if counts.warnings <= 10 {
+            logger.warning("\(inputName): \(message())")
+        } else if counts.warnings == 11 {
+            logger.warning("\(inputName): more warnings follow; only their count is reported")
+        }
+    }
+
+    // MARK: Writing
+
+    /// Encodes a row as one JSON line: schema properties in order, then the unknown columns.
+    /// `lookup` completes objects that name an `x-lookup` entity. Counts the row as written.
+    func write(_ record: CSVRecord, slots: [Slot], lookups: LookupTables?, trackID: Int64) throws {
+        // Work on a local encoder: a class property costs an exclusivity check per byte appended.
+        var encoder = JSONLineEncoder(capacity: 0)
+        swap(&encoder, &self.encoder)
+        defer { swap(&encoder, &self.encoder) }
+        encoder.removeAll()
+        var valid = true
+        record.bytes.withUnsafeBufferPointer { buffer in
+            encoder.append(byte: UInt8(ascii: "{"))
+            var first = true
+            for node in plan.nodes {
+                if !first { encoder.append(byte: UInt8(ascii: ",")) }
+                first = false
+                switch node {
+                case .leaf(let index):
+                    encoder.append(raw: plan.leaves[index].key)
+                    Self.encode(slots[index], into: &encoder, buffer: buffer, record: record, valid: &valid)
+                case .object(let object):
+                    encoder.append(raw: object.key)
+                    encodeObject(object, into: &encoder, slots: slots, buffer: buffer, record: record, lookups: lookups,
+                                 trackID: trackID, valid: &valid)
+                }
+            }
+            for extra in plan.extras {
+                encoder.append(byte: UInt8(ascii: ","))
+                encoder.append(raw: extra.key)
+                let range = record.byteRange(extra.index)
+                if range.isEmpty {
+                    encoder.appendNull()
+                } else if !encoder.appendString(utf8: UnsafeBufferPointer(rebasing: buffer[range])) {
+                    valid = false
+                }
+            }
+            encoder.append(byte: UInt8(ascii: "}"))
+            encoder.append(byte: UInt8(ascii: "\n"))
+        }
+        if !valid { counts.repairedText += 1 }
+        try output?.write(encoder.bytes)
+        counts.written += 1
+    }
+
+    private static func encode(_ slot: Slot, into encoder: inout JSONLineEncoder, buffer: UnsafeBufferPointer<UInt8>,
+                               record: CSVRecord, valid: inout Bool) {
+        switch slot {
+        case .missing, .null: encoder.appendNull()
+        case .value(let value): encoder.append(value)
+        case .text(let column):
+            if !encoder.appendString(utf8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])) {
+                valid = false
+            }
+        }
+    }
+
+    private func encodeObject(_ object: ExtractPlan.Object, into encoder: inout JSONLineEncoder, slots: [Slot],
+                              buffer: UnsafeBufferPointer<UInt8>,
+                              record: CSVRecord, lookups: LookupTables?, trackID: Int64, valid: inout Bool) {
+        var fragments: [[UInt8]?]?
+        var table: LookupTable?
+        if let entity = object.lookup, let found = lookups?.tables[entity] {
+            table = found
+            let keyLeaf = object.children.first { plan.leaves[$0].lookupField == "_id" }
+            if let keyLeaf, case .value(.int(let id)) = slots[keyLeaf] {
+                fragments = found.rows[id]
+                if fragments == nil {
+                    warn("track \(trackID): unknown \(plan.leaves[keyLeaf].columnName ?? object.name + "_id") \(id) (no such \(entity) in \(found.source)); reference kept")
+                }
+            }
+        }
+        if fragments == nil && object.children.allSatisfy({ slots[$0].isAbsent }) {
+            encoder.appendNull()
+            return
+        }
+        encoder.append(byte: UInt8(ascii: "{"))
+        for (position, index) in object.children.enumerated() {
+            if position > 0 { encoder.append(byte: UInt8(ascii: ",")) }
+            encoder.append(raw: plan.leaves[index].key)
+            if slots[index].isAbsent, let fragments, let field = table?.fieldIndex[index],
+               let fragment = fragments[field] {
+                encoder.append(raw: fragment)
+            } else {
+                Self.encode(slots[index], into: &encoder, buffer: buffer, record: record, valid: &valid)
+            }
+        }
+        encoder.append(byte: UInt8(ascii: "}"))
+    }
+
+    /// Encodes one slot alone (for lookup tables).
+    func fragment(_ slot: Slot, record: CSVRecord) -> [UInt8]? {
+        if slot.isAbsent { return nil }
+        encoder.removeAll()
+        var valid = true
+        record.bytes.withUnsafeBufferPointer { Self.encode(slot, into: &encoder, buffer: $0, record: record, valid: &valid) }
+        return encoder.bytes
+    }
+
+    /// Finishes the file: commits the quarantine file and checks the row invariant.
+    func finish() throws {
+        try quarantine?.commit()
+        if counts.quarantined > 0 {
+            logger.warning("\(inputName): \(counts.quarantined) rows quarantined\(quarantine.map { " in \($0.path)" } ?? " (dry run: not written)")")
+        }
+        precondition(counts.rowsIn == counts.written + counts.quarantined,
+                     "\(inputName): \(counts.rowsIn) rows in but \(counts.written) written + \(counts.quarantined) quarantined")
     }
 }
 
-extension BSONValue {
-    /// A short human form for messages (`21`, `"Hip-Hop"`).
-    var displayText: String {
+/// Lookup tables of the entities a track embeds: id → pre-encoded JSON of the referenced fields.
+struct LookupTable {
+    var source: String
+    var rows: [Int64: [[UInt8]?]] = [:]
+    /// The track plan's leaf index → position in a row's fragments.
+    var fieldIndex: [Int: Int] = [:]
+}
+
+struct LookupTables {
+    var tables: [String: LookupTable] = [:]
+}
+
+extension Double {
+    var compact: String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
+}
+
+extension FieldValue {
+    var compact: String {
         switch self {
-        case .int32(let v): String(v)
-        case .int64(let v): String(v)
-        case .double(let v): String(v)
-        case .string(let s): "'\(s)'"
+        case .int(let v): String(v)
+        case .double(let v): v.compact
         default: "\(self)"
         }
     }

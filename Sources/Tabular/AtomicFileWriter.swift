@@ -43,6 +43,12 @@ public final class AtomicFileWriter {
         if pending.count >= flushThreshold { try flush() }
     }
 
+    /// The fast path for encoded lines: one copy into the pending buffer.
+    public func write(_ bytes: [UInt8]) throws(FileWriteError) {
+        bytes.withUnsafeBufferPointer { pending.append(contentsOf: $0) }
+        if pending.count >= flushThreshold { try flush() }
+    }
+
     public func write(_ text: String) throws(FileWriteError) {
         try write(text.utf8)
     }

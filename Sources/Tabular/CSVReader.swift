@@ -161,16 +161,23 @@ public final class CSVReader {
         }
         while true {
             guard try fill() else { return 0 }
+            // Locals: class properties in a hot loop cost a dynamic exclusivity check per access.
+            let buffer = self.buffer, limit = self.limit
             let start = position
-            var index = position
+            var index = start
+            var quoteAt = -1
             while index < limit {
                 let byte = buffer[index]
-                if byte == Self.comma || byte == Self.lf || byte == Self.cr { break }
-                if byte == Self.quote && record.problem == nil {
-                    record.problem = "a quote inside an unquoted field (kept as text)"
-                    record.problemColumn = record.fieldEnds.count + 1
+                // One compare for the common case: every special byte is below 0x2D (',').
+                if byte <= Self.comma {
+                    if byte == Self.comma || byte == Self.lf || byte == Self.cr { break }
+                    if byte == Self.quote && quoteAt < 0 { quoteAt = index }
                 }
                 index += 1
+            }
+            if quoteAt >= 0 && record.problem == nil {
+                record.problem = "a quote inside an unquoted field (kept as text)"
+                record.problemColumn = record.fieldEnds.count + 1
             }
             record.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: index - start))
             position = index
@@ -190,16 +197,22 @@ public final class CSVReader {
                 throw CSVError(path: path, line: startLine, record: recordNumber, column: column,
                                message: "unterminated quoted field (the quote opened here is never closed before the end of the file)")
             }
+            let buffer = self.buffer, limit = self.limit
             let start = position
             var index = position
-            while index < limit && buffer[index] != Self.quote {
-                // Count physical lines inside the field; a CRLF is one line end.
+            var lines = 0
+            while index < limit {
                 let byte = buffer[index]
-                if byte == Self.lf || (byte == Self.cr && (index + 1 >= limit || buffer[index + 1] != Self.lf)) {
-                    line += 1
+                if byte <= Self.quote {
+                    if byte == Self.quote { break }
+                    // Count physical lines inside the field; a CRLF is one line end.
+                    if byte == Self.lf || (byte == Self.cr && (index + 1 >= limit || buffer[index + 1] != Self.lf)) {
+                        lines += 1
+                    }
                 }
                 index += 1
             }
+            line += lines
             record.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: index - start))
             position = index
             guard index < limit else { continue }  // refill and keep scanning

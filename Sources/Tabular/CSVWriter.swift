@@ -27,8 +27,13 @@ public final class CSVWriter {
     /// Writes the record's fields as they were read (bytes, not re-decoded text), so a quarantined
     /// row keeps even its invalid UTF-8 byte for byte, followed by extra fields.
     public func writeRecord(_ record: CSVRecord, appending extra: [String]) throws(FileWriteError) {
+        try writeRecord(record, fieldCount: record.count, appending: extra)
+    }
+
+    /// Writes the first `fieldCount` fields of the record as read, then `extra`.
+    public func writeRecord(_ record: CSVRecord, fieldCount: Int, appending extra: [String]) throws(FileWriteError) {
         line.removeAll(keepingCapacity: true)
-        for index in 0..<record.count {
+        for index in 0..<min(fieldCount, record.count) {
             if index > 0 { line.append(UInt8(ascii: ",")) }
             Self.appendField(record.bytes[record.byteRange(index)], to: &line)
         }

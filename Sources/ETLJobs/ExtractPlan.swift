@@ -1,0 +1,184 @@
+import DocumentStore
+import Pipeline
+import Tabular
+
+/// How one schema turns CSV columns into a document, compiled once from the schema file (no column
+/// list lives in Swift): one `Leaf` per typed property (nested object properties included, one
+/// level deep), and the top-level `Node`s in schema order, which is the document's field order.
+///
+/// Schema keywords read here (all stripped from the MongoDB validator):
+/// - `x-columns`: header names the property is read from, in order of preference (aliases);
+/// - `x-type`: `int`, `double`, `string`, `bool`, `date-time`, `duration`, `python-literal`, `int-list`;
+/// - `x-empty-as`: the value an empty cell stands for (default null);
+/// - `x-item-key`: for `int-list`, the key taken from a list of dictionaries (`genre_id`);
+/// - `x-lookup` on an object: the entity whose documents complete it by id; `x-lookup-field` on a
+///   child: the field of that entity it is completed from (default: the child's own name);
+/// - `x-derive`: a derivation applied when the input has no value (`genre-root`, `genre-top`,
+///   `genre-ancestors`; see `GenreHierarchy`).
+/// Validator keywords also checked during extraction: `required`, `minimum`, `maximum`, `enum`,
+/// and `bsonType` array/object for Python literals.
+struct ExtractPlan {
+    struct Leaf {
+        var name: String
+        /// `album.title` for a nested property.
+        var path: String
+        var key: [UInt8]
+        var columns: [String]
+        var cellType: CellType?
+        var itemKey: String?
+        var emptyValue: FieldValue?
+        var isRequired: Bool
+        var minimum: Double?
+        var maximum: Double?
+        var allowed: Set<String>?
+        var expectsArray = false
+        var expectsObject = false
+        var derive: String?
+        var lookupField: String?
+        /// A child of an object completed from another entity (`x-lookup`): not reported missing.
+        var fromLookup = false
+        /// Bound to a header by `bind`.
+        var columnIndex: Int?
+        var columnName: String?
+    }
+
+    struct Object {
+        var name: String
+        var key: [UInt8]
+        var lookup: String?
+        var children: Range<Int>
+    }
+
+    enum Node {
+        case leaf(Int)
+        case object(Object)
+    }
+
+    struct Extra {
+        var index: Int
+        var name: String
+        var key: [UInt8]
+    }
+
+    let schema: EntitySchema
+    var leaves: [Leaf] = []
+    var nodes: [Node] = []
+    var extras: [Extra] = []
+    var idLeaf: Int
+
+    init(schema: EntitySchema) throws {
+        self.schema = schema
+        var idLeaf: Int?
+        for property in schema.properties {
+            let definition = property.definition
+            if let children = definition["properties"]?.documentValue {
+                let start = leaves.count
+                for child in children {
+                    guard let childDefinition = child.value.documentValue else {
+                        throw JobError(.usage, "schema \(schema.path): property \(property.name).\(child.key) is not an object")
+                    }
+                    var leaf = try Self.leaf(name: child.key, path: property.name + "." + child.key,
+                                             definition: childDefinition, isRequired: false, schema: schema)
+                    leaf.fromLookup = definition["x-lookup"] != nil
+                    leaves.append(leaf)
+                }
+                nodes.append(.object(Object(name: property.name, key: JSONLineEncoder.encodedKey(property.name),
+                                            lookup: definition["x-lookup"]?.stringValue, children: start..<leaves.count)))
+            } else {
+                if property.name == "_id" { idLeaf = leaves.count }
+                leaves.append(try Self.leaf(name: property.name, path: property.name, definition: definition,
+                                            isRequired: property.isRequired, schema: schema))
+                nodes.append(.leaf(leaves.count - 1))
+            }
+        }
+        guard let idLeaf else { throw JobError(.usage, "schema \(schema.path): no _id property") }
+        self.idLeaf = idLeaf
+    }
+
+    private static func leaf(name: String, path: String, definition: Document, isRequired: Bool,
+                             schema: EntitySchema) throws -> Leaf {
+        var cellType: CellType?
+        if let typeName = definition["x-type"]?.stringValue {
+            guard let type = CellType(rawValue: typeName) else {
+                throw JobError(.usage, "schema \(schema.path): property \(path) has unknown x-type \(typeName) (known: \(CellType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            cellType = type
+        }
+        let columns = (definition["x-columns"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let bsonTypes: [String] = definition["bsonType"].map { value in
+            value.arrayValue?.compactMap(\.stringValue) ?? value.stringValue.map { [$0] } ?? []
+        } ?? []
+        let allowed = definition["enum"]?.arrayValue.map { Set($0.compactMap(\.stringValue)) }
+        return Leaf(name: name, path: path, key: JSONLineEncoder.encodedKey(name),
+                    columns: columns.isEmpty && cellType != nil ? [name] : columns,
+                    cellType: cellType, itemKey: definition["x-item-key"]?.stringValue,
+                    emptyValue: definition["x-empty-as"].flatMap(FieldValue.init(bson:)),
+                    isRequired: isRequired, minimum: definition["minimum"]?.doubleValue,
+                    maximum: definition["maximum"]?.doubleValue, allowed: allowed,
+                    expectsArray: cellType == .pythonLiteral && bsonTypes.contains("array") && !bsonTypes.contains("object"),
+                    expectsObject: cellType == .pythonLiteral && bsonTypes.contains("object") && !bsonTypes.contains("array"),
+                    derive: definition["x-derive"]?.stringValue,
+                    lookupField: definition["x-lookup-field"]?.stringValue)
+    }
+
+    struct Binding {
+        var missingRequired: [Leaf] = []
+        var missingOptional: [String] = []
+        /// (alias used, the property's first column name, property path)
+        var aliases: [(String, String, String)] = []
+        var unknown: [String] = []
+    }
+
+    /// Maps header columns to leaves; columns no leaf claims become `extras`, carried as text.
+    mutating func bind(header: [String]) -> Binding {
+        var binding = Binding()
+        var claimed = Set<Int>()
+        var firstIndex: [String: Int] = [:]
+        for (index, name) in header.enumerated() where firstIndex[name] == nil { firstIndex[name] = index }
+        for leafIndex in leaves.indices {
+            leaves[leafIndex].columnIndex = nil
+            leaves[leafIndex].columnName = nil
+            guard leaves[leafIndex].cellType != nil else { continue }
+            let leaf = leaves[leafIndex]
+            if let column = leaf.columns.first(where: { firstIndex[$0] != nil && !claimed.contains(firstIndex[$0]!) }) {
+                let index = firstIndex[column]!
+                claimed.insert(index)
+                leaves[leafIndex].columnIndex = index
+                leaves[leafIndex].columnName = column
+                if column != leaf.columns[0] && !column.contains(".") && leaf.columns[0].contains("_") {
+                    // A raw-file alias (album_year_released for album_date_released) is worth a note;
+                    // the tracks.csv spelling (album.title) is simply the other layout.
+                    binding.aliases.append((column, leaf.columns[0], leaf.path))
+                }
+            } else if leaf.isRequired {
+                binding.missingRequired.append(leaf)
+            } else if leaf.derive == nil && !leaf.fromLookup {
+                binding.missingOptional.append(leaf.path)
+            }
+        }
+        extras = header.indices.filter { !claimed.contains($0) }.map {
+            Extra(index: $0, name: header[$0], key: JSONLineEncoder.encodedKey(header[$0]))
+        }
+        binding.unknown = extras.map(\.name)
+        return binding
+    }
+
+    /// True when some leaf of `object` is bound to a column of the current file.
+    func hasColumns(_ object: Object) -> Bool {
+        object.children.contains { leaves[$0].columnIndex != nil }
+    }
+}
+
+extension FieldValue {
+    init?(bson: BSONValue) {
+        switch bson {
+        case .null: self = .null
+        case .bool(let value): self = .bool(value)
+        case .int32(let value): self = .int(Int64(value))
+        case .int64(let value): self = .int(value)
+        case .double(let value): self = .double(value)
+        case .string(let value): self = .string(value)
+        default: return nil
+        }
+    }
+}

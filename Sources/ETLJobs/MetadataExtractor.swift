@@ -1,0 +1,318 @@
+import DocumentStore
+import Foundation
+import Logging
+import Pipeline
+import Tabular
+
+/// The whole of `etl-extract` without the command line: reads an FMA `fma_metadata` directory
+/// entity by entity (genres, albums, artists, then tracks, which embed the other three), writes
+/// `staging/metadata/<entity>.jsonl` and the quarantine files. Used by `ExtractCommand` and by the
+/// `bench-extract` benchmark.
+public struct MetadataExtractor {
+    /// Each entity and the files it may come from, in order of preference, with their header rows.
+    /// tracks.csv (the processed file, with the dataset split) wins over raw_tracks.csv; the other
+    /// file is then not read (`tracksFile` overrides the choice).
+    public static let entities: [(schema: String, files: [(name: String, headerRows: Int)])] = [
+        ("genre", [("genres.csv", 1), ("raw_genres.csv", 1)]),
+        ("album", [("raw_albums.csv", 1)]),
+        ("artist", [("raw_artists.csv", 1)]),
+        ("track", [("tracks.csv", FMAHeader.rowCount), ("raw_tracks.csv", 1)]),
+    ]
+
+    public struct FileResult: Sendable {
+        public var schema: String
+        public var collection: String
+        public var file: String
+        /// nil when the file failed as a whole (the message is in `failure`).
+        public var rowsIn = 0
+        public var written = 0
+        public var quarantined = 0
+        public var repairedText = 0
+        public var warnings = 0
+        public var skipped = 0
+        public var blankLines = 0
+        public var bytes = 0
+        public var failure: String?
+        public var outputPath: String?
+        /// Wall time spent on this file (read, validate, write).
+        public var seconds = 0.0
+    }
+
+    public var metadataDirectory: String
+    public var catalog: SchemaCatalog
+    public var stagingDirectory: String
+    /// nil: rejects are counted but not written (dry run).
+    public var quarantineDirectory: String?
+    public var dryRun = false
+    /// `--only`: restricts tracks to these ids. Genres, albums and artists are always read whole
+    /// (they are small, and the tracks' lookups need them).
+    public var onlyTracks: Set<Int64>?
+    public var tracksFile: String?
+    public var logger: Logger
+
+    public init(metadataDirectory: String, catalog: SchemaCatalog, stagingDirectory: String,
+                quarantineDirectory: String?, logger: Logger) {
+        self.metadataDirectory = metadataDirectory
+        self.catalog = catalog
+        self.stagingDirectory = stagingDirectory
+        self.quarantineDirectory = quarantineDirectory
+        self.logger = logger
+    }
+
+    /// For tools without a job context (the benchmark): schemas from `schemasDirectory` or found as
+    /// the jobs find them, logging only errors.
+    public init(metadataDirectory: String, schemasDirectory: String?, stagingDirectory: String,
+                quarantineDirectory: String?) throws {
+        var logger = Logger(label: "musicetl.extract")
+        logger.logLevel = .error
+        self.init(metadataDirectory: metadataDirectory, catalog: try SchemaCatalog.locate(explicit: schemasDirectory),
+                  stagingDirectory: stagingDirectory, quarantineDirectory: quarantineDirectory, logger: logger)
+    }
+
+    /// Picks the input file of every entity; a missing one is exit 69 (input unavailable).
+    public func inputFiles() throws -> [(schema: String, file: String, headerRows: Int)] {
+        try Self.entities.map { entity in
+            var candidates = entity.files
+            if entity.schema == "track", let tracksFile {
+                guard let chosen = candidates.first(where: { $0.name == tracksFile }) else {
+                    throw JobError(.usage, "--tracks-file must be one of \(candidates.map(\.name).joined(separator: ", "))")
+                }
+                candidates = [chosen]
+            }
+            guard let found = candidates.first(where: {
+                FileManager.default.fileExists(atPath: metadataDirectory + "/" + $0.name) }) else {
+                throw JobError(.unavailable, "\(metadataDirectory): none of \(candidates.map(\.name).joined(separator: ", ")) found (needed for the \(entity.schema) entity)")
+            }
+            let others = entity.files.filter { $0.name != found.name && FileManager.default.fileExists(atPath: metadataDirectory + "/" + $0.name) }
+            for other in others {
+                logger.notice("\(other.name) is not read: \(found.name) is preferred for \(entity.schema)s\(entity.schema == "track" ? " (choose with --tracks-file)" : "")")
+            }
+            return (entity.schema, found.name, found.headerRows)
+        }
+    }
+
+    /// Extracts every entity. A file-level error (unreadable header, missing required column,
+    /// unterminated quote) fails that file only: its result carries `failure`, nothing of it is staged.
+    public func run() throws -> [FileResult] {
+        let files = try inputFiles()
+        var plans: [String: ExtractPlan] = [:]
+        for file in files {
+            plans[file.schema] = try ExtractPlan(schema: try catalog.schema(file.schema))
+        }
+        var results: [FileResult] = []
+        var hierarchy: GenreHierarchy?
+        var lookups = LookupTables()
+        for file in files {
+            let plan = plans[file.schema]!
+            var result = FileResult(schema: file.schema, collection: plan.schema.collection, file: file.file)
+            let outputPath = stagingDirectory + "/" + plan.schema.stagingFile
+            let started = DispatchTime.now().uptimeNanoseconds
+            defer { results[results.count - 1].seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
+            do {
+                let extraction = try TableExtraction(plan: plan, inputPath: metadataDirectory + "/" + file.file,
+                                                     headerRows: file.headerRows,
+                                                     quarantineDirectory: quarantineDirectory, logger: logger)
+                if !dryRun { extraction.output = try AtomicFileWriter(path: outputPath) }
+                switch file.schema {
+                case "genre":
+                    hierarchy = try extractGenres(extraction)
+                case "track":
+                    try extractTracks(extraction, hierarchy: hierarchy, lookups: lookups)
+                default:
+                    let table = try extractReferenced(extraction, trackPlan: plans["track"]!, entity: file.schema)
+                    lookups.tables[file.schema] = table
+                }
+                try extraction.finish()
+                try extraction.output?.commit()
+                let counts = extraction.counts
+                result.rowsIn = counts.rowsIn
+                result.written = counts.written
+                result.quarantined = counts.quarantined
+                result.repairedText = counts.repairedText
+                result.warnings = counts.warnings
+                result.skipped = counts.skipped
+                result.blankLines = counts.blankLines
+                result.bytes = counts.bytes
+                result.outputPath = dryRun ? nil : outputPath
+                var line = "\(file.file): \(counts.rowsIn) rows in = \(counts.written) written + \(counts.quarantined) quarantined"
+                line += "; \(counts.warnings) warnings, \(counts.repairedText) with repaired text"
+                if counts.blankLines > 0 { line += ", \(counts.blankLines) blank lines skipped" }
+                if counts.skipped > 0 { line += ", \(counts.skipped) outside --only" }
+                line += dryRun ? " (dry run: nothing written)" : " → \(outputPath)"
+                logger.info("\(line)")
+            } catch {
+                let classified = JobError.classify(error)
+                guard classified.status == .dataError else { throw error }
+                result.failure = classified.message
+                logger.error("\(file.file): \(classified.message); nothing staged for \(plan.schema.collection)")
+            }
+            results.append(result)
+        }
+        return results
+    }
+
+    // MARK: Genres
+
+    private func extractGenres(_ extraction: TableExtraction) throws -> GenreHierarchy {
+        let plan = extraction.plan
+        var rows: [(record: CSVRecord, id: Int64, slots: [Slot])] = []
+        try extraction.run(only: nil) { record, id, slots in rows.append((record, id, slots)) }
+        guard let parentLeaf = plan.leaves.firstIndex(where: { $0.name == "parent" }),
+              let titleLeaf = plan.leaves.firstIndex(where: { $0.name == "title" }) else {
+            throw JobError(.usage, "schema \(plan.schema.path): genres need parent and title properties")
+        }
+        let rootLeaf = plan.leaves.firstIndex { $0.derive == "genre-root" }
+        var hierarchy = GenreHierarchy()
+        for row in rows {
+            var parent = Self.integer(row.slots[parentLeaf]) ?? 0
+            if parent == row.id {
+                extraction.warn("genre \(row.id) is its own parent; treated as a top-level genre (parent 0)")
+                parent = 0
+            }
+            hierarchy.parent[row.id] = parent
+            hierarchy.title[row.id] = text(row.slots[titleLeaf], row.record)
+        }
+        // Cycles: follow parents from every genre; a genre met twice on one walk closes a cycle.
+        var inCycle: [Int64: String] = [:]
+        for row in rows where inCycle[row.id] == nil {
+            var path: [Int64] = []
+            var current = row.id
+            while current != 0, let next = hierarchy.parent[current] {
+                if let start = path.firstIndex(of: current) {
+                    let cycle = Array(path[start...]) + [current]
+                    let description = "genre parent cycle " + cycle.map(String.init).joined(separator: " → ")
+                    for member in cycle where inCycle[member] == nil { inCycle[member] = description }
+                    break
+                }
+                path.append(current)
+                current = next
+            }
+        }
+        for (id, _) in inCycle { hierarchy.parent[id] = nil }
+        for row in rows {
+            if let cycle = inCycle[row.id] {
+                try extraction.reject(row.record, reason: cycle, column: plan.leaves[parentLeaf].columnName ?? "parent")
+                hierarchy.title[row.id] = nil
+                continue
+            }
+            let parent = hierarchy.parent[row.id] ?? 0
+            if parent != 0 && hierarchy.parent[parent] == nil && inCycle[parent] == nil {
+                extraction.warn("genre \(row.id) has unknown parent \(parent)")
+            }
+            var slots = row.slots
+            let root = hierarchy.root(of: row.id)
+            if let root { hierarchy.topLevel[row.id] = root }
+            if let rootLeaf {
+                if case .value(.int(let given)) = slots[rootLeaf] {
+                    hierarchy.topLevel[row.id] = given
+                } else {
+                    slots[rootLeaf] = root.map { .value(.int($0)) } ?? .null
+                    if root == nil { extraction.warn("genre \(row.id): no top-level genre (its parent chain ends in a cycle)") }
+                }
+            }
+            if parent != (Self.integer(row.slots[parentLeaf]) ?? 0) {
+                slots[parentLeaf] = .value(.int(parent))
+            }
+            try extraction.write(row.record, slots: slots, lookups: nil, trackID: row.id)
+        }
+        return hierarchy
+    }
+
+    static func integer(_ slot: Slot) -> Int64? {
+        if case .value(.int(let value)) = slot { return value }
+        return nil
+    }
+
+    private func text(_ slot: Slot, _ record: CSVRecord) -> String? {
+        switch slot {
+        case .text(let column): record[column]
+        case .value(.string(let value)): value
+        default: nil
+        }
+    }
+
+    // MARK: Albums and artists
+
+    /// Writes an album/artist file and keeps, per id, the fields the track schema embeds from it.
+    private func extractReferenced(_ extraction: TableExtraction, trackPlan: ExtractPlan, entity: String) throws -> LookupTable {
+        var table = LookupTable(source: extraction.inputName)
+        // Track leaves completed from this entity, and the entity's leaf each one is read from.
+        var sources: [Int] = []
+        for node in trackPlan.nodes {
+            guard case .object(let object) = node, object.lookup == entity else { continue }
+            for child in object.children {
+                let field = trackPlan.leaves[child].lookupField ?? trackPlan.leaves[child].name
+                guard let source = extraction.plan.leaves.firstIndex(where: { $0.name == field }) else { continue }
+                table.fieldIndex[child] = sources.count
+                sources.append(source)
+            }
+        }
+        try extraction.run(only: nil) { record, id, slots in
+            try extraction.write(record, slots: slots, lookups: nil, trackID: id)
+            table.rows[id] = sources.map { extraction.fragment(slots[$0], record: record) }
+        }
+        return table
+    }
+
+    // MARK: Tracks
+
+    private func extractTracks(_ extraction: TableExtraction, hierarchy: GenreHierarchy?, lookups: LookupTables) throws {
+        let plan = extraction.plan
+        let genresLeaf = plan.leaves.firstIndex { $0.name == "genres" && $0.path == "genres" }
+        let topLeaf = plan.leaves.firstIndex { $0.derive == "genre-top" }
+        let allLeaf = plan.leaves.firstIndex { $0.derive == "genre-ancestors" }
+        try extraction.run(only: onlyTracks) { record, id, slots in
+            if let hierarchy, let genresLeaf, case .value(.list(let list)) = slots[genresLeaf] {
+                let ids = list.compactMap { value -> Int64? in if case .int(let g) = value { return g }; return nil }
+                for genre in ids where hierarchy.title[genre] == nil {
+                    extraction.warn("track \(id): unknown genre \(genre)")
+                }
+                if let topLeaf, case .missing = slots[topLeaf] {
+                    slots[topLeaf] = hierarchy.topGenreTitle(of: ids).map { .value(.string($0)) } ?? .null
+                }
+                if let allLeaf, case .missing = slots[allLeaf] {
+                    slots[allLeaf] = .value(.list(hierarchy.withAncestors(ids).map { .int($0) }))
+                }
+            }
+            try extraction.write(record, slots: slots, lookups: lookups, trackID: id)
+        }
+    }
+}
+
+/// The genre tree: parents (0 = top level), top-level ancestors and titles.
+struct GenreHierarchy: Sendable {
+    var parent: [Int64: Int64] = [:]
+    var topLevel: [Int64: Int64] = [:]
+    var title: [Int64: String] = [:]
+
+    /// The top-level ancestor; for a chain that reaches an unknown parent, the last known genre
+    /// (as the official genres.csv does for genre 13, whose raw parent 126 does not exist).
+    func root(of genre: Int64) -> Int64? {
+        var current = genre
+        var steps = 0
+        while let next = parent[current], next != 0 {
+            guard parent[next] != nil else { return current }
+            current = next
+            steps += 1
+            if steps > parent.count { return nil }
+        }
+        return parent[current] == nil ? nil : current
+    }
+
+    /// FMA's `genre_top`: the title of the one top-level genre all of a track's genres belong to.
+    func topGenreTitle(of genres: [Int64]) -> String? {
+        let roots = Set(genres.compactMap { topLevel[$0] ?? root(of: $0) })
+        guard roots.count == 1, let root = roots.first else { return nil }
+        return title[root]
+    }
+
+    /// The genres and all their ancestors, ascending.
+    func withAncestors(_ genres: [Int64]) -> [Int64] {
+        var all = Set<Int64>()
+        for genre in genres {
+            var current = genre
+            while all.insert(current).inserted, let next = parent[current], next != 0 { current = next }
+        }
+        return all.sorted()
+    }
+}

@@ -1,0 +1,276 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// One row of `Tests/Fixtures/malformed/README.md`: what `etl-extract --max-reject-ratio 1` must do
+/// with that file in an otherwise valid metadata directory (the bundled sample).
+struct CorpusCase: Sendable, CustomTestStringConvertible {
+    var file: String
+    var status: Int32 = 0
+    /// The staged ids of the file's entity, in input order; nil: nothing staged (file-level error).
+    var written: [Int]?
+    var quarantined = 0
+    /// Substring of the quarantine reason (every reject of the file), its line and column.
+    var reason: String?
+    var line: String?
+    var column: String?
+    /// Substrings of the last stderr line (file-level errors: file, line, record) …
+    var lastLine: [String] = []
+    /// … and of stderr as a whole (warnings, notes).
+    var messages: [String] = []
+
+    var testDescription: String { file }
+
+    var entity: String { String(file.prefix { $0 != "-" }) }
+    var collection: String {
+        ["genres": "genres", "raw_genres": "genres", "raw_albums": "albums", "raw_artists": "artists",
+         "raw_tracks": "tracks", "tracks": "tracks"][entity]!
+    }
+}
+
+let corpus: [CorpusCase] = [
+    .init(file: "raw_tracks--unterminated-quote-at-eof.csv", status: 65,
+          lastLine: ["raw_tracks.csv:4: record 4, column 28: unterminated quoted field"]),
+    .init(file: "raw_tracks--ragged-too-few-fields.csv", written: [2, 5], quarantined: 1,
+          reason: "37 fields where the header has 39", line: "3", column: ""),
+    .init(file: "raw_tracks--ragged-too-many-fields.csv", written: [2, 5], quarantined: 1,
+          reason: "40 fields where the header has 39", line: "3", column: ""),
+    .init(file: "raw_tracks--empty-file.csv", status: 65, lastLine: ["raw_tracks.csv is empty (no header line)"]),
+    .init(file: "raw_tracks--header-only.csv", written: [], messages: ["raw_tracks.csv: the file has a header but no data rows"]),
+    .init(file: "raw_tracks--duplicate-track-id.csv", written: [2, 3], quarantined: 1,
+          reason: "duplicate track_id 2, first seen at line 2", line: "4", column: "track_id"),
+    .init(file: "raw_tracks--text-in-int-column.csv", written: [2, 5], quarantined: 1,
+          reason: "expected an integer like 42 or -7, got 'many'", line: "3", column: "track_listens"),
+    .init(file: "raw_tracks--impossible-date.csv", written: [2, 5], quarantined: 1,
+          reason: "impossible date '13/40/2008 01:48:14 AM' (read as MM/DD/YYYY hh:mm:ss AM): month 13 is not in 1...12",
+          line: "3", column: "track_date_created"),
+    .init(file: "raw_tracks--february-30.csv", written: [2, 5], quarantined: 1,
+          reason: "impossible date '02/30/2008' (read as MM/DD/YYYY): day 30 does not exist in February 2008, which has 29 days",
+          line: "3", column: "track_date_recorded"),
+    .init(file: "raw_tracks--unknown-date-layout.csv", written: [2, 5], quarantined: 1,
+          reason: "expected a date like MM/DD/YYYY hh:mm:ss AM, YYYY-MM-DD hh:mm:ss, YYYY-MM-DDThh:mm:ssZ or YYYY, got '26 Nov 2008, 1:48'",
+          line: "3", column: "track_date_created"),
+    .init(file: "raw_tracks--bad-duration.csv", written: [2, 5], quarantined: 1,
+          reason: "invalid duration '1:75' (read as mm:ss): seconds 75 is not in 0...59", line: "3", column: "track_duration"),
+    .init(file: "raw_tracks--mmss-durations.csv", written: [2, 3, 5]),
+    .init(file: "raw_tracks--invalid-utf8-in-key.csv", written: [2, 3], quarantined: 1,
+          reason: "expected an integer like 42 or -7, got '5\u{FFFD}'", line: "4", column: "track_id"),
+    .init(file: "raw_tracks--invalid-utf8-in-text.csv", written: [2, 3, 5], lastLine: ["1 rows with repaired text"]),
+    .init(file: "raw_tracks--nul-byte-in-text.csv", written: [2, 5], quarantined: 1,
+          reason: "NUL byte in column track_title", line: "3", column: "track_title"),
+    .init(file: "raw_tracks--missing-required-column.csv", status: 65,
+          lastLine: ["raw_tracks.csv: missing required column track_id", "schema track"]),
+    .init(file: "raw_tracks--unknown-extra-column.csv", written: [2, 3, 5],
+          messages: ["columns not in schema track, carried through as text: track_mood"]),
+    .init(file: "raw_tracks--missing-optional-column.csv", written: [2, 3, 5],
+          messages: ["raw_tracks.csv: optional columns absent, left null: set.split, set.subset, lyricist"]),
+    .init(file: "raw_tracks--quote-in-unquoted-field.csv", written: [2, 5], quarantined: 1,
+          reason: "a quote inside an unquoted field", line: "3", column: "track_title"),
+    .init(file: "raw_tracks--text-after-closing-quote.csv", written: [2, 5], quarantined: 1,
+          reason: "text after the closing quote of a quoted field", line: "3", column: "track_title"),
+    .init(file: "raw_tracks--unknown-album-and-artist.csv", written: [2, 3],
+          messages: ["track 3: unknown album_id 999999", "track 3: unknown artist_id 888888"]),
+    .init(file: "raw_tracks--negative-integer.csv", written: [2, 5], quarantined: 1,
+          reason: "track_listens must be ≥ 0, got -5", line: "3", column: "track_listens"),
+    .init(file: "raw_tracks--overflowing-integer.csv", written: [2, 5], quarantined: 1,
+          reason: "integer '99999999999999999999' is outside the 64-bit range -9223372036854775808...9223372036854775807",
+          line: "3", column: "track_id"),
+    .init(file: "raw_tracks--unparsable-track-genres.csv", written: [2, 5], quarantined: 1,
+          reason: "unterminated string starting at offset 35", line: "3", column: "track_genres"),
+    .init(file: "raw_tracks--whitespace-around-fields.csv", written: [2, 3, 5]),
+    .init(file: "raw_tracks--crlf-with-embedded-lf.csv", written: [2, 3, 5]),
+    .init(file: "raw_genres--cr-only-line-ends.csv", written: [1, 2, 38, 21]),
+    .init(file: "raw_genres--crlf-line-ends.csv", written: [1, 2, 38, 21]),
+    .init(file: "raw_genres--utf8-bom.csv", written: [1, 2, 38, 21]),
+    .init(file: "raw_genres--blank-lines-in-middle.csv", written: [1, 2, 38, 21]),
+    .init(file: "raw_genres--trailing-blank-line.csv", written: [1, 2, 38, 21]),
+    .init(file: "raw_genres--whitespace-around-fields.csv", written: [1, 38]),
+    .init(file: "raw_genres--parent-cycle.csv", written: [2], quarantined: 2,
+          reason: "genre parent cycle 1 → 38 → 1", column: "genre_parent_id"),
+    .init(file: "raw_genres--self-parent.csv", written: [38, 16, 6, 763, 1193],
+          messages: ["genre 763 is its own parent"]),
+    .init(file: "raw_genres--unknown-parent.csv", written: [38, 13, 1], messages: ["genre 13 has unknown parent 126"]),
+    .init(file: "raw_albums--impossible-date-created.csv", written: [1], quarantined: 1,
+          reason: "impossible date '11/26/2008 25:45:05 AM' (read as MM/DD/YYYY hh:mm:ss AM): hour 25 is not in 1...12 on a 12-hour clock",
+          line: "3", column: "album_date_created"),
+    .init(file: "raw_albums--unparsable-album-images.csv", written: [1], quarantined: 1,
+          reason: "unexpected character \"'\" at offset 36: expected ':' after dictionary key", line: "3", column: "album_images"),
+    .init(file: "raw_albums--undoubled-quote-in-html.csv", written: [1], quarantined: 1,
+          reason: "text after the closing quote of a quoted field", line: "3", column: "album_information"),
+    .init(file: "raw_albums--excerpt-column-name.csv", written: [1, 4],
+          messages: ["column album_year_released read as date_released (an alias of album_date_released"]),
+    .init(file: "raw_artists--bad-latitude.csv", written: [1], quarantined: 1,
+          reason: "expected a number like 3.14, -2 or 1.5e-3, got '40.0.5'", line: "3", column: "artist_latitude"),
+    .init(file: "raw_artists--ragged-embedded-newline.csv", written: [1, 10002], quarantined: 1,
+          reason: "24 fields where the header has 25", line: "3", column: ""),
+    .init(file: "genres--text-in-int-column.csv", written: [38, 2], quarantined: 1,
+          reason: "expected an integer like 42 or -7, got 'n/a'", line: "3", column: "#tracks"),
+    // #tracks (n_tracks) is optional in Schemas/genre.schema.json.
+    .init(file: "genres--missing-hash-tracks-column.csv", written: [38, 1], messages: ["optional columns absent, left null: n_tracks"]),
+    .init(file: "tracks--missing-second-header-row.csv", status: 65,
+          lastLine: ["tracks.csv:2: record 2", "the second header row is missing"]),
+    .init(file: "tracks--header-level-mismatch.csv", status: 65,
+          lastLine: ["tracks.csv:1: record 1", "header rows differ in length (50 vs 53"]),
+    .init(file: "tracks--single-header-row.csv", status: 65,
+          lastLine: ["tracks.csv:1: record 1", "not the 3-row tracks.csv header (first cell 'track_id', expected empty)"]),
+]
+
+/// Puts a corpus file in place of its entity's file; competing files (genres.csv vs raw_genres.csv,
+/// tracks.csv vs raw_tracks.csv) are removed so that the corpus file is the one read.
+func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
+    let entity = String(file.prefix { $0 != "-" })
+    let competing: [String: Set<String>] = [
+        "genres": ["raw_genres.csv"], "raw_genres": ["genres.csv"],
+        "tracks": ["raw_tracks.csv"], "raw_tracks": ["tracks.csv"],
+    ]
+    let work = TemporaryDirectory()
+    let metadata = try ExtractRun.metadata(
+        replacing: [entity + ".csv": source ?? Fixtures.url("malformed/" + file).path],
+        removing: competing[entity] ?? [], in: work)
+    return try ExtractRun.run(metadata: metadata, work: work, ["--max-reject-ratio", "1"])
+}
+
+@Suite struct ExtractCorpusTests {
+    @Test func everyCorpusFileIsInTheTable() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.url("malformed").path)
+            .filter { $0.hasSuffix(".csv") }
+        #expect(Set(files) == Set(corpus.map(\.file)))
+        #expect(files.count + 1 >= 30, "with the generated 10 MB file")
+    }
+
+    @Test(arguments: corpus)
+    func corpusFile(_ expected: CorpusCase) throws {
+        let run = try corpusRun(expected.file)
+        let outcome = run.outcome
+        #expect(outcome.status == expected.status, "\(outcome.standardError)")
+        #expect(outcome.lastLine.hasPrefix("etl-extract "), "the summary is the last line: \(outcome.lastLine)")
+        for text in expected.lastLine {
+            #expect(outcome.lastLine.contains(text), "last line: \(outcome.lastLine)")
+        }
+        for text in expected.messages {
+            #expect(outcome.standardError.contains(text), "stderr: \(outcome.standardError)")
+        }
+        let staged = try run.staged(expected.collection)
+        if let written = expected.written {
+            #expect(ids(staged) == written)
+            // Rows in = written + quarantined, in the summary too.
+            #expect(run.count("\(expected.collection) in") == written.count + expected.quarantined)
+            #expect(run.count("\(expected.collection) written") == written.count)
+            #expect(run.count("\(expected.collection) quarantined") == expected.quarantined)
+        } else {
+            #expect(staged == nil, "a file-level error stages nothing of the entity")
+        }
+        let inputName = expected.entity + ".csv"
+        let rejects = try run.rejects(inputName)
+        #expect(rejects.count == expected.quarantined)
+        for reject in rejects {
+            if let reason = expected.reason { #expect(reject["reason"]?.contains(reason) == true, "\(reject)") }
+            if let line = expected.line { #expect(reject["line"] == line) }
+            if let column = expected.column { #expect(reject["column"] == column) }
+        }
+    }
+
+    // MARK: Details the table cannot express
+
+    @Test func mmssDurationsAreSeconds() throws {
+        let tracks = try #require(try corpusRun("raw_tracks--mmss-durations.csv").staged("tracks"))
+        #expect(tracks.map { ($0["duration"] as? NSNumber)?.doubleValue } == [168, 237, 3723])
+    }
+
+    @Test func invalidUTF8InTextIsRepairedAndFlagged() throws {
+        let run = try corpusRun("raw_tracks--invalid-utf8-in-text.csv")
+        let track3 = try #require(try run.staged("tracks")?.first { ($0["_id"] as? Int) == 3 })
+        #expect(track3["title"] as? String == "Electric Av\u{FFFD}")
+        #expect(run.count("rows with repaired text") == 1)
+    }
+
+    @Test func embeddedLineFeedInCRLFFileIsKept() throws {
+        let tracks = try #require(try corpusRun("raw_tracks--crlf-with-embedded-lf.csv").staged("tracks"))
+        let information = try #require(tracks[1]["information"] as? String)
+        #expect(information.contains("\n") && !information.contains("\r"))
+        #expect(tracks.allSatisfy { !(($0["title"] as? String) ?? "").contains("\r") })
+    }
+
+    @Test func lineEndsAndByteOrderMarkDoNotLeakIntoValues() throws {
+        for file in ["raw_genres--crlf-line-ends.csv", "raw_genres--cr-only-line-ends.csv", "raw_genres--utf8-bom.csv"] {
+            let genres = try #require(try corpusRun(file).staged("genres"))
+            #expect(genres.map { $0["title"] as? String } == ["Avant-Garde", "International", "Experimental", "Hip-Hop"], "\(file)")
+            #expect(genres.allSatisfy { ($0["handle"] as? String)?.hasSuffix("\r") == false }, "\(file)")
+        }
+    }
+
+    @Test func blankLinesAreSkippedAndCounted() throws {
+        let run = try corpusRun("raw_genres--blank-lines-in-middle.csv")
+        #expect(run.outcome.standardError.contains("3 blank lines skipped"))
+    }
+
+    @Test func selfParentBecomesRootAndChildrenKeepIt() throws {
+        let genres = try #require(try corpusRun("raw_genres--self-parent.csv").staged("genres"))
+        let holiday = try #require(genres.first { ($0["_id"] as? Int) == 763 })
+        let christmas = try #require(genres.first { ($0["_id"] as? Int) == 1193 })
+        #expect(holiday["parent"] as? Int == 0 && holiday["top_level"] as? Int == 763)
+        #expect(christmas["parent"] as? Int == 763 && christmas["top_level"] as? Int == 763)
+    }
+
+    @Test func whitespaceAroundNumbersIsIgnored() throws {
+        let tracks = try #require(try corpusRun("raw_tracks--whitespace-around-fields.csv").staged("tracks"))
+        #expect(tracks[0]["_id"] as? Int == 2)
+        #expect(tracks[0]["listens"] as? Int == 1293)
+        #expect(tracks.contains { ($0["duration"] as? NSNumber)?.doubleValue == 237 })
+        let genres = try #require(try corpusRun("raw_genres--whitespace-around-fields.csv").staged("genres"))
+        #expect(genres[0]["_id"] as? Int == 1 && genres[0]["parent"] as? Int == 38)
+    }
+
+    @Test func unknownColumnIsCarriedThroughAsText() throws {
+        let tracks = try #require(try corpusRun("raw_tracks--unknown-extra-column.csv").staged("tracks"))
+        #expect(tracks.allSatisfy { $0.keys.contains("track_mood") })
+    }
+
+    @Test func unknownAlbumKeepsTheReferenceAndCountsWarnings() throws {
+        let run = try corpusRun("raw_tracks--unknown-album-and-artist.csv")
+        let track3 = try #require(try run.staged("tracks")?.first { ($0["_id"] as? Int) == 3 })
+        let album = try #require(track3["album"] as? [String: Any])
+        #expect(album["id"] as? Int == 999999)
+        #expect(album["type"] is NSNull, "nothing to complete it from")
+        #expect(run.count("warnings") == 2)
+    }
+
+    @Test func excerptAliasReadsYearAsFirstOfJanuary() throws {
+        let albums = try #require(try corpusRun("raw_albums--excerpt-column-name.csv").staged("albums"))
+        #expect((albums[0]["date_released"] as? [String: Any])?["$date"] as? String == "2009-01-01T00:00:00Z")
+    }
+
+    @Test func raggedRowsStayRectangularInQuarantine() throws {
+        let rejects = try corpusRun("raw_tracks--ragged-too-many-fields.csv").rejects("raw_tracks.csv")
+        #expect(rejects.first?["extra_fields"] == "surplus")
+        let short = try corpusRun("raw_tracks--ragged-too-few-fields.csv").rejects("raw_tracks.csv")
+        #expect(short.first?["track_url"] == "", "padded")
+    }
+
+    @Test func defaultRejectRatioTurnsOneBadRowOfThreeIntoExit65() throws {
+        let work = TemporaryDirectory()
+        let metadata = try ExtractRun.metadata(
+            replacing: ["raw_tracks.csv": Fixtures.url("malformed/raw_tracks--text-in-int-column.csv").path],
+            removing: ["tracks.csv"], in: work)
+        let run = try ExtractRun.run(metadata: metadata, work: work)
+        #expect(run.outcome.status == 65)
+        #expect(run.outcome.lastLine.contains("rejects over --max-reject-ratio 0.01: raw_tracks.csv 1/3"))
+    }
+
+    @Test func tenMegabyteFieldStreams() throws {
+        let work = TemporaryDirectory()
+        let generated = work.path + "/raw_artists--10mb-field.csv"
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", Fixtures.url("malformed/make_large.py").path, "--out", generated]
+        python.standardOutput = FileHandle.nullDevice
+        try python.run()
+        python.waitUntilExit()
+        try #require(python.terminationStatus == 0)
+        let run = try corpusRun("raw_artists--10mb-field.csv", source: generated)
+        #expect(run.outcome.status == 0, "\(run.outcome.standardError)")
+        let artists = try #require(try run.staged("artists"))
+        #expect(ids(artists) == [1, 10002])
+        #expect((artists[0]["bio"] as? String)?.utf8.count == 10_485_760)
+    }
+}
