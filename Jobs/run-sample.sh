@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job end to end on the bundled sample: installs what is missing, builds, starts a
 # local MongoDB-compatible server (unless MONGODB_URI names one), runs etl-nightly into
-# ./work-sample, stops the server, and prints where output.csv is.
+# ./work-sample, stops the server, and prints where output.csv is. The sample's audio clips are
+# named after tracks of raw_tracks.csv (CC0 clips; see Tests/Fixtures/sample/audio/README.md).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -19,5 +20,6 @@ fi
 
 bin=$(swift build -c release --show-bin-path)
 "$bin/etl-nightly" --metadata "$root/Tests/Fixtures/sample/fma_metadata" \
-    --audio "$root/Tests/Fixtures/sample/audio" --work-dir "$work" --schemas "$root/Schemas"
+    --tracks-file raw_tracks.csv --audio "$root/Tests/Fixtures/sample/audio" \
+    --work-dir "$work" --schemas "$root/Schemas"
 echo "output.csv: $work/exports/training/output.csv"

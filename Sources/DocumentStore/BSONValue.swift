@@ -22,6 +22,27 @@ public enum BSONValue: Sendable, Equatable {
     /// MongoDB's internal timestamp (seconds, increment), seen in server replies.
     case timestamp(seconds: UInt32, increment: UInt32)
 
+    /// Structural equality where NaN equals NaN: a statistic that is NaN in two runs is the same
+    /// data (BSON stores it; change detection and tests compare documents with it).
+    public static func == (lhs: BSONValue, rhs: BSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case let (.double(l), .double(r)): l == r || (l.isNaN && r.isNaN)
+        case let (.string(l), .string(r)): l == r
+        case let (.document(l), .document(r)): l == r
+        case let (.array(l), .array(r)): l == r
+        case let (.binary(l), .binary(r)): l == r
+        case let (.objectID(l), .objectID(r)): l == r
+        case let (.bool(l), .bool(r)): l == r
+        case let (.dateTime(l), .dateTime(r)): l == r
+        case (.null, .null): true
+        case let (.int32(l), .int32(r)): l == r
+        case let (.int64(l), .int64(r)): l == r
+        case let (.decimal128(l), .decimal128(r)): l == r
+        case let (.timestamp(ls, li), .timestamp(rs, ri)): ls == rs && li == ri
+        default: false
+        }
+    }
+
     /// The narrowest BSON integer holding `value`.
     public static func integer(_ value: Int64) -> BSONValue {
         if let narrow = Int32(exactly: value) { return .int32(narrow) }

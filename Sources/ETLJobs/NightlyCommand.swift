@@ -19,6 +19,9 @@ public struct NightlyCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Audio tree (FMA layout 000/000002.mp3).")
     public var audio: String
 
+    @Option(name: .long, help: "For etl-extract: read tracks from this file of the metadata directory (default: tracks.csv, else raw_tracks.csv).")
+    public var tracksFile: String?
+
     @Option(name: .long, help: "Resume a failed night from this step: \(steps.joined(separator: ", ")).")
     public var from = "extract"
 
@@ -88,7 +91,7 @@ public struct NightlyCommand: AsyncParsableCommand {
     /// Each step is its own command, parsed from its own flags (so its defaults apply), then
     /// given the nightly's shared options.
     private func makeSteps() throws -> [(name: String, execute: (JobContext) async throws -> JobSummary)] {
-        var extract = try ExtractCommand.parse(["--metadata", metadata])
+        var extract = try ExtractCommand.parse(["--metadata", metadata] + (tracksFile.map { ["--tracks-file", $0] } ?? []))
         extract.common = common
         var features = try FeaturesCommand.parse(["--audio", audio])
         features.common = common

@@ -13,6 +13,8 @@ public final class Lease: @unchecked Sendable {
     private let database: String
     private let duration: TimeInterval
 
+    /// `holder` should start with `"<host> pid <pid>"`: a lease left by a dead process of this
+    /// host is taken over at once instead of blocking until it expires.
     public init(name: String, holder: String, connection: MongoConnection, database: String, duration: TimeInterval = 600) {
         self.name = name
         self.holder = holder
@@ -23,12 +25,17 @@ public final class Lease: @unchecked Sendable {
 
     /// Takes or renews the lease; throws `JobError(.locked)` naming the current holder.
     public func acquire() throws {
+        try acquire(replacingDeadHolder: nil)
+    }
+
+    private func acquire(replacingDeadHolder deadHolder: String?) throws {
         let client = try connection.client()
         let now = Date()
+        var claimable: [BSONValue] = [.document(["expires_at": .document(["$lt": .date(now)])]),
+                                      .document(["holder": .string(holder)])]
+        if let deadHolder { claimable.append(.document(["holder": .string(deadHolder)])) }
         let update: Document = [
-            "q": .document(["_id": .string(name),
-                            "$or": .array([.document(["expires_at": .document(["$lt": .date(now)])]),
-                                           .document(["holder": .string(holder)])])]),
+            "q": .document(["_id": .string(name), "$or": .array(claimable)]),
             "u": .document(["$set": .document(["holder": .string(holder), "expires_at": .date(now.addingTimeInterval(duration)),
                                                "renewed_at": .date(now)])]),
             "upsert": true,
@@ -40,9 +47,21 @@ public final class Lease: @unchecked Sendable {
             }
             let current = try client.collection("locks", database: database).find(["_id": .string(name)]).next()
             let who = current?["holder"]?.stringValue ?? "another host"
+            if deadHolder == nil, Self.isDeadProcessOfThisHost(who) {
+                try acquire(replacingDeadHolder: who)
+                return
+            }
             let until = current?["expires_at"].map { if case .dateTime(let ms) = $0 { return Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601) } else { return "?" } } ?? "?"
             throw JobError(.locked, "the \(name) lease is held by \(who) until \(until); try again later")
         }
+    }
+
+    /// True when `holder` names a process of this host (`"<host> pid <pid> …"`) that no longer runs.
+    static func isDeadProcessOfThisHost(_ holder: String) -> Bool {
+        let parts = holder.split(separator: " ")
+        guard parts.count >= 3, parts[0] == ProcessInfo.processInfo.hostName, parts[1] == "pid",
+              let pid = pid_t(parts[2]) else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
     }
 
     public func release() {

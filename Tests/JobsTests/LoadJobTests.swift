@@ -43,10 +43,10 @@ import TestSupport
 
         // Change one staged genre: exactly one update, nothing else touched.
         let staged = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
-        let text = try String(contentsOf: staged, encoding: .utf8)
-        let changed = text.replacingOccurrences(of: "\"title\" : \"Hip-Hop\"", with: "\"title\" : \"Hip Hop\"")
-        #expect(changed != text)
-        try changed.write(to: staged, atomically: true, encoding: .utf8)
+        var genres = try StagedInputs.read(staged)
+        let hipHop = try #require(genres.firstIndex { $0["_id"] == 21 })
+        genres[hipHop]["title"] = "Hip Hop"
+        try StagedInputs.writeLines(genres, to: staged)
         let third = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
         #expect(third.lastLine.contains("0 genres inserted, 1 genres updated, 162 genres unchanged"), "\(third.lastLine)")
         let afterThird = try documents("genres", uri: uri, database: database)
