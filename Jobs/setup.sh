@@ -19,3 +19,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 "$root/Jobs/local-mongo.sh" install
+
+# pandas and scikit-learn for the check that an export trains a model as it is.
+check_venv=$root/.venv-check
+if ! "$check_venv/bin/python" -c "import pandas, sklearn" 2>/dev/null; then
+    echo "setup: installing pandas and scikit-learn into $check_venv" >&2
+    python3 -m venv "$check_venv"
+    "$check_venv/bin/pip" install --quiet --disable-pip-version-check "pandas>=2" "scikit-learn>=1.3"
+fi

@@ -95,3 +95,41 @@ import TestSupport
         return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init)
     }
 }
+
+/// The export feeds model training as it is: pandas reads it, scikit-learn learns genre_top from
+/// the features on split=training and predicts split=test (Tests/python/train_on_export.py).
+@Suite(.serialized) struct ExportTrainsAModelTests {
+    @Test func pandasAndScikitLearnTrainOnTheExport() throws {
+        let python = TestServer.packageRoot.appendingPathComponent(".venv-check/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python),
+                     "pandas and scikit-learn are installed by Jobs/setup.sh into .venv-check")
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        // Three genres whose features differ in mean, with noise: a learnable signal.
+        var generator = SystemRandomNumberGenerator()
+        let genres = ["Rock", "Hip-Hop", "Folk"]
+        let splits = ["training", "training", "training", "training", "training", "training", "training", "training",
+                      "validation", "test"]
+        let ids = Array(1...300)
+        let tracks = ids.map { StagedInputs.track(id: $0, split: splits[$0 % 10], genreTop: genres[$0 % 3]) }
+        let features = ids.map { id in
+            StagedInputs.featureDocument(id: id) { _, index in
+                Double(((id % 3) * 7 + index) % 5) + Double.random(in: -0.8...0.8, using: &generator)
+            }
+        }
+        try StagedInputs.stage(tracks: tracks, features: features, in: work)
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        for (job, arguments) in [("etl-normalize", []), ("etl-load", []), ("etl-export", ["--partition-by", "split"])] {
+            let run = try JobProcess.run(job, ["--work-dir", work.path] + arguments, environment: environment)
+            #expect(run.status == 0, "\(job): \(run.standardError)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [TestServer.packageRoot.appendingPathComponent("Tests/python/train_on_export.py").path,
+                             work.url.appendingPathComponent("exports/training").path, "--min-accuracy", "0.9"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "train_on_export.py failed (its stderr is above)")
+    }
+}
