@@ -2,14 +2,17 @@ import ETLJobs
 import Foundation
 import Tabular
 
-// bench-extract <fma_metadata dir> [--repeat N] [--python PATH] [--no-pandas]
+// bench-extract <fma_metadata dir> [--repeat N] [--jobs 1,2] [--python PATH] [--no-pandas]
 //
 // Prints, for an FMA metadata directory (Benchmarks/generate_fma_metadata.py makes an FMA-scale one):
 // 1. the CSV reader alone per file (records, MB/s);
-// 2. the whole extraction (`MetadataExtractor`: read, coerce, validate, merge, write JSON Lines with
-//    fsync) of the full set, once with tracks.csv and once with raw_tracks.csv as the track file;
+// 2. the whole extraction (`MetadataExtractor`: read, coerce, validate, merge, build each document
+//    with libbson, print it as a JSON line with libbson, write with fsync) of the full set, once with
+//    tracks.csv and once with raw_tracks.csv as the track file, for each number of JSON printing
+//    threads in --jobs (default: 1 and all CPUs; 1 = everything on one core);
 // 3. pandas.read_csv on the same files in the same run (Benchmarks/pandas_extract.py), and the ratios.
-// Each number is the best of --repeat rounds. One core: everything here is single-threaded.
+// Each number is the best of --repeat rounds. The per-file table shows the one-core runs (the
+// lowest --jobs value).
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 @MainActor func option(_ name: String) -> String? {
@@ -19,6 +22,8 @@ var arguments = Array(CommandLine.arguments.dropFirst())
     return value
 }
 let repeats = Int(option("--repeat") ?? "3") ?? 3
+let cpus = max(1, ProcessInfo.processInfo.activeProcessorCount)
+let jobValues = Array(Set((option("--jobs") ?? "1,\(cpus)").split(separator: ",").compactMap { Int($0) }.map { max(1, $0) })).sorted()
 let python = option("--python") ?? ProcessInfo.processInfo.environment["PANDAS_PYTHON"] ?? "/tmp/pandas-venv/bin/python"
 let skipPandas = arguments.contains("--no-pandas")
 arguments.removeAll { $0 == "--no-pandas" }
@@ -43,7 +48,7 @@ func lpad(_ text: String, _ width: Int) -> String {
 }
 func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
 
-print("bench-extract: \(directory), best of \(repeats), 1 core")
+print("bench-extract: \(directory), best of \(repeats); JSON printing threads: \(jobValues.map(String.init).joined(separator: ", ")) (\(cpus) CPUs)")
 
 // 1. The reader alone.
 var readerSeconds: [String: Double] = [:]
@@ -64,7 +69,7 @@ for file in files {
 
 // 2. The whole extraction, both track files.
 struct ExtractRun { var total: Double; var perFile: [String: MetadataExtractor.FileResult] }
-@MainActor func extract(tracksFile: String) throws -> ExtractRun? {
+@MainActor func extract(tracksFile: String, jobs: Int) throws -> ExtractRun? {
     guard FileManager.default.fileExists(atPath: directory + "/" + tracksFile) else { return nil }
     var best: ExtractRun?
     for _ in 0..<repeats {
@@ -75,6 +80,7 @@ struct ExtractRun { var total: Double; var perFile: [String: MetadataExtractor.F
                                               stagingDirectory: work + "/staging/metadata",
                                               quarantineDirectory: work + "/quarantine")
         extractor.tracksFile = tracksFile
+        extractor.printJobs = jobs
         let start = now()
         let results = try extractor.run()
         let total = now() - start
@@ -88,7 +94,12 @@ struct ExtractRun { var total: Double; var perFile: [String: MetadataExtractor.F
     }
     return best
 }
-let runs = [("tracks.csv", try extract(tracksFile: "tracks.csv")), ("raw_tracks.csv", try extract(tracksFile: "raw_tracks.csv"))]
+var runs: [(tracksFile: String, jobs: Int, run: ExtractRun?)] = []
+for jobs in jobValues {
+    for tracksFile in ["tracks.csv", "raw_tracks.csv"] {
+        runs.append((tracksFile, jobs, try extract(tracksFile: tracksFile, jobs: jobs)))
+    }
+}
 
 // 3. pandas.
 var pandas: [String: (seconds: Double, rows: Int)] = [:]
@@ -116,12 +127,12 @@ if !skipPandas {
     }
 }
 
-print("\nper file (MB/s; rows/s for the extraction):")
+print("\nper file (MB/s; rows/s for the extraction with \(jobValues[0]) JSON printing thread\(jobValues[0] == 1 ? "" : "s")):")
 print(pad("file", 16) + lpad("MB", 8) + lpad("records", 10) + lpad("reader", 10) + lpad("extract", 10)
       + lpad("rows/s", 11) + lpad("pandas", 10) + lpad("extract/pandas", 16))
 for file in files {
     let bytes = size(file)
-    let extracted = runs.compactMap { $0.1?.perFile[file] }.min { $0.seconds < $1.seconds }
+    let extracted = runs.filter { $0.jobs == jobValues[0] }.compactMap { $0.run?.perFile[file] }.min { $0.seconds < $1.seconds }
     var line = pad(file, 16) + lpad(f(mb(bytes)), 8) + lpad(String(readerRecords[file] ?? 0), 10)
         + lpad(f(mb(bytes) / readerSeconds[file]!), 10)
     if let extracted {
@@ -136,13 +147,13 @@ for file in files {
     print(line)
 }
 print("\nfull set (genres.csv, raw_albums.csv, raw_artists.csv + the track file):")
-for (tracksFile, run) in runs {
+for (tracksFile, jobs, run) in runs {
     guard let run else { continue }
     let used = Array(run.perFile.keys)
     let bytes = used.reduce(0) { $0 + size($1) }
     let rows = run.perFile.values.reduce(0) { $0 + $1.rowsIn }
     let written = run.perFile.values.reduce(0) { $0 + $1.written }
-    var line = "  with \(pad(tracksFile, 15)) \(f(mb(bytes))) MB, \(rows) rows (\(written) written) in \(f(run.total, 2)) s: "
+    var line = "  \(jobs) thread\(jobs == 1 ? " " : "s") with \(pad(tracksFile, 15)) \(f(mb(bytes))) MB, \(rows) rows (\(written) written) in \(f(run.total, 2)) s: "
         + "\(f(mb(bytes) / run.total)) MB/s, \(f(Double(rows) / run.total, 0)) rows/s"
     let pandasSeconds = used.compactMap { pandas[$0]?.seconds }
     if pandasSeconds.count == used.count {

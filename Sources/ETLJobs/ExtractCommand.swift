@@ -26,12 +26,16 @@ public struct ExtractCommand: JobCommand {
     @Option(name: .long, help: "Read tracks from this file (tracks.csv or raw_tracks.csv); default: tracks.csv if present.")
     public var tracksFile: String?
 
+    @Option(name: .long, help: "Threads that print staged documents as JSON lines (default: all CPUs; 1 = single-threaded).")
+    public var jobs: Int?
+
     @OptionGroup public var common: CommonOptions
 
     public init() {}
 
     public func validate() throws {
         guard (0...1).contains(maxRejectRatio) else { throw ValidationError("--max-reject-ratio must be within 0…1") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let ids = common.onlyIDs, ids.contains(where: { Int64($0) == nil }) {
             throw ValidationError("--only takes integer track ids for etl-extract")
         }
@@ -49,6 +53,7 @@ public struct ExtractCommand: JobCommand {
                                           logger: context.logger)
         extractor.dryRun = dryRun
         extractor.tracksFile = tracksFile
+        extractor.printJobs = jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
         extractor.onlyTracks = context.options.onlyIDs.map { Set($0.compactMap { Int64($0) }) }
         let results = try extractor.run()
 

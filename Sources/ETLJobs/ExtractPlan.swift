@@ -22,7 +22,7 @@ struct ExtractPlan {
         var name: String
         /// `album.title` for a nested property.
         var path: String
-        var key: [UInt8]
+        var key: BSONKey
         var columns: [String]
         var cellType: CellType?
         var itemKey: String?
@@ -44,7 +44,7 @@ struct ExtractPlan {
 
     struct Object {
         var name: String
-        var key: [UInt8]
+        var key: BSONKey
         var lookup: String?
         var children: Range<Int>
     }
@@ -57,7 +57,7 @@ struct ExtractPlan {
     struct Extra {
         var index: Int
         var name: String
-        var key: [UInt8]
+        var key: BSONKey
     }
 
     let schema: EntitySchema
@@ -82,7 +82,7 @@ struct ExtractPlan {
                     leaf.fromLookup = definition["x-lookup"] != nil
                     leaves.append(leaf)
                 }
-                nodes.append(.object(Object(name: property.name, key: JSONLineEncoder.encodedKey(property.name),
+                nodes.append(.object(Object(name: property.name, key: BSONKey(property.name),
                                             lookup: definition["x-lookup"]?.stringValue, children: start..<leaves.count)))
             } else {
                 if property.name == "_id" { idLeaf = leaves.count }
@@ -109,7 +109,7 @@ struct ExtractPlan {
             value.arrayValue?.compactMap(\.stringValue) ?? value.stringValue.map { [$0] } ?? []
         } ?? []
         let allowed = definition["enum"]?.arrayValue.map { Set($0.compactMap(\.stringValue)) }
-        return Leaf(name: name, path: path, key: JSONLineEncoder.encodedKey(name),
+        return Leaf(name: name, path: path, key: BSONKey(name),
                     columns: columns.isEmpty && cellType != nil ? [name] : columns,
                     cellType: cellType, itemKey: definition["x-item-key"]?.stringValue,
                     emptyValue: definition["x-empty-as"].flatMap(FieldValue.init(bson:)),
@@ -157,7 +157,7 @@ struct ExtractPlan {
             }
         }
         extras = header.indices.filter { !claimed.contains($0) }.map {
-            Extra(index: $0, name: header[$0], key: JSONLineEncoder.encodedKey(header[$0]))
+            Extra(index: $0, name: header[$0], key: BSONKey(header[$0]))
         }
         binding.unknown = extras.map(\.name)
         return binding

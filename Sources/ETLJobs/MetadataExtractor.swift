@@ -48,6 +48,9 @@ public struct MetadataExtractor {
     /// (they are small, and the tracks' lookups need them).
     public var onlyTracks: Set<Int64>?
     public var tracksFile: String?
+    /// Threads that print the staged documents as JSON lines (libbson's printer is the slowest
+    /// step); 1 prints on the calling thread.
+    public var printJobs = ProcessInfo.processInfo.activeProcessorCount
     public var logger: Logger
 
     public init(metadataDirectory: String, catalog: SchemaCatalog, stagingDirectory: String,
@@ -112,7 +115,7 @@ public struct MetadataExtractor {
                 let extraction = try TableExtraction(plan: plan, inputPath: metadataDirectory + "/" + file.file,
                                                      headerRows: file.headerRows,
                                                      quarantineDirectory: quarantineDirectory, logger: logger)
-                if !dryRun { extraction.output = try AtomicFileWriter(path: outputPath) }
+                if !dryRun { extraction.stage(to: try AtomicFileWriter(path: outputPath), printJobs: printJobs) }
                 switch file.schema {
                 case "genre":
                     hierarchy = try extractGenres(extraction)
@@ -248,8 +251,9 @@ public struct MetadataExtractor {
             }
         }
         try extraction.run(only: nil) { record, id, slots in
-            try extraction.write(record, slots: slots, lookups: nil, trackID: id)
-            table.rows[id] = sources.map { extraction.fragment(slots[$0], record: record) }
+            if try extraction.write(record, slots: slots, lookups: nil, trackID: id) {
+                table.rows[id] = try extraction.fragments(sources, slots: slots, record: record)
+            }
         }
         return table
     }

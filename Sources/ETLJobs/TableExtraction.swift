@@ -24,14 +24,14 @@ struct TableCounts: Sendable {
     var bytes = 0
 }
 
-/// One value of a row, before encoding. Text stays in the record (`text`) until it is written, so
+/// One value of a row, before it is built into BSON. Text stays in the record (`text`) until it is appended, so
 /// a row allocates no `String` for its text fields.
 enum Slot {
     /// The file has no column for this property.
     case missing
     case null
     case value(FieldValue)
-    /// The record's field at this index, written as a JSON string.
+    /// The record's field at this index, appended as a BSON string (invalid UTF-8 repaired).
     case text(Int)
 
     var fieldValue: FieldValue? {
@@ -62,9 +62,14 @@ final class TableExtraction {
     var counts = TableCounts()
     private var firstLineOfID: [Int64: Int] = [:]
     private var loggedRejects = 0
-    var encoder = JSONLineEncoder()
+    /// Builds each written row's document (reused, row after row).
+    let builder: BSONBuilder
+    /// Builds the lookup fragments of albums and artists.
+    private let fragmentBuilder: BSONBuilder
     /// Where written lines go (nil: dry run).
-    var output: AtomicFileWriter?
+    private(set) var output: AtomicFileWriter?
+    /// Prints each written document as a JSON line (libbson) into `output`.
+    private var printer: JSONLinePrinter?
 
     var inputName: String { (inputPath as NSString).lastPathComponent }
     var schemaName: String { plan.schema.name }
@@ -77,6 +82,8 @@ final class TableExtraction {
         self.quarantineDirectory = quarantineDirectory
         self.logger = logger
         reader = try CSVReader(path: inputPath)
+        builder = try BSONBuilder()
+        fragmentBuilder = try BSONBuilder()
         var record = CSVRecord()
         let name = (inputPath as NSString).lastPathComponent
         if headerRows == FMAHeader.rowCount {
@@ -172,8 +179,8 @@ final class TableExtraction {
         }
         let hot = self.hot, header = self.header, plan = self.plan
         return record.bytes.withUnsafeBufferPointer { buffer -> Result<Int64, Reject> in
-            if let base = buffer.baseAddress, memchr(base, 0, buffer.count) != nil {
-                let offset = UnsafeRawPointer(memchr(base, 0, buffer.count)!) - UnsafeRawPointer(base)
+            if let base = buffer.baseAddress, let nul = memchr(base, 0, buffer.count) {
+                let offset = UnsafeRawPointer(nul) - UnsafeRawPointer(base)
                 let column = (0..<record.count).first { record.byteRange($0).contains(offset) } ?? 0
                 return .failure(Reject(reason: "NUL byte in column \(header[column]) (a sign of a corrupted copy)",
                                        column: header[column]))
@@ -281,65 +288,66 @@ final class TableExtraction {
 
     // MARK: Writing
 
-    /// Encodes a row as one JSON line: schema properties in order, then the unknown columns.
-    /// `lookup` completes objects that name an `x-lookup` entity. Counts the row as written.
-    func write(_ record: CSVRecord, slots: [Slot], lookups: LookupTables?, trackID: Int64) throws {
-        // Work on a local encoder: a class property costs an exclusivity check per byte appended.
-        var encoder = JSONLineEncoder(capacity: 0)
-        swap(&encoder, &self.encoder)
-        defer { swap(&encoder, &self.encoder) }
-        encoder.removeAll()
+    /// Builds a row as one BSON document through libbson (schema properties in order, then the
+    /// unknown columns; `lookups` complete objects that name an `x-lookup` entity) and writes it as
+    /// one JSON line, printed by libbson as relaxed Extended JSON. Counts the row as written, or, if
+    /// libbson refuses the document (over the BSON size limit), quarantines it; returns whether it
+    /// was written.
+    @discardableResult
+    func write(_ record: CSVRecord, slots: [Slot], lookups: LookupTables?, trackID: Int64) throws -> Bool {
+        let builder = self.builder
+        builder.reset()
         var valid = true
-        record.bytes.withUnsafeBufferPointer { buffer in
-            encoder.append(byte: UInt8(ascii: "{"))
-            var first = true
-            for node in plan.nodes {
-                if !first { encoder.append(byte: UInt8(ascii: ",")) }
-                first = false
-                switch node {
-                case .leaf(let index):
-                    encoder.append(raw: plan.leaves[index].key)
-                    Self.encode(slots[index], into: &encoder, buffer: buffer, record: record, valid: &valid)
-                case .object(let object):
-                    encoder.append(raw: object.key)
-                    encodeObject(object, into: &encoder, slots: slots, buffer: buffer, record: record, lookups: lookups,
-                                 trackID: trackID, valid: &valid)
+        do {
+            try record.bytes.withUnsafeBufferPointer { buffer in
+                for node in plan.nodes {
+                    switch node {
+                    case .leaf(let index):
+                        if try !Self.append(slots[index], key: plan.leaves[index].key, to: builder, buffer: buffer, record: record) {
+                            valid = false
+                        }
+                    case .object(let object):
+                        if try !appendObject(object, to: builder, slots: slots, buffer: buffer, record: record,
+                                             lookups: lookups, trackID: trackID) {
+                            valid = false
+                        }
+                    }
+                }
+                for extra in plan.extras {
+                    let range = record.byteRange(extra.index)
+                    if range.isEmpty {
+                        try builder.appendNull(extra.key)
+                    } else if try !builder.append(extra.key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) {
+                        valid = false
+                    }
                 }
             }
-            for extra in plan.extras {
-                encoder.append(byte: UInt8(ascii: ","))
-                encoder.append(raw: extra.key)
-                let range = record.byteRange(extra.index)
-                if range.isEmpty {
-                    encoder.appendNull()
-                } else if !encoder.appendString(utf8: UnsafeBufferPointer(rebasing: buffer[range])) {
-                    valid = false
-                }
-            }
-            encoder.append(byte: UInt8(ascii: "}"))
-            encoder.append(byte: UInt8(ascii: "\n"))
+        } catch let error as BSONBuilderError {
+            try reject(record, reason: "the document cannot be built: \(error.description)", column: "")
+            return false
         }
+        try printer?.add(builder)
         if !valid { counts.repairedText += 1 }
-        try output?.write(encoder.bytes)
         counts.written += 1
+        return true
     }
 
-    private static func encode(_ slot: Slot, into encoder: inout JSONLineEncoder, buffer: UnsafeBufferPointer<UInt8>,
-                               record: CSVRecord, valid: inout Bool) {
+    /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
+    private static func append(_ slot: Slot, key: BSONKey, to builder: BSONBuilder, buffer: UnsafeBufferPointer<UInt8>,
+                               record: CSVRecord) throws(BSONBuilderError) -> Bool {
         switch slot {
-        case .missing, .null: encoder.appendNull()
-        case .value(let value): encoder.append(value)
+        case .missing, .null: try builder.appendNull(key)
+        case .value(let value): try builder.append(key, value)
         case .text(let column):
-            if !encoder.appendString(utf8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])) {
-                valid = false
-            }
+            return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
         }
+        return true
     }
 
-    private func encodeObject(_ object: ExtractPlan.Object, into encoder: inout JSONLineEncoder, slots: [Slot],
-                              buffer: UnsafeBufferPointer<UInt8>,
-                              record: CSVRecord, lookups: LookupTables?, trackID: Int64, valid: inout Bool) {
-        var fragments: [[UInt8]?]?
+    private func appendObject(_ object: ExtractPlan.Object, to builder: BSONBuilder, slots: [Slot],
+                              buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: LookupTables?,
+                              trackID: Int64) throws(BSONBuilderError) -> Bool {
+        var fragments: [UInt8]?
         var table: LookupTable?
         if let entity = object.lookup, let found = lookups?.tables[entity] {
             table = found
@@ -352,34 +360,47 @@ final class TableExtraction {
             }
         }
         if fragments == nil && object.children.allSatisfy({ slots[$0].isAbsent }) {
-            encoder.appendNull()
-            return
+            try builder.appendNull(object.key)
+            return true
         }
-        encoder.append(byte: UInt8(ascii: "{"))
-        for (position, index) in object.children.enumerated() {
-            if position > 0 { encoder.append(byte: UInt8(ascii: ",")) }
-            encoder.append(raw: plan.leaves[index].key)
+        var valid = true
+        try builder.beginDocument(object.key)
+        for index in object.children {
+            let key = plan.leaves[index].key
             if slots[index].isAbsent, let fragments, let field = table?.fieldIndex[index],
-               let fragment = fragments[field] {
-                encoder.append(raw: fragment)
-            } else {
-                Self.encode(slots[index], into: &encoder, buffer: buffer, record: record, valid: &valid)
+               try builder.append(key, elementAt: field, ofRawDocument: fragments) {
+                continue
+            }
+            if try !Self.append(slots[index], key: key, to: builder, buffer: buffer, record: record) { valid = false }
+        }
+        try builder.endDocument()
+        return valid
+    }
+
+    /// The values of `leaves` in one raw BSON document (element k = `leaves[k]`; null when the row
+    /// has no value), for the lookup tables: a track copies them into its embedded object.
+    func fragments(_ leaves: [Int], slots: [Slot], record: CSVRecord) throws -> [UInt8] {
+        let builder = self.fragmentBuilder
+        builder.reset()
+        try record.bytes.withUnsafeBufferPointer { buffer in
+            for (position, leaf) in leaves.enumerated() {
+                _ = try Self.append(slots[leaf], key: BSONKey.index(position), to: builder, buffer: buffer, record: record)
             }
         }
-        encoder.append(byte: UInt8(ascii: "}"))
+        return try builder.rawBytes()
     }
 
-    /// Encodes one slot alone (for lookup tables).
-    func fragment(_ slot: Slot, record: CSVRecord) -> [UInt8]? {
-        if slot.isAbsent { return nil }
-        encoder.removeAll()
-        var valid = true
-        record.bytes.withUnsafeBufferPointer { Self.encode(slot, into: &encoder, buffer: $0, record: record, valid: &valid) }
-        return encoder.bytes
+    /// Stages the written documents in `output`, printed as JSON lines by libbson on `printJobs`
+    /// threads (1: on this thread).
+    func stage(to output: AtomicFileWriter, printJobs: Int) {
+        self.output = output
+        printer = JSONLinePrinter(workers: printJobs) { lines in try output.write(lines) }
     }
 
-    /// Finishes the file: commits the quarantine file and checks the row invariant.
+    /// Finishes the file: prints what is still pending, commits the quarantine file and checks
+    /// the row invariant. The caller commits `output`.
     func finish() throws {
+        try printer?.finish()
         try quarantine?.commit()
         if counts.quarantined > 0 {
             logger.warning("\(inputName): \(counts.quarantined) rows quarantined\(quarantine.map { " in \($0.path)" } ?? " (dry run: not written)")")
@@ -389,10 +410,11 @@ final class TableExtraction {
     }
 }
 
-/// Lookup tables of the entities a track embeds: id → pre-encoded JSON of the referenced fields.
+/// Lookup tables of the entities a track embeds: id → the referenced fields as one raw BSON
+/// document (element k is the value for position k; null where the entity has none).
 struct LookupTable {
     var source: String
-    var rows: [Int64: [[UInt8]?]] = [:]
+    var rows: [Int64: [UInt8]] = [:]
     /// The track plan's leaf index → position in a row's fragments.
     var fieldIndex: [Int: Int] = [:]
 }
@@ -403,6 +425,29 @@ struct LookupTables {
 
 extension Double {
     var compact: String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
+}
+
+extension BSONBuilder {
+    /// A coerced cell: integers as the narrowest BSON integer, lists as arrays, dictionaries as
+    /// sub-documents (keys in source order).
+    func append(_ key: BSONKey, _ value: FieldValue) throws(BSONBuilderError) {
+        switch value {
+        case .null: try appendNull(key)
+        case .bool(let flag): try append(key, bool: flag)
+        case .int(let number): try append(key, int64: number)
+        case .double(let number): try append(key, double: number)
+        case .string(let text): try append(key, string: text)
+        case .dateTime(let milliseconds): try append(key, dateTime: milliseconds)
+        case .list(let elements):
+            try beginArray(key)
+            for (index, element) in elements.enumerated() { try append(BSONKey.index(index), element) }
+            try endArray()
+        case .dictionary(let entries):
+            try beginDocument(key)
+            for entry in entries { try append(BSONKey(entry.key), entry.value) }
+            try endDocument()
+        }
+    }
 }
 
 extension FieldValue {

@@ -1,3 +1,4 @@
+import DocumentStore
 import Foundation
 import Testing
 import TestSupport
@@ -30,13 +31,33 @@ struct ExtractRun {
         return ExtractRun(work: work, outcome: outcome)
     }
 
-    /// Staged documents of a collection (nil when the file does not exist), parsed as JSON.
+    /// Staged documents of a collection (nil when the file does not exist), parsed as JSON, with
+    /// every double as libbson reads it back (bit-exact; libbson prints 20 significant digits,
+    /// which JSONSerialization may round one unit in the last place differently).
     func staged(_ collection: String) throws -> [[String: Any]]? {
         let path = work.path + "/work/staging/metadata/\(collection).jsonl"
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        return try text.split(separator: "\n").map {
-            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        let reader = try JSONLinesReader(path: path)
+        return try text.split(separator: "\n").map { line in
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let bson = try #require(try reader.next(), "libbson reads the same lines").document()
+            return try #require(Self.exactDoubles(json, .document(bson)) as? [String: Any])
+        }
+    }
+
+    static func exactDoubles(_ json: Any, _ bson: BSONValue) -> Any {
+        switch (json, bson) {
+        case (let object as [String: Any], .document(let document)):
+            var result = object
+            for field in document { if let value = object[field.key] { result[field.key] = exactDoubles(value, field.value) } }
+            return result
+        case (let array as [Any], .array(let elements)) where array.count == elements.count:
+            return zip(array, elements).map { exactDoubles($0, $1) }
+        case (is NSNumber, .double(let value)):
+            return NSNumber(value: value)
+        default:
+            return json
         }
     }
 
