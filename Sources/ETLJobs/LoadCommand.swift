@@ -20,6 +20,9 @@ public struct LoadCommand: JobCommand {
     @Option(name: .long, help: "Documents per bulk write (also capped at 8 MiB of BSON).")
     public var batchSize = 1000
 
+    @Option(name: .long, help: "Bulk writes in flight at once, each on its own pooled client.")
+    public var inFlight = 2
+
     @Flag(name: .long, help: "Delete documents whose _id is no longer staged (a source row that went away).")
     public var prune = false
 
@@ -33,6 +36,7 @@ public struct LoadCommand: JobCommand {
 
     public func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        guard inFlight > 0 else { throw ValidationError("--in-flight must be positive") }
     }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
@@ -64,8 +68,8 @@ public struct LoadCommand: JobCommand {
             var counts = Counts()
             var stagedIDs: [BSONValue] = []
             for path in staged.files {
-                try load(path: path, into: collection, rejects: rejects, counts: &counts,
-                         stagedIDs: &stagedIDs, logger: context.logger)
+                try await load(path: path, into: collection, connection: connection, rejects: rejects,
+                               counts: &counts, stagedIDs: &stagedIDs, logger: context.logger)
             }
             if prune {
                 counts.pruned = try collection.deleteMany(["_id": .document(["$nin": .array(stagedIDs)])])
@@ -91,65 +95,113 @@ public struct LoadCommand: JobCommand {
         var read = 0, inserted = 0, updated = 0, unchanged = 0, rejected = 0, pruned = 0
     }
 
-    private func load(path: String, into collection: MongoCollection, rejects: LoadRejects, counts: inout Counts,
-                      stagedIDs: inout [BSONValue], logger: Logger) throws {
-        let reader = try JSONLinesReader(path: path)
-        var batch: [BSONDocument] = []
-        var batchBytes = 0
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            try write(batch, to: collection, rejects: rejects, counts: &counts, logger: logger)
-            batch.removeAll(keepingCapacity: true)
-            batchBytes = 0
-        }
-        while let document = try reader.next() {
-            counts.read += 1
-            guard let id = document["_id"] else {
-                try rejects.add(collection: collection.name, document: document, code: 0,
-                                message: "\(path):\(reader.lineNumber): document has no _id")
-                counts.rejected += 1
-                continue
-            }
-            if prune { stagedIDs.append(id) }  // only --prune needs the full id list
-            try document.append(Self.hashField, .string(document.contentHash))
-            if document.byteCount > Self.maximumDocumentBytes {
-                try rejects.add(collection: collection.name, document: document, code: 10334,
-                                message: "document is \(document.byteCount) bytes, over MongoDB's 16 MiB limit")
-                counts.rejected += 1
-                continue
-            }
-            if batchBytes + document.byteCount > 8 << 20 { try flush() }
-            batch.append(document)
-            batchBytes += document.byteCount
-            if batch.count >= batchSize { try flush() }
-        }
-        try flush()
+    /// A batch handed to the task that writes it. @unchecked: the reading task builds it and never
+    /// touches it again, so exactly one task at a time owns its libbson documents.
+    struct Batch: @unchecked Sendable {
+        let documents: [BSONDocument]
     }
 
-    /// Writes the documents of a batch whose content hash differs from the stored one.
-    private func write(_ batch: [BSONDocument], to collection: MongoCollection, rejects: LoadRejects,
-                       counts: inout Counts, logger: Logger) throws {
-        var changed = batch
-        if !common.force {
-            let ids = batch.compactMap { $0["_id"] }
+    /// What one batch write did, for the reading task to count and quarantine.
+    struct BatchOutcome: Sendable {
+        struct Refused: Sendable {
+            var document: Document
+            var code: Int
+            var message: String
+        }
+
+        var inserted = 0, updated = 0, unchanged = 0
+        var refused: [Refused] = []
+    }
+
+    /// Reads one staged file and writes it in batches, up to `--in-flight` of them at once on
+    /// clients of the pool (reading and hashing overlap with the server's work).
+    private func load(path: String, into collection: MongoCollection, connection: MongoConnection,
+                      rejects: LoadRejects, counts: inout Counts, stagedIDs: inout [BSONValue],
+                      logger: Logger) async throws {
+        let reader = try JSONLinesReader(path: path)
+        let name = collection.name, database = mongo.database, force = common.force, maximumInFlight = inFlight
+        try await withThrowingTaskGroup(of: BatchOutcome.self) { group in
+            var running = 0
+            func record(_ outcome: BatchOutcome) throws {
+                counts.inserted += outcome.inserted
+                counts.updated += outcome.updated
+                counts.unchanged += outcome.unchanged
+                counts.rejected += outcome.refused.count
+                for refused in outcome.refused {
+                    try rejects.add(collection: name, document: BSONDocument(refused.document), code: refused.code,
+                                    message: refused.message)
+                }
+            }
+            var documents: [BSONDocument] = []
+            var batchBytes = 0
+            func submit() async throws {
+                guard !documents.isEmpty else { return }
+                if running == maximumInFlight, let outcome = try await group.next() {
+                    try record(outcome)
+                    running -= 1
+                }
+                let batch = Batch(documents: documents)
+                group.addTask {
+                    try Self.write(batch, collection: name, database: database, connection: connection,
+                                   force: force, logger: logger)
+                }
+                running += 1
+                documents = []
+                batchBytes = 0
+            }
+            while let document = try reader.next() {
+                counts.read += 1
+                guard let id = document["_id"] else {
+                    try rejects.add(collection: name, document: document, code: 0,
+                                    message: "\(path):\(reader.lineNumber): document has no _id")
+                    counts.rejected += 1
+                    continue
+                }
+                if prune { stagedIDs.append(id) }  // only --prune needs the full id list
+                try document.append(Self.hashField, .string(document.contentHash))
+                if document.byteCount > Self.maximumDocumentBytes {
+                    try rejects.add(collection: name, document: document, code: 10334,
+                                    message: "document is \(document.byteCount) bytes, over MongoDB's 16 MiB limit")
+                    counts.rejected += 1
+                    continue
+                }
+                if batchBytes + document.byteCount > 8 << 20 { try await submit() }
+                documents.append(document)
+                batchBytes += document.byteCount
+                if documents.count >= batchSize { try await submit() }
+            }
+            try await submit()
+            for try await outcome in group { try record(outcome) }
+        }
+    }
+
+    /// Writes the documents of a batch whose content hash differs from the stored one, on a
+    /// client of its own from the pool.
+    private static func write(_ batch: Batch, collection name: String, database: String,
+                              connection: MongoConnection, force: Bool, logger: Logger) throws -> BatchOutcome {
+        let collection = try connection.client().collection(name, database: database)
+        var outcome = BatchOutcome()
+        var changed = batch.documents
+        if !force {
+            let ids = changed.compactMap { $0["_id"] }
             let stored = try withRetries(logger: logger) { () throws(MongoError) in
-                try collection.values(of: Self.hashField, forIDs: ids)
+                try collection.values(of: hashField, forIDs: ids)
             }
-            changed = batch.filter { document in
+            changed = changed.filter { document in
                 guard let id = document["_id"], let storedHash = stored[id.canonicalKey] else { return true }
-                return storedHash != document[Self.hashField]
+                return storedHash != document[hashField]
             }
-            counts.unchanged += batch.count - changed.count
+            outcome.unchanged = batch.documents.count - changed.count
         }
-        guard !changed.isEmpty else { return }
+        guard !changed.isEmpty else { return outcome }
         let result = try withRetries(logger: logger) { () throws(MongoError) in try collection.upsertByID(changed) }
-        counts.inserted += result.upserted
-        counts.updated += result.matched
-        counts.rejected += result.writeErrors.count
+        outcome.inserted = result.upserted
+        outcome.updated = result.matched
         for error in result.writeErrors where changed.indices.contains(error.index) {
-            try rejects.add(collection: collection.name, document: changed[error.index], code: error.code,
-                            message: error.message)
+            outcome.refused.append(.init(document: try changed[error.index].document(), code: error.code,
+                                         message: error.message))
         }
+        return outcome
     }
 
     /// The run ledger file (every job's runs, including those that never touch MongoDB) → `etl_runs`.

@@ -60,6 +60,24 @@ import TestSupport
         #expect(runs.allSatisfy { $0["status"] == "ok" && $0["counts"]?.documentValue != nil })
     }
 
+    @Test func pruneRemovesDocumentsWhoseSourceRowsAreGone() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path, "--in-flight", "3", "--batch-size", "7"],
+                                   environment: environment).status == 0)
+        let staged = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
+        try StagedInputs.writeLines(try StagedInputs.read(staged).filter { $0["_id"] != 21 }, to: staged)
+        let withoutPrune = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(withoutPrune.lastLine.contains("162 genres unchanged"), "\(withoutPrune.lastLine)")
+        #expect(try documents("genres", uri: uri, database: database).count == 163, "no --prune: nothing deleted")
+        let pruned = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
+        #expect(pruned.lastLine.contains("1 genres pruned"), "\(pruned.lastLine)")
+        let remaining = try documents("genres", uri: uri, database: database)
+        #expect(remaining.count == 162 && !remaining.contains { $0["_id"] == 21 })
+    }
+
     @Test func documentBreakingTheValidatorIsQuarantinedWithCode121AndTheRestLand() throws {
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
         defer { TestServer.dropDatabase(database) }
