@@ -82,8 +82,18 @@ public struct ExportCommand: JobCommand {
         } catch let error as ExportError {
             throw JobError(.usage, error.description)
         }
+        let progress = ProgressBar(label: Self.jobName, unit: "rows", logger: context.logger)
+        defer { progress.finish() }
+        if progress.isEnabled {
+            let total = try? client.collection(collection, database: mongo.database).countDocuments(query)
+            progress.update(done: 0, total: total.map { Int($0) })
+        }
         do {
-            while let document = try cursor.next() { try writer.write(document) }
+            while let document = try cursor.next() {
+                try writer.write(document)
+                if writer.rows % 1000 == 0 { progress.update(done: writer.rows) }
+            }
+            progress.update(done: writer.rows)
             let manifest: Document = [
                 "collection": .string(collection), "database": .string(mongo.database),
                 "query": .document(query), "sort": .document(["_id": 1]),

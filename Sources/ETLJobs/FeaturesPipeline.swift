@@ -148,6 +148,8 @@ struct FeaturesPipeline {
         var result = Result()
         var lastProgress = start
         var computeDone = 0
+        let progress = ProgressBar(label: "etl-features", unit: "files", total: computeIndices.count, logger: logger)
+        defer { progress.finish() }
 
         try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
             var launched = 0  // into computeIndices
@@ -205,9 +207,10 @@ struct FeaturesPipeline {
                 inFlight -= 1
                 ready[index] = outcome
                 computeDone += 1
+                progress.update(done: computeDone)
 
                 let now = Date()
-                if progressInterval > 0, now.timeIntervalSince(lastProgress) >= progressInterval {
+                if progressInterval > 0, !progress.isEnabled, now.timeIntervalSince(lastProgress) >= progressInterval {
                     lastProgress = now
                     let elapsed = now.timeIntervalSince(start)
                     let rate = Double(computeDone) / elapsed

@@ -33,12 +33,15 @@ public struct MongoOptions: ParsableArguments, Sendable {
     public init() {}
 
     public var uri: String {
-        mongodbUri ?? ProcessInfo.processInfo.environment["MONGODB_URI"] ?? "mongodb://127.0.0.1:27017/?directConnection=true"
+        mongodbUri ?? ProcessInfo.processInfo.environment["MONGODB_URI"] ?? Self.defaultURI
     }
 
     public var database: String {
-        db ?? ProcessInfo.processInfo.environment["MUSICETL_DB"] ?? "musicetl"
+        db ?? ProcessInfo.processInfo.environment["MUSICETL_DB"] ?? Self.defaultDatabase
     }
+
+    static let defaultURI = "mongodb://127.0.0.1:27017/?directConnection=true"
+    static let defaultDatabase = "musicetl"
 
     /// Connects and pings, so an absent server fails the job at once with exit 69.
     func connect(job: String) throws -> MongoConnection {
@@ -50,6 +53,141 @@ public struct MongoOptions: ParsableArguments, Sendable {
 
 /// The body of every `Jobs/<name>/main.swift`. Called in a generic context so that Swift picks
 /// `AsyncParsableCommand`'s asynchronous `main()`, not the synchronous one.
+///
+/// Before ArgumentParser parses, the configuration is merged into the argument list: each key
+/// not given on the command line but set in a `MUSICETL_*` variable or the `--config` file is
+/// appended as `--key=value` (see `Configuration`), so every `@Option` keeps its parsing and
+/// validation. A bad file, an unknown key or a value of the wrong type exits 64 with one line.
 public func runJob<Command: AsyncParsableCommand>(_ command: Command.Type) async {
-    await command.main()
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    // Help, version and completion scripts need no configuration (and must work with a bad one).
+    let plain: Set = ["--help", "-h", "help", "--version", "--experimental-dump-help"]
+    if arguments.prefix(while: { $0 != "--" })
+        .contains(where: { plain.contains($0) || $0.hasPrefix("--generate-completion-script") }) {
+        await command.main(arguments)
+        return
+    }
+    let job = command.configuration.commandName ?? "etl"
+    let environment = ProcessInfo.processInfo.environment
+    let resolution: Resolution
+    do throws(ConfigurationError) {
+        let configuration = try Configuration.load(arguments: arguments, environment: environment)
+        try configuration.validate(jobs: JobCatalog.arguments)
+        resolution = try configuration.resolve(arguments, for: ConfigurableArgument.list(command),
+                                               tables: [JobCatalog.table(of: command)],
+                                               computedDefaults: JobCatalog.computedDefaults)
+        ProcessConfiguration.current = configuration
+    } catch {
+        let json = Configuration.givenKeys(in: arguments).contains("log-format")
+            ? arguments.contains("--log-format=json") || zip(arguments, arguments.dropFirst()).contains { $0 == ("--log-format", "json") }
+            : environment["MUSICETL_LOG_FORMAT"] == "json"
+        exitWithUsageError(job: job, message: error.message, json: json, usage: nil)
+    }
+    let json = resolution.setting("log-format")?.value == "json"
+    let printConfig = Configuration.givenKeys(in: arguments).contains("print-config")
+    // Shown even when the arguments do not parse: seeing what came from where is how one finds out why.
+    if printConfig {
+        print(resolution.rendered(job: job), terminator: "")
+        if command == NightlyCommand.self { printStepConfigurations() }
+    }
+
+    var parsed: ParsableCommand
+    do {
+        parsed = try command.parseAsRoot(resolution.arguments)
+    } catch {
+        let code = command.exitCode(for: error)
+        guard code == .validationFailure else { command.exit(withError: error) }
+        if printConfig {
+            let note = "\(job): note: a run with these values would fail: " + resolution.annotate(command.message(for: error))
+            FileHandle.standardError.write(Data((note + "\n").utf8))
+            command.exit()
+        }
+        let usage = "Usage: " + command.usageString() + "\n  See '\(job) --help' for more help."
+        exitWithUsageError(job: job, message: resolution.annotate(command.message(for: error)), json: json, usage: usage)
+    }
+    if printConfig { command.exit() }
+    do {
+        if var asyncCommand = parsed as? AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try parsed.run()
+        }
+    } catch {
+        command.exit(withError: error)
+    }
+}
+
+/// A usage or configuration error before the job starts: the usage text (text logs only), then
+/// one summary line, the last on stderr, and exit 64.
+private func exitWithUsageError(job: String, message: String, json: Bool, usage: String?) -> Never {
+    let line = "\(job) \(ExitStatus.usage): \(message)"
+    var text = ""
+    if json {
+        let object: [String: Any] = ["summary": line, "message": line, "level": "error", "job": job, "run_id": "",
+                                     "status": "\(ExitStatus.usage)", "exit_code": Int(ExitStatus.usage.rawValue)]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        text = String(decoding: data, as: UTF8.self) + "\n"
+    } else {
+        if let usage { text = usage + "\n" }
+        text += line + "\n"
+    }
+    FileHandle.standardError.write(Data(text.utf8))
+    exit(ExitStatus.usage.rawValue)
+}
+
+/// `etl-nightly --print-config`: each step's own keys, as `[step]` tables.
+private func printStepConfigurations() {
+    guard let configuration = ProcessConfiguration.current else { return }
+    let nightly = Set(ConfigurableArgument.list(NightlyCommand.self).map(\.key)).union(["collection"])
+    for command in JobCatalog.commands where command != NightlyCommand.self {
+        let own = ConfigurableArgument.list(command).filter { !nightly.contains($0.key) }
+        guard let resolution = try? configuration.resolve([], for: own, tables: [JobCatalog.table(of: command), "nightly"],
+                                                          computedDefaults: JobCatalog.computedDefaults)
+        else { continue }
+        print("\n[\(JobCatalog.table(of: command))]\n" + resolution.renderedSettings(), terminator: "")
+    }
+}
+
+/// Parses a step of `etl-nightly` with the defaults the environment and config file give that
+/// job: its own table (`[load]`), then `[nightly]`, then the top level. The options the nightly
+/// hands every step (common and MongoDB) are left to the nightly.
+func parseStep<Command: ParsableCommand>(_ command: Command.Type, _ arguments: [String]) throws -> Command {
+    guard let configuration = ProcessConfiguration.current else { return try command.parse(arguments) }
+    let shared = Set((ConfigurableArgument.list(CommonOptions.self) + ConfigurableArgument.list(MongoOptions.self)).map(\.key))
+    let own = ConfigurableArgument.list(command).filter { !shared.contains($0.key) }
+    let resolution = try configuration.resolve(arguments, for: own, tables: [JobCatalog.table(of: command), "nightly"])
+    return try command.parse(resolution.arguments)
+}
+
+/// Every job's configurable arguments, by config-file table name (`etl-load` → `load`).
+enum JobCatalog {
+    static let commands: [any ParsableCommand.Type] = [
+        ExtractCommand.self, FeaturesCommand.self, NormalizeCommand.self, LoadCommand.self, ExportCommand.self,
+        NightlyCommand.self,
+    ]
+
+    static func table(of command: any ParsableCommand.Type) -> String {
+        let name = command.configuration.commandName ?? ""
+        return name.hasPrefix("etl-") ? String(name.dropFirst(4)) : name
+    }
+
+    /// `[nightly]` also takes any step's keys: they apply to its steps.
+    static let arguments: [String: [ConfigurableArgument]] = {
+        var catalog: [String: [ConfigurableArgument]] = [:]
+        for command in commands { catalog[table(of: command)] = ConfigurableArgument.list(command) }
+        var nightly = catalog["nightly"] ?? []
+        for command in commands where table(of: command) != "nightly" {
+            for argument in catalog[table(of: command)] ?? [] where !nightly.contains(where: { $0.key == argument.key }) {
+                nightly.append(argument)
+            }
+        }
+        catalog["nightly"] = nightly
+        return catalog
+    }()
+
+    /// Defaults computed at run time, for `--print-config`.
+    static var computedDefaults: [String: String] {
+        ["mongodb-uri": MongoOptions.defaultURI, "db": MongoOptions.defaultDatabase,
+         "jobs": String(max(1, ProcessInfo.processInfo.activeProcessorCount))]
+    }
 }

@@ -60,6 +60,10 @@ public struct LoadCommand: JobCommand {
         context.recorder.useMongo(connection, database: mongo.database)
         context.logger.info("loading into \(mongo.database) at \(connection.serverDescription)")
         let rejects = LoadRejects(path: context.quarantineDirectory.appendingPathComponent("load.rejects.jsonl").path)
+        let progress = ProgressBar(label: Self.jobName, unit: "documents", logger: context.logger)
+        defer { progress.finish() }
+        if progress.isEnabled { progress.update(done: 0, total: ProgressBar.countLines(inFiles: staged.flatMap(\.files))) }
+        var loadedBefore = 0
         for staged in staged {
             let client = try connection.client()
             let collection = try client.collection(staged.schema.collection, database: mongo.database)
@@ -69,8 +73,10 @@ public struct LoadCommand: JobCommand {
             var stagedIDs: [BSONValue] = []
             for path in staged.files {
                 try await load(path: path, into: collection, connection: connection, rejects: rejects,
-                               counts: &counts, stagedIDs: &stagedIDs, logger: context.logger)
+                               counts: &counts, stagedIDs: &stagedIDs, logger: context.logger,
+                               progress: progress, progressBase: loadedBefore)
             }
+            loadedBefore += counts.read
             if prune {
                 counts.pruned = try collection.deleteMany(["_id": .document(["$nin": .array(stagedIDs)])])
             }
@@ -117,7 +123,7 @@ public struct LoadCommand: JobCommand {
     /// clients of the pool (reading and hashing overlap with the server's work).
     private func load(path: String, into collection: MongoCollection, connection: MongoConnection,
                       rejects: LoadRejects, counts: inout Counts, stagedIDs: inout [BSONValue],
-                      logger: Logger) async throws {
+                      logger: Logger, progress: ProgressBar, progressBase: Int) async throws {
         let reader = try JSONLinesReader(path: path)
         let name = collection.name, database = mongo.database, force = common.force, maximumInFlight = inFlight
         try await withThrowingTaskGroup(of: BatchOutcome.self) { group in
@@ -131,6 +137,7 @@ public struct LoadCommand: JobCommand {
                     try rejects.add(collection: name, document: BSONDocument(refused.document), code: refused.code,
                                     message: refused.message)
                 }
+                progress.update(done: progressBase + counts.inserted + counts.updated + counts.unchanged + counts.rejected)
             }
             var documents: [BSONDocument] = []
             var batchBytes = 0

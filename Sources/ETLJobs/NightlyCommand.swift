@@ -91,16 +91,16 @@ public struct NightlyCommand: AsyncParsableCommand {
     /// Each step is its own command, parsed from its own flags (so its defaults apply), then
     /// given the nightly's shared options.
     private func makeSteps() throws -> [(name: String, execute: (JobContext) async throws -> JobSummary)] {
-        var extract = try ExtractCommand.parse(["--metadata", metadata] + (tracksFile.map { ["--tracks-file", $0] } ?? []))
+        var extract = try parseStep(ExtractCommand.self, ["--metadata", metadata] + (tracksFile.map { ["--tracks-file", $0] } ?? []))
         extract.common = common
-        var features = try FeaturesCommand.parse(["--audio", audio])
+        var features = try parseStep(FeaturesCommand.self, ["--audio", audio])
         features.common = common
-        var normalize = try NormalizeCommand.parse([])
+        var normalize = try parseStep(NormalizeCommand.self, [])
         normalize.common = common
-        var load = try LoadCommand.parse([])
+        var load = try parseStep(LoadCommand.self, [])
         load.mongo = mongo
         load.common = common
-        var export = try ExportCommand.parse(["--collection", exportCollection, "--partition-by", partitionBy])
+        var export = try parseStep(ExportCommand.self, ["--collection", exportCollection, "--partition-by", partitionBy])
         export.mongo = mongo
         export.common = common
         return [(ExtractCommand.jobName, extract.execute), (FeaturesCommand.jobName, features.execute),

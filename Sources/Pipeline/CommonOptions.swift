@@ -27,6 +27,14 @@ public struct CommonOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "The Schemas/ directory (default: found beside the executable; env MUSICETL_SCHEMAS).")
     public var schemas: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Config file (TOML): keys are the long flag names, [job] tables override the top level (default: $MUSICETL_CONFIG).",
+        valueName: "file"))
+    public var config: String?
+
+    @Flag(name: .long, help: "Print the effective configuration (flags > MUSICETL_* environment > config file > defaults) with each value's source, then exit.")
+    public var printConfig = false
+
     public init() {}
 
     /// `--only` as a set of ids; nil when every id is wanted.

@@ -97,7 +97,8 @@ public enum JobRunner {
         case .text:
             FileHandle.standardError.write(Data((line + "\n").utf8))
         case .json:
-            var object: [String: Any] = ["summary": line, "job": job, "run_id": runID,
+            var object: [String: Any] = ["summary": line, "message": line, "level": summary.status == .ok ? "notice" : "error",
+                                         "job": job, "run_id": runID,
                                          "status": "\(summary.status)", "exit_code": summary.status.rawValue,
                                          "seconds": seconds]
             object["counts"] = Dictionary(summary.counts.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })

@@ -55,6 +55,9 @@ public struct StderrLogHandler: LogHandler {
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             line = String(decoding: data, as: UTF8.self)
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        TerminalLine.writeLines(line + "\n")
     }
+
+    /// The log format of the running job (a progress bar is drawn only for text).
+    static var currentFormat: LogFormat { settings.withLock { $0.format } }
 }

@@ -1,0 +1,332 @@
+import Foundation
+import Pipeline
+import Testing
+import TestSupport
+
+/// Configuration (flags > MUSICETL_* environment > --config file > defaults), --print-config,
+/// log formats, the progress bar, and the one-line failures of every job.
+@Suite(.serialized) struct ConfigurationTests {
+    /// `key → (value, source)` from `--print-config` output (top-level keys only, before any `[step]`).
+    private func printedSettings(_ output: String) -> [String: (value: String, source: String)] {
+        var settings: [String: (value: String, source: String)] = [:]
+        for line in output.split(separator: "\n") {
+            if line.hasPrefix("[") { break }
+            guard !line.hasPrefix("#"), let equals = line.range(of: " = "), let hash = line.range(of: "  # ") else { continue }
+            let key = line[..<equals.lowerBound].trimmingCharacters(in: .whitespaces)
+            var value = line[equals.upperBound..<hash.lowerBound].trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            settings[key] = (value, line[hash.upperBound...].trimmingCharacters(in: .whitespaces))
+        }
+        return settings
+    }
+
+    private func writeConfig(_ text: String, in directory: TemporaryDirectory) throws -> String {
+        let path = directory.path + "/musicetl.toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    // MARK: precedence
+
+    @Test func flagBeatsEnvironmentBeatsFileBeatsDefault() throws {
+        let scratch = TemporaryDirectory()
+        let config = try writeConfig("""
+            # top level: every job
+            work-dir = "/srv/from-file"
+            db = "file_db"
+            batch-size = 10
+            in-flight = 3
+            """, in: scratch)
+        let run = try JobProcess.run("etl-load", ["--config", config, "--db", "flag_db", "--print-config"],
+                                     environment: ["MUSICETL_DB": "env_db", "MUSICETL_BATCH_SIZE": "20"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let settings = printedSettings(run.standardOutput)
+        #expect(settings["db"]?.value == "flag_db" && settings["db"]?.source == "flag", "\(run.standardOutput)")
+        #expect(settings["batch-size"]?.value == "20" && settings["batch-size"]?.source == "env MUSICETL_BATCH_SIZE")
+        #expect(settings["work-dir"]?.value == "/srv/from-file" && settings["work-dir"]?.source == "file \(config):2")
+        #expect(settings["in-flight"]?.value == "3" && settings["in-flight"]?.source == "file \(config):5")
+        #expect(settings["prune"]?.value == "false" && settings["prune"]?.source == "default")
+        #expect(settings["log-format"]?.value == "text" && settings["log-format"]?.source == "default")
+        #expect(run.standardError.isEmpty, "--print-config runs nothing: \(run.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: "/srv/from-file"))
+    }
+
+    @Test func configFileFromTheEnvironmentAndPerRunKeysStayOnTheCommandLine() throws {
+        let scratch = TemporaryDirectory()
+        let config = try writeConfig("log-format = \"json\"\n", in: scratch)
+        let run = try JobProcess.run("etl-normalize", ["--print-config"],
+                                     environment: ["MUSICETL_CONFIG": config, "MUSICETL_FORCE": "1", "MUSICETL_QUIET": "yes"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let settings = printedSettings(run.standardOutput)
+        #expect(settings["log-format"]?.value == "json")
+        #expect(settings["force"]?.value == "false", "MUSICETL_FORCE is ignored: --force is chosen per run")
+        #expect(settings["quiet"]?.value == "true" && settings["quiet"]?.source == "env MUSICETL_QUIET")
+        #expect(run.standardOutput.contains("# config file: \(config) (env MUSICETL_CONFIG)"))
+        // --verbose on the command line wins over MUSICETL_QUIET instead of clashing with it.
+        let verbose = try JobProcess.run("etl-normalize", ["--print-config", "--verbose"], environment: ["MUSICETL_QUIET": "1"])
+        #expect(verbose.status == 0, "\(verbose.standardError)")
+        #expect(printedSettings(verbose.standardOutput)["quiet"]?.value == "false")
+    }
+
+    @Test func printConfigRedactsTheMongoPassword() throws {
+        let run = try JobProcess.run("etl-export", ["--print-config"],
+                                     environment: ["MONGODB_URI": "mongodb://etl:hunter2@db.example:27017/?authSource=admin"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(!run.standardOutput.contains("hunter2"), "\(run.standardOutput)")
+        let uri = printedSettings(run.standardOutput)["mongodb-uri"]
+        #expect(uri?.source == "env MONGODB_URI")
+        #expect(uri?.value.contains("db.example:27017") == true, "\(run.standardOutput)")
+    }
+
+    @Test func perJobTablesOverrideTheTopLevel() throws {
+        let scratch = TemporaryDirectory()
+        let config = try writeConfig("""
+            max-reject-ratio = 0.5
+            batch-size = 100
+
+            [extract]
+            max-reject-ratio = 0.9   # the metadata is dirtier
+
+            [load]
+            batch-size = 250
+
+            [nightly]
+            in-flight = 4
+            """, in: scratch)
+        // Shown even though a run would lack --metadata (a note on stderr says so).
+        let extract = try JobProcess.run("etl-extract", ["--config", config, "--print-config"])
+        #expect(extract.status == 0, "\(extract.standardError)")
+        #expect(extract.lastLine == "etl-extract: note: a run with these values would fail: Missing expected argument '--metadata <metadata>'")
+        #expect(printedSettings(extract.standardOutput)["max-reject-ratio"]?.value == "0.9")
+        #expect(printedSettings(extract.standardOutput)["max-reject-ratio"]?.source == "file \(config):5 [extract]")
+        let features = try JobProcess.run("etl-features", ["--config", config, "--print-config"])
+        #expect(printedSettings(features.standardOutput)["max-reject-ratio"]?.value == "0.5")
+        let load = try JobProcess.run("etl-load", ["--config", config, "--print-config"])
+        #expect(printedSettings(load.standardOutput)["batch-size"]?.value == "250")
+        #expect(printedSettings(load.standardOutput)["in-flight"]?.source == "default", "[nightly] is for the nightly only")
+        // etl-nightly shows what each step gets: its table, then [nightly], then the top level.
+        let nightly = try JobProcess.run("etl-nightly", ["--config", config, "--print-config", "--metadata", "m", "--audio", "a"])
+        #expect(nightly.status == 0, "\(nightly.standardError)")
+        let loadSection = nightly.standardOutput.components(separatedBy: "\n[load]\n").last ?? ""
+        #expect(loadSection.contains("batch-size = 250"), "\(nightly.standardOutput)")
+        #expect(loadSection.contains("in-flight = 4") && loadSection.contains("[nightly]"), "\(nightly.standardOutput)")
+    }
+
+    @Test func environmentAndFileValuesReachTheRun() throws {
+        let scratch = TemporaryDirectory(), work = TemporaryDirectory()
+        let config = try writeConfig("[extract]\nwork-dir = \"\(work.path)\"\nmax-reject-ratio = 1\n", in: scratch)
+        let run = try JobProcess.run("etl-extract", ["--config", config],
+                                     environment: ["MUSICETL_METADATA": Fixtures.url("sample/fma_metadata").path])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(FileManager.default.fileExists(atPath: work.path + "/staging/metadata/genres.jsonl"))
+    }
+
+    @Test func theExampleConfigIsValidForEveryJob() throws {
+        let example = TestServer.packageRoot.appendingPathComponent("Jobs/musicetl.example.toml").path
+        for job in ["etl-extract", "etl-features", "etl-normalize", "etl-load", "etl-export", "etl-nightly"] {
+            let run = try JobProcess.run(job, ["--config", example, "--print-config"])
+            #expect(run.status == 0 && run.standardError.isEmpty, "\(job): \(run.standardError)")
+        }
+    }
+
+    // MARK: bad configuration
+
+    @Test(arguments: [
+        ("work-dir = \"w\"\n\ndb = musicetl\n", ":3:", "strings need quotes"),
+        ("[load]\nbatch-size = \"many\"\n", ":2:", "batch-size must be an integer"),
+        ("quiet = 1\n", ":1:", "quiet must be true or false"),
+        ("log-format = \"xml\"\n", ":1:", "log-format must be one of text, json"),
+        ("# ok\n[load]\nbatchsize = 5\n", ":3:", "unknown key batchsize for [load] (etl-load); did you mean batch-size?"),
+        ("[loader]\n", ":1:", "unknown table [loader]"),
+        ("db = \"a\"\ndb = \"b\"\n", ":2:", "db is set twice"),
+        ("dry-run = true\n", ":1:", "dry-run is chosen per run"),
+        ("[load]\nbatch-size = 10 x\n", ":2:", "unexpected text after the value"),
+        ("work-dir = \"unclosed\n", ":1:", "a string is not closed"),
+    ])
+    func aBadConfigFileExits64WithOneLineNamingTheLine(text: String, line: String, message: String) throws {
+        let scratch = TemporaryDirectory()
+        let config = try writeConfig(text, in: scratch)
+        let run = try JobProcess.run("etl-load", ["--config", config, "--work-dir", scratch.path])
+        #expect(run.status == 64, "\(run.standardError)")
+        #expect(run.standardError.split(separator: "\n").count == 1, "one line: \(run.standardError)")
+        #expect(run.lastLine.hasPrefix("etl-load usage error: \(config)\(line)"), "\(run.lastLine)")
+        #expect(run.lastLine.contains(message), "\(run.lastLine)")
+    }
+
+    @Test func badEnvironmentValuesAndAMissingFileExit64() throws {
+        let quiet = try JobProcess.run("etl-normalize", [], environment: ["MUSICETL_QUIET": "perhaps"])
+        #expect(quiet.status == 64)
+        #expect(quiet.lastLine == "etl-normalize usage error: MUSICETL_QUIET=perhaps: expected true or false (1/0, yes/no)")
+        let shards = try JobProcess.run("etl-export", [], environment: ["MUSICETL_SHARDS": "-2"])
+        #expect(shards.status == 64)
+        #expect(shards.lastLine.contains("--shards must be 0 or more (shards from env MUSICETL_SHARDS)"), "\(shards.lastLine)")
+        let missing = try JobProcess.run("etl-load", ["--config", "/nonexistent/musicetl.toml"])
+        #expect(missing.status == 64)
+        #expect(missing.lastLine == "etl-load usage error: config file /nonexistent/musicetl.toml does not exist")
+    }
+
+    @Test func theConfigFileSubsetParses() throws {
+        let file = try ConfigurationFile(text: """
+            # comment
+            work_dir = "a \\"quoted\\" \\u00e9 path"   # trailing comment
+            'literal' = 'C:\\raw'
+            count = 1_000
+            ratio = -2.5e-1
+            on = true
+
+            [load]
+            "batch-size" = 7
+            """, path: "x.toml")
+        #expect(file.topLevel["work-dir"]?.value == .string("a \"quoted\" é path"))
+        #expect(file.topLevel["literal"]?.value == .string("C:\\raw"))
+        #expect(file.topLevel["count"]?.value == .integer(1000))
+        #expect(file.topLevel["ratio"]?.value == .float(-0.25))
+        #expect(file.topLevel["on"]?.value == .boolean(true))
+        #expect(file.tables["load"]?["batch-size"]?.value == .integer(7) && file.tables["load"]?["batch-size"]?.line == 9)
+        #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a = [1]", path: "x") }
+        #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "[a.b]", path: "x") }
+        #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a.b = 1", path: "x") }
+    }
+
+    // MARK: logs
+
+    @Test func jsonLogsAreOneObjectPerLine() throws {
+        let work = TemporaryDirectory()
+        let run = try JobProcess.run("etl-extract", ["--metadata", Fixtures.url("sample/fma_metadata").path,
+                                                     "--work-dir", work.path, "--max-reject-ratio", "1", "--log-format", "json"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let lines = run.standardError.split(separator: "\n")
+        #expect(lines.count > 2)
+        var runIDs: Set<String> = []
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object != nil, "not a JSON object: \(line)")
+            for key in ["run_id", "job", "level", "message"] {
+                #expect((object?[key] as? String)?.isEmpty == false, "\(key) missing in \(line)")
+            }
+            #expect(object?["job"] as? String == "etl-extract")
+            if let id = object?["run_id"] as? String { runIDs.insert(id) }
+        }
+        #expect(runIDs.count == 1, "one run id: \(runIDs)")
+        // A usage error before the job starts is a JSON line too (the format from the environment).
+        let usage = try JobProcess.run("etl-load", ["--batch-size", "0"], environment: ["MUSICETL_LOG_FORMAT": "json"])
+        #expect(usage.status == 64)
+        let object = try JSONSerialization.jsonObject(with: Data(usage.standardError.utf8)) as? [String: Any]
+        #expect(object?["level"] as? String == "error" && object?["exit_code"] as? Int == 64, "\(usage.standardError)")
+    }
+
+    @Test func quietPrintsOnlyTheSummaryOfASuccessfulRun() throws {
+        let audio = TemporaryDirectory(), work = TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: Fixtures.url("audio/guit_em9.flac").path, toPath: audio.path + "/1.flac")
+        let run = try JobProcess.run("etl-features", ["--audio", audio.path, "--work-dir", work.path, "--quiet"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardError.split(separator: "\n").count == 1, "\(run.standardError)")
+        #expect(run.lastLine.hasPrefix("etl-features ok: 1 files, 1 computed"), "\(run.lastLine)")
+    }
+
+    // MARK: progress
+
+    @Test func theProgressLineIsAPureFunctionOfTheCounts() {
+        #expect(ProgressBar.render(label: "etl-load", unit: "documents", done: 52_000, total: 100_000, elapsed: 6.1,
+                                   width: 100)
+            == "etl-load [███████████████░░░░░░░░░░░░░░░]  52%  52,000/100,000 documents  8,525/s  ETA 0:06")
+        #expect(ProgressBar.render(label: "etl-features", unit: "files", done: 3, total: 7, elapsed: 2, width: 120)
+            .hasSuffix("]  42%  3/7 files  1.5/s  ETA 0:03"))
+        #expect(ProgressBar.render(label: "etl-export", unit: "rows", done: 7, total: 7, elapsed: 3725, width: 120)
+            .hasSuffix("] 100%  7/7 rows  0.0/s  done in 1:02:05"))
+        #expect(ProgressBar.render(label: "etl-export", unit: "rows", done: 0, total: 10, elapsed: 0, width: 120)
+            .hasSuffix("  0%  0/10 rows  0.0/s  ETA --:--"))
+        // No total: counts and rate; a narrow terminal: no bar, and never wider than the terminal.
+        #expect(ProgressBar.render(label: "etl-load", unit: "documents", done: 1_234_567, total: nil, elapsed: 65, width: 100)
+            == "etl-load 1,234,567 documents  18,993/s  1:05 elapsed")
+        let narrow = ProgressBar.render(label: "etl-load", unit: "documents", done: 5, total: 10, elapsed: 1, width: 40)
+        #expect(!narrow.contains("█") && narrow.count < 40, "\(narrow)")
+    }
+
+    @Test func aRunWithoutATerminalPrintsNoBarButKeepsItsProgressLines() throws {
+        let audio = TemporaryDirectory(), work = TemporaryDirectory()
+        for name in ["guit_em9.flac", "tabla_ke2_44ms.flac"] {
+            try FileManager.default.copyItem(atPath: Fixtures.url("audio/\(name)").path, toPath: "\(audio.path)/\(name)")
+        }
+        let run = try JobProcess.run("etl-features", ["--audio", audio.path, "--work-dir", work.path, "--jobs", "1",
+                                                      "--progress-interval", "0.000001"], environment: ["TERM": "xterm"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(!run.standardError.contains("\r") && !run.standardError.contains("\u{1B}[") && !run.standardError.contains("█"))
+        #expect(run.standardError.contains("progress: 1/2 files computed"), "\(run.standardError)")
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func aTerminalGetsTheBarInsteadOfProgressLines() throws {
+        let audio = TemporaryDirectory(), work = TemporaryDirectory(), scratch = TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: Fixtures.url("audio/guit_em9.flac").path, toPath: audio.path + "/1.flac")
+        let features = JobProcess.productsDirectory.appendingPathComponent("etl-features").path
+        // util-linux script(1) runs the job on a pseudo-terminal and records what it wrote.
+        let transcript = scratch.path + "/transcript"
+        let command = "\(features) --audio \(audio.path) --work-dir \(work.path) --progress-interval 0.000001"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", command, transcript]
+        var environment = ProcessInfo.processInfo.environment
+        environment["TERM"] = "xterm"
+        environment["MUSICETL_SCHEMAS"] = TestServer.packageRoot.appendingPathComponent("Schemas").path
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let output = (try? String(contentsOfFile: transcript, encoding: .utf8)) ?? ""
+        #expect(output.contains("etl-features [") && output.contains("1/1 files"), "\(output)")
+        #expect(!output.contains("progress: "), "the bar replaces the progress lines: \(output)")
+    }
+
+    // MARK: failures of every job
+
+    @Test func everyJobFailsWithOneClearLineAndTheDocumentedCode() throws {
+        let work = TemporaryDirectory()
+        let sample = Fixtures.url("sample/fma_metadata").path
+        let staged = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work.path, "--max-reject-ratio", "1"])
+        #expect(staged.status == 0, "\(staged.standardError)")
+        let empty = TemporaryDirectory()
+        let unreachable = ["MONGODB_URI": "mongodb://127.0.0.1:1"]
+        let cases: [(job: String, arguments: [String], environment: [String: String], status: Int32, says: String)] = [
+            // a wrong flag
+            ("etl-extract", ["--metadata", sample, "--bogus"], [:], 64, "usage error: Unknown option '--bogus'"),
+            ("etl-features", ["--audio", empty.path, "--shard", "5/4"], [:], 64, "usage error: --shard 5/4"),
+            ("etl-normalize", ["--method", "robust"], [:], 64, "usage error:"),
+            ("etl-load", ["--batch-size", "0"], [:], 64, "usage error: --batch-size must be positive"),
+            ("etl-export", ["--format", "parquet"], [:], 64, "usage error: --format must be csv or jsonl"),
+            ("etl-nightly", ["--metadata", sample], [:], 64, "usage error: Missing expected argument '--audio <audio>'"),
+            // a missing input directory
+            ("etl-extract", ["--metadata", "/nonexistent/fma_metadata", "--work-dir", empty.path], [:], 69,
+             "unavailable: metadata directory /nonexistent/fma_metadata does not exist"),
+            ("etl-features", ["--audio", "/nonexistent/audio", "--work-dir", empty.path], [:], 69,
+             "unavailable: audio directory /nonexistent/audio does not exist"),
+            ("etl-normalize", ["--work-dir", empty.path], [:], 69, "unavailable:"),
+            ("etl-load", ["--work-dir", empty.path], [:], 69, "unavailable: nothing staged"),
+            // an unreachable server
+            ("etl-load", ["--work-dir", work.path], unreachable, 69, "unavailable: MongoDB at 127.0.0.1:1 is unavailable"),
+            ("etl-export", ["--work-dir", empty.path], unreachable, 69, "unavailable: MongoDB at 127.0.0.1:1 is unavailable"),
+            ("etl-nightly", ["--metadata", sample, "--audio", empty.path, "--work-dir", empty.path], unreachable, 69,
+             "unavailable: MongoDB at 127.0.0.1:1 is unavailable"),
+        ]
+        for (job, arguments, environment, status, says) in cases {
+            let run = try JobProcess.run(job, arguments, environment: environment)
+            #expect(run.status == status, "\(job) \(arguments): \(run.standardError)")
+            #expect(run.lastLine.hasPrefix(job + " ") && run.lastLine.contains(says), "\(job) \(arguments): \(run.lastLine)")
+            #expect(!run.lastLine.contains("See '"), "the last line is the error, not a hint")
+        }
+    }
+
+    @Test func aNightlyWhoseInputIsMissingStopsThereWith69() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let run = try JobProcess.run("etl-nightly", ["--metadata", "/nonexistent/fma_metadata", "--audio", work.path,
+                                                     "--work-dir", work.path],
+                                     environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(run.status == 69, "\(run.standardError)")
+        #expect(run.lastLine.hasPrefix("etl-nightly unavailable: stopped at etl-extract"), "\(run.lastLine)")
+        #expect(run.lastLine.contains("resume with --from extract"), "\(run.lastLine)")
+    }
+}
