@@ -45,8 +45,17 @@ public struct NightlyCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let runID = RunID.make()
-        let steps = try makeSteps().drop { $0.name != "etl-" + from }
+        var steps = try makeSteps().drop { $0.name != "etl-" + from }
+        // A dry run writes no staging files, so the steps that read them (normalize, load,
+        // export) would only report missing input: a dry night validates extract and features.
+        let readsStaging: Set = [NormalizeCommand.jobName, LoadCommand.jobName, ExportCommand.jobName]
+        let skippedInDryRun = common.dryRun && from != "normalize" && from != "load" && from != "export"
+            ? steps.filter { readsStaging.contains($0.name) }.map(\.name) : []
+        if !skippedInDryRun.isEmpty { steps = steps.filter { !readsStaging.contains($0.name) } }
         let (status, _) = await JobRunner.run(job: "etl-nightly", options: common, runID: runID) { context in
+            if !skippedInDryRun.isEmpty {
+                context.logger.info("dry run: \(skippedInDryRun.joined(separator: ", ")) skipped (they read what the earlier steps would stage)")
+            }
             var lease: Lease?
             if !common.dryRun {
                 let connection = try mongo.connect(job: "etl-nightly")

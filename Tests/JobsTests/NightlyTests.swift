@@ -53,6 +53,18 @@ import TestSupport
         #expect(try state(uri: uri, database: database) == firstState)
     }
 
+    @Test func dryRunValidatesWithoutWritingOrTouchingMongoDB() throws {
+        let work = TemporaryDirectory()
+        // An unreachable server proves the dry run never talks to MongoDB.
+        let run = try JobProcess.run("etl-nightly", nightlyArguments(work: work) + ["--dry-run"],
+                                     environment: ["MONGODB_URI": "mongodb://127.0.0.1:1/?directConnection=true"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.lastLine.hasPrefix("etl-nightly ok (dry run)"), "\(run.lastLine)")
+        #expect(run.standardOutput.contains("compute\t2\t000/000002.flac"), "features lists what it would compute")
+        let written = try FileManager.default.subpathsOfDirectory(atPath: work.path).filter { $0 != ".musicetl.lock" }
+        #expect(written.isEmpty, "only the lock file: \(written)")
+    }
+
     @Test func twoNightsAtOnceOneRunsTheOtherExits75() throws {
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
         defer { TestServer.dropDatabase(database) }
