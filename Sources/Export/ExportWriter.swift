@@ -4,7 +4,7 @@ import Foundation
 import Tabular
 
 /// Writes one export: `output.<format>`, optional Hive-style partitions
-/// (`<field>=<value>/part-00000.csv`, the partition column left out of the files so Spark
+/// (`by_<field>/<field>=<value>/part-00000.csv`, the partition column left out of the files so Spark
 /// recovers it from the path), optional hash shards (`shards/shard-00001-of-00004.csv`), and
 /// `manifest.json` with columns, row counts and SHA-256 per file.
 ///
@@ -84,7 +84,7 @@ public final class ExportWriter {
         var headers = layout.columns.map(\.header)
         if let partitionIndex { headers.remove(at: partitionIndex) }
         return try ExportFile(directory: stagingDirectory.path,
-                              relativePath: "\(field)=\(value)/part-\(Self.number(part)).\(format.rawValue)",
+                              relativePath: "by_\(field)/\(field)=\(value)/part-\(Self.number(part)).\(format.rawValue)",
                               format: format, headers: headers)
     }
 

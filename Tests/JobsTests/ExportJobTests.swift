@@ -50,7 +50,7 @@ import TestSupport
         // Partitions: Hive folders, split column left out of the files, every row exactly once.
         var partitionIDs: [String] = []
         for split in ["training", "validation", "test"] {
-            let folder = export.appendingPathComponent("split=\(split)")
+            let folder = export.appendingPathComponent("by_split/split=\(split)")
             let parts = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
             #expect(parts.first == "part-00000.csv")
             for part in parts {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Proves an etl-export is directly usable for model training.
 
-Reads the export with pandas exactly as written (output.csv and the Hive partition folders),
+Reads the export with pandas exactly as written (output.csv and the Hive partition folders
+under by_split/),
 trains a scikit-learn classifier of genre_top on split=training and evaluates it on split=test.
 Exits 1 when the export cannot be read as expected or the accuracy is below --min-accuracy.
 
@@ -18,7 +19,7 @@ from sklearn.metrics import accuracy_score
 
 
 def read_partition(export, split):
-    parts = sorted(glob.glob(os.path.join(export, f"split={split}", "part-*.csv")))
+    parts = sorted(glob.glob(os.path.join(export, "by_split", f"split={split}", "part-*.csv")))
     if not parts:
         sys.exit(f"no part files for split={split} in {export}")
     frame = pd.concat([pd.read_csv(part) for part in parts], ignore_index=True)
