@@ -23,7 +23,7 @@ public struct MetadataExtractor {
         public var schema: String
         public var collection: String
         public var file: String
-        /// nil when the file failed as a whole (the message is in `failure`).
+        /// Rows read; reported as 0 when the file failed as a whole (`failure` says why).
         public var rowsIn = 0
         public var written = 0
         public var quarantined = 0

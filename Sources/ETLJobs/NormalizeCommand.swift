@@ -67,7 +67,10 @@ public struct NormalizeCommand: JobCommand {
             unmatched.append((track.id.idText, "track without features"))
         }
         guard accumulator.rows > 0 else {
-            throw JobError(.dataError, "no training rows to fit the scaler on (\(labels.count) tracks, \(featureFiles.count) feature files)")
+            // Say why, and leave the list of what did not match where the engineer will look.
+            let matched = labels.values.filter(\.matched).count
+            if !context.options.dryRun { try writeUnmatched(unmatched, context: context) }
+            throw JobError(.dataError, "no training rows to fit the scaler on: \(matched) of \(labels.count) staged tracks have features and none of them is in the training split (unmatched ids: \(context.quarantineDirectory.path)/normalize.unmatched.csv)")
         }
         let scaler = accumulator.scaler(method)
         let scalerDocument = try scalerDocument(scaler, splitSource: hashSplitUsed > 0 ? HashSplit.description : "tracks set.split")
