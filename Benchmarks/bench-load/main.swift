@@ -3,8 +3,8 @@
 //
 // load, client side: parse a staged JSON line with libbson, SHA-256 content hash, append _hash,
 //   collect into a batch (what etl-load does before it talks to the server);
-// export, client side: decode a BSON document to Swift values, lay it out in column order,
-//   format the cells and write CSV (what etl-export does with each cursor document).
+// export, client side: format a BSON document's cells straight into CSV bytes and write the
+//   file (what etl-export does with each cursor document), next to the old decode-then-format path.
 // With --uri, the same documents are also upserted to and read back from that server, so the
 // server's share is printed next to the client's.
 import DocumentStore
@@ -13,12 +13,14 @@ import Foundation
 
 var documentCount = 100_000
 var uri: String?
+var exportOnly = false  // skip the JSON and load measurements (for profiling the export)
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--documents": documentCount = Int(arguments.next() ?? "") ?? documentCount
     case "--uri": uri = arguments.next()
-    default: FileHandle.standardError.write(Data("usage: bench-load [--documents N] [--uri URI]\n".utf8)); exit(64)
+    case "--export-only": exportOnly = true
+    default: FileHandle.standardError.write(Data("usage: bench-load [--documents N] [--uri URI] [--export-only]\n".utf8)); exit(64)
     }
 }
 
@@ -34,53 +36,70 @@ var featureNames: [String] = []
 for statistic in statistics { for c in 1...20 { featureNames.append(String(format: "mfcc_%@_%02d", statistic, c)) } }
 for feature in ["spectral_centroid", "zcr"] { for statistic in statistics { featureNames.append("\(feature)_\(statistic)") } }
 var generator = SystemRandomNumberGenerator()
-let lines: [String] = try (1...documentCount).map { id in
+@MainActor func trainingRow(_ id: Int) -> Document {
     var row: Document = ["_id": .integer(id), "genre_top": "Rock", "genres": [12, 25], "split": "training", "subset": "large"]
     for name in featureNames { row.append(name, .double(Double.random(in: -3...3, using: &generator))) }
-    return try BSONDocument(row).relaxedExtendedJSON
+    return row
 }
-let averageBytes = lines.reduce(0) { $0 + $1.utf8.count } / lines.count
-print("\(documentCount) training documents, \(featureNames.count) features, ~\(averageBytes) bytes of JSON each")
 
-var batch: [BSONDocument] = []
 var staged: [BSONDocument] = []
-var parsed: [BSONDocument] = []
-let parseSeconds = try seconds {
-    parsed = try lines.map { try BSONDocument(json: $0) }
-}
-print(String(format: "load, JSON line → BSON (libbson parse): %.2f µs per document", parseSeconds / Double(documentCount) * 1e6))
-let loadClient = try seconds {
-    for document in parsed {
-        try document.append("_hash", .string(document.contentHash))
-        batch.append(document)
-        if batch.count == 1000 {
-            staged += batch
-            batch.removeAll(keepingCapacity: true)
-        }
+var loadClient = Double.nan
+if exportOnly {
+    staged = try (1...documentCount).map { try BSONDocument(trainingRow($0)) }
+} else {
+    let lines: [String] = try (1...documentCount).map { try BSONDocument(trainingRow($0)).relaxedExtendedJSON }
+    let averageBytes = lines.reduce(0) { $0 + $1.utf8.count } / lines.count
+    print("\(documentCount) training documents, \(featureNames.count) features, ~\(averageBytes) bytes of JSON each")
+
+    var batch: [BSONDocument] = []
+    var parsed: [BSONDocument] = []
+    let parseSeconds = try seconds {
+        parsed = try lines.map { try BSONDocument(json: $0) }
     }
-    staged += batch
+    print(String(format: "load, JSON line → BSON (libbson parse): %.2f µs per document", parseSeconds / Double(documentCount) * 1e6))
+    loadClient = try seconds {
+        for document in parsed {
+            try document.append("_hash", .string(document.contentHash))
+            batch.append(document)
+            if batch.count == 1000 {
+                staged += batch
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        staged += batch
+    }
+    print(String(format: "load, hash + _hash + batching (the issue's client cost): %.2f µs per document (%.0f documents/s)",
+                 loadClient / Double(documentCount) * 1e6, Double(documentCount) / loadClient))
 }
-print(String(format: "load, hash + _hash + batching (the issue's client cost): %.2f µs per document (%.0f documents/s)",
-             loadClient / Double(documentCount) * 1e6, Double(documentCount) / loadClient))
 
 let schemaPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Schemas/training_row.schema.json").path
 let layout = ColumnLayout(schema: try EntitySchema(path: schemaPath))
 let exportDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-export-\(getpid())")
 defer { try? FileManager.default.removeItem(at: exportDirectory) }
+// The old path, kept for comparison: decode each document into Swift values, then format.
 var decodeSeconds = 0.0
-let exportClient = try seconds {
-    let writer = try ExportWriter(directory: exportDirectory, layout: layout, options: .init())
+let decodeThenFormat = try seconds {
+    var rows = 0
     for document in staged {
         var decoded = Document()
         decodeSeconds += try seconds { decoded = try document.document() }
-        try writer.write(decoded)
+        for column in layout.row(decoded) { rows += CellText.of(column).utf8.count }
+    }
+    precondition(rows > 0)
+}
+let exportClient = try seconds {
+    let writer = try ExportWriter(directory: exportDirectory, layout: layout, options: .init())
+    for document in staged {
+        try document.withBorrowed { try writer.write($0) }
     }
     _ = try writer.commit(manifest: [:])
 }
-print(String(format: "export, client side: %.2f µs per row (%.0f rows/s; BSON decode %.0f%%), %d rows × %d columns in %.2f s",
+print(String(format: "export, client side (BSON → CSV bytes, written and fsynced): %.2f µs per row (%.0f rows/s), %d rows × %d columns in %.2f s",
              exportClient / Double(documentCount) * 1e6, Double(documentCount) / exportClient,
-             decodeSeconds / exportClient * 100, documentCount, layout.columns.count, exportClient))
+             documentCount, layout.columns.count, exportClient))
+print(String(format: "  for comparison, decoding to Swift values and formatting each cell as a String: %.2f µs per row (decode %.2f µs)",
+             decodeThenFormat / Double(documentCount) * 1e6, decodeSeconds / Double(documentCount) * 1e6))
 
 if let uri {
     let connection = try MongoConnection(uri: uri)
@@ -95,10 +114,18 @@ if let uri {
     var fetched = 0
     let download = try seconds {
         let cursor = try collection.find([:], options: ["sort": .document(["_id": 1])])
-        while try cursor.next() != nil { fetched += 1 }
+        while try cursor.nextBorrowed() != nil { fetched += 1 }
     }
-    print(String(format: "server: upsert %.0f documents/s (%.1f µs each, client share %.0f%%); cursor read incl. decode %.0f rows/s",
+    let exportFromServer = try seconds {
+        let cursor = try collection.find([:], options: ["sort": .document(["_id": 1])])
+        let writer = try ExportWriter(directory: exportDirectory, layout: layout, options: .init())
+        while let document = try cursor.nextBorrowed() { try writer.write(document) }
+        _ = try writer.commit(manifest: [:])
+    }
+    print(String(format: "server: upsert %.0f documents/s (%.1f µs each, client share %.0f%%); cursor read alone %.0f rows/s (%.1f µs each)",
                  Double(staged.count) / upload, upload / Double(staged.count) * 1e6,
-                 loadClient / (loadClient + upload) * 100, Double(fetched) / download))
+                 loadClient / (loadClient + upload) * 100, Double(fetched) / download, download / Double(fetched) * 1e6))
+    print(String(format: "export from the server: %.2f s for %d rows = cursor %.2f s + client %.2f s",
+                 exportFromServer, fetched, download, exportFromServer - download))
     try collection.drop()
 }

@@ -153,7 +153,7 @@ public final class BSONDocument {
         return Document(fields)
     }
 
-    private static func value(at iterator: BSONIterator) throws(MongoError) -> BSONValue {
+    static func value(at iterator: BSONIterator) throws(MongoError) -> BSONValue {
         switch bson_iter_type(iterator.pointer) {
         case BSON_TYPE_DOUBLE: return .double(bson_iter_double(iterator.pointer))
         case BSON_TYPE_UTF8:

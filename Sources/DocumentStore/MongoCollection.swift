@@ -133,10 +133,15 @@ public final class MongoCursor {
 
     /// The next document, or nil at the end; throws when the server or network fails mid-way.
     public func next() throws(MongoError) -> Document? {
+        try nextBorrowed()?.document()
+    }
+
+    /// The next document as libmongoc lends it (valid until the next call: read it at once), or
+    /// nil at the end; for readers that turn documents into bytes without Swift values.
+    public func nextBorrowed() throws(MongoError) -> BorrowedBSON? {
         var borrowed: OpaquePointer?
         if mongoc_cursor_next(handle, &borrowed), let borrowed {
-            // The borrowed document is valid until the next call: decode it now.
-            return try BSONDocument.decode(borrowed)
+            return BorrowedBSON(borrowed)
         }
         var error = bson_error_t()
         if mongoc_cursor_error(handle, &error) {

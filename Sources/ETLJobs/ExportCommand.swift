@@ -36,6 +36,9 @@ public struct ExportCommand: JobCommand {
     @Option(name: .long, help: "csv or jsonl.")
     public var format = "csv"
 
+    @Option(name: .long, help: "Threads formatting CSV rows (default: all CPUs).")
+    public var jobs: Int?
+
     @OptionGroup public var common: CommonOptions
 
     public init() {}
@@ -44,6 +47,7 @@ public struct ExportCommand: JobCommand {
         guard ["csv", "jsonl"].contains(format) else { throw ValidationError("--format must be csv or jsonl") }
         guard shards >= 0 else { throw ValidationError("--shards must be 0 or more") }
         guard rowsPerPart > 0 else { throw ValidationError("--rows-per-part must be positive") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
     }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
@@ -68,11 +72,12 @@ public struct ExportCommand: JobCommand {
         options.partitionBy = partitionBy
         options.shards = shards
         options.rowsPerPart = rowsPerPart
+        if let jobs { options.workers = jobs }
         let directory = context.work.export(named: name ?? collection)
         var summary = JobSummary()
         if context.options.dryRun {
             var rows = 0
-            while try cursor.next() != nil { rows += 1 }
+            while try cursor.nextBorrowed() != nil { rows += 1 }
             summary.count("rows would export", rows)
             return summary
         }
@@ -89,7 +94,7 @@ public struct ExportCommand: JobCommand {
             progress.update(done: 0, total: total.map { Int($0) })
         }
         do {
-            while let document = try cursor.next() {
+            while let document = try cursor.nextBorrowed() {
                 try writer.write(document)
                 if writer.rows % 1000 == 0 { progress.update(done: writer.rows) }
             }

@@ -1,9 +1,10 @@
+import Crypto
 import DocumentStore
 import Foundation
 import Tabular
 
 /// Text for one cell: numbers shortest-round-trip (they read back bit-exact as float64), missing
-/// values and NaN as an empty cell, dates as ISO 8601 UTC with milliseconds.
+/// values and NaN as an empty cell, dates as ISO 8601 UTC with milliseconds (`…T01:44:45.000Z`).
 public enum CellText {
     public static func of(_ value: BSONValue?) -> String {
         switch value {
@@ -18,8 +19,9 @@ public enum CellText {
         case .string(let s)?: return s
         case .bool(let b)?: return b ? "true" : "false"
         case .dateTime(let ms)?:
-            return Date(timeIntervalSince1970: Double(ms) / 1000)
-                .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+            var bytes: [UInt8] = []
+            RowFormatter.appendISO8601(milliseconds: ms, to: &bytes)
+            return String(decoding: bytes, as: UTF8.self)
         case .decimal128(let text)?: return text
         case .objectID(let hex)?: return hex
         case .document?, .array?, .binary?, .timestamp?: return ""
@@ -27,49 +29,61 @@ public enum CellText {
     }
 }
 
-/// One output file of an export (CSV or JSON Lines) and its row count.
+/// One output file of an export (CSV or JSON Lines), its row count and its SHA-256, computed
+/// from the bytes as they are written (the file is never read back).
 final class ExportFile {
     enum Format: String { case csv, jsonl }
 
     let relativePath: String
-    private let csv: CSVWriter?
-    private let jsonl: AtomicFileWriter?
+    private let output: AtomicFileWriter
     private let headers: [String]
-    private var cells: [String] = []
+    private var pending: [UInt8] = []
+    private var hasher = SHA256()
     private(set) var rows = 0
 
     init(directory: String, relativePath: String, format: Format, headers: [String]) throws(FileWriteError) {
         self.relativePath = relativePath
         self.headers = headers
-        let path = directory + "/" + relativePath
-        switch format {
-        case .csv:
-            let csv = try CSVWriter(path: path)
-            try csv.writeRecord(headers)
-            self.csv = csv
-            jsonl = nil
-        case .jsonl:
-            csv = nil
-            jsonl = try AtomicFileWriter(path: path)
+        output = try AtomicFileWriter(path: directory + "/" + relativePath)
+        pending.reserveCapacity(Self.chunkBytes + 65_536)
+        if format == .csv {
+            for (index, header) in headers.enumerated() {
+                if index > 0 { pending.append(UInt8(ascii: ",")) }
+                CSVLine.appendField(ArraySlice(header.utf8), to: &pending)
+            }
+            pending.append(UInt8(ascii: "\n"))
         }
     }
 
-    func write(_ values: [BSONValue?]) throws {
-        if let csv {
-            cells.removeAll(keepingCapacity: true)
-            for value in values { cells.append(CellText.of(value)) }
-            try csv.writeRecord(cells)
-        } else if let jsonl {
-            var document = Document()
-            for (header, value) in zip(headers, values) { document.append(header, value ?? .null) }
-            try jsonl.write(BSONDocument(document).relaxedExtendedJSON)
-            try jsonl.write(CollectionOfOne(UInt8(ascii: "\n")))
-        }
+    private static let chunkBytes = 1 << 20
+
+    /// Appends one record: a complete line (CSV from `CSVLine`).
+    func write(line: UnsafeBufferPointer<UInt8>) throws(FileWriteError) {
+        pending.append(contentsOf: line)
         rows += 1
+        if pending.count >= Self.chunkBytes { try flush() }
     }
 
-    func commit() throws(FileWriteError) {
-        try csv?.commit()
-        try jsonl?.commit()
+    /// Appends one JSON Lines record: the columns as one flat document.
+    func writeJSONLine(_ values: [BSONValue?]) throws {
+        var document = Document()
+        for (header, value) in zip(headers, values) { document.append(header, value ?? .null) }
+        pending.append(contentsOf: try BSONDocument(document).relaxedExtendedJSON.utf8)
+        pending.append(UInt8(ascii: "\n"))
+        rows += 1
+        if pending.count >= Self.chunkBytes { try flush() }
+    }
+
+    private func flush() throws(FileWriteError) {
+        pending.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        try output.write(pending)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes the rest, syncs and renames the file into place; returns its SHA-256 (hex).
+    func commit() throws(FileWriteError) -> String {
+        try flush()
+        try output.commit()
+        return hasher.finalize().hexString
     }
 }

@@ -16,6 +16,10 @@ public final class ExportWriter {
         public var partitionBy: String?
         public var shards = 0
         public var rowsPerPart = 100_000
+        /// Threads that format CSV rows (1: all on the caller's thread).
+        public var workers = ProcessInfo.processInfo.activeProcessorCount
+        /// BSON bytes per batch handed to a worker (≈ 200 training rows by default).
+        public var batchBytes = 1 << 19
         public init() {}
     }
 
@@ -26,7 +30,14 @@ public final class ExportWriter {
     private let format: ExportFile.Format
     private let partitionIndex: Int?
     private var main: ExportFile
+    /// Open part file per partition value (cell text).
     private var partitions: [String: (file: ExportFile, part: Int)] = [:]
+    private let idIndex: Int
+    private var current: CSVBatch
+    private var spareBatches: [CSVBatch] = []
+    /// Batches handed to the workers, oldest first.
+    private var inFlight: [CSVBatch] = []
+    private let workerQueue = DispatchQueue(label: "musicetl.export.format", attributes: .concurrent)
     private var finishedFiles: [ExportFile] = []
     private var shardFiles: [ExportFile] = []
     public private(set) var rows = 0
@@ -46,6 +57,8 @@ public final class ExportWriter {
         self.options = options
         self.format = format
         partitionIndex = options.partitionBy.flatMap { layout.index(ofHeader: $0) }
+        idIndex = layout.columns.firstIndex { $0.path == "_id" } ?? 0
+        current = CSVBatch(layout: layout, partitionIndex: partitionIndex, idIndex: idIndex, shardCount: options.shards)
         let headers = layout.columns.map(\.header)
         main = try ExportFile(directory: stagingDirectory.path, relativePath: "output.\(format.rawValue)",
                               format: format, headers: headers)
@@ -58,26 +71,96 @@ public final class ExportWriter {
         }
     }
 
-    public func write(_ document: Document) throws {
-        let row = layout.row(document)
-        try main.write(row)
-        if let partitionIndex, let field = options.partitionBy {
-            let value = Self.hivePartitionValue(row[partitionIndex])
-            var entry = try partitions[value] ?? (newPart(field: field, value: value, part: 0), 0)
-            if entry.file.rows >= options.rowsPerPart {
-                finishedFiles.append(entry.file)
-                entry = (try newPart(field: field, value: value, part: entry.part + 1), entry.part + 1)
-            }
-            var partitionRow = row
-            partitionRow.remove(at: partitionIndex)
-            try entry.file.write(partitionRow)
-            partitions[value] = entry
-        }
-        if !shardFiles.isEmpty {
-            let id = CellText.of(row[layout.index(ofHeader: layout.columns[0].header) ?? 0])
-            try shardFiles[Int(StableHash.fnv1a64(id) % UInt64(shardFiles.count))].write(row)
-        }
+    deinit {
+        // Never leave a worker writing into a batch nobody waits for.
+        for batch in inFlight { batch.done.wait() }
+    }
+
+    /// Writes one document (a cursor's, read at once).
+    public func write(_ document: BorrowedBSON) throws {
         rows += 1
+        switch format {
+        case .csv:
+            // The hot path: the BSON is copied into a batch, formatted straight to CSV bytes
+            // (on a worker when there are several) and written here in order.
+            current.add(document)
+            if current.documents.count >= options.batchBytes { try submit() }
+        case .jsonl:
+            let row = layout.row(try document.document())
+            try main.writeJSONLine(row)
+            if !shardFiles.isEmpty { try shardFiles[shardIndex(idText: CellText.of(row[idIndex]))].writeJSONLine(row) }
+            if let partitionIndex {
+                var partitionRow = row
+                partitionRow.remove(at: partitionIndex)
+                try partitionFile(text: CellText.of(row[partitionIndex])).writeJSONLine(partitionRow)
+            }
+        }
+    }
+
+    private func submit() throws {
+        let batch = current
+        current = spareBatches.popLast() ?? makeBatch()
+        guard options.workers > 1 else {
+            batch.format()
+            try deliver(batch)
+            return
+        }
+        inFlight.append(batch)
+        workerQueue.async { batch.format(); batch.done.signal() }
+        while inFlight.count > options.workers { try deliverOldest() }
+    }
+
+    private func deliverOldest() throws {
+        let batch = inFlight.removeFirst()
+        batch.done.wait()
+        try deliver(batch)
+    }
+
+    /// Writes a formatted batch's lines to their files, in row order.
+    private func deliver(_ batch: CSVBatch) throws {
+        if let failure = batch.failure { throw failure }
+        try batch.lines.withUnsafeBufferPointer { lines in
+            var start = 0
+            for row in 0..<batch.count {
+                let mainLine = UnsafeBufferPointer(rebasing: lines[start..<batch.mainLineEnds[row]])
+                try main.write(line: mainLine)
+                if !shardFiles.isEmpty { try shardFiles[batch.shards[row]].write(line: mainLine) }
+                start = batch.mainLineEnds[row]
+                if partitionIndex != nil {
+                    let end = batch.partitionLineEnds[row]
+                    try partitionFile(text: batch.partitionValues[row]).write(line: UnsafeBufferPointer(rebasing: lines[start..<end]))
+                    start = end
+                }
+            }
+        }
+        batch.reset()
+        spareBatches.append(batch)
+    }
+
+    /// Formats and writes every document added so far.
+    private func drain() throws {
+        if current.count > 0 { try submit() }
+        while !inFlight.isEmpty { try deliverOldest() }
+    }
+
+    private func makeBatch() -> CSVBatch {
+        CSVBatch(layout: layout, partitionIndex: partitionIndex, idIndex: idIndex, shardCount: options.shards)
+    }
+
+    private func shardIndex(idText: String) -> Int {
+        Int(StableHash.fnv1a64(idText) % UInt64(shardFiles.count))
+    }
+
+    /// The part file for a partition value (its cell text), a new part once the current one is full.
+    private func partitionFile(text: String) throws -> ExportFile {
+        guard let field = options.partitionBy else { preconditionFailure("no partition column") }
+        var entry = try partitions[text] ?? (newPart(field: field, value: Self.hivePartitionValue(text), part: 0), 0)
+        if entry.file.rows >= options.rowsPerPart {
+            finishedFiles.append(entry.file)
+            entry = (try newPart(field: field, value: Self.hivePartitionValue(text), part: entry.part + 1), entry.part + 1)
+        }
+        partitions[text] = entry
+        return entry.file
     }
 
     private func newPart(field: String, value: String, part: Int) throws -> ExportFile {
@@ -90,12 +173,13 @@ public final class ExportWriter {
 
     /// Closes every file, writes the manifest and moves the export into place.
     public func commit(manifest extra: Document) throws -> [String] {
+        try drain()
         let files = [main] + finishedFiles + partitions.values.map(\.file) + shardFiles
-        for file in files { try file.commit() }
         var fileEntries: [BSONValue] = []
         for file in files.sorted(by: { $0.relativePath < $1.relativePath }) {
+            let sha256 = try file.commit()
             fileEntries.append(.document(["path": .string(file.relativePath), "rows": .integer(file.rows),
-                                          "sha256": .string(try Self.sha256(of: stagingDirectory.appendingPathComponent(file.relativePath)))]))
+                                          "sha256": .string(sha256)]))
         }
         var manifest = extra
         manifest["format"] = .string(format.rawValue)
@@ -140,8 +224,7 @@ public final class ExportWriter {
 
     /// Hive's escaping of a partition value (the characters it escapes become %XX), and its name
     /// for a missing value.
-    static func hivePartitionValue(_ value: BSONValue?) -> String {
-        let text = CellText.of(value)
+    static func hivePartitionValue(_ text: String) -> String {
         if text.isEmpty { return "__HIVE_DEFAULT_PARTITION__" }
         let escaped = Set("\"#%'*/:=?\\{[]^".unicodeScalars)
         var result = ""
@@ -155,13 +238,6 @@ public final class ExportWriter {
         return result
     }
 
-    static func sha256(of url: URL) throws -> String {
-        let handle = try FileHandle(forReadingFrom: url)
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().hexString
-    }
 }
 
 public struct ExportError: Error, CustomStringConvertible {

@@ -1,0 +1,76 @@
+import Dispatch
+import DocumentStore
+import Tabular
+
+/// A batch of cursor documents (their BSON bytes back to back) and, once formatted, their CSV
+/// lines: the main line of each row, and where the export has them its partition line (the
+/// partition column left out), partition value and shard number.
+///
+/// Formatting is most of an export's CPU time, so batches are formatted on worker threads while
+/// the caller reads the cursor and writes the lines in order.
+final class CSVBatch: @unchecked Sendable {  // used by one thread at a time, handed over through `done`
+    private let formatter: RowFormatter
+    private let sequence = BSONSequenceReader()
+    private let partitionIndex: Int?
+    private let idIndex: Int
+    private let shardCount: Int
+
+    var documents: [UInt8] = []
+    private(set) var count = 0
+
+    /// Output: `lines` holds every row's main line, each followed by its partition line if any.
+    private(set) var lines: [UInt8] = []
+    private(set) var mainLineEnds: [Int] = []
+    private(set) var partitionLineEnds: [Int] = []
+    private(set) var partitionValues: [String] = []
+    private(set) var shards: [Int] = []
+    private(set) var failure: (any Error)?
+    let done = DispatchSemaphore(value: 0)
+
+    init(layout: ColumnLayout, partitionIndex: Int?, idIndex: Int, shardCount: Int) {
+        formatter = RowFormatter(layout: layout)
+        self.partitionIndex = partitionIndex
+        self.idIndex = idIndex
+        self.shardCount = shardCount
+    }
+
+    func add(_ document: BorrowedBSON) {
+        document.withRawBytes { documents.append(contentsOf: $0) }
+        count += 1
+    }
+
+    /// Empties the batch for reuse (buffers keep their capacity).
+    func reset() {
+        documents.removeAll(keepingCapacity: true)
+        count = 0
+        lines.removeAll(keepingCapacity: true)
+        mainLineEnds.removeAll(keepingCapacity: true)
+        partitionLineEnds.removeAll(keepingCapacity: true)
+        partitionValues.removeAll(keepingCapacity: true)
+        shards.removeAll(keepingCapacity: true)
+        failure = nil
+    }
+
+    func format() {
+        do {
+            try documents.withUnsafeBytes { bytes in
+                try sequence.forEach(in: bytes) { document in
+                    try formatter.format(document)
+                    let cells = formatter.cells
+                    CSVLine.append(cells, to: &lines)
+                    mainLineEnds.append(lines.count)
+                    if let partitionIndex {
+                        partitionValues.append(cells.text(partitionIndex))
+                        CSVLine.append(cells, skipping: partitionIndex, to: &lines)
+                        partitionLineEnds.append(lines.count)
+                    }
+                    if shardCount > 0 {
+                        shards.append(Int(StableHash.fnv1a64(cells.text(idIndex)) % UInt64(shardCount)))
+                    }
+                }
+            }
+        } catch {
+            failure = error
+        }
+    }
+}
