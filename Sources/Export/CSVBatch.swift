@@ -56,16 +56,15 @@ final class CSVBatch: @unchecked Sendable {  // used by one thread at a time, ha
             try documents.withUnsafeBytes { bytes in
                 try sequence.forEach(in: bytes) { document in
                     try formatter.format(document)
-                    let cells = formatter.cells
-                    CSVLine.append(cells, to: &lines)
+                    formatter.appendCSVLine(to: &lines)
                     mainLineEnds.append(lines.count)
                     if let partitionIndex {
-                        partitionValues.append(cells.text(partitionIndex))
-                        CSVLine.append(cells, skipping: partitionIndex, to: &lines)
+                        partitionValues.append(formatter.text(partitionIndex))
+                        formatter.appendCSVLine(to: &lines, skipping: partitionIndex)
                         partitionLineEnds.append(lines.count)
                     }
                     if shardCount > 0 {
-                        shards.append(Int(StableHash.fnv1a64(cells.text(idIndex)) % UInt64(shardCount)))
+                        shards.append(Int(StableHash.fnv1a64(formatter.text(idIndex)) % UInt64(shardCount)))
                     }
                 }
             }

@@ -13,8 +13,11 @@ struct RowCells: TextOutputStream {
         starts = [Int](repeating: 0, count: columns)
         ends = starts
         mayNeedQuotes = [Bool](repeating: false, count: columns)
-        bytes.reserveCapacity(8192)
+        if columns > 0 { bytes.reserveCapacity(8192) }
     }
+
+    /// Holds the place of buffers that are moved out for a while; allocates nothing.
+    static let placeholder = RowCells(columns: 0)
 
     mutating func reset() {
         bytes.removeAll(keepingCapacity: true)
@@ -93,11 +96,19 @@ final class RowFormatter {
         }
     }
 
+    /// The current row as a CSV line appended to `line` (without `skipped`'s cell).
+    func appendCSVLine(to line: inout [UInt8], skipping skipped: Int? = nil) {
+        CSVLine.append(cells, skipping: skipped, to: &line)
+    }
+
+    /// The current row's text in `column`.
+    func text(_ column: Int) -> String { cells.text(column) }
+
     /// Formats `document`'s cells into `cells`.
     func format(_ document: BorrowedBSON) throws {
         // Work on local buffers (moved out and back, never copied): locals need no dynamic
         // exclusivity checks in the per-field loop.
-        var local = RowCells(columns: 0)
+        var local = RowCells.placeholder
         swap(&local, &cells)
         defer { swap(&local, &cells) }
         local.reset()
