@@ -45,7 +45,7 @@ let package = Package(
         // Benchmarks print ratios against reference implementations measured in the same run.
         .executableTarget(name: "bench-features", dependencies: ["AudioFeatures"], path: "Benchmarks/bench-features"),
         .executableTarget(name: "bench-extract", dependencies: ["Tabular", "ETLJobs"], path: "Benchmarks/bench-extract"),
-        .executableTarget(name: "bench-load", dependencies: ["DocumentStore", "Export"], path: "Benchmarks/bench-load"),
+        .executableTarget(name: "bench-load", dependencies: ["DocumentStore", "Export", "TestSupport"], path: "Benchmarks/bench-load"),
         // Shared by the test targets: fixture paths, the local MongoDB-compatible test server.
         .target(name: "TestSupport", dependencies: ["DocumentStore"], path: "Tests/Support"),
         .testTarget(name: "TabularTests", dependencies: ["Tabular", "TestSupport"]),

@@ -10,6 +10,7 @@
 import DocumentStore
 import Export
 import Foundation
+import TestSupport
 
 var documentCount = 100_000
 var uri: String?
@@ -37,18 +38,8 @@ let statistics = ["mean", "std", "skew", "kurtosis", "median", "min", "max"]
 var featureNames: [String] = []
 for statistic in statistics { for c in 1...20 { featureNames.append(String(format: "mfcc_%@_%02d", statistic, c)) } }
 for feature in ["spectral_centroid", "zcr"] { for statistic in statistics { featureNames.append("\(feature)_\(statistic)") } }
-// Seeded (SplitMix64): the same documents every run, and no getrandom system call per number.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-var generator = SplitMix64(state: 2026)
+// Seeded: the same documents every run, and no getrandom system call per number.
+var generator = SplitMix64(seed: 2026)
 @MainActor func trainingRow(_ id: Int) -> Document {
     var row: Document = ["_id": .integer(id), "genre_top": "Rock", "genres": [12, 25], "split": "training", "subset": "large"]
     for name in featureNames { row.append(name, .double(Double.random(in: -3...3, using: &generator))) }

@@ -1,4 +1,5 @@
 import DocumentStore
+import Tabular
 
 /// One row's cells as text, in column order: every cell's bytes back to back in `bytes`, cell
 /// `i` at `bytes[starts[i]..<ends[i]]` (empty for a missing value). Reused for every row.
@@ -263,8 +264,7 @@ final class RowFormatter {
     }
 }
 
-/// RFC 4180 lines from cells, with `CSVWriter`'s quoting rule: a field is quoted only when it
-/// holds a comma, quote, CR or LF, or starts or ends with a space; quotes inside are doubled.
+/// RFC 4180 lines from cells, quoted by `CSVWriter`'s rule (only when a field must be).
 enum CSVLine {
     static func append(_ cells: RowCells, skipping skipped: Int? = nil, to line: inout [UInt8]) {
         var first = true
@@ -282,17 +282,6 @@ enum CSVLine {
     }
 
     static func appendField(_ field: ArraySlice<UInt8>, to line: inout [UInt8]) {
-        let needsQuotes = field.first == UInt8(ascii: " ") || field.last == UInt8(ascii: " ")
-            || field.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
-        guard needsQuotes else {
-            line.append(contentsOf: field)
-            return
-        }
-        line.append(UInt8(ascii: "\""))
-        for byte in field {
-            if byte == UInt8(ascii: "\"") { line.append(byte) }
-            line.append(byte)
-        }
-        line.append(UInt8(ascii: "\""))
+        CSVWriter.appendField(field, to: &line)
     }
 }

@@ -54,7 +54,9 @@ public final class CSVWriter {
         appendField(field.utf8, to: &line)
     }
 
-    static func appendField<Bytes: BidirectionalCollection>(_ field: Bytes, to line: inout [UInt8]) where Bytes.Element == UInt8 {
+    /// Appends one field with the quoting rule above (inlinable: the export calls it per cell).
+    @inlinable
+    public static func appendField<Bytes: BidirectionalCollection>(_ field: Bytes, to line: inout [UInt8]) where Bytes.Element == UInt8 {
         let needsQuotes = field.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"")
             || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
             || field.first == UInt8(ascii: " ") || field.last == UInt8(ascii: " ")

@@ -2,6 +2,7 @@ import DocumentStore
 @testable import Export
 import Foundation
 import Testing
+import TestSupport
 
 /// The export's fast path (BSON straight to CSV bytes) against the general path it replaces
 /// (decode to Swift values, `ColumnLayout.row`, `CellText.of` per cell): same text, cell for cell.
@@ -91,7 +92,7 @@ import Testing
     }
 
     @Test func fastPathEqualsTheGeneralPathOnRandomDocuments() throws {
-        var generator = SeededGenerator(seed: 20261122)
+        var generator = SplitMix64(seed: 20261122)
         let formatter = RowFormatter(layout: Self.layout)
         for index in 0..<5000 {
             let document = Self.randomDocument(&generator)
@@ -120,7 +121,7 @@ import Testing
     }
 
     @Test func numbersReadBackBitExact() throws {
-        var generator = SeededGenerator(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let formatter = RowFormatter(layout: Self.layout)
         for _ in 0..<20_000 {
             let value = Double(bitPattern: UInt64.random(in: 0 ... .max, using: &generator))
@@ -171,19 +172,6 @@ import Testing
     }
 }
 
-/// SplitMix64: a small seeded generator so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The export written by several workers in small batches is the same, byte for byte, as the
 /// one written on one thread: same rows in the same order in every file, same manifest.
 @Suite struct ExportWriterTests {
@@ -213,7 +201,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 
     @Test func workersAndBatchesDoNotChangeTheOutput() throws {
-        var generator = SeededGenerator(seed: 99)
+        var generator = SplitMix64(seed: 99)
         let documents = try (0..<500).map { _ in try BSONDocument(RowFormatterTests.randomDocument(&generator)) }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("export-writer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
