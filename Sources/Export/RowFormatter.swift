@@ -267,15 +267,18 @@ final class RowFormatter {
 /// RFC 4180 lines from cells, quoted by `CSVWriter`'s rule (only when a field must be).
 enum CSVLine {
     static func append(_ cells: RowCells, skipping skipped: Int? = nil, to line: inout [UInt8]) {
-        var first = true
-        for column in cells.starts.indices where column != skipped {
-            if !first { line.append(UInt8(ascii: ",")) }
-            first = false
-            let range = cells.starts[column]..<cells.ends[column]
-            if cells.mayNeedQuotes[column] {
-                appendField(cells.bytes[range], to: &line)
-            } else {
-                line.append(contentsOf: cells.bytes[range])
+        // One buffer pointer for the row: slicing the array per cell would retain and release it.
+        cells.bytes.withUnsafeBufferPointer { bytes in
+            var first = true
+            for column in cells.starts.indices where column != skipped {
+                if !first { line.append(UInt8(ascii: ",")) }
+                first = false
+                let cell = bytes[cells.starts[column]..<cells.ends[column]]
+                if cells.mayNeedQuotes[column] {
+                    CSVWriter.appendField(cell, to: &line)
+                } else {
+                    line.append(contentsOf: UnsafeBufferPointer(rebasing: cell))
+                }
             }
         }
         line.append(UInt8(ascii: "\n"))
