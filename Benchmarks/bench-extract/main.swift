@@ -2,15 +2,17 @@ import ETLJobs
 import Foundation
 import Tabular
 
-// bench-extract <fma_metadata dir> [--repeat N] [--jobs 1,2] [--python PATH] [--no-pandas]
+// bench-extract <fma_metadata dir> [--repeat N] [--jobs 1,2] [--python PATH] [--no-pandas] [--libbson]
 //
 // Prints, for an FMA metadata directory (Benchmarks/generate_fma_metadata.py makes an FMA-scale one):
 // 1. the CSV reader alone per file (records, MB/s);
 // 2. the whole extraction (`MetadataExtractor`: read, coerce, validate, merge, build each document
-//    with libbson, print it as a JSON line with libbson, write with fsync) of the full set, once with
+//    with libbson, print it as a JSON line as libbson does, write with fsync) of the full set, once with
 //    tracks.csv and once with raw_tracks.csv as the track file, for each number of JSON printing
 //    threads in --jobs (default: 1 and all CPUs; 1 = everything on one core);
 // 3. pandas.read_csv on the same files in the same run (Benchmarks/pandas_extract.py), and the ratios.
+// With --libbson, the full set also runs with libbson's own JSON printer
+// (MUSICETL_JSON_PRINTER=libbson; same bytes) for comparison in the same run.
 // Each number is the best of --repeat rounds. The per-file table shows the one-core runs (the
 // lowest --jobs value).
 
@@ -26,7 +28,8 @@ let cpus = max(1, ProcessInfo.processInfo.activeProcessorCount)
 let jobValues = Array(Set((option("--jobs") ?? "1,\(cpus)").split(separator: ",").compactMap { Int($0) }.map { max(1, $0) })).sorted()
 let python = option("--python") ?? ProcessInfo.processInfo.environment["PANDAS_PYTHON"] ?? "/tmp/pandas-venv/bin/python"
 let skipPandas = arguments.contains("--no-pandas")
-arguments.removeAll { $0 == "--no-pandas" }
+let compareLibbson = arguments.contains("--libbson")
+arguments.removeAll { $0 == "--no-pandas" || $0 == "--libbson" }
 guard let directory = arguments.first else {
     FileHandle.standardError.write(Data("usage: bench-extract <fma_metadata dir> [--repeat N] [--python PATH] [--no-pandas]\n".utf8))
     exit(64)
@@ -94,12 +97,17 @@ struct ExtractRun { var total: Double; var perFile: [String: MetadataExtractor.F
     }
     return best
 }
-var runs: [(tracksFile: String, jobs: Int, run: ExtractRun?)] = []
-for jobs in jobValues {
-    for tracksFile in ["tracks.csv", "raw_tracks.csv"] {
-        runs.append((tracksFile, jobs, try extract(tracksFile: tracksFile, jobs: jobs)))
+var runs: [(tracksFile: String, jobs: Int, printer: String, run: ExtractRun?)] = []
+for printer in compareLibbson ? ["writer", "libbson"] : ["writer"] {
+    // JSONLinePrinter reads the variable when each file's printer is made.
+    if printer == "libbson" { setenv("MUSICETL_JSON_PRINTER", "libbson", 1) } else { unsetenv("MUSICETL_JSON_PRINTER") }
+    for jobs in jobValues {
+        for tracksFile in ["tracks.csv", "raw_tracks.csv"] {
+            runs.append((tracksFile, jobs, printer, try extract(tracksFile: tracksFile, jobs: jobs)))
+        }
     }
 }
+unsetenv("MUSICETL_JSON_PRINTER")
 
 // 3. pandas.
 var pandas: [String: (seconds: Double, rows: Int)] = [:]
@@ -132,7 +140,7 @@ print(pad("file", 16) + lpad("MB", 8) + lpad("records", 10) + lpad("reader", 10)
       + lpad("rows/s", 11) + lpad("pandas", 10) + lpad("extract/pandas", 16))
 for file in files {
     let bytes = size(file)
-    let extracted = runs.filter { $0.jobs == jobValues[0] }.compactMap { $0.run?.perFile[file] }.min { $0.seconds < $1.seconds }
+    let extracted = runs.filter { $0.jobs == jobValues[0] && $0.printer == "writer" }.compactMap { $0.run?.perFile[file] }.min { $0.seconds < $1.seconds }
     var line = pad(file, 16) + lpad(f(mb(bytes)), 8) + lpad(String(readerRecords[file] ?? 0), 10)
         + lpad(f(mb(bytes) / readerSeconds[file]!), 10)
     if let extracted {
@@ -147,13 +155,13 @@ for file in files {
     print(line)
 }
 print("\nfull set (genres.csv, raw_albums.csv, raw_artists.csv + the track file):")
-for (tracksFile, jobs, run) in runs {
+for (tracksFile, jobs, printer, run) in runs {
     guard let run else { continue }
     let used = Array(run.perFile.keys)
     let bytes = used.reduce(0) { $0 + size($1) }
     let rows = run.perFile.values.reduce(0) { $0 + $1.rowsIn }
     let written = run.perFile.values.reduce(0) { $0 + $1.written }
-    var line = "  \(jobs) thread\(jobs == 1 ? " " : "s") with \(pad(tracksFile, 15)) \(f(mb(bytes))) MB, \(rows) rows (\(written) written) in \(f(run.total, 2)) s: "
+    var line = "  \(compareLibbson ? pad(printer, 8) : "")\(jobs) thread\(jobs == 1 ? " " : "s") with \(pad(tracksFile, 15)) \(f(mb(bytes))) MB, \(rows) rows (\(written) written) in \(f(run.total, 2)) s: "
         + "\(f(mb(bytes) / run.total)) MB/s, \(f(Double(rows) / run.total, 0)) rows/s"
     let pandasSeconds = used.compactMap { pandas[$0]?.seconds }
     if pandasSeconds.count == used.count {

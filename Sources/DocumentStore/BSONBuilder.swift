@@ -45,7 +45,8 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
 /// Builds one BSON document at a time through libbson's append API (`bson_append_*`), for writers
 /// that produce many documents of the same shape: reuse it with `reset()`, nest with
 /// `beginDocument`/`beginArray` … `end…()`, then read the bytes (`withRawBytes`) or the relaxed
-/// Extended JSON libbson prints for them (`withRelaxedExtendedJSON`, one staging line).
+/// Extended JSON libbson prints for them (`withRelaxedExtendedJSON`, one staging line, printed by
+/// `RelaxedJSONWriter` byte-identical to libbson 1.23).
 ///
 /// Integers go in as the narrowest BSON integer (int32 when the value fits, else int64), which is
 /// also what libbson's JSON parser reads a plain JSON integer back as: a document written as a
@@ -267,17 +268,25 @@ public final class BSONBuilder {
         return BSONDocument(owning: copy)
     }
 
-    /// The document as relaxed MongoDB Extended JSON, printed by libbson
-    /// (`bson_as_relaxed_extended_json`) on one line, without a newline; valid during `body`.
+    /// Printer for `withRelaxedExtendedJSON`, made on first use.
+    private var jsonWriter: RelaxedJSONWriter?
+
+    /// The document as relaxed MongoDB Extended JSON on one line, without a newline, exactly as
+    /// libbson 1.23 prints it (`bson_as_relaxed_extended_json`, see `RelaxedJSONWriter`); valid
+    /// during `body`.
     public func withRelaxedExtendedJSON<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
+        let writer = jsonWriter ?? RelaxedJSONWriter(capacity: 4096, libbsonOnly: RelaxedJSONWriter.libbsonRequested)
+        jsonWriter = writer
+        writer.removeAll()
+        try appendRelaxedJSON(to: writer)
+        return try body(writer.bytes)
+    }
+
+    /// Appends the document's relaxed Extended JSON (as libbson prints it) to `writer`.
+    public func appendRelaxedJSON(to writer: RelaxedJSONWriter) throws(BSONBuilderError) {
         try requireComplete()
-        var length = 0
-        guard let text = bson_as_relaxed_extended_json(root, &length) else {
+        guard writer.append(document: root) else {
             throw BSONBuilderError(key: "", message: "libbson could not print the document as JSON (invalid UTF-8 or corrupt BSON)")
-        }
-        defer { bson_free(text) }
-        return try text.withMemoryRebound(to: UInt8.self, capacity: length) {
-            try body(UnsafeBufferPointer(start: $0, count: length))
         }
     }
 

@@ -1,15 +1,16 @@
 import CMongoC
 import Dispatch
 
-/// Prints BSON documents as JSON Lines: each document as libbson's relaxed Extended JSON
-/// (`bson_as_relaxed_extended_json`) followed by a newline, delivered to `sink` in the order the
-/// documents were added, always on the caller's thread.
+/// Prints BSON documents as JSON Lines: each document as libbson 1.23's relaxed Extended JSON
+/// (`bson_as_relaxed_extended_json`, byte for byte; printed by `RelaxedJSONWriter`, which hands
+/// the types staging never writes to libbson itself) followed by a newline, delivered to `sink`
+/// in the order the documents were added, always on the caller's thread.
 ///
-/// libbson 1.23 prints ~50 MB/s of text and ~0.5–1 µs per field (it escapes key and text one
-/// character at a time and formats numbers with printf), several times what building the
-/// document costs. With `workers` > 1 the documents are printed in batches on that many threads
-/// while the caller builds the next ones; with 1 (or less) each is printed at once on the
-/// caller's thread. The output is the same byte for byte either way.
+/// With `workers` > 1 the documents are printed in batches on that many threads while the
+/// caller builds the next ones; with 1 (or less) each is printed at once on the caller's thread
+/// and the lines are delivered in chunks of about `batchBytes`. The output is the same byte for
+/// byte either way; everything is delivered by `finish()`. MUSICETL_JSON_PRINTER=libbson in the
+/// environment makes libbson print every document itself (same bytes, several times slower).
 public final class JSONLinePrinter {
     /// Takes one or more complete lines (each ending in "\n").
     public typealias Sink = (UnsafeBufferPointer<UInt8>) throws -> Void
@@ -19,12 +20,16 @@ public final class JSONLinePrinter {
         var documents: [UInt8] = []
         var count = 0
         /// The lines, once `done` is signalled.
-        var lines: [UInt8] = []
+        var lines: RelaxedJSONWriter?
         var failure: BSONBuilderError?
         let done = DispatchSemaphore(value: 0)
+        let libbsonOnly: Bool
+
+        init(libbsonOnly: Bool) { self.libbsonOnly = libbsonOnly }
 
         func print() {
-            lines.reserveCapacity(documents.count * 2)
+            let lines = RelaxedJSONWriter(capacity: documents.count * 2, libbsonOnly: libbsonOnly)
+            self.lines = lines
             let storage = UnsafeMutableRawPointer.allocate(byteCount: musicetl_bson_size(), alignment: musicetl_bson_alignment())
             defer { storage.deallocate() }
             let document = OpaquePointer(storage)
@@ -38,10 +43,11 @@ public final class JSONLinePrinter {
                         failure = BSONBuilderError(key: "", message: "document \(index + 1) of a batch is corrupt BSON")
                         return
                     }
-                    guard JSONLinePrinter.appendLine(document, to: &lines) else {
+                    guard lines.append(document: document) else {
                         failure = JSONLinePrinter.unprintable
                         return
                     }
+                    lines.append(byte: UInt8(ascii: "\n"))
                     offset += length
                     index += 1
                 }
@@ -52,16 +58,20 @@ public final class JSONLinePrinter {
     private let workers: Int
     private let batchBytes: Int
     private let sink: Sink
-    private var current = Batch()
+    /// MUSICETL_JSON_PRINTER=libbson at creation: libbson prints every document.
+    private let libbsonOnly = RelaxedJSONWriter.libbsonRequested
+    private lazy var current = Batch(libbsonOnly: libbsonOnly)
     /// Batches handed to the workers, oldest first.
     private var inFlight: [Batch] = []
     private let queue = DispatchQueue(label: "musicetl.json-lines", attributes: .concurrent)
-    private var line: [UInt8] = []
+    /// The lines printed on the caller's thread (`workers` ≤ 1) not yet delivered.
+    private lazy var pending = RelaxedJSONWriter(libbsonOnly: libbsonOnly)
     public private(set) var count = 0
 
     /// - Parameters:
     ///   - workers: threads that print; ≤ 1 prints each document at once on the caller's thread.
-    ///   - batchBytes: BSON bytes per batch handed to a worker.
+    ///   - batchBytes: BSON bytes per batch handed to a worker; with one thread, the text
+    ///     delivered to `sink` at a time.
     public init(workers: Int, batchBytes: Int = 1 << 19, sink: @escaping Sink) {
         self.workers = workers
         self.batchBytes = max(batchBytes, 1)
@@ -77,12 +87,9 @@ public final class JSONLinePrinter {
     public func add(_ builder: BSONBuilder) throws {
         count += 1
         guard workers > 1 else {
-            line.removeAll(keepingCapacity: true)
-            try builder.withRelaxedExtendedJSON { json in
-                line.append(contentsOf: json)
-                line.append(UInt8(ascii: "\n"))
-            }
-            try line.withUnsafeBufferPointer { try sink($0) }
+            try builder.appendRelaxedJSON(to: pending)
+            pending.append(byte: UInt8(ascii: "\n"))
+            if pending.count >= batchBytes { try deliverPending() }
             return
         }
         try builder.withRawBytes { current.documents.append(contentsOf: $0) }
@@ -92,38 +99,32 @@ public final class JSONLinePrinter {
 
     /// Prints and delivers everything added so far.
     public func finish() throws {
+        if pending.count > 0 { try deliverPending() }
         if current.count > 0 { try submit() }
         while !inFlight.isEmpty { try deliverOldest() }
     }
 
     private func submit() throws {
         let batch = current
-        current = Batch()
+        current = Batch(libbsonOnly: libbsonOnly)
         current.documents.reserveCapacity(batchBytes + batchBytes / 4)
         inFlight.append(batch)
         queue.async { batch.print(); batch.done.signal() }
         while inFlight.count > workers { try deliverOldest() }
     }
 
+    private func deliverPending() throws {
+        defer { pending.removeAll() }
+        try sink(pending.bytes)
+    }
+
     private func deliverOldest() throws {
         let batch = inFlight.removeFirst()
         batch.done.wait()
         if let failure = batch.failure { throw failure }
-        try batch.lines.withUnsafeBufferPointer { try sink($0) }
+        if let lines = batch.lines { try sink(lines.bytes) }
     }
 
     static let unprintable = BSONBuilderError(
         key: "", message: "libbson could not print the document as JSON (invalid UTF-8 or corrupt BSON)")
-
-    /// Appends libbson's relaxed Extended JSON of `document` and a newline; false if it refused.
-    static func appendLine(_ document: OpaquePointer, to lines: inout [UInt8]) -> Bool {
-        var length = 0
-        guard let text = bson_as_relaxed_extended_json(document, &length) else { return false }
-        defer { bson_free(text) }
-        text.withMemoryRebound(to: UInt8.self, capacity: length) {
-            lines.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
-        }
-        lines.append(UInt8(ascii: "\n"))
-        return true
-    }
 }

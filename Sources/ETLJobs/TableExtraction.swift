@@ -68,7 +68,7 @@ final class TableExtraction {
     private let fragmentBuilder: BSONBuilder
     /// Where written lines go (nil: dry run).
     private(set) var output: AtomicFileWriter?
-    /// Prints each written document as a JSON line (libbson) into `output`.
+    /// Prints each written document as a JSON line (libbson's relaxed Extended JSON) into `output`.
     private var printer: JSONLinePrinter?
 
     var inputName: String { (inputPath as NSString).lastPathComponent }
@@ -150,12 +150,20 @@ final class TableExtraction {
         var cellType: CellType?
         var hasChecks: Bool
         var hasItemKey: Bool
+        var hasEmptyValue: Bool
+        var isRequired: Bool
+        /// The range and shape checks of `check` (trivial values: no retains per cell).
+        var minimum: Double?
+        var maximum: Double?
+        var expectsArray: Bool
+        var expectsObject: Bool
     }
 
     private(set) lazy var hot: [HotLeaf] = plan.leaves.map { leaf in
         HotLeaf(column: leaf.columnIndex ?? -1, cellType: leaf.cellType,
                 hasChecks: leaf.minimum != nil || leaf.maximum != nil || leaf.allowed != nil || leaf.expectsArray || leaf.expectsObject,
-                hasItemKey: leaf.itemKey != nil)
+                hasItemKey: leaf.itemKey != nil, hasEmptyValue: leaf.emptyValue != nil, isRequired: leaf.isRequired,
+                minimum: leaf.minimum, maximum: leaf.maximum, expectsArray: leaf.expectsArray, expectsObject: leaf.expectsObject)
     }
 
     struct Reject: Error {
@@ -194,11 +202,12 @@ final class TableExtraction {
                 }
                 let cell = UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])
                 if Self.isBlank(cell, text: cellType == .string) {
-                    let leaf = plan.leaves[index]
-                    if let fallback = leaf.emptyValue {
+                    // Blank cells are common: read the leaf's fields only when needed (a copy of
+                    // the whole `Leaf` retains and releases each of its references).
+                    if leafInfo.hasEmptyValue, let fallback = plan.leaves[index].emptyValue {
                         slots[index] = .value(fallback)
-                    } else if leaf.isRequired {
-                        return .failure(Reject(reason: "required field \(leaf.path) is empty", column: header[column]))
+                    } else if leafInfo.isRequired {
+                        return .failure(Reject(reason: "required field \(plan.leaves[index].path) is empty", column: header[column]))
                     } else {
                         slots[index] = .null
                     }
@@ -219,7 +228,7 @@ final class TableExtraction {
                 case .failure(let failure):
                     return .failure(Reject(reason: failure.reason, column: header[column]))
                 case .success(let value):
-                    if leafInfo.hasChecks, let problem = Self.check(value, against: plan.leaves[index], column: header[column]) {
+                    if leafInfo.hasChecks, let problem = Self.check(value, against: leafInfo, column: header[column]) {
                         return .failure(Reject(reason: problem, column: header[column]))
                     }
                     slots[index] = .value(value)
@@ -239,7 +248,7 @@ final class TableExtraction {
         return cell.allSatisfy { $0 == 0x20 || $0 == 0x09 }
     }
 
-    private static func check(_ value: FieldValue, against leaf: ExtractPlan.Leaf, column: String) -> String? {
+    private static func check(_ value: FieldValue, against leaf: HotLeaf, column: String) -> String? {
         let number: Double? = switch value {
         case .int(let v): Double(v)
         case .double(let v): v
@@ -290,7 +299,7 @@ final class TableExtraction {
 
     /// Builds a row as one BSON document through libbson (schema properties in order, then the
     /// unknown columns; `lookups` complete objects that name an `x-lookup` entity) and writes it as
-    /// one JSON line, printed by libbson as relaxed Extended JSON. Counts the row as written, or, if
+    /// one JSON line, libbson's relaxed Extended JSON (`JSONLinePrinter`). Counts the row as written, or, if
     /// libbson refuses the document (over the BSON size limit), quarantines it; returns whether it
     /// was written.
     @discardableResult
@@ -390,7 +399,7 @@ final class TableExtraction {
         return try builder.rawBytes()
     }
 
-    /// Stages the written documents in `output`, printed as JSON lines by libbson on `printJobs`
+    /// Stages the written documents in `output`, printed as JSON lines (as libbson prints them) on `printJobs`
     /// threads (1: on this thread).
     func stage(to output: AtomicFileWriter, printJobs: Int) {
         self.output = output
