@@ -9,6 +9,7 @@
 
 import AudioFeatures
 import Foundation
+import Synchronization
 
 struct Options {
     var directory: URL
@@ -16,8 +17,15 @@ struct Options {
     var jobs = ProcessInfo.processInfo.activeProcessorCount
     var librosaPython = ProcessInfo.processInfo.environment["LIBROSA_PYTHON"]
     var librosaScript: String?
-    /// Only the feature stage, `repeatCount` rounds, for profilers (perf, callgrind).
-    var featureStageOnly = false
+    /// Which modes to run: all (default), or one of floor / whole / stage (1 core, `repeatCount`
+    /// rounds; for profilers and for running several processes side by side).
+    var mode = "all"
+    /// Print each file's best 1-core floor and whole-extraction time.
+    var perFile = false
+    /// Memory bound check: extract each file with the default resident-frame limit (long tracks
+    /// spill to a temporary file) and entirely in memory; print both times and whether the
+    /// features are identical.
+    var spillCheck = false
 }
 
 func parseOptions() -> Options {
@@ -31,11 +39,15 @@ func parseOptions() -> Options {
     let repeatCount = value(of: "--repeat").flatMap(Int.init)
     let jobs = value(of: "--jobs").flatMap(Int.init)
     let script = value(of: "--librosa-script")
-    let featureStageOnly = arguments.contains("--feature-stage-only")
-    arguments.removeAll { $0 == "--feature-stage-only" }
-    guard let path = arguments.first, !path.hasPrefix("-") else {
+    var mode = value(of: "--mode") ?? "all"
+    if arguments.contains("--feature-stage-only") { mode = "stage" }
+    let perFile = arguments.contains("--per-file")
+    let spillCheck = arguments.contains("--spill-check")
+    arguments.removeAll { $0 == "--feature-stage-only" || $0 == "--per-file" || $0 == "--spill-check" }
+    guard let path = arguments.first, !path.hasPrefix("-"), ["all", "floor", "whole", "stage"].contains(mode) else {
         FileHandle.standardError.write(Data("""
-            usage: bench-features <audio-dir> [--repeat N] [--jobs N] [--librosa-script PATH] [--feature-stage-only]
+            usage: bench-features <audio-dir> [--repeat N] [--jobs N] [--librosa-script PATH]
+                                  [--mode all|floor|whole|stage] [--feature-stage-only] [--per-file] [--spill-check]
               env LIBROSA_PYTHON=<python with librosa 0.11> adds librosa's throughput and the ratios
 
             """.utf8))
@@ -45,7 +57,9 @@ func parseOptions() -> Options {
     if let repeatCount { options.repeatCount = max(1, repeatCount) }
     if let jobs { options.jobs = max(1, jobs) }
     options.librosaScript = script
-    options.featureStageOnly = featureStageOnly
+    options.mode = mode
+    options.perFile = perFile
+    options.spillCheck = spillCheck
     return options
 }
 
@@ -73,27 +87,61 @@ struct Throughput {
     var filesPerSecond: Double { Double(files) / wallSeconds }
 }
 
-/// Files split round-robin over `jobs` workers, each with its own extractor (FFT plans and
-/// resamplers are per worker). `work` returns the audio seconds it processed.
+/// The files of `repeatCount` rounds handed out one at a time to `jobs` workers from a shared
+/// counter, in path order (like `etl-features`, which launches the next file when a worker is
+/// free), each worker with its own extractor (FFT plans and resamplers are per worker). `work`
+/// returns the audio seconds it processed. `perFileSeconds`, when given, receives the wall time
+/// of each file (1 worker only).
 func measure(files: [URL], repeatCount: Int, jobs: Int,
-             work: @escaping @Sendable (FeatureExtractor, URL) throws -> Double) async throws -> Throughput {
+             work: @escaping @Sendable (FeatureExtractor, URL) throws -> Double,
+             perFileSeconds: ((Int, Double) -> Void)? = nil) async throws -> Throughput {
     let start = now()
+    if jobs == 1 {
+        let extractor = try FeatureExtractor()
+        var seconds = 0.0
+        for _ in 0..<repeatCount {
+            for (index, file) in files.enumerated() {
+                let fileStart = now()
+                seconds += try work(extractor, file)
+                perFileSeconds?(index, now() - fileStart)
+            }
+        }
+        return Throughput(files: files.count * repeatCount, audioSeconds: seconds, wallSeconds: now() - start)
+    }
+    let queue = WorkQueue()
+    let itemCount = files.count * repeatCount
     let audioSeconds = try await withThrowingTaskGroup(of: Double.self) { group in
-        for worker in 0..<jobs {
+        for _ in 0..<jobs {
             group.addTask {
                 let extractor = try FeatureExtractor()
                 var seconds = 0.0
-                for round in 0..<repeatCount {
-                    for (index, file) in files.enumerated() where (index + round * files.count) % jobs == worker {
-                        seconds += try work(extractor, file)
-                    }
+                while true {
+                    let item = queue.next.add(1, ordering: .relaxed).oldValue
+                    if item >= itemCount { break }
+                    seconds += try work(extractor, files[item % files.count])
                 }
                 return seconds
             }
         }
         return try await group.reduce(0, +)
     }
-    return Throughput(files: files.count * repeatCount, audioSeconds: audioSeconds, wallSeconds: now() - start)
+    return Throughput(files: itemCount, audioSeconds: audioSeconds, wallSeconds: now() - start)
+}
+
+/// The next item to take, shared by the workers of one `measure`.
+final class WorkQueue: Sendable {
+    let next = Atomic<Int>(0)
+}
+
+/// Wall time of `jobs` workers taking files in order from a queue, each file costing what it cost
+/// on one core: the best an N-worker run can do on this corpus if nothing is shared.
+func simulatedMakespan(costs: [Double], jobs: Int) -> Double {
+    var busyUntil = [Double](repeating: 0, count: jobs)
+    for cost in costs {
+        let worker = busyUntil.indices.min { busyUntil[$0] < busyUntil[$1] } ?? 0
+        busyUntil[worker] += cost
+    }
+    return busyUntil.max() ?? 0
 }
 
 func padded(_ label: String) -> String { label.padding(toLength: 46, withPad: " ", startingAt: 0) }
@@ -143,6 +191,26 @@ guard !files.isEmpty else {
     exit(66)
 }
 
+if options.spillCheck {
+    let spilling = try FeatureExtractor()
+    let resident = try FeatureExtractor(residentFrameLimit: Int.max)
+    for file in files {
+        for _ in 0..<options.repeatCount {
+            var start = now()
+            let a = try spilling.extract(fileAt: file)
+            let spilledSeconds = now() - start
+            start = now()
+            let b = try resident.extract(fileAt: file)
+            let residentSeconds = now() - start
+            let same = a.mfcc == b.mfcc && a.spectralCentroid == b.spectralCentroid && a.zcr == b.zcr && a.nFrames == b.nFrames
+            print("\(file.lastPathComponent): \(a.nFrames) frames, limit \(spilling.residentFrameLimit): "
+                  + String(format: "%.3f s, in memory: %.3f s", spilledSeconds, residentSeconds)
+                  + ", identical: \(same ? "yes" : "NO")")
+        }
+    }
+    exit(0)
+}
+
 // Decode every file once up front: checks they all decode, gives the in-memory signals for the
 // feature-stage measurement, and warms caches (files, FFTW, soxr).
 let loader = try FeatureExtractor()
@@ -180,7 +248,7 @@ func featureStageRound(_ extractor: FeatureExtractor) -> Throughput {
     let start = now()
     var seconds = 0.0
     for signal in signalsSnapshot {
-        let features = extractor.extract(samples: signal)
+        guard let features = try? extractor.extract(samples: signal) else { exit(70) }
         seconds += Double(features.nSamples) / Double(FeatureParameters.librosaDefaults.sampleRate)
     }
     return Throughput(files: signalsSnapshot.count, audioSeconds: seconds, wallSeconds: now() - start)
@@ -189,18 +257,33 @@ func best(_ a: Throughput?, _ b: Throughput) -> Throughput {
     guard let a else { return b }
     return a.audioPerSecond >= b.audioPerSecond ? a : b
 }
-if options.featureStageOnly {
+if options.mode != "all" {
+    // One mode on one core only: for profilers, and to run two processes side by side (is the
+    // 2-worker scaling limited inside the process or by the machine?).
     let extractor = try FeatureExtractor()
-    var stage: Throughput?
-    for _ in 0..<options.repeatCount { stage = best(stage, featureStageRound(extractor)) }
-    if let stage { report("feature stage only (in memory), 1 core", stage) }
+    var result: Throughput?
+    for _ in 0..<options.repeatCount {
+        switch options.mode {
+        case "stage": result = best(result, featureStageRound(extractor))
+        case "floor": result = best(result, try await measure(files: files, repeatCount: 1, jobs: 1, work: decodeOnly))
+        default: result = best(result, try await measure(files: files, repeatCount: 1, jobs: 1, work: wholeExtraction))
+        }
+    }
+    let labels = ["stage": "feature stage only (in memory), 1 core", "floor": "decode+resample only, 1 core",
+                  "whole": "whole extraction, 1 core"]
+    if let result { report(labels[options.mode] ?? options.mode, result) }
     exit(0)
 }
 var floor1: Throughput?, whole1: Throughput?, featureStage: Throughput?, floorN: Throughput?, wholeN: Throughput?
+// Best time per file over the rounds, for the simulated N-worker bound.
+var floorFileBest = [Double](repeating: .infinity, count: files.count)
+var wholeFileBest = [Double](repeating: .infinity, count: files.count)
 let featureExtractor = try FeatureExtractor()
 for _ in 0..<options.repeatCount {
-    floor1 = best(floor1, try await measure(files: files, repeatCount: 1, jobs: 1, work: decodeOnly))
-    whole1 = best(whole1, try await measure(files: files, repeatCount: 1, jobs: 1, work: wholeExtraction))
+    floor1 = best(floor1, try await measure(files: files, repeatCount: 1, jobs: 1, work: decodeOnly,
+                                            perFileSeconds: { floorFileBest[$0] = min(floorFileBest[$0], $1) }))
+    whole1 = best(whole1, try await measure(files: files, repeatCount: 1, jobs: 1, work: wholeExtraction,
+                                            perFileSeconds: { wholeFileBest[$0] = min(wholeFileBest[$0], $1) }))
     featureStage = best(featureStage, featureStageRound(featureExtractor))
     if options.jobs > 1 {
         floorN = best(floorN, try await measure(files: files, repeatCount: 1, jobs: options.jobs, work: decodeOnly))
@@ -215,6 +298,22 @@ report("feature stage only (in memory), 1 core", featureStage)
 if let floorN, let wholeN {
     report("decode+resample only, \(options.jobs) workers", floorN)
     report("whole extraction, \(options.jobs) workers", wholeN)
+    // With few, uneven files the queue cannot keep every worker busy to the end: the bound below
+    // replays the measured 1-core per-file times through the same queue.
+    let floorBound = floorFileBest.reduce(0, +) / simulatedMakespan(costs: floorFileBest, jobs: options.jobs)
+    let wholeBound = wholeFileBest.reduce(0, +) / simulatedMakespan(costs: wholeFileBest, jobs: options.jobs)
+    print(String(format: "  %d-worker speedup: floor %.2fx, whole %.2fx (this corpus allows at most %.2fx / %.2fx: "
+                 + "per-file 1-core times through the same queue)",
+                 options.jobs, floorN.audioPerSecond / floor1.audioPerSecond,
+                 wholeN.audioPerSecond / whole1.audioPerSecond, floorBound, wholeBound))
+}
+if options.perFile {
+    print("  per file, best 1-core ms (floor / whole / difference):")
+    for (index, file) in files.enumerated() {
+        print("    " + file.lastPathComponent.padding(toLength: 32, withPad: " ", startingAt: 0)
+              + String(format: " %8.2f %8.2f %+7.2f", floorFileBest[index] * 1000, wholeFileBest[index] * 1000,
+                            (wholeFileBest[index] - floorFileBest[index]) * 1000))
+    }
 }
 print(String(format: "  whole extraction is %.1f%% slower than the decode+resample floor (1 core)",
              (floor1.audioPerSecond / whole1.audioPerSecond - 1) * 100))

@@ -51,13 +51,15 @@ enum PowerToDecibels {
         }
     }
 
-    /// 10·log10(max(amin, power)), rounded once to float32 (so within one float32 ulp of numpy's
-    /// `10 * np.log10(...)`, which rounds twice).
+    /// 10·log10(max(amin, power)) in float32 arithmetic, within ~2 float32 ulp (and 3e-6 dB) of
+    /// numpy's float32 `10 * np.log10(...)` (tested over 40 decades): invisible in the MFCCs
+    /// (tolerance 1e-3), and twice as many values per SIMD instruction as the float64 series it
+    /// replaced (7 % of the feature stage).
     ///
     /// Written branch-free without calls so the loop above vectorises; `log10f` from libm was a
-    /// sixth of the feature stage. log x = e·ln 2 + ln m with m ∈ [√½, √2), and
-    /// ln m = 2·atanh(s), s = (m−1)/(m+1), |s| ≤ 0.1716: the series to s¹¹ is exact to ~1e-11,
-    /// far below float32 resolution.
+    /// sixth of the feature stage. log x = e·log 2 + log m with m ∈ [√½, √2), and
+    /// ln m = 2·atanh(s), s = (m−1)/(m+1), |s| ≤ 0.1716: the series to s⁹ leaves ~1e-9 relative,
+    /// below float32 resolution.
     @inline(__always)
     static func decibels(_ power: Float) -> Float {
         let x = max(amin, power)  // also maps NaN to amin (max returns the non-NaN operand)
@@ -67,12 +69,14 @@ enum PowerToDecibels {
         let high = mantissa > 1.41421356
         mantissa = high ? mantissa * 0.5 : mantissa
         exponent = high ? exponent + 1 : exponent
-        // m − 1 is exact and the float32 quotient is within ½ ulp: ~1e-8 absolute in ln x,
-        // invisible after the final rounding, and 4 divisions per instruction instead of 2.
-        let s = Double((mantissa - 1) / (mantissa + 1))
+        // m − 1 is exact and the quotient within ½ ulp.
+        let s = (mantissa - 1) / (mantissa + 1)
         let s2 = s * s
-        let series = 1 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 * (1.0 / 11)))))
-        let naturalLog = Double(exponent) * 0.6931471805599453 + 2 * s * series
-        return Float(naturalLog * (10 / 2.302585092994046))
+        let series: Float = 1 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9))))
+        // 10·log10(2) split so that e·high is exact (|e| < 2⁸, high has 13 significant bits);
+        // 20/ln 10 turns 2·atanh(s) (natural log) into decibels.
+        let e = Float(exponent)
+        let high10Log2: Float = 3.01025390625, low10Log2: Float = 4.605038981195e-5
+        return e * high10Log2 + (e * low10Log2 + s * series * 8.685889638065037)
     }
 }

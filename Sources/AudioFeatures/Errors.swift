@@ -41,6 +41,8 @@ public enum FeatureExtractionError: Error, CustomStringConvertible, Sendable, Eq
     case resampler(String)
     case fftPlan(String)
     case outOfMemory(String)
+    /// The temporary file of a long track's frames could not be created, written or read back.
+    case spill(String)
 
     public var description: String {
         switch self {
@@ -48,6 +50,7 @@ public enum FeatureExtractionError: Error, CustomStringConvertible, Sendable, Eq
         case .resampler(let message): "libsoxr: \(message)"
         case .fftPlan(let message): "FFTW: \(message)"
         case .outOfMemory(let message): "out of memory: \(message)"
+        case .spill(let message): "frame spill: \(message)"
         }
     }
 }

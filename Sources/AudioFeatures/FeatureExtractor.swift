@@ -1,9 +1,14 @@
 import Foundation
 
 /// Turns an audio file into librosa-compatible MFCC, spectral centroid and zero-crossing-rate
-/// features in one streaming pass: decode → downmix → resample → frame → FFT → mel, keeping per
-/// frame only the mel powers (nMels floats), the centroid and the crossing count. The log/80 dB
+/// features in one streaming pass: decode → downmix → resample → frame → FFT → mel → dB, keeping
+/// per frame only the mel row in dB (nMels floats), the centroid and the crossing count. The 80 dB
 /// floor and the DCT run at the end, because the floor is relative to the whole clip's maximum.
+///
+/// Memory is bounded whatever the track's length: up to `residentFrameLimit` frames (6 minutes of
+/// audio at the defaults, ≈ 8.6 MB) are kept in memory; a longer track's frames go to an unlinked
+/// temporary file in `spillDirectory` and are read back once, sequentially, at the end (with
+/// bit-identical results, tested).
 ///
 /// Holds an FFT plan, scratch buffers and cached resamplers: create one per worker thread and
 /// reuse it for many files. Not thread-safe (and deliberately not `Sendable`).
@@ -20,28 +25,69 @@ public final class FeatureExtractor {
     private let spectrum: PowerSpectrum
     private let window: UnsafeMutablePointer<Float>
     private let power: UnsafeMutablePointer<Float>
-    private let melRow: UnsafeMutablePointer<Float>
-    private let dctScratch: UnsafeMutablePointer<Double>
+    private let dctScratch: UnsafeMutablePointer<Float>
+    private let mfccRow: UnsafeMutablePointer<Float>
     private let readBuffer: UnsafeMutableBufferPointer<Float>
     private let melFilterbank: MelFilterbank
-    private let dct: DiscreteCosineTransform
+    private let dct: DiscreteCosineTransform.Kernel
     private let centroid: SpectralCentroid
     private let framer: FrameAssembler
     /// One soxr stream per native rate seen (typically 44.1 and 48 kHz), reset between files.
     private var resamplers: [Int: StreamingResampler] = [:]
 
-    // Per-track accumulation (mel rows already in dB), reused across files when small.
-    private var melFrames: [Float] = []
-    private var centroids: [Double] = []
-    private var crossingCounts: [Int32] = []
+    /// Frames longer tracks keep in memory before spilling to a temporary file (16 384 frames:
+    /// 6.3 minutes at 22 050 Hz / hop 512, ≈ 8.6 MB). Results do not depend on it.
+    public var residentFrameLimit: Int {
+        get { frames.residentRecords }
+        set { rebuildSpools(residentFrames: newValue) }
+    }
+    /// Where spilled frames go (an unlinked file, so nothing is left behind); nil: the system
+    /// temporary directory (`TMPDIR`, else /tmp).
+    public var spillDirectory: URL? {
+        didSet {
+            frames.spillDirectory = spillDirectory
+            results.spillDirectory = spillDirectory
+        }
+    }
+    public static let defaultResidentFrameLimit = 16_384
+
+    /// Per-track frame records: the mel row in dB, then the centroid and the crossing count.
+    private var frames: RecordSpool
+    /// Only for spilled tracks: per frame the MFCC row, centroid and crossing count.
+    private var results: RecordSpool
+    private let layout: RecordLayout
     /// Largest mel value (dB) of the track so far: the reference of the 80 dB floor.
     private var maximumDecibels = -Float.infinity
+    /// A spill failure inside the (non-throwing) frame callbacks, thrown when the track ends.
+    private var pendingError: FeatureExtractionError?
+
+    /// Byte offsets inside the two kinds of records (`RecordSpool` stores raw bytes).
+    struct RecordLayout {
+        let nMels: Int, nMFCC: Int
+        /// Frame record: nMels floats, centroid (Double), crossings (Int32).
+        let frameCentroid: Int, frameCrossings: Int, frameBytes: Int
+        /// Result record: nMFCC floats, centroid (Double), crossings (Int32).
+        let resultCentroid: Int, resultCrossings: Int, resultBytes: Int
+
+        init(nMels: Int, nMFCC: Int) {
+            self.nMels = nMels
+            self.nMFCC = nMFCC
+            func roundUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+            frameCentroid = roundUp(4 * nMels, 8)
+            frameCrossings = frameCentroid + 8
+            // 16-byte records keep every mel row 16-byte aligned for the SIMD loops.
+            frameBytes = roundUp(frameCrossings + 4, 16)
+            resultCentroid = roundUp(4 * nMFCC, 8)
+            resultCrossings = resultCentroid + 8
+            resultBytes = roundUp(resultCrossings + 4, 8)
+        }
+    }
 
     private static let readChunkFrames = 16_384
-    /// Above this many retained floats, per-track arrays are released after the track.
-    private static let retainedCapacityLimit = 1 << 20
 
-    public init(parameters: FeatureParameters = .librosaDefaults) throws {
+    public init(parameters: FeatureParameters = .librosaDefaults,
+                residentFrameLimit: Int = FeatureExtractor.defaultResidentFrameLimit,
+                spillDirectory: URL? = nil) throws {
         try parameters.validate()
         self.parameters = parameters
         spectrum = try PowerSpectrum(size: parameters.nFFT)
@@ -51,13 +97,20 @@ public final class FeatureExtractor {
                                       melCount: parameters.nMels)
         power = .allocate(capacity: melFilterbank.paddedBinCount)
         power.initialize(repeating: 0, count: melFilterbank.paddedBinCount)
-        melRow = .allocate(capacity: parameters.nMels)
-        melRow.initialize(repeating: 0, count: parameters.nMels)
-        dctScratch = .allocate(capacity: parameters.nMels)
-        dctScratch.initialize(repeating: 0, count: parameters.nMels)
+        let transform = DiscreteCosineTransform(inputCount: parameters.nMels, outputCount: parameters.nMFCC)
+        dctScratch = .allocate(capacity: transform.scratchCount)
+        dctScratch.initialize(repeating: 0, count: transform.scratchCount)
+        mfccRow = .allocate(capacity: parameters.nMFCC)
+        mfccRow.initialize(repeating: 0, count: parameters.nMFCC)
         readBuffer = .allocate(capacity: Self.readChunkFrames)
         readBuffer.initialize(repeating: 0)
-        dct = DiscreteCosineTransform(inputCount: parameters.nMels, outputCount: parameters.nMFCC)
+        dct = transform.makeKernel()
+        layout = RecordLayout(nMels: parameters.nMels, nMFCC: parameters.nMFCC)
+        frames = RecordSpool(recordBytes: layout.frameBytes, residentRecords: residentFrameLimit,
+                             spillDirectory: spillDirectory)
+        results = RecordSpool(recordBytes: layout.resultBytes, residentRecords: residentFrameLimit,
+                              spillDirectory: spillDirectory)
+        self.spillDirectory = spillDirectory
         centroid = SpectralCentroid(sampleRate: parameters.sampleRate, nFFT: parameters.nFFT)
         framer = FrameAssembler(frameLength: parameters.nFFT, hopLength: parameters.hopLength)
     }
@@ -65,8 +118,8 @@ public final class FeatureExtractor {
     deinit {
         window.deallocate()
         power.deallocate()
-        melRow.deallocate()
         dctScratch.deallocate()
+        mfccRow.deallocate()
         readBuffer.deallocate()
     }
 
@@ -82,19 +135,20 @@ public final class FeatureExtractor {
             samples += chunk.count
             analyze(chunk)
         }
-        return finishTrack(source: source, samples: samples, keepFrames: keepFrames)
+        return try finishTrack(source: source, samples: samples, keepFrames: keepFrames)
     }
 
     /// Features of a mono signal already at `parameters.sampleRate` (the DSP stage alone, e.g.
     /// for benchmarks or audio that does not come from a file).
-    public func extract(samples: [Float], source: AudioSourceInfo? = nil, keepFrames: Bool = false) -> TrackFeatures {
+    public func extract(samples: [Float], source: AudioSourceInfo? = nil,
+                        keepFrames: Bool = false) throws(FeatureExtractionError) -> TrackFeatures {
         beginTrack()
         defer { endTrack() }
         reserve(frames: FrameAssembler.frameCount(length: samples.count, hopLength: parameters.hopLength))
         samples.withUnsafeBufferPointer { analyze($0) }
         let info = source ?? AudioSourceInfo(format: "PCM", sampleRate: parameters.sampleRate, channels: 1,
                                              decodedFrames: samples.count, announcedFrames: samples.count)
-        return finishTrack(source: info, samples: samples.count, keepFrames: keepFrames)
+        return try finishTrack(source: info, samples: samples.count, keepFrames: keepFrames)
     }
 
     /// `librosa.load(path)`: the whole file decoded, downmixed and resampled to
@@ -164,80 +218,156 @@ public final class FeatureExtractor {
         framer.append(chunk) { spectral, crossings in analyzeFrame(spectral, crossings: crossings) }
     }
 
-    /// One frame: window → FFT → |X|² → mel row (dB); |X| sums → centroid; and its crossing count.
+    /// One frame: window → FFT → |X|² → mel row (dB, written straight into the frame's record);
+    /// |X| sums → centroid; and its crossing count.
     private func analyzeFrame(_ spectral: UnsafePointer<Float>, crossings: Int) {
+        guard pendingError == nil else { return }
+        let record: UnsafeMutableRawPointer
+        do { record = try frames.nextRecord() } catch {
+            pendingError = error
+            return
+        }
         let n = parameters.nFFT
         let input = spectrum.input
         for i in 0..<n { input[i] = spectral[i] * window[i] }
         let moments = spectrum.compute(power: power)
-        melFilterbank.apply(power: power, into: melRow)
+        let mel = record.bindMemory(to: Float.self, capacity: parameters.nMels)
+        melFilterbank.apply(power: power, into: mel)
         // To decibels now, while the row is in cache; only the clip-wide floor has to wait.
-        let decibels = UnsafeMutableBufferPointer(start: melRow, count: parameters.nMels)
+        let decibels = UnsafeMutableBufferPointer(start: mel, count: parameters.nMels)
         maximumDecibels = max(maximumDecibels, PowerToDecibels.convert(decibels))
-        melFrames.append(contentsOf: UnsafeBufferPointer(start: melRow, count: parameters.nMels))
-        centroids.append(centroid.centroid(moments))
-        crossingCounts.append(Int32(crossings))
+        record.storeBytes(of: centroid.centroid(moments), toByteOffset: layout.frameCentroid, as: Double.self)
+        record.storeBytes(of: Int32(crossings), toByteOffset: layout.frameCrossings, as: Int32.self)
+        frames.commit()
     }
 
     // MARK: - Per-track state
 
     private func beginTrack() {
         framer.reset()
-        melFrames.removeAll(keepingCapacity: true)
-        centroids.removeAll(keepingCapacity: true)
-        crossingCounts.removeAll(keepingCapacity: true)
+        frames.reset()
+        results.reset()
         maximumDecibels = -.infinity
+        pendingError = nil
     }
 
     private func endTrack() {
         framer.reset()
-        if melFrames.capacity > Self.retainedCapacityLimit {
-            melFrames = []
-            centroids = []
-            crossingCounts = []
-        }
+        // Closes (and so frees) any spill file now rather than at the next track.
+        frames.reset()
+        results.reset()
     }
 
-    private func reserve(frames: Int) {
-        // Headers can lie (or be corrupt): never pre-allocate more than ~6 h of frames.
-        let frames = min(frames + 4, 1_000_000)
-        melFrames.reserveCapacity(frames * parameters.nMels)
-        centroids.reserveCapacity(frames)
-        crossingCounts.reserveCapacity(frames)
+    private func reserve(frames count: Int) {
+        // Headers can lie (or be corrupt): the spool never holds more than its resident limit.
+        frames.reserve(count + 4)
     }
 
-    private func finishTrack(source: AudioSourceInfo, samples: Int, keepFrames: Bool) -> TrackFeatures {
+    private func rebuildSpools(residentFrames: Int) {
+        frames = RecordSpool(recordBytes: layout.frameBytes, residentRecords: residentFrames,
+                             spillDirectory: spillDirectory)
+        results = RecordSpool(recordBytes: layout.resultBytes, residentRecords: residentFrames,
+                              spillDirectory: spillDirectory)
+    }
+
+    /// The 80 dB floor and the DCT of one frame record's mel row, into `output` (nMFCC floats).
+    @inline(__always)
+    private func cepstrum(ofFrame record: UnsafeMutableRawPointer, floorReference: Float,
+                      into output: UnsafeMutablePointer<Float>) {
+        let mel = record.assumingMemoryBound(to: Float.self)
+        PowerToDecibels.clamp(UnsafeMutableBufferPointer(start: mel, count: layout.nMels), maximum: floorReference)
+        dct.apply(mel, into: output, scratch: dctScratch)
+    }
+
+    private func finishTrack(source: AudioSourceInfo, samples: Int,
+                             keepFrames: Bool) throws(FeatureExtractionError) -> TrackFeatures {
         framer.finish { spectral, crossings in analyzeFrame(spectral, crossings: crossings) }
-        let frameCount = centroids.count
-        let nMels = parameters.nMels, nMFCC = parameters.nMFCC
+        if let pendingError { throw pendingError }
+        let frameCount = frames.count
+        let nMFCC = parameters.nMFCC
+        let layout = self.layout
+        let floorReference = maximumDecibels
+        let zcrScale = Double(parameters.nFFT)
 
-        // The 80 dB floor relative to the whole clip's maximum, then the DCT.
-        var mfcc = [Float](repeating: 0, count: nMFCC * frameCount)
-        var coefficients = [Float](repeating: 0, count: nMFCC)
-        melFrames.withUnsafeMutableBufferPointer { mel in
-            PowerToDecibels.clamp(mel, maximum: maximumDecibels)
-            guard let melBase = mel.baseAddress else { return }
-            coefficients.withUnsafeMutableBufferPointer { row in
-                guard let rowBase = row.baseAddress else { return }
-                for t in 0..<frameCount {
-                    dct.apply(melBase + t * nMels, into: rowBase, scratch: dctScratch)
-                    for k in 0..<nMFCC { mfcc[k * frameCount + t] = rowBase[k] }
+        guard frames.isSpilled else {
+            // In memory (all but very long tracks): per-coefficient arrays, in-memory statistics.
+            var mfcc = [Float](repeating: 0, count: nMFCC * frameCount)
+            var centroids = [Double](repeating: 0, count: frameCount)
+            var zcr = [Double](repeating: 0, count: frameCount)
+            var t = 0
+            try frames.forEachChunk { records, count throws(FeatureExtractionError) in
+                for r in 0..<count {
+                    let record = records + r * layout.frameBytes
+                    self.cepstrum(ofFrame: record, floorReference: floorReference, into: mfccRow)
+                    for k in 0..<nMFCC { mfcc[k * frameCount + t] = mfccRow[k] }
+                    centroids[t] = record.load(fromByteOffset: layout.frameCentroid, as: Double.self)
+                    zcr[t] = Double(record.load(fromByteOffset: layout.frameCrossings, as: Int32.self)) / zcrScale
+                    t += 1
+                }
+            }
+            let mfccStatistics = (0..<nMFCC).map { k in
+                SummaryStatistics(of: mfcc[(k * frameCount)..<((k + 1) * frameCount)])
+            }
+            var perFrame: FrameFeatures?
+            if keepFrames {
+                perFrame = FrameFeatures(
+                    mfcc: (0..<nMFCC).map { k in Array(mfcc[(k * frameCount)..<((k + 1) * frameCount)]) },
+                    spectralCentroid: centroids, zcr: zcr)
+            }
+            return TrackFeatures(source: source, parameters: parameters, nSamples: samples, nFrames: frameCount,
+                                 mfcc: mfccStatistics, spectralCentroid: SummaryStatistics(of: centroids),
+                                 zcr: SummaryStatistics(of: zcr), frames: perFrame)
+        }
+
+        // Spilled: one sequential read of the frames into result records (which spill too), then
+        // the statistics in passes over those, so memory stays bounded.
+        try frames.forEachChunk { records, count throws(FeatureExtractionError) in
+            for r in 0..<count {
+                let record = records + r * layout.frameBytes
+                let result = try results.nextRecord()
+                let row = result.bindMemory(to: Float.self, capacity: nMFCC)
+                self.cepstrum(ofFrame: record, floorReference: floorReference, into: row)
+                result.storeBytes(of: record.load(fromByteOffset: layout.frameCentroid, as: Double.self),
+                                  toByteOffset: layout.resultCentroid, as: Double.self)
+                result.storeBytes(of: record.load(fromByteOffset: layout.frameCrossings, as: Int32.self),
+                                  toByteOffset: layout.resultCrossings, as: Int32.self)
+                results.commit()
+            }
+        }
+        frames.reset()  // the frame file is no longer needed: free its space before the passes
+        let columns = nMFCC + 2
+        let row = UnsafeMutablePointer<Double>.allocate(capacity: columns)
+        defer { row.deallocate() }
+        let statistics = try SummaryStatistics.streaming(columns: columns, count: frameCount) {
+            (body: (UnsafePointer<Double>) -> Void) throws(FeatureExtractionError) in
+            try results.forEachChunk(maximumRecords: 4096) { records, count throws(FeatureExtractionError) in
+                for r in 0..<count {
+                    let record = records + r * layout.resultBytes
+                    for k in 0..<nMFCC { row[k] = Double(record.load(fromByteOffset: 4 * k, as: Float.self)) }
+                    row[nMFCC] = record.load(fromByteOffset: layout.resultCentroid, as: Double.self)
+                    row[nMFCC + 1] = Double(record.load(fromByteOffset: layout.resultCrossings, as: Int32.self))
+                        / zcrScale
+                    body(row)
                 }
             }
         }
-
-        let zcr = crossingCounts.map { Double($0) / Double(parameters.nFFT) }
-        let mfccStatistics = (0..<nMFCC).map { k in
-            SummaryStatistics(of: mfcc[(k * frameCount)..<((k + 1) * frameCount)])
-        }
-        var frames: FrameFeatures?
+        var perFrame: FrameFeatures?
         if keepFrames {
-            frames = FrameFeatures(
-                mfcc: (0..<nMFCC).map { k in Array(mfcc[(k * frameCount)..<((k + 1) * frameCount)]) },
-                spectralCentroid: centroids, zcr: zcr)
+            // The caller asked for every frame in memory: linear in length by request.
+            var mfcc = (0..<nMFCC).map { _ in [Float]() }
+            var centroids = [Double](), zcr = [Double]()
+            try results.forEachChunk { records, count throws(FeatureExtractionError) in
+                for r in 0..<count {
+                    let record = records + r * layout.resultBytes
+                    for k in 0..<nMFCC { mfcc[k].append(record.load(fromByteOffset: 4 * k, as: Float.self)) }
+                    centroids.append(record.load(fromByteOffset: layout.resultCentroid, as: Double.self))
+                    zcr.append(Double(record.load(fromByteOffset: layout.resultCrossings, as: Int32.self)) / zcrScale)
+                }
+            }
+            perFrame = FrameFeatures(mfcc: mfcc, spectralCentroid: centroids, zcr: zcr)
         }
         return TrackFeatures(source: source, parameters: parameters, nSamples: samples, nFrames: frameCount,
-                             mfcc: mfccStatistics, spectralCentroid: SummaryStatistics(of: centroids),
-                             zcr: SummaryStatistics(of: zcr), frames: frames)
+                             mfcc: Array(statistics[0..<nMFCC]), spectralCentroid: statistics[nMFCC],
+                             zcr: statistics[nMFCC + 1], frames: perFrame)
     }
 }

@@ -34,14 +34,13 @@ public struct SummaryStatistics: Sendable, Equatable, Hashable, Codable {
             self.init(mean: .nan, std: .nan, skew: .nan, kurtosis: .nan, median: .nan, min: .nan, max: .nan)
             return
         }
-        let count = Double(values.count)
         var sum = 0.0, minimum = values[0], maximum = values[0]
         for value in values {
             sum += value
             minimum = Swift.min(minimum, value)
             maximum = Swift.max(maximum, value)
         }
-        let mean = sum / count
+        let mean = sum / Double(values.count)
         var m2 = 0.0, m3 = 0.0, m4 = 0.0
         for value in values {
             let d = value - mean
@@ -50,18 +49,141 @@ public struct SummaryStatistics: Sendable, Equatable, Hashable, Codable {
             m3 += d2 * d
             m4 += d2 * d2
         }
-        m2 /= count
-        m3 /= count
-        m4 /= count
+        self.init(count: values.count, mean: mean, m2Sum: m2, m3Sum: m3, m4Sum: m4,
+                  median: Self.median(values), min: minimum, max: maximum)
+    }
+
+    /// The final formulas, shared by the in-memory and the streaming (spilled) paths so both give
+    /// the same bits from the same sums.
+    init(count: Int, mean: Double, m2Sum: Double, m3Sum: Double, m4Sum: Double,
+         median: Double, min: Double, max: Double) {
+        let count = Double(count)
+        let m2 = m2Sum / count, m3 = m3Sum / count, m4 = m4Sum / count
         // scipy: `zero = m2 <= (eps * mean)**2` → NaN (a constant series has no shape).
         let constant = m2 <= (Double.ulpOfOne * mean) * (Double.ulpOfOne * mean)
         self.init(mean: mean,
                   std: m2.squareRoot(),
                   skew: constant ? .nan : m3 / pow(m2, 1.5),
                   kurtosis: constant ? .nan : m4 / (m2 * m2) - 3,
-                  median: Self.median(values),
-                  min: minimum,
-                  max: maximum)
+                  median: median,
+                  min: min,
+                  max: max)
+    }
+
+    /// Statistics of `columns` series of `count` values each, stored row by row somewhere that can
+    /// be read several times in order (a spilled track): `forEachRow(body)` must call `body` once
+    /// per row, in the same order every time, with a pointer to that row's `columns` values.
+    ///
+    /// Memory is independent of `count`: the sums run in the same order as `init(of:)` (so the
+    /// results are bit-identical to it), and the median is found by radix selection on an
+    /// order-preserving key, 8 bits per pass, until at most `candidateLimit` values can still hold
+    /// the wanted rank; one last pass collects those and picks the rank among them. On real
+    /// features that is 2 radix passes, so 5 passes over the rows in all.
+    static func streaming<E: Error>(columns: Int, count: Int, candidateLimit: Int = 4096,
+                                    forEachRow: ((UnsafePointer<Double>) -> Void) throws(E) -> Void)
+        throws(E) -> [SummaryStatistics] {
+        guard count > 0 else { return (0..<columns).map { _ in SummaryStatistics(of: [Double]()) } }
+        var sums = [Double](repeating: 0, count: columns)
+        var minimums = [Double](repeating: 0, count: columns), maximums = minimums
+        var first = true
+        try forEachRow { row in
+            for c in 0..<columns {
+                let value = row[c]
+                if first {
+                    minimums[c] = value
+                    maximums[c] = value
+                }
+                sums[c] += value
+                minimums[c] = Swift.min(minimums[c], value)
+                maximums[c] = Swift.max(maximums[c], value)
+            }
+            first = false
+        }
+        let means = sums.map { $0 / Double(count) }
+        var m2 = [Double](repeating: 0, count: columns), m3 = m2, m4 = m2
+        try forEachRow { row in
+            for c in 0..<columns {
+                let d = row[c] - means[c]
+                let d2 = d * d
+                m2[c] += d2
+                m3[c] += d2 * d
+                m4[c] += d2 * d2
+            }
+        }
+        // numpy's median: the value of rank n/2, and for even n the mean with rank n/2 − 1.
+        let ranks = count % 2 == 0 ? [count / 2, count / 2 - 1] : [count / 2]
+        let slots = columns * ranks.count  // slot = c * ranks.count + r
+        var prefixes = [UInt64](repeating: 0, count: slots)
+        var remaining = (0..<columns).flatMap { _ in ranks }  // rank among the candidates
+        var candidates = [Int](repeating: count, count: slots)
+        var histogram = [Int32](repeating: 0, count: slots * 256)
+        var shift = 56
+        // Bits above `shift + 8` of the slot's key are decided; a value is a candidate when its
+        // key agrees on them.
+        func decidedMask(_ shift: Int) -> UInt64 { shift + 8 >= 64 ? 0 : ~UInt64(0) << UInt64(shift + 8) }
+        while shift >= 0, candidates.contains(where: { $0 > candidateLimit }) {
+            let mask = decidedMask(shift)
+            for i in histogram.indices { histogram[i] = 0 }
+            try forEachRow { row in
+                for c in 0..<columns {
+                    let key = orderKey(row[c])
+                    for r in 0..<ranks.count {
+                        let slot = c * ranks.count + r
+                        if (key ^ prefixes[slot]) & mask == 0 {
+                            histogram[slot &* 256 &+ Int((key >> UInt64(shift)) & 0xff)] &+= 1
+                        }
+                    }
+                }
+            }
+            for slot in 0..<slots {
+                var bucket = 0
+                while remaining[slot] >= Int(histogram[slot * 256 + bucket]) {
+                    remaining[slot] -= Int(histogram[slot * 256 + bucket])
+                    bucket += 1
+                }
+                candidates[slot] = Int(histogram[slot * 256 + bucket])
+                prefixes[slot] |= UInt64(bucket) << UInt64(shift)
+            }
+            shift -= 8
+        }
+        var selected = [UInt64](repeating: 0, count: slots)
+        if shift < 0 {
+            selected = prefixes  // every bit decided
+        } else {
+            let mask = decidedMask(shift)
+            var pools = [[UInt64]](repeating: [], count: slots)
+            for slot in 0..<slots { pools[slot].reserveCapacity(candidates[slot]) }
+            try forEachRow { row in
+                for c in 0..<columns {
+                    let key = orderKey(row[c])
+                    for r in 0..<ranks.count {
+                        let slot = c * ranks.count + r
+                        if (key ^ prefixes[slot]) & mask == 0 { pools[slot].append(key) }
+                    }
+                }
+            }
+            for slot in 0..<slots {
+                pools[slot].sort()
+                selected[slot] = pools[slot][remaining[slot]]
+            }
+        }
+        return (0..<columns).map { c in
+            let upper = valueOf(key: selected[c * ranks.count])
+            let median = ranks.count == 2 ? (valueOf(key: selected[c * ranks.count + 1]) + upper) / 2 : upper
+            return SummaryStatistics(count: count, mean: means[c], m2Sum: m2[c], m3Sum: m3[c], m4Sum: m4[c],
+                                     median: median, min: minimums[c], max: maximums[c])
+        }
+    }
+
+    /// Unsigned integers in the order of the doubles (no NaN here). −0 is read as +0 first, so the
+    /// two zeros are one value, as they are for quickselect's comparisons.
+    static func orderKey(_ value: Double) -> UInt64 {
+        let bits = (value + 0).bitPattern
+        return bits >> 63 == 1 ? ~bits : bits | (1 << 63)
+    }
+
+    static func valueOf(key: UInt64) -> Double {
+        Double(bitPattern: key >> 63 == 1 ? key & ~(1 << 63) : ~key)
     }
 
     /// numpy's median: the middle value, or the mean of the two middle values. Found by selection

@@ -58,6 +58,9 @@ public struct FeaturesCommand: JobCommand {
     @Option(name: .long, help: "Seconds between progress lines (0: none).")
     public var progressInterval: Double = 5
 
+    @Option(name: .long, help: "Directory for the (unlinked) temporary file that holds the frames of tracks over ~6 minutes, so memory stays bounded whatever the length (default: $TMPDIR, else /tmp).")
+    public var spillDir: String?
+
     @OptionGroup public var common: CommonOptions
 
     public init() {}
@@ -77,6 +80,11 @@ public struct FeaturesCommand: JobCommand {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: audio, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw JobError(.unavailable, "audio directory \(audio) does not exist")
+        }
+        if let spillDir {
+            guard FileManager.default.fileExists(atPath: spillDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw JobError(.unavailable, "spill directory \(spillDir) does not exist")
+            }
         }
         let parameters = FeatureParameters.librosaDefaults
         let outputName = shard?.stagingFileName ?? "features.jsonl"
@@ -116,7 +124,8 @@ public struct FeaturesCommand: JobCommand {
         let output = try AtomicFileWriter(path: outputPath)
         let rejects = AudioRejects(path: context.quarantineDirectory.appendingPathComponent("audio.rejects.csv").path)
         let pipeline = FeaturesPipeline(parameters: parameters, frames: frames, workers: workerCount,
-                                        logger: context.logger, progressInterval: progressInterval)
+                                        logger: context.logger, progressInterval: progressInterval,
+                                        spillDirectory: spillDir.map { URL(fileURLWithPath: $0) })
         let result = try await pipeline.run(plan: plan, previous: previous, output: output, rejects: rejects)
         try output.commit()
         try rejects.commit()

@@ -99,13 +99,16 @@ final class ExtractorPool: @unchecked Sendable {
     private let lock = NSLock()
     private var idle: [FeatureExtractor] = []
     private let parameters: FeatureParameters
+    private let spillDirectory: URL?
 
-    init(parameters: FeatureParameters) {
+    init(parameters: FeatureParameters, spillDirectory: URL? = nil) {
         self.parameters = parameters
+        self.spillDirectory = spillDirectory
     }
 
     func withExtractor<T>(_ body: (FeatureExtractor) throws -> T) throws -> T {
-        let extractor = try lock.withLock { idle.popLast() } ?? FeatureExtractor(parameters: parameters)
+        let extractor = try lock.withLock { idle.popLast() }
+            ?? FeatureExtractor(parameters: parameters, spillDirectory: spillDirectory)
         defer { lock.withLock { idle.append(extractor) } }
         return try body(extractor)
     }
@@ -120,6 +123,8 @@ struct FeaturesPipeline {
     var workers: Int
     var logger: Logger
     var progressInterval: Double
+    /// Where extractors spill the frames of very long tracks (nil: the system temporary directory).
+    var spillDirectory: URL? = nil
 
     struct Result {
         var computed = 0
@@ -142,7 +147,7 @@ struct FeaturesPipeline {
              rejects: AudioRejects) async throws -> Result {
         let items = plan.items
         let computeIndices = items.indices.filter { if case .compute = items[$0].action { true } else { false } }
-        let pool = ExtractorPool(parameters: parameters)
+        let pool = ExtractorPool(parameters: parameters, spillDirectory: spillDirectory)
         let frames = self.frames
         let start = Date()
         var result = Result()
