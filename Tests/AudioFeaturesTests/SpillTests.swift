@@ -1,6 +1,7 @@
 @testable import AudioFeatures
 import Foundation
 import Testing
+import TestSupport
 
 /// Long tracks spill their frames to an unlinked temporary file (bounded memory). With a tiny
 /// resident limit every golden clip takes that path, and everything must come out bit-identical

@@ -1,6 +1,7 @@
 @testable import AudioFeatures
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("summary statistics (scipy.stats semantics)")
 struct SummaryStatisticsTests {

@@ -207,7 +207,7 @@ import TestSupport
     }
 
     @Test func corruptBSONIsPrintedOrRefusedAsLibbsonDoes() throws {
-        var random = SeededRandom(seed: 7)
+        var random = SplitMix64(seed: 7)
         let original = try BSONDocument([
             "_id": 2, "title": "Électric \"Av\"\n", "x": 0.1, "whole": 168.0, "when": .dateTime(951_782_400_123),
             "before": .dateTime(-1), "flag": true, "none": nil, "wide": .int64(5_000_000_000), "narrow": .int32(-7),
@@ -237,14 +237,14 @@ import TestSupport
 
     // MARK: Random documents
 
-    static func randomString(_ random: inout SeededRandom) -> String {
+    static func randomString(_ random: inout SplitMix64) -> String {
         let pieces = ["a", "Z", " ", "0", "\"", "\\", "/", "\n", "\t", "\r", "\u{0}", "\u{1}", "\u{1F}", "\u{7F}", "é", "ß",
                       "日本", "✓", "😀", "\u{10FFFF}", "plain words ", "0123456789abcdef", "<p>html</p>", "\u{80}", "\u{7FF}"]
         let count = Int(random.next() % 24)
         return (0..<count).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
     }
 
-    static func randomDouble(_ random: inout SeededRandom) -> Double {
+    static func randomDouble(_ random: inout SplitMix64) -> Double {
         switch random.next() % 8 {
         case 0: return Double(bitPattern: random.next())
         case 1: return Double(Int64(bitPattern: random.next()) >> Int64(random.next() % 64))
@@ -257,7 +257,7 @@ import TestSupport
         }
     }
 
-    static func randomValue(_ random: inout SeededRandom, depth: Int) -> BSONValue {
+    static func randomValue(_ random: inout SplitMix64, depth: Int) -> BSONValue {
         switch random.next() % (depth < 3 ? 11 : 9) {
         case 0: return .double(randomDouble(&random))
         case 1, 2: return .string(randomString(&random))
@@ -277,7 +277,7 @@ import TestSupport
         }
     }
 
-    static func randomDocument(_ random: inout SeededRandom, depth: Int) -> Document {
+    static func randomDocument(_ random: inout SplitMix64, depth: Int) -> Document {
         let count = Int(random.next() % (depth == 0 ? 16 : 5))
         return Document((0..<count).map { index in
             let key = random.next() % 4 == 0 ? randomString(&random).replacingOccurrences(of: "\u{0}", with: "") : "k\(index)"
@@ -286,7 +286,7 @@ import TestSupport
     }
 
     @Test func thousandsOfRandomDocumentsPrintAsLibbsonDoes() throws {
-        var random = SeededRandom(seed: 20_261_122)
+        var random = SplitMix64(seed: 20_261_122)
         let writer = RelaxedJSONWriter(capacity: 64)
         for _ in 0..<5000 {
             Self.expectSame(try BSONDocument(Self.randomDocument(&random, depth: 0)), native: true, writer: writer)
@@ -302,7 +302,7 @@ import TestSupport
     // MARK: Through the builder and the line printer
 
     @Test func builderAndLinePrinterPrintLibbsonsLines() throws {
-        var random = SeededRandom(seed: 99)
+        var random = SplitMix64(seed: 99)
         let documents = try (0..<400).map { _ in try BSONDocument(Self.randomDocument(&random, depth: 0)) }
         var expected: [UInt8] = []
         for document in documents {
@@ -412,19 +412,6 @@ import TestSupport
         let document = try BSONDocument(["a": "é\n", "b": 0.1])
         let writer = RelaxedJSONWriter(libbsonOnly: true)
         Self.expectSame(document, native: false, writer: writer)
-    }
-}
-
-/// SplitMix64: a small, seeded generator so failures reproduce.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
