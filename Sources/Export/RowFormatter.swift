@@ -185,7 +185,7 @@ final class RowFormatter {
                 // empty cell
             } else if value.isInfinite {
                 cells.bytes.append(contentsOf: value > 0 ? Self.positiveInfinity : Self.negativeInfinity)
-            } else {
+            } else if !ShortestDouble.append(value, to: &cells.bytes) {
                 value.write(to: &cells)
             }
         case .int32: Self.appendDecimal(Int64(reader.int32), to: &cells.bytes)
