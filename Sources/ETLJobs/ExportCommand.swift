@@ -107,6 +107,9 @@ public struct ExportCommand: JobCommand {
             ]
             let files = try writer.commit(manifest: manifest)
             summary.outputs = files
+        } catch let error as ExportError {
+            writer.abandon()
+            throw JobError(error.isDataError ? .dataError : .usage, error.description)
         } catch {
             writer.abandon()
             throw error

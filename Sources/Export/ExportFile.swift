@@ -45,7 +45,6 @@ final class ExportFile {
         self.relativePath = relativePath
         self.headers = headers
         output = try AtomicFileWriter(path: directory + "/" + relativePath)
-        pending.reserveCapacity(Self.chunkBytes + 65_536)
         if format == .csv {
             for (index, header) in headers.enumerated() {
                 if index > 0 { pending.append(UInt8(ascii: ",")) }

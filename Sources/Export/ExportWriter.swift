@@ -18,6 +18,9 @@ public final class ExportWriter {
         public var rowsPerPart = 100_000
         /// Threads that format CSV rows (1: all on the caller's thread).
         public var workers = ProcessInfo.processInfo.activeProcessorCount
+        /// At most this many partition values: each is a folder with an open file, so partitioning
+        /// by a near-unique field (an id) is refused instead of exhausting file descriptors.
+        public var maxPartitions = 1000
         /// BSON bytes per batch handed to a worker (≈ 200 training rows by default).
         public var batchBytes = 1 << 19
         public init() {}
@@ -154,6 +157,9 @@ public final class ExportWriter {
     /// The part file for a partition value (its cell text), a new part once the current one is full.
     private func partitionFile(text: String) throws -> ExportFile {
         guard let field = options.partitionBy else { preconditionFailure("no partition column") }
+        if partitions[text] == nil, partitions.count >= options.maxPartitions {
+            throw ExportError("--partition-by \(field): more than \(options.maxPartitions) distinct values; partition by a field with few values (split, genre_top) and use --shards N to split rows evenly")
+        }
         var entry = try partitions[text] ?? (newPart(field: field, value: Self.hivePartitionValue(text), part: 0), 0)
         if entry.file.rows >= options.rowsPerPart {
             finishedFiles.append(entry.file)
@@ -242,7 +248,13 @@ public final class ExportWriter {
 
 public struct ExportError: Error, CustomStringConvertible {
     public var description: String
-    init(_ description: String) { self.description = description }
+    /// True when the data itself is bad (a corrupt document); false for a request that cannot be
+    /// carried out as given (an unknown column, too many partitions).
+    public var isDataError = false
+    init(_ description: String, isDataError: Bool = false) {
+        self.description = description
+        self.isDataError = isDataError
+    }
 }
 
 extension String {

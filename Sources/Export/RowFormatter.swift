@@ -113,7 +113,7 @@ final class RowFormatter {
         swap(&local, &cells)
         defer { swap(&local, &cells) }
         local.reset()
-        guard reader.start(document) else { throw ExportError("a document from the server is corrupt BSON") }
+        guard reader.start(document) else { throw ExportError("a document from the server is corrupt BSON", isDataError: true) }
         var diverged = false
         var event = 0
         try shape.keys.withUnsafeBufferPointer { keys in

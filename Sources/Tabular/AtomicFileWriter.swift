@@ -28,7 +28,6 @@ public final class AtomicFileWriter {
         try Self.createParentDirectories(of: path)
         descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileWriteError(path: temporaryPath, message: Self.lastError()) }
-        pending.reserveCapacity(flushThreshold + 4096)
     }
 
     deinit {

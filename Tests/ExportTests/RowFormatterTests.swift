@@ -270,3 +270,30 @@ import TestSupport
         }
     }
 }
+
+@Suite struct ExportLimitsTests {
+    /// Partitioning by a near-unique field would open a file per row: refused with a clear
+    /// message, and nothing of the half export is left behind.
+    @Test func tooManyPartitionValuesAreRefused() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("export-limits-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var options = ExportWriter.Options()
+        options.partitionBy = "track_id"
+        options.maxPartitions = 5
+        let directory = root.appendingPathComponent("tracks")
+        let writer = try ExportWriter(directory: directory, layout: RowFormatterTests.layout, options: options)
+        var failure: ExportError?
+        do {
+            for id in 1...20 { try BSONDocument(["_id": .int64(Int64(id))]).withBorrowed { try writer.write($0) } }
+            _ = try writer.commit(manifest: [:])
+        } catch let error as ExportError {
+            failure = error
+            writer.abandon()
+        }
+        let error = try #require(failure)
+        #expect(error.description.contains("--partition-by track_id: more than 5 distinct values"), "\(error)")
+        #expect(!error.isDataError)
+        #expect(!FileManager.default.fileExists(atPath: directory.path))
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: root.path))?.isEmpty ?? true)
+    }
+}
