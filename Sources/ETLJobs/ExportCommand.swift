@@ -33,6 +33,9 @@ public struct ExportCommand: JobCommand {
     @Option(name: .long, help: "Rows per partition part file.")
     public var rowsPerPart = 100_000
 
+    @Option(name: .long, help: "Refuse --partition-by when the field has more distinct values than this (a folder and an open file each).")
+    public var maxPartitions = 1000
+
     @Option(name: .long, help: "csv or jsonl.")
     public var format = "csv"
 
@@ -48,6 +51,7 @@ public struct ExportCommand: JobCommand {
         guard shards >= 0 else { throw ValidationError("--shards must be 0 or more") }
         guard rowsPerPart > 0 else { throw ValidationError("--rows-per-part must be positive") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        guard maxPartitions > 0 else { throw ValidationError("--max-partitions must be positive") }
     }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
@@ -73,6 +77,7 @@ public struct ExportCommand: JobCommand {
         options.shards = shards
         options.rowsPerPart = rowsPerPart
         if let jobs { options.workers = jobs }
+        options.maxPartitions = maxPartitions
         let directory = context.work.export(named: name ?? collection)
         var summary = JobSummary()
         if context.options.dryRun {

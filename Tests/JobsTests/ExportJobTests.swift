@@ -83,6 +83,31 @@ import TestSupport
         #expect(!exportsListing.contains { $0.hasPrefix(".tmp-") })
     }
 
+    /// Partitioning by the id (a value per row) is refused with exit 64 naming the flag, and the
+    /// previous export stays as it was.
+    @Test func tooManyPartitionsExit64AndKeepThePreviousExport() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let tracks = (1...12).map { StagedInputs.track(id: $0, split: "training", genreTop: "Rock") }
+        let features = (1...12).map { id in StagedInputs.featureDocument(id: id) { _, index in Double(id * 1000 + index) } }
+        try StagedInputs.stage(tracks: tracks, features: features, in: work)
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        for job in ["etl-normalize", "etl-load", "etl-export"] {
+            let run = try JobProcess.run(job, ["--work-dir", work.path], environment: environment)
+            #expect(run.status == 0, "\(job): \(run.standardError)")
+        }
+        let output = work.url.appendingPathComponent("exports/training/output.csv")
+        let before = try Data(contentsOf: output)
+        let refused = try JobProcess.run("etl-export", ["--work-dir", work.path, "--partition-by", "track_id", "--max-partitions", "5"],
+                                         environment: environment)
+        #expect(refused.status == 64, "\(refused.standardError)")
+        #expect(refused.standardError.contains("--partition-by track_id: more than 5 distinct values"), "\(refused.standardError)")
+        #expect(try Data(contentsOf: output) == before)
+        let listing = try FileManager.default.contentsOfDirectory(atPath: work.path + "/exports")
+        #expect(listing == ["training"], "no half export left: \(listing)")
+    }
+
     private func sha256sum(_ path: String) -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
