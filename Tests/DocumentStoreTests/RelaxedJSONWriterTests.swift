@@ -86,11 +86,11 @@ import TestSupport
     }
 
     @Test func doubles() throws {
-        var values: [Double] = [0.0, -0.0, 1.0, -1.0, 0.1, 0.2, 0.3, 1.5, 1e300, -1e300, 5e-324, -5e-324, 1e21, 1e20, 1e19,
-                                9.2e18, 9_223_372_036_854_775_807, 1e-7, 1e-4, 1e-5, 123_456_789_012_345_678, 2.5e-308,
+        var values: [Double] = [0.0, -0.0, 1.0, -1.0, 0.1, 0.2, 0.3, 1.5, 1e300, -1e300, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 1e21, 1e20, 1e19,
+                                9.2e18, 9_223_372_036_854_775_808, 1e-7, 1e-4, 1e-5, 123_456_789_012_345_680, 2.5e-308,
                                 .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNormalMagnitude, 168, 40.0583238,
-                                -73.9712488, 3.141592653589793, 1.0 / 3.0, 2.0 / 3.0, 0.5, 0.25, 100, 12345678901234567890,
-                                .ulpOfOne, 1 + .ulpOfOne, 4_503_599_627_370_496.5, 9_007_199_254_740_993]
+                                -73.9712488, 3.141592653589793, 1.0 / 3.0, 2.0 / 3.0, 0.5, 0.25, 100, 12_345_678_901_234_567_168,
+                                .ulpOfOne, 1 + .ulpOfOne, 4_503_599_627_370_496.5, 9_007_199_254_740_994]
         for exponent in -30...30 { values.append(pow(2, Double(exponent))); values.append(pow(10, Double(exponent))) }
         for value in values {
             Self.expectSame(try BSONDocument(["x": .double(value), "n": .double(-value)]), native: true)
@@ -251,7 +251,7 @@ import TestSupport
         case 2: return Double(Int64(bitPattern: random.next()) % 100_000) / 100
         case 3: return Double(Int64(bitPattern: random.next()) % 10_000_000) / 1e6 * pow(10, Double(Int(random.next() % 40) - 20))
         case 4: return Double(random.next() % 1_000_000) * pow(2, Double(Int(random.next() % 120) - 60))
-        case 5: return [0.0, -0.0, .nan, .infinity, -.infinity, 1e20, 1e21, 9.2e18, 5e-324][Int(random.next() % 9)]
+        case 5: return [0.0, -0.0, .nan, .infinity, -.infinity, 1e20, 1e21, 9.2e18, .leastNonzeroMagnitude][Int(random.next() % 9)]
         case 6: return (Double(random.next() % 180_000_000) / 1e6) - 90
         default: return Double(random.next() % 10_000)
         }

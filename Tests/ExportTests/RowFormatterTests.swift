@@ -55,7 +55,7 @@ import TestSupport
         case 1: return .int32(Int32.random(in: .min ... .max, using: &generator))
         case 2: return .int64(Int64.random(in: .min ... .max, using: &generator))
         case 3: return .double(Double(bitPattern: UInt64.random(in: 0 ... .max, using: &generator)))
-        case 4: return .double([0.0, -0.0, .nan, .infinity, -.infinity, 0.1, 1e-5, 1e16, 5e-324, .greatestFiniteMagnitude][Int.random(in: 0..<10, using: &generator)])
+        case 4: return .double([0.0, -0.0, .nan, .infinity, -.infinity, 0.1, 1e-5, 1e16, .leastNonzeroMagnitude, .greatestFiniteMagnitude][Int.random(in: 0..<10, using: &generator)])
         case 5: return .double(Double.random(in: -3...3, using: &generator))
         case 6: return .string(texts[Int.random(in: 0..<texts.count, using: &generator)])
         case 7: return .bool(Bool.random(using: &generator))
@@ -264,7 +264,7 @@ import TestSupport
     }
 
     @Test func leavesOtherValuesToTheStandardLibrary() {
-        for value in [0.0, -0.0, 1e-5, 5e-324, 1e16, .greatestFiniteMagnitude, .infinity, .nan, 9_007_199_254_740_992.0] {
+        for value in [0.0, -0.0, 1e-5, .leastNonzeroMagnitude, 1e16, .greatestFiniteMagnitude, .infinity, .nan, 9_007_199_254_740_992.0] {
             var bytes: [UInt8] = []
             #expect(!ShortestDouble.append(value, to: &bytes) && bytes.isEmpty, "\(value)")
         }

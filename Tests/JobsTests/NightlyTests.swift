@@ -83,7 +83,7 @@ import TestSupport
         defer { TestServer.dropDatabase(database) }
         // Another host's live lease (a different work directory cannot see its file lock).
         let client = try MongoConnection(uri: uri).client()
-        try client.collection("locks", database: database).upsertByID([BSONDocument([
+        _ = try client.collection("locks", database: database).upsertByID([BSONDocument([
             "_id": "nightly", "holder": "other-host pid 4242 run X",
             "expires_at": .date(Date().addingTimeInterval(600))])])
         let work = TemporaryDirectory()

@@ -7,7 +7,7 @@ import TestSupport
 private func records(_ text: [UInt8], bufferSize: Int = 1 << 20) throws -> (rows: [[String]], lines: [Int], reader: CSVReader) {
     let directory = TemporaryDirectory()
     let path = directory.path + "/input.csv"
-    FileManager.default.createFile(atPath: path, contents: Data(text))
+    #expect(FileManager.default.createFile(atPath: path, contents: Data(text)))
     let reader = try CSVReader(path: path, bufferSize: bufferSize)
     var record = CSVRecord()
     var rows: [[String]] = []
@@ -77,7 +77,7 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
     @Test func oddQuotesAreKeptAsTextAndFlagged() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/odd.csv"
-        FileManager.default.createFile(atPath: path, contents: Data("a,b\nab\"c,d\n\"x\"y,z\nok,ok\n".utf8))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("a,b\nab\"c,d\n\"x\"y,z\nok,ok\n".utf8)))
         let reader = try CSVReader(path: path)
         var record = CSVRecord()
         var problems: [(String?, Int, [String])] = []
@@ -92,7 +92,7 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
     @Test func invalidUTF8IsReportedAndRepairedOnRead() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/bytes.csv"
-        FileManager.default.createFile(atPath: path, contents: Data(Array("t\n".utf8) + [0x41, 0xFF, 0x42, 0x0A]))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(Array("t\n".utf8) + [0x41, 0xFF, 0x42, 0x0A])))
         let reader = try CSVReader(path: path)
         var record = CSVRecord()
         _ = try reader.next(into: &record)

@@ -6,7 +6,7 @@ import TestSupport
 private func write(_ text: String) throws -> (TemporaryDirectory, String) {
     let directory = TemporaryDirectory()
     let path = directory.path + "/tracks.csv"
-    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))
     return (directory, path)
 }
 
