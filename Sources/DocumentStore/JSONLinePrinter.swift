@@ -1,5 +1,4 @@
 import CMongoC
-import Dispatch
 
 /// Prints BSON documents as JSON Lines: each document as libbson 1.23's relaxed Extended JSON
 /// (`bson_as_relaxed_extended_json`, byte for byte; printed by `RelaxedJSONWriter`, which hands
@@ -16,13 +15,12 @@ public final class JSONLinePrinter {
     public typealias Sink = (UnsafeBufferPointer<UInt8>) throws -> Void
 
     /// Documents printed together by one worker: their BSON bytes back to back, then the lines.
-    private final class Batch: @unchecked Sendable {  // handed over through `done`: one thread at a time
+    private final class Batch: @unchecked Sendable {  // one thread at a time (OrderedBatchQueue hands it over)
         var documents: [UInt8] = []
         var count = 0
-        /// The lines, once `done` is signalled.
+        /// The lines, once printed.
         var lines: RelaxedJSONWriter?
         var failure: BSONBuilderError?
-        let done = DispatchSemaphore(value: 0)
         let libbsonOnly: Bool
 
         init(libbsonOnly: Bool) { self.libbsonOnly = libbsonOnly }
@@ -30,27 +28,19 @@ public final class JSONLinePrinter {
         func print() {
             let lines = RelaxedJSONWriter(capacity: documents.count * 2, libbsonOnly: libbsonOnly)
             self.lines = lines
-            let storage = UnsafeMutableRawPointer.allocate(byteCount: musicetl_bson_size(), alignment: musicetl_bson_alignment())
-            defer { storage.deallocate() }
-            let document = OpaquePointer(storage)
-            documents.withUnsafeBufferPointer { buffer in
-                guard let base = buffer.baseAddress else { return }
-                var offset = 0
-                var index = 0
-                while offset + 4 <= buffer.count {
-                    let length = Int(UInt32(littleEndian: UnsafeRawPointer(base + offset).loadUnaligned(as: UInt32.self)))
-                    guard length >= 5, offset + length <= buffer.count, bson_init_static(document, base + offset, length) else {
-                        failure = BSONBuilderError(key: "", message: "document \(index + 1) of a batch is corrupt BSON")
-                        return
+            var index = 0
+            do {
+                try documents.withUnsafeBytes { bytes in
+                    try BSONSequenceReader().forEach(in: bytes) { document in
+                        index += 1
+                        guard lines.append(document: document.pointer) else { throw JSONLinePrinter.unprintable }
+                        lines.append(byte: UInt8(ascii: "\n"))
                     }
-                    guard lines.append(document: document) else {
-                        failure = JSONLinePrinter.unprintable
-                        return
-                    }
-                    lines.append(byte: UInt8(ascii: "\n"))
-                    offset += length
-                    index += 1
                 }
+            } catch let error as BSONBuilderError {
+                failure = error
+            } catch {
+                failure = BSONBuilderError(key: "", message: "document \(index + 1) of a batch is corrupt BSON: \(error)")
             }
         }
     }
@@ -61,9 +51,7 @@ public final class JSONLinePrinter {
     /// MUSICETL_JSON_PRINTER=libbson at creation: libbson prints every document.
     private let libbsonOnly = RelaxedJSONWriter.libbsonRequested
     private lazy var current = Batch(libbsonOnly: libbsonOnly)
-    /// Batches handed to the workers, oldest first.
-    private var inFlight: [Batch] = []
-    private let queue = DispatchQueue(label: "musicetl.json-lines", attributes: .concurrent)
+    private let batches: OrderedBatchQueue<Batch>
     /// The lines printed on the caller's thread (`workers` ≤ 1) not yet delivered.
     private lazy var pending = RelaxedJSONWriter(libbsonOnly: libbsonOnly)
     public private(set) var count = 0
@@ -76,11 +64,7 @@ public final class JSONLinePrinter {
         self.workers = workers
         self.batchBytes = max(batchBytes, 1)
         self.sink = sink
-    }
-
-    deinit {
-        // Never leave a worker writing into a batch nobody waits for.
-        for batch in inFlight { batch.done.wait() }
+        batches = OrderedBatchQueue(workers: workers, label: "musicetl.json-lines") { $0.print() }
     }
 
     /// Adds the builder's (complete) document.
@@ -101,16 +85,14 @@ public final class JSONLinePrinter {
     public func finish() throws {
         if pending.count > 0 { try deliverPending() }
         if current.count > 0 { try submit() }
-        while !inFlight.isEmpty { try deliverOldest() }
+        try batches.drain(deliver: deliver)
     }
 
     private func submit() throws {
         let batch = current
         current = Batch(libbsonOnly: libbsonOnly)
         current.documents.reserveCapacity(batchBytes + batchBytes / 4)
-        inFlight.append(batch)
-        queue.async { batch.print(); batch.done.signal() }
-        while inFlight.count > workers { try deliverOldest() }
+        try batches.submit(batch, deliver: deliver)
     }
 
     private func deliverPending() throws {
@@ -118,9 +100,7 @@ public final class JSONLinePrinter {
         try sink(pending.bytes)
     }
 
-    private func deliverOldest() throws {
-        let batch = inFlight.removeFirst()
-        batch.done.wait()
+    private func deliver(_ batch: Batch) throws {
         if let failure = batch.failure { throw failure }
         if let lines = batch.lines { try sink(lines.bytes) }
     }

@@ -1,4 +1,3 @@
-import Dispatch
 import DocumentStore
 import Tabular
 
@@ -8,7 +7,7 @@ import Tabular
 ///
 /// Formatting is most of an export's CPU time, so batches are formatted on worker threads while
 /// the caller reads the cursor and writes the lines in order.
-final class CSVBatch: @unchecked Sendable {  // used by one thread at a time, handed over through `done`
+final class CSVBatch: @unchecked Sendable {  // one thread at a time (OrderedBatchQueue hands it over)
     private let formatter: RowFormatter
     private let sequence = BSONSequenceReader()
     private let partitionIndex: Int?
@@ -25,7 +24,8 @@ final class CSVBatch: @unchecked Sendable {  // used by one thread at a time, ha
     private(set) var partitionValues: [String] = []
     private(set) var shards: [Int] = []
     private(set) var failure: (any Error)?
-    let done = DispatchSemaphore(value: 0)
+    /// The export's row number of the first document, for error messages.
+    var firstRow = 1
 
     init(layout: ColumnLayout, partitionIndex: Int?, idIndex: Int, shardCount: Int) {
         formatter = RowFormatter(layout: layout)
@@ -52,10 +52,12 @@ final class CSVBatch: @unchecked Sendable {  // used by one thread at a time, ha
     }
 
     func format() {
+        var row = firstRow
         do {
             try documents.withUnsafeBytes { bytes in
                 try sequence.forEach(in: bytes) { document in
-                    try formatter.format(document)
+                    try formatter.format(document, row: row)
+                    row += 1
                     formatter.appendCSVLine(to: &lines)
                     mainLineEnds.append(lines.count)
                     if let partitionIndex {

@@ -38,9 +38,7 @@ public final class ExportWriter {
     private let idIndex: Int
     private var current: CSVBatch
     private var spareBatches: [CSVBatch] = []
-    /// Batches handed to the workers, oldest first.
-    private var inFlight: [CSVBatch] = []
-    private let workerQueue = DispatchQueue(label: "musicetl.export.format", attributes: .concurrent)
+    private let batches: OrderedBatchQueue<CSVBatch>
     private var finishedFiles: [ExportFile] = []
     private var shardFiles: [ExportFile] = []
     public private(set) var rows = 0
@@ -62,6 +60,7 @@ public final class ExportWriter {
         partitionIndex = options.partitionBy.flatMap { layout.index(ofHeader: $0) }
         idIndex = layout.columns.firstIndex { $0.path == "_id" } ?? 0
         current = CSVBatch(layout: layout, partitionIndex: partitionIndex, idIndex: idIndex, shardCount: options.shards)
+        batches = OrderedBatchQueue(workers: options.workers, label: "musicetl.export.format") { $0.format() }
         let headers = layout.columns.map(\.header)
         main = try ExportFile(directory: stagingDirectory.path, relativePath: "output.\(format.rawValue)",
                               format: format, headers: headers)
@@ -72,11 +71,6 @@ public final class ExportWriter {
                                format: format, headers: headers)
             }
         }
-    }
-
-    deinit {
-        // Never leave a worker writing into a batch nobody waits for.
-        for batch in inFlight { batch.done.wait() }
     }
 
     /// Writes one document (a cursor's, read at once).
@@ -103,20 +97,8 @@ public final class ExportWriter {
     private func submit() throws {
         let batch = current
         current = spareBatches.popLast() ?? makeBatch()
-        guard options.workers > 1 else {
-            batch.format()
-            try deliver(batch)
-            return
-        }
-        inFlight.append(batch)
-        workerQueue.async { batch.format(); batch.done.signal() }
-        while inFlight.count > options.workers { try deliverOldest() }
-    }
-
-    private func deliverOldest() throws {
-        let batch = inFlight.removeFirst()
-        batch.done.wait()
-        try deliver(batch)
+        current.firstRow = rows + 1
+        try batches.submit(batch, deliver: deliver)
     }
 
     /// Writes a formatted batch's lines to their files, in row order.
@@ -143,7 +125,7 @@ public final class ExportWriter {
     /// Formats and writes every document added so far.
     private func drain() throws {
         if current.count > 0 { try submit() }
-        while !inFlight.isEmpty { try deliverOldest() }
+        try batches.drain(deliver: deliver)
     }
 
     private func makeBatch() -> CSVBatch {

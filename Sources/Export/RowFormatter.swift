@@ -105,15 +105,15 @@ final class RowFormatter {
     /// The current row's text in `column`.
     func text(_ column: Int) -> String { cells.text(column) }
 
-    /// Formats `document`'s cells into `cells`.
-    func format(_ document: BorrowedBSON) throws {
+    /// Formats `document`'s cells into `cells`; `row` (the export's row number) names it in errors.
+    func format(_ document: BorrowedBSON, row: Int = 0) throws {
         // Work on local buffers (moved out and back, never copied): locals need no dynamic
         // exclusivity checks in the per-field loop.
         var local = RowCells.placeholder
         swap(&local, &cells)
         defer { swap(&local, &cells) }
         local.reset()
-        guard reader.start(document) else { throw ExportError("a document from the server is corrupt BSON", isDataError: true) }
+        guard reader.start(document) else { throw ExportError("row \(row) of the export: the server sent a document libbson cannot read (corrupt BSON); nothing was written", isDataError: true) }
         var diverged = false
         var event = 0
         try shape.keys.withUnsafeBufferPointer { keys in

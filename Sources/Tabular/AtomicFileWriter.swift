@@ -42,8 +42,13 @@ public final class AtomicFileWriter {
         if pending.count >= flushThreshold { try flush() }
     }
 
-    /// The fast path for encoded lines: one copy into the pending buffer.
+    /// The fast path for encoded lines: one copy into the pending buffer, or none for a chunk
+    /// that is already large (callers that buffer themselves).
     public func write(_ bytes: [UInt8]) throws(FileWriteError) {
+        if pending.isEmpty && bytes.count >= flushThreshold {
+            try bytes.withUnsafeBytes { buffer in Result { () throws(FileWriteError) in try writeAll(buffer) } }.get()
+            return
+        }
         bytes.withUnsafeBufferPointer { pending.append(contentsOf: $0) }
         if pending.count >= flushThreshold { try flush() }
     }
@@ -53,18 +58,22 @@ public final class AtomicFileWriter {
     }
 
     private func flush() throws(FileWriteError) {
+        try pending.withUnsafeBytes { buffer in Result { () throws(FileWriteError) in try writeAll(buffer) } }.get()
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ buffer: UnsafeRawBufferPointer) throws(FileWriteError) {
         guard descriptor >= 0 else { throw FileWriteError(path: path, message: "written after commit") }
         var offset = 0
-        while offset < pending.count {
-            let written = pending.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress.map { $0 + offset }, $0.count - offset) }
+        while offset < buffer.count {
+            let written = Glibc.write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw FileWriteError(path: temporaryPath, message: Self.lastError())
             }
             offset += written
         }
-        bytesWritten += pending.count
-        pending.removeAll(keepingCapacity: true)
+        bytesWritten += buffer.count
     }
 
     /// Writes what is buffered, syncs it to disk and renames the file into place.
