@@ -10,6 +10,8 @@ import Foundation
 /// Owns the descriptor; `deinit` closes it, which frees the space.
 final class SpillFile {
     private let descriptor: Int32
+    /// Where the (unlinked) file lives, for error messages.
+    private let directory: String
     /// Bytes written so far; writes append, reads are positional (`pread`).
     private(set) var size = 0
 
@@ -30,6 +32,7 @@ final class SpillFile {
             throw .spill("unlink \(path): \(reason)")
         }
         self.descriptor = descriptor
+        self.directory = directory.path
     }
 
     deinit {
@@ -43,7 +46,7 @@ final class SpillFile {
             let written = write(descriptor, next, remaining)
             if written < 0 {
                 if errno == EINTR { continue }
-                throw .spill("write to temporary file: \(String(cString: strerror(errno)))")
+                throw .spill("write to the temporary file in \(directory): \(String(cString: strerror(errno)))")
             }
             next += written
             remaining -= written
@@ -61,7 +64,7 @@ final class SpillFile {
             if got < 0, errno == EINTR { continue }
             guard got > 0 else {
                 let reason = got == 0 ? "unexpected end of file" : String(cString: strerror(errno))
-                throw .spill("read from temporary file at \(position): \(reason)")
+                throw .spill("read from the temporary file in \(directory) at byte \(position): \(reason)")
             }
             next += got
             remaining -= got

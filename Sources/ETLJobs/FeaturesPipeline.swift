@@ -243,6 +243,10 @@ struct FeaturesPipeline {
             if case .resampler(let message) = error {
                 return .rejected(reason: "resampler", message: message, code: 0)
             }
+            if case .spill = error {
+                // The machine's problem (a full or missing disk), not the file's: stop the run.
+                throw JobError(.unavailable, "\(file.relativePath): \(error) (tracks over 6.3 minutes keep their frames in --spill-dir, default $TMPDIR; give it a directory with free space)")
+            }
             throw error
         }
         let omitted = features.frames != nil && !FeaturesDocument.keepsFrames(nFrames: features.nFrames, requested: true)
