@@ -22,6 +22,8 @@ public final class FeatureExtractor {
     /// accepts whatever decodes.
     public var truncationTolerance: Double? = 0.02
 
+    /// The per-frame loops: AVX2 or baseline build.
+    public let kernels: AudioKernels
     private let spectrum: PowerSpectrum
     private let window: UnsafeMutablePointer<Float>
     private let power: UnsafeMutablePointer<Float>
@@ -85,12 +87,18 @@ public final class FeatureExtractor {
 
     private static let readChunkFrames = 16_384
 
+    /// `kernels`: which build of the per-frame loops runs (results are identical; see
+    /// `AudioKernels`).
     public init(parameters: FeatureParameters = .librosaDefaults,
                 residentFrameLimit: Int = FeatureExtractor.defaultResidentFrameLimit,
-                spillDirectory: URL? = nil) throws {
+                spillDirectory: URL? = nil, kernels selection: AudioKernels.Selection = .automatic) throws {
         try parameters.validate()
         self.parameters = parameters
-        spectrum = try PowerSpectrum(size: parameters.nFFT)
+        guard let kernels = selection == .automatic ? AudioKernels.automatic : AudioKernels(selection) else {
+            throw FeatureExtractionError.kernelsUnavailable(selection.rawValue)
+        }
+        self.kernels = kernels
+        spectrum = try PowerSpectrum(size: parameters.nFFT, kernels: kernels)
         window = .allocate(capacity: parameters.nFFT)
         window.initialize(from: periodicHannWindow(length: parameters.nFFT), count: parameters.nFFT)
         melFilterbank = MelFilterbank(sampleRate: parameters.sampleRate, nFFT: parameters.nFFT,
@@ -227,15 +235,13 @@ public final class FeatureExtractor {
             pendingError = error
             return
         }
-        let n = parameters.nFFT
-        let input = spectrum.input
-        for i in 0..<n { input[i] = spectral[i] * window[i] }
+        kernels.window(spectral, window, spectrum.input, parameters.nFFT)
         let moments = spectrum.compute(power: power)
         let mel = record.bindMemory(to: Float.self, capacity: parameters.nMels)
-        melFilterbank.apply(power: power, into: mel)
+        melFilterbank.apply(power: power, into: mel, kernels: kernels)
         // To decibels now, while the row is in cache; only the clip-wide floor has to wait.
         let decibels = UnsafeMutableBufferPointer(start: mel, count: parameters.nMels)
-        maximumDecibels = max(maximumDecibels, PowerToDecibels.convert(decibels))
+        maximumDecibels = max(maximumDecibels, PowerToDecibels.convert(decibels, kernels: kernels))
         record.storeBytes(of: centroid.centroid(moments), toByteOffset: layout.frameCentroid, as: Double.self)
         record.storeBytes(of: Int32(crossings), toByteOffset: layout.frameCrossings, as: Int32.self)
         frames.commit()

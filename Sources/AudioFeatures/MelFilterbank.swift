@@ -52,14 +52,10 @@ public struct MelFilterbank: Sendable {
     /// Nonzero weights of filter m at `weightOffset[m] ..< weightOffset[m] + binSpan[m]`.
     let weights: [Float]
     let weightOffset: [Int]
-    /// Per filter, what `apply` needs, in one contiguous array.
-    private let layout: [FilterLayout]
-
-    private struct FilterLayout: Sendable {
-        var firstBin: Int
-        var paddedSpan: Int
-        var weightOffset: Int
-    }
+    /// Per filter, what `apply` passes to the kernel: first bin, span rounded up to 8, offset.
+    private let kernelFirstBin: [Int32]
+    private let kernelPaddedSpan: [Int32]
+    private let kernelOffset: [Int32]
 
     public init(sampleRate: Int, nFFT: Int, melCount: Int, fMin: Double = 0, fMax: Double? = nil) {
         let binFrequencies = fftBinFrequencies(sampleRate: sampleRate, nFFT: nFFT)
@@ -91,9 +87,9 @@ public struct MelFilterbank: Sendable {
             binSpan.append(filter.count)
             weightOffset.append(weights.count)
             weights.append(contentsOf: filter)
-            // Zero weights up to a multiple of 4 let `apply` run whole SIMD blocks only; the power
+            // Zero weights up to a multiple of 8 let `apply` run whole 8-lane blocks only; the power
             // spectrum it reads is padded to match (see `paddedBinCount`).
-            weights.append(contentsOf: repeatElement(0, count: (4 - filter.count % 4) % 4))
+            weights.append(contentsOf: repeatElement(0, count: (8 - filter.count % 8) % 8))
         }
         self.melCount = melCount
         self.binCount = binFrequencies.count
@@ -101,14 +97,15 @@ public struct MelFilterbank: Sendable {
         self.binSpan = binSpan
         self.weights = weights
         self.weightOffset = weightOffset
-        self.layout = (0..<melCount).map { m in
-            FilterLayout(firstBin: firstBin[m], paddedSpan: (binSpan[m] + 3) / 4 * 4, weightOffset: weightOffset[m])
-        }
+        // Spectra are 2^k + 1 bins (at most a few hundred thousand): Int32 holds every index.
+        self.kernelFirstBin = firstBin.map { Int32(truncatingIfNeeded: $0) }
+        self.kernelPaddedSpan = binSpan.map { Int32(truncatingIfNeeded: ($0 + 7) / 8 * 8) }
+        self.kernelOffset = weightOffset.map { Int32(truncatingIfNeeded: $0) }
     }
 
     /// Length a power spectrum passed to `apply` must have: `binCount` values followed by zeros,
     /// so the last filter's zero-padded block stays in bounds.
-    public var paddedBinCount: Int { binCount + 4 }
+    public var paddedBinCount: Int { binCount + 8 }
 
     /// The dense `melCount × binCount` matrix, for tests and inspection.
     public func denseMatrix() -> [[Float]] {
@@ -121,36 +118,7 @@ public struct MelFilterbank: Sendable {
 
     /// mel[m] = Σ_k weight[m][k] · power[k], float32 like librosa's `einsum`. `power` must hold
     /// `paddedBinCount` values, zero beyond `binCount`.
-    func apply(power: UnsafePointer<Float>, into mel: UnsafeMutablePointer<Float>) {
-        weights.withUnsafeBufferPointer { allWeights in
-            layout.withUnsafeBufferPointer { filters in
-                guard let weightBase = allWeights.baseAddress else {
-                    mel.update(repeating: 0, count: melCount)
-                    return
-                }
-                for (m, filter) in filters.enumerated() {
-                    let w = UnsafeRawPointer(weightBase + filter.weightOffset)
-                    let p = UnsafeRawPointer(power + filter.firstBin)
-                    // Most filters span a handful of bins: 4 lanes waste less padding and need a
-                    // shorter horizontal sum than 8; two accumulators keep the adds independent.
-                    var even = SIMD4<Float>(), odd = SIMD4<Float>()
-                    var offset = 0
-                    let end = filter.paddedSpan * MemoryLayout<Float>.stride
-                    let block = 4 * MemoryLayout<Float>.stride
-                    while offset + block < end {
-                        even += w.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
-                            * p.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
-                        odd += w.loadUnaligned(fromByteOffset: offset + block, as: SIMD4<Float>.self)
-                            * p.loadUnaligned(fromByteOffset: offset + block, as: SIMD4<Float>.self)
-                        offset += 2 * block
-                    }
-                    if offset < end {
-                        even += w.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
-                            * p.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
-                    }
-                    mel[m] = (even + odd).sum()
-                }
-            }
-        }
+    func apply(power: UnsafePointer<Float>, into mel: UnsafeMutablePointer<Float>, kernels: AudioKernels) {
+        kernels.mel(weights, kernelFirstBin, kernelPaddedSpan, kernelOffset, melCount, power, mel)
     }
 }

@@ -17,9 +17,14 @@ struct DSPUnitTests {
         #expect(abs(window.reduce(0.0) { $0 + Double($1) } - 1024) < 1e-3)
     }
 
-    @Test("power spectrum and magnitude sums equal a float64 DFT", arguments: [8, 64, 2048])
-    func powerSpectrumMatchesDFT(size: Int) throws {
-        let spectrum = try PowerSpectrum(size: size)
+    /// Every kernel build this CPU can run (AVX2 only where the CPU has it).
+    static let runnableKernels: [AudioKernels.Selection] = [.baseline, .avx2].filter { AudioKernels($0) != nil }
+
+    @Test("power spectrum and magnitude sums equal a float64 DFT",
+          arguments: runnableKernels, [8, 30, 64, 1000, 2048])
+    func powerSpectrumMatchesDFT(kernels selection: AudioKernels.Selection, size: Int) throws {
+        let kernels = try #require(AudioKernels(selection))
+        let spectrum = try PowerSpectrum(size: size, kernels: kernels)
         var generator = SplitMix64(seed: UInt64(size))
         let frame = (0..<size).map { _ in Float(generator.nextUnit() * 2 - 1) }
         for i in 0..<size { spectrum.input[i] = frame[i] }
@@ -136,40 +141,54 @@ struct DSPUnitTests {
 
     // MARK: Decibels
 
-    @Test("power_to_db: 10·log10(max(1e-10, x)), floor 80 dB under the maximum")
-    func decibels() {
+    @Test("power_to_db: 10·log10(max(1e-10, x)), floor 80 dB under the maximum", arguments: runnableKernels)
+    func decibels(kernels selection: AudioKernels.Selection) throws {
+        let kernels = try #require(AudioKernels(selection))
         // float32 arithmetic: within 2 float32 ulp, or 3e-6 dB near 0 dB where ulps are tiny.
         func close(_ ours: Float, _ exact: Float) -> Bool { abs(ours - exact) <= max(2 * exact.ulp, 3e-6) }
         var values: [Float] = [1, 10, 100, 1e-3, 1e-10, 1e-12, 0, 3.5e-7, 2.25, 123_456.7]
         let expected = values.map { Float(10 * log10(Double(max(1e-10, $0)))) }
-        let maximum = values.withUnsafeMutableBufferPointer { PowerToDecibels.convert($0) }
+        let maximum = values.withUnsafeMutableBufferPointer { PowerToDecibels.convert($0, kernels: kernels) }
         for (value, reference) in zip(values, expected) {
             #expect(close(value, reference), "\(value) vs \(reference)")
         }
         #expect(maximum == values.max())
         values.withUnsafeMutableBufferPointer { PowerToDecibels.clamp($0, maximum: maximum) }
         #expect(values.min() == maximum - 80)
-        // Exhaustive-ish: 1/256 octave steps from 1e-12 to 1e12, plus every float in [0.5, 2].
+        // Exhaustive-ish: 1/256 octave steps from 1e-12 to 1e12, plus every float in [0.5, 2],
+        // through the 8-lane kernel in slices of every length 1…17 (full blocks and tails).
+        var inputs: [Float] = []
         var x = 1e-12
-        var worst = 0.0
         while x < 1e12 {
-            let ours = PowerToDecibels.decibels(Float(x))
-            let exact = Float(10 * log10(Double(max(1e-10, Float(x)))))
-            #expect(close(ours, exact), "\(x): \(ours) vs \(exact)")
-            worst = max(worst, Double(abs(ours - exact)))
+            inputs.append(Float(x))
             x *= pow(2, 1.0 / 256)
         }
         var bits = Float(0.5).bitPattern
         while bits <= Float(2).bitPattern {
-            let value = Float(bitPattern: bits)
-            let ours = PowerToDecibels.decibels(value), exact = Float(10 * log10(Double(value)))
-            if !close(ours, exact) {
-                Issue.record("\(value): \(ours) vs \(exact)")
-                break
-            }
-            worst = max(worst, Double(abs(ours - exact)))
+            inputs.append(Float(bitPattern: bits))
             bits += 1
         }
+        var converted = inputs
+        var start = 0, length = 1
+        converted.withUnsafeMutableBufferPointer { all in
+            while start < all.count {
+                let slice = UnsafeMutableBufferPointer(rebasing: all[start..<min(start + length, all.count)])
+                let sliceMaximum = PowerToDecibels.convert(slice, kernels: kernels)
+                if sliceMaximum != slice.max() { Issue.record("maximum of \(slice.count) values: \(sliceMaximum)") }
+                start += slice.count
+                length = length % 17 + 1
+            }
+        }
+        var worst = 0.0, failures = 0
+        for (input, ours) in zip(inputs, converted) {
+            let exact = Float(10 * log10(Double(max(1e-10, input))))
+            if !close(ours, exact) {
+                failures += 1
+                if failures <= 5 { Issue.record("\(input): \(ours) vs \(exact)") }
+            }
+            worst = max(worst, Double(abs(ours - exact)))
+        }
+        #expect(failures == 0)
         print("power_to_db: worst absolute difference to float64 \(worst) dB")
     }
 
