@@ -18,7 +18,8 @@ struct Options {
     var librosaPython = ProcessInfo.processInfo.environment["LIBROSA_PYTHON"]
     var librosaScript: String?
     /// Which modes to run: all (default), or one of floor / whole / stage (1 core, `repeatCount`
-    /// rounds; for profilers and for running several processes side by side).
+    /// rounds; for profilers and for running several processes side by side), or paired (the
+    /// whole-vs-floor ratio from back-to-back runs of each file, see below).
     var mode = "all"
     /// Print each file's best 1-core floor and whole-extraction time.
     var perFile = false
@@ -44,10 +45,10 @@ func parseOptions() -> Options {
     let perFile = arguments.contains("--per-file")
     let spillCheck = arguments.contains("--spill-check")
     arguments.removeAll { $0 == "--feature-stage-only" || $0 == "--per-file" || $0 == "--spill-check" }
-    guard let path = arguments.first, !path.hasPrefix("-"), ["all", "floor", "whole", "stage"].contains(mode) else {
+    guard let path = arguments.first, !path.hasPrefix("-"), ["all", "floor", "whole", "stage", "paired"].contains(mode) else {
         FileHandle.standardError.write(Data("""
             usage: bench-features <audio-dir> [--repeat N] [--jobs N] [--librosa-script PATH]
-                                  [--mode all|floor|whole|stage] [--feature-stage-only] [--per-file] [--spill-check]
+                                  [--mode all|floor|whole|stage|paired] [--feature-stage-only] [--per-file] [--spill-check]
               env LIBROSA_PYTHON=<python with librosa 0.11> adds librosa's throughput and the ratios
 
             """.utf8))
@@ -257,6 +258,42 @@ func featureStageRound(_ extractor: FeatureExtractor) -> Throughput {
 func best(_ a: Throughput?, _ b: Throughput) -> Throughput {
     guard let a else { return b }
     return a.audioPerSecond >= b.audioPerSecond ? a : b
+}
+if options.mode == "paired" {
+    // Whole extraction vs the decode floor with the machine's drift cancelled: each file is
+    // decoded and extracted back to back (which goes first alternates), one extractor, 1 core.
+    // Reports Σ of each file's best time per mode, and the median over rounds of each round's
+    // ratio — on this shared machine single rounds swing by tens of percent.
+    let extractor = try FeatureExtractor()
+    var floorBest = [Double](repeating: .infinity, count: files.count), wholeBest = floorBest
+    var roundRatios: [Double] = []
+    var audio = 0.0
+    for round in 0..<options.repeatCount {
+        var floorTotal = 0.0, wholeTotal = 0.0
+        audio = 0
+        for (index, file) in files.enumerated() {
+            var floorSeconds = 0.0, wholeSeconds = 0.0
+            for whole in round % 2 == 0 ? [false, true] : [true, false] {
+                let start = now()
+                audio += whole ? 0 : try decodeOnly(extractor, file)
+                if whole { _ = try wholeExtraction(extractor, file) }
+                let elapsed = now() - start
+                if whole { wholeSeconds = elapsed } else { floorSeconds = elapsed }
+            }
+            floorBest[index] = min(floorBest[index], floorSeconds)
+            wholeBest[index] = min(wholeBest[index], wholeSeconds)
+            floorTotal += floorSeconds
+            wholeTotal += wholeSeconds
+        }
+        roundRatios.append(wholeTotal / floorTotal)
+    }
+    let floorSum = floorBest.reduce(0, +), wholeSum = wholeBest.reduce(0, +)
+    let median = roundRatios.sorted()[roundRatios.count / 2]
+    print(String(format: "  paired, 1 core, %d rounds: floor %.1f audio-s/s, whole %.1f audio-s/s (each file's best); "
+                 + "whole vs floor %+.1f %% (sum of bests), %+.1f %% (median round; rounds %+.1f … %+.1f %%)",
+                 options.repeatCount, audio / floorSum, audio / wholeSum, (wholeSum / floorSum - 1) * 100,
+                 (median - 1) * 100, ((roundRatios.min() ?? .nan) - 1) * 100, ((roundRatios.max() ?? .nan) - 1) * 100))
+    exit(0)
 }
 if options.mode != "all" {
     // One mode on one core only: for profilers, and to run two processes side by side (is the

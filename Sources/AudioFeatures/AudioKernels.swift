@@ -1,7 +1,7 @@
 import CAudioKernels
 
 /// The per-frame DSP loops (window, power spectrum with the centroid's magnitude sums, mel
-/// filterbank, dB): C kernels compiled both for AVX2 and for baseline x86-64 (see
+/// filterbank, dB, DCT, zero crossings): C kernels compiled both for AVX2 and for baseline x86-64 (see
 /// `CAudioKernels/include/AudioKernels.h` for why they are in C). Both versions give
 /// bit-identical results, so which one ran never changes a stored feature.
 public struct AudioKernels: Sendable {
@@ -21,6 +21,9 @@ public struct AudioKernels: Sendable {
     let mel: @convention(c) (UnsafePointer<Float>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?,
                              UnsafePointer<Int32>?, Int, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
     let powerToDecibels: @convention(c) (UnsafeMutablePointer<Float>?, Int) -> Float
+    let cepstrum: @convention(c) (UnsafePointer<Float>?, Int, Float, UnsafePointer<Float>?, Int, Int,
+                                  UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
+    let crossings: @convention(c) (UnsafePointer<Float>?, Int, Float) -> Int
 
     /// The kernels of `selection`, or nil when this CPU (or build) lacks them (`.avx2` only).
     public init?(_ selection: Selection) {
@@ -31,12 +34,15 @@ public struct AudioKernels: Sendable {
         }
         guard let table, let name = table.pointee.name, let window = table.pointee.window,
               let powerSpectrum = table.pointee.power_spectrum, let mel = table.pointee.mel,
-              let powerToDecibels = table.pointee.power_to_db else { return nil }
+              let powerToDecibels = table.pointee.power_to_db, let cepstrum = table.pointee.cepstrum,
+              let crossings = table.pointee.crossings else { return nil }
         self.name = String(cString: name)
         self.window = window
         self.powerSpectrum = powerSpectrum
         self.mel = mel
         self.powerToDecibels = powerToDecibels
+        self.cepstrum = cepstrum
+        self.crossings = crossings
     }
 
     /// The kernels `FeatureExtractor` uses by default (`.automatic`).

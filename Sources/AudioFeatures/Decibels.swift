@@ -13,22 +13,7 @@ enum PowerToDecibels {
         return kernels.powerToDecibels(base, values.count)
     }
 
-    /// In place: x ← max(x, maximum − topDB).
-    static func clamp(_ values: UnsafeMutableBufferPointer<Float>, maximum: Float) {
-        guard let base = values.baseAddress else { return }
-        let floor = maximum - topDB
-        let raw = UnsafeMutableRawPointer(base)
-        let floors = SIMD8<Float>(repeating: floor)
-        var i = 0
-        while i + 8 <= values.count {
-            var values = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            values.replace(with: floors, where: values .< floors)
-            raw.storeBytes(of: values, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < values.count {
-            base[i] = max(base[i], floor)
-            i += 1
-        }
-    }
+    /// The 80 dB floor: values below `maximum − topDB` are raised to it (in the DCT kernel,
+    /// `DiscreteCosineTransform.Kernel.apply`).
+    static func floor(maximum: Float) -> Float { maximum - topDB }
 }

@@ -120,7 +120,7 @@ public final class FeatureExtractor {
                               spillDirectory: spillDirectory)
         self.spillDirectory = spillDirectory
         centroid = SpectralCentroid(sampleRate: parameters.sampleRate, nFFT: parameters.nFFT)
-        framer = FrameAssembler(frameLength: parameters.nFFT, hopLength: parameters.hopLength)
+        framer = FrameAssembler(frameLength: parameters.nFFT, hopLength: parameters.hopLength, kernels: kernels)
     }
 
     deinit {
@@ -281,8 +281,8 @@ public final class FeatureExtractor {
     private func cepstrum(ofFrame record: UnsafeMutableRawPointer, floorReference: Float,
                       into output: UnsafeMutablePointer<Float>) {
         let mel = record.assumingMemoryBound(to: Float.self)
-        PowerToDecibels.clamp(UnsafeMutableBufferPointer(start: mel, count: layout.nMels), maximum: floorReference)
-        dct.apply(mel, into: output, scratch: dctScratch)
+        dct.apply(mel, floor: PowerToDecibels.floor(maximum: floorReference), into: output, scratch: dctScratch,
+                  kernels: kernels)
     }
 
     private func finishTrack(source: AudioSourceInfo, samples: Int,

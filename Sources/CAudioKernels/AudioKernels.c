@@ -48,6 +48,8 @@ static const musicetl_audio_kernels baseline_kernels = {
     .power_spectrum = power_spectrum_baseline,
     .mel = mel_baseline,
     .power_to_db = power_to_db_baseline,
+    .cepstrum = cepstrum_baseline,
+    .crossings = crossings_baseline,
 };
 
 #ifdef HAVE_AVX2_VERSION
@@ -57,6 +59,8 @@ static const musicetl_audio_kernels avx2_kernels = {
     .power_spectrum = power_spectrum_avx2,
     .mel = mel_avx2,
     .power_to_db = power_to_db_avx2,
+    .cepstrum = cepstrum_avx2,
+    .crossings = crossings_avx2,
 };
 #endif
 

@@ -146,3 +146,62 @@ static KERNEL_TARGET float KERNEL(power_to_db)(float *values, long count) {
     return result;
 }
 
+
+static KERNEL_TARGET void KERNEL(cepstrum)(const float *mel, long mel_count, float floor, const float *rows,
+                                           long mfcc_count, long stride, float *scratch, float *mfcc) {
+    // D[k][N−1−n] = (−1)^k · D[k][n]: even rows see x[n] + x[N−1−n], odd rows x[n] − x[N−1−n],
+    // so each row is a dot product over the first half only. x = max(mel, floor) on the way in.
+    const long half = mel_count / 2;
+    float *sums = scratch, *differences = scratch + stride;
+    const f8 floors = SPLAT8(floor);
+    long i = 0;
+    for (; i + 8 <= half; i += 8) {
+        f8 a = LOAD8(mel + i);
+        const f8 mirrored = LOAD8(mel + (mel_count - 8 - i));
+        f8 b = __builtin_shufflevector(mirrored, mirrored, 7, 6, 5, 4, 3, 2, 1, 0);
+        a = SELECT8(a < floors, floors, a);
+        b = SELECT8(b < floors, floors, b);
+        STORE8(sums + i, a + b);
+        STORE8(differences + i, a - b);
+    }
+    for (; i < half; i++) {
+        float a = mel[i], b = mel[mel_count - 1 - i];
+        a = a < floor ? floor : a;
+        b = b < floor ? floor : b;
+        sums[i] = a + b;
+        differences[i] = a - b;
+    }
+    // An odd-length input's middle element appears once, with D[k][mid] = 0 for odd k; zeros up
+    // to `stride` make every row whole 8-lane blocks.
+    if (mel_count % 2 == 1) {
+        const float middle = mel[half];
+        sums[half] = middle < floor ? floor : middle;
+        differences[half] = 0;
+        i++;
+    }
+    for (; i < stride; i++) sums[i] = differences[i] = 0;
+    for (long k = 0; k < mfcc_count; k++) {
+        const float *row = rows + k * stride;
+        const float *folded = k % 2 == 0 ? sums : differences;
+        f8 accumulator = SPLAT8(0);
+        for (long j = 0; j < stride; j += 8) accumulator += LOAD8(row + j) * LOAD8(folded + j);
+        mfcc[k] = SUM8(accumulator);
+    }
+}
+
+static KERNEL_TARGET long KERNEL(crossings)(const float *x, long count, float threshold) {
+    // After values with |x| ≤ threshold become +0, a sample's sign bit is set exactly when
+    // x < −threshold; count the neighbours (i−1, i) whose sign bits differ.
+    if (count < 2) return 0;
+    const f8 limits = SPLAT8(-threshold);
+    i8 counts = {0, 0, 0, 0, 0, 0, 0, 0};
+    long i = 1;
+    for (; i + 8 <= count; i += 8) {
+        const i8 current = LOAD8(x + i) < limits, previous = LOAD8(x + i - 1) < limits;
+        counts -= current ^ previous;  // true lanes are −1
+    }
+    long total = 0;
+    for (int lane = 0; lane < 8; lane++) total += counts[lane];
+    for (; i < count; i++) total += (x[i] < -threshold) != (x[i - 1] < -threshold);
+    return total;
+}

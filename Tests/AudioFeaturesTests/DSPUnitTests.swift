@@ -61,8 +61,9 @@ struct DSPUnitTests {
 
     // MARK: Zero crossings
 
-    @Test("crossing count: sign bits after the ±1e-10 threshold, zero counts as positive")
-    func crossingCount() {
+    @Test("crossing count: sign bits after the ±1e-10 threshold, zero counts as positive", arguments: runnableKernels)
+    func crossingCount(kernels selection: AudioKernels.Selection) throws {
+        let kernels = try #require(AudioKernels(selection))
         let cases: [([Float], Int)] = [
             ([1, -1, 1, -1], 3),
             ([0, -1, 0, 1, 0], 2),           // 0 → −1 and −1 → 0: 0 is positive
@@ -73,7 +74,7 @@ struct DSPUnitTests {
         ]
         for (samples, expected) in cases {
             let count = samples.withUnsafeBufferPointer {
-                ZeroCrossingRate.crossingCount($0.baseAddress!, count: samples.count)
+                ZeroCrossingRate.crossingCount($0.baseAddress!, count: samples.count, kernels: kernels)
             }
             #expect(count == expected, "\(samples)")
         }
@@ -83,9 +84,12 @@ struct DSPUnitTests {
             let u = generator.nextUnit()
             return u < 0.1 ? 0 : u < 0.2 ? Float(u - 0.15) * 1e-9 : Float(u - 0.6)
         }
-        var expected = 0
-        for i in 1..<frame.count where (frame[i] < -1e-10) != (frame[i - 1] < -1e-10) { expected += 1 }
-        #expect(frame.withUnsafeBufferPointer { ZeroCrossingRate.crossingCount($0.baseAddress!, count: 2048) } == expected)
+        for length in [2048, 513, 9, 8, 2] {
+            var expected = 0
+            for i in 1..<length where (frame[i] < -1e-10) != (frame[i - 1] < -1e-10) { expected += 1 }
+            #expect(frame.withUnsafeBufferPointer { ZeroCrossingRate.crossingCount($0.baseAddress!, count: length, kernels: kernels) } == expected,
+                    "\(length) samples")
+        }
     }
 
     // MARK: Framing
@@ -109,7 +113,8 @@ struct DSPUnitTests {
     @Test("streamed framing equals pad-and-slice, whatever the chunk sizes",
           arguments: [(1, 10_000), (7, 10_000), (512, 10_000), (16_384, 10_000), (100_000, 10_000),
                       (333, 1500), (5, 700), (4096, 2048)])
-    func framing(chunk: Int, length: Int) {
+    func framing(chunk: Int, length: Int) throws {
+        let kernels = try #require(AudioKernels(.automatic))
         var generator = SplitMix64(seed: UInt64(chunk * 31 + length))
         // Negative first/last samples make edge padding and zero padding differ in crossings.
         var signal = (0..<length).map { _ -> Float in
@@ -119,7 +124,7 @@ struct DSPUnitTests {
         signal[0] = -0.25
         signal[length - 1] = -0.5
         let reference = referenceFrames(signal)
-        let assembler = FrameAssembler(frameLength: 2048, hopLength: 512, chunkCapacity: 1000)
+        let assembler = FrameAssembler(frameLength: 2048, hopLength: 512, chunkCapacity: 1000, kernels: kernels)
         var spectral: [[Float]] = [], crossings: [Int] = []
         let collect: (UnsafePointer<Float>, Int) -> Void = { frame, count in
             spectral.append(Array(UnsafeBufferPointer(start: frame, count: 2048)))
@@ -153,8 +158,7 @@ struct DSPUnitTests {
             #expect(close(value, reference), "\(value) vs \(reference)")
         }
         #expect(maximum == values.max())
-        values.withUnsafeMutableBufferPointer { PowerToDecibels.clamp($0, maximum: maximum) }
-        #expect(values.min() == maximum - 80)
+        #expect(PowerToDecibels.floor(maximum: maximum) == maximum - 80)
         // Exhaustive-ish: 1/256 octave steps from 1e-12 to 1e12, plus every float in [0.5, 2],
         // through the 8-lane kernel in slices of every length 1…17 (full blocks and tails).
         var inputs: [Float] = []
@@ -194,8 +198,9 @@ struct DSPUnitTests {
 
     // MARK: DCT
 
-    @Test("orthonormal DCT-II: closed form, orthonormality, folded product")
-    func discreteCosineTransform() {
+    @Test("orthonormal DCT-II: closed form, orthonormality, folded product, floor", arguments: runnableKernels)
+    func discreteCosineTransform(kernels selection: AudioKernels.Selection) throws {
+        let kernels = try #require(AudioKernels(selection))
         let full = DiscreteCosineTransform(inputCount: 128, outputCount: 128)
         // Rows are orthonormal: D·Dᵀ = I.
         for a in 0..<128 {
@@ -211,16 +216,19 @@ struct DSPUnitTests {
         // The float32 kernel (which folds the symmetric halves) equals the plain float64 matrix
         // product to float32 accumulation accuracy: inputs up to 150 in magnitude, as mel dB are.
         var generator = SplitMix64(seed: 3)
-        for inputCount in [128, 7, 1, 2, 9, 64] {
+        for (inputCount, floor) in [(128, -Float.infinity), (7, -.infinity), (1, -.infinity), (2, -.infinity),
+                                    (9, -.infinity), (64, -.infinity), (128, -60), (33, -100), (17, -20)] {
             let transform = DiscreteCosineTransform(inputCount: inputCount, outputCount: min(20, inputCount))
             let kernel = transform.makeKernel()
             let input = (0..<inputCount).map { _ in Float(generator.nextUnit() * 200 - 150) }
+            let floored = input.map { max($0, floor) }
             var output = [Float](repeating: 0, count: transform.outputCount)
             var scratch = [Float](repeating: .nan, count: transform.scratchCount)
             input.withUnsafeBufferPointer { i in
                 output.withUnsafeMutableBufferPointer { o in
                     scratch.withUnsafeMutableBufferPointer { s in
-                        kernel.apply(i.baseAddress!, into: o.baseAddress!, scratch: s.baseAddress!)
+                        kernel.apply(i.baseAddress!, floor: floor, into: o.baseAddress!, scratch: s.baseAddress!,
+                                     kernels: kernels)
                     }
                 }
             }
@@ -228,7 +236,7 @@ struct DSPUnitTests {
                 var expected = 0.0
                 let scale = k == 0 ? (1 / Double(inputCount)).squareRoot() : (2 / Double(inputCount)).squareRoot()
                 for n in 0..<inputCount {
-                    expected += scale * cos(Double.pi * Double(k * (2 * n + 1)) / Double(2 * inputCount)) * Double(input[n])
+                    expected += scale * cos(Double.pi * Double(k * (2 * n + 1)) / Double(2 * inputCount)) * Double(floored[n])
                 }
                 #expect(abs(Double(output[k]) - expected) <= 1e-4, "N \(inputCount), k \(k): \(output[k]) vs \(expected)")
             }

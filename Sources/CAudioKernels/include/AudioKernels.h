@@ -46,6 +46,16 @@ typedef struct {
     /// In place x ← 10·log10(max(1e-10, x)) (float32, within ~2 ulp of numpy's float32
     /// log10); returns the largest result (−∞ when count is 0).
     float (*power_to_db)(float *values, long count);
+
+    /// mfcc[k] = Σ_n D[k][n] · max(mel[n], floor), k < mfcc_count: the orthonormal DCT-II with
+    /// the 80 dB floor applied on the way in. `rows`: D folded over the first half (row k holds
+    /// D[k][0 … ⌈N/2⌉), zero-padded to `stride`, a multiple of 8); `scratch`: 2·stride floats.
+    void (*cepstrum)(const float *mel, long mel_count, float floor, const float *rows, long mfcc_count, long stride,
+                     float *scratch, float *mfcc);
+
+    /// The number of i in 1 … count−1 where x[i] and x[i−1] fall on different sides of
+    /// −threshold (librosa's zero crossings after |x| ≤ threshold is set to 0, zero positive).
+    long (*crossings)(const float *x, long count, float threshold);
 } musicetl_audio_kernels;
 
 /// The baseline x86-64 (or portable) versions: always available.
