@@ -26,24 +26,42 @@ public struct SummaryStatistics: Sendable, Equatable, Hashable, Codable {
     }
 
     public init<C: Collection>(of values: C) where C.Element: BinaryFloatingPoint {
-        self.init(of: values.map { Double($0) })
+        // Contiguous storage (arrays and their slices: every caller here) is read in place, in its
+        // own precision; the selection compares elements of that type, which orders exactly as
+        // their float64 values do.
+        if let statistics = values.withContiguousStorageIfAvailable({ Self(buffer: $0) }) {
+            self = statistics
+        } else {
+            self.init(buffer: Array(values))
+        }
     }
 
     public init(of values: [Double]) {
-        guard !values.isEmpty else {
+        self = values.withUnsafeBufferPointer { Self(buffer: $0) }
+    }
+
+    private init<T: BinaryFloatingPoint>(buffer values: [T]) {
+        self = values.withUnsafeBufferPointer { Self(buffer: $0) }
+    }
+
+    /// Sums in float64 in index order (the order the streaming path uses too), median by
+    /// selection on a copy.
+    private init<T: BinaryFloatingPoint>(buffer values: UnsafeBufferPointer<T>) {
+        guard let first = values.first else {
             self.init(mean: .nan, std: .nan, skew: .nan, kurtosis: .nan, median: .nan, min: .nan, max: .nan)
             return
         }
-        var sum = 0.0, minimum = values[0], maximum = values[0]
-        for value in values {
+        var sum = 0.0, minimum = Double(first), maximum = Double(first)
+        for element in values {
+            let value = Double(element)
             sum += value
             minimum = Swift.min(minimum, value)
             maximum = Swift.max(maximum, value)
         }
         let mean = sum / Double(values.count)
         var m2 = 0.0, m3 = 0.0, m4 = 0.0
-        for value in values {
-            let d = value - mean
+        for element in values {
+            let d = Double(element) - mean
             let d2 = d * d
             m2 += d2
             m3 += d2 * d
@@ -189,22 +207,26 @@ public struct SummaryStatistics: Sendable, Equatable, Hashable, Codable {
     /// numpy's median: the middle value, or the mean of the two middle values. Found by selection
     /// (expected linear time) rather than a full sort; `values` must not contain NaN.
     static func median(_ values: [Double]) -> Double {
-        var scratch = values
+        values.withUnsafeBufferPointer { median($0) }
+    }
+
+    static func median<T: BinaryFloatingPoint>(_ values: UnsafeBufferPointer<T>) -> Double {
+        let scratch = UnsafeMutableBufferPointer<T>.allocate(capacity: values.count)
+        defer { scratch.deallocate() }
+        _ = scratch.initialize(from: values)
         let middle = scratch.count / 2
-        return scratch.withUnsafeMutableBufferPointer { buffer -> Double in
-            select(buffer, rank: middle)
-            let upper = buffer[middle]
-            guard buffer.count % 2 == 0 else { return upper }
-            // After selection everything left of `middle` is <= upper: the lower middle is their max.
-            var lower = buffer[0]
-            for i in 1..<middle { lower = Swift.max(lower, buffer[i]) }
-            return (lower + upper) / 2
-        }
+        select(scratch, rank: middle)
+        let upper = Double(scratch[middle])
+        guard scratch.count % 2 == 0 else { return upper }
+        // After selection everything left of `middle` is <= upper: the lower middle is their max.
+        var lower = scratch[0]
+        for i in 1..<middle { lower = Swift.max(lower, scratch[i]) }
+        return (Double(lower) + upper) / 2
     }
 
     /// Rearranges `buffer` so that `buffer[rank]` holds the value a sort would put there, smaller
     /// or equal values before it and larger or equal after it (Hoare quickselect, median-of-3).
-    static func select(_ buffer: UnsafeMutableBufferPointer<Double>, rank: Int) {
+    static func select<T: BinaryFloatingPoint>(_ buffer: UnsafeMutableBufferPointer<T>, rank: Int) {
         var low = 0, high = buffer.count - 1
         while low < high {
             let mid = low + (high - low) / 2
