@@ -42,26 +42,19 @@ typedef float f4 __attribute__((vector_size(16)));
 #undef KERNEL_TARGET
 #undef KERNEL
 
-static const musicetl_audio_kernels baseline_kernels = {
-    .name = "baseline",
-    .window = window_baseline,
-    .power_spectrum = power_spectrum_baseline,
-    .mel = mel_baseline,
-    .power_to_db = power_to_db_baseline,
-    .cepstrum = cepstrum_baseline,
-    .crossings = crossings_baseline,
-};
+#define KERNEL_TABLE(suffix) { \
+    .name = #suffix, \
+    .window = window_##suffix, \
+    .power_spectrum = power_spectrum_##suffix, \
+    .mel = mel_##suffix, \
+    .power_to_db = power_to_db_##suffix, \
+    .cepstrum = cepstrum_##suffix, \
+    .crossings = crossings_##suffix, \
+}
 
+static const musicetl_audio_kernels baseline_kernels = KERNEL_TABLE(baseline);
 #ifdef HAVE_AVX2_VERSION
-static const musicetl_audio_kernels avx2_kernels = {
-    .name = "avx2",
-    .window = window_avx2,
-    .power_spectrum = power_spectrum_avx2,
-    .mel = mel_avx2,
-    .power_to_db = power_to_db_avx2,
-    .cepstrum = cepstrum_avx2,
-    .crossings = crossings_avx2,
-};
+static const musicetl_audio_kernels avx2_kernels = KERNEL_TABLE(avx2);
 #endif
 
 const musicetl_audio_kernels *musicetl_audio_kernels_baseline(void) { return &baseline_kernels; }
