@@ -61,7 +61,9 @@ const musicetl_audio_kernels *musicetl_audio_kernels_baseline(void) { return &ba
 
 const musicetl_audio_kernels *musicetl_audio_kernels_avx2(void) {
 #ifdef HAVE_AVX2_VERSION
-    __builtin_cpu_init();
+    // The runtime's CPU detection runs as a load-time constructor (no __builtin_cpu_init call,
+    // which would race when several threads create extractors); it also checks that the OS
+    // saves the AVX registers.
     if (__builtin_cpu_supports("avx2")) return &avx2_kernels;
 #endif
     return NULL;
