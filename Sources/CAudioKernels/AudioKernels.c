@@ -27,7 +27,7 @@ typedef float f4 __attribute__((vector_size(16)));
 /// Lane-wise a where mask is set, else b (mask lanes are all ones or all zeros).
 #define SELECT8(mask, a, b) ((f8)(((mask) & (i8)(a)) | (~(mask) & (i8)(b))))
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#if defined(__x86_64__) && defined(__clang__)  // SwiftPM builds C with clang (the kernels use its builtins)
 #define HAVE_AVX2_VERSION 1
 #define KERNEL_TARGET __attribute__((target("avx2")))
 #define KERNEL(name) name##_avx2
