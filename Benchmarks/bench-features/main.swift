@@ -275,8 +275,7 @@ if options.mode == "paired" {
             var floorSeconds = 0.0, wholeSeconds = 0.0
             for whole in round % 2 == 0 ? [false, true] : [true, false] {
                 let start = now()
-                audio += whole ? 0 : try decodeOnly(extractor, file)
-                if whole { _ = try wholeExtraction(extractor, file) }
+                if whole { _ = try wholeExtraction(extractor, file) } else { audio += try decodeOnly(extractor, file) }
                 let elapsed = now() - start
                 if whole { wholeSeconds = elapsed } else { floorSeconds = elapsed }
             }

@@ -29,18 +29,11 @@ public struct SummaryStatistics: Sendable, Equatable, Hashable, Codable {
         // Contiguous storage (arrays and their slices: every caller here) is read in place, in its
         // own precision; the selection compares elements of that type, which orders exactly as
         // their float64 values do.
-        if let statistics = values.withContiguousStorageIfAvailable({ Self(buffer: $0) }) {
-            self = statistics
-        } else {
-            self.init(buffer: Array(values))
-        }
+        self = values.withContiguousStorageIfAvailable { Self(buffer: $0) }
+            ?? Array(values).withUnsafeBufferPointer { Self(buffer: $0) }
     }
 
     public init(of values: [Double]) {
-        self = values.withUnsafeBufferPointer { Self(buffer: $0) }
-    }
-
-    private init<T: BinaryFloatingPoint>(buffer values: [T]) {
         self = values.withUnsafeBufferPointer { Self(buffer: $0) }
     }
 
