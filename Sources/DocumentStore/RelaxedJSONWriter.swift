@@ -422,7 +422,7 @@ public final class RelaxedJSONWriter {
         let fraction = Int(milliseconds % 1000)
         let days = seconds / 86_400
         let secondOfDay = Int(seconds % 86_400)
-        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        let (year, month, day) = CivilDate.from(daysSinceEpoch: days)
         output.reserve(48)
         appendDigits(UInt64(year), into: &output)
         let out = output.base
@@ -447,21 +447,5 @@ public final class RelaxedJSONWriter {
         }
         output.count = position
         output.append(#"Z" }"#)
-    }
-
-    /// Proleptic Gregorian year, month, day of a day count from 1970-01-01 (≥ 0), counting in
-    /// 400-year eras (146,097 days each) from 0000-03-01 so leap days fall at the end of a year.
-    @inline(__always)
-    static func civilDate(daysSinceEpoch: Int64) -> (year: Int64, month: Int, day: Int) {
-        let shifted = daysSinceEpoch + 719_468  // days from 0000-03-01 to 1970-01-01
-        let era = shifted / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153  // 0 = March
-        let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
-        let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
     }
 }

@@ -229,7 +229,7 @@ final class RowFormatter {
         let (days, millisOfDay) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
         let dayNumber = millisOfDay < 0 ? days - 1 : days
         let millis = millisOfDay < 0 ? millisOfDay + 86_400_000 : millisOfDay
-        let (year, month, day) = civilDate(daysSinceEpoch: dayNumber)
+        let (year, month, day) = CivilDate.from(daysSinceEpoch: dayNumber)
         func two(_ value: Int64) {
             bytes.append(UInt8(ascii: "0") + UInt8(value / 10))
             bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
@@ -240,27 +240,14 @@ final class RowFormatter {
         } else {
             two(year / 100); two(year % 100)
         }
-        bytes.append(UInt8(ascii: "-")); two(month)
-        bytes.append(UInt8(ascii: "-")); two(day)
+        bytes.append(UInt8(ascii: "-")); two(Int64(month))
+        bytes.append(UInt8(ascii: "-")); two(Int64(day))
         bytes.append(UInt8(ascii: "T")); two(millis / 3_600_000)
         bytes.append(UInt8(ascii: ":")); two(millis / 60_000 % 60)
         bytes.append(UInt8(ascii: ":")); two(millis / 1000 % 60)
         bytes.append(UInt8(ascii: "."))
         bytes.append(UInt8(ascii: "0") + UInt8(millis % 1000 / 100)); two(millis % 100)
         bytes.append(UInt8(ascii: "Z"))
-    }
-
-    /// Year, month, day of a day count from 1970-01-01 (the era-based civil-from-days method).
-    static func civilDate(daysSinceEpoch: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let shifted = daysSinceEpoch + 719_468  // days from 0000-03-01
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153  // March = 0
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 

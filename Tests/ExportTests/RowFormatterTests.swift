@@ -158,8 +158,8 @@ import TestSupport
         for day in stride(from: Int64(-135_140), through: 157_071, by: 97) {
             let date = Date(timeIntervalSince1970: Double(day) * 86_400)
             let parts = calendar.dateComponents([.year, .month, .day], from: date)
-            let civil = RowFormatter.civilDate(daysSinceEpoch: day)
-            #expect([civil.year, civil.month, civil.day] == [parts.year, parts.month, parts.day].map { Int64($0 ?? -1) }, "day \(day)")
+            let civil = CivilDate.from(daysSinceEpoch: day)
+            #expect([civil.year, Int64(civil.month), Int64(civil.day)] == [parts.year, parts.month, parts.day].map { Int64($0 ?? -1) }, "day \(day)")
         }
     }
 
