@@ -102,7 +102,8 @@ public struct FeaturesCommand: JobCommand {
         let counts = plan.counts
         let shardText = shard.map { ", \(inShard.count) in shard \($0)" } ?? ""
         let planText = "\(counts.compute) to compute, \(counts.reuse) unchanged, \(counts.keep) kept (not in --only), "
-            + "\(counts.duplicates) duplicate ids; \(workerCount) workers"
+            + "\(counts.duplicates) duplicate ids; \(workerCount) workers, "
+            + "\(AudioKernels(.automatic)?.name ?? "no") DSP kernels"
         context.logger.info("\(walked.count) audio files under \(audio)\(shardText): \(planText)")
 
         var summary = JobSummary()
