@@ -2,7 +2,7 @@ import ETLJobs
 import Foundation
 import Tabular
 
-// bench-extract <fma_metadata dir> [--repeat N] [--jobs 1,2] [--python PATH] [--no-pandas] [--libbson]
+// bench-extract <fma_metadata dir> [--repeat N] [--jobs 1,2] [--python PATH] [--no-pandas] [--libbson] [--reader-only]
 //
 // Prints, for an FMA metadata directory (Benchmarks/generate_fma_metadata.py makes an FMA-scale one):
 // 1. the CSV reader alone per file (records, MB/s);
@@ -29,7 +29,8 @@ let jobValues = Array(Set((option("--jobs") ?? "1,\(cpus)").split(separator: ","
 let python = option("--python") ?? ProcessInfo.processInfo.environment["PANDAS_PYTHON"] ?? "/tmp/pandas-venv/bin/python"
 let skipPandas = arguments.contains("--no-pandas")
 let compareLibbson = arguments.contains("--libbson")
-arguments.removeAll { $0 == "--no-pandas" || $0 == "--libbson" }
+let readerOnly = arguments.contains("--reader-only")
+arguments.removeAll { $0 == "--no-pandas" || $0 == "--libbson" || $0 == "--reader-only" }
 guard let directory = arguments.first else {
     FileHandle.standardError.write(Data("usage: bench-extract <fma_metadata dir> [--repeat N] [--python PATH] [--no-pandas]\n".utf8))
     exit(64)
@@ -69,6 +70,13 @@ for file in files {
     }
     readerSeconds[file] = best
 }
+if readerOnly {
+    for file in files {
+        print(pad(file, 16) + lpad(f(mb(size(file))), 8) + " MB" + lpad(String(readerRecords[file] ?? 0), 10) + " records"
+              + lpad(f(mb(size(file)) / readerSeconds[file]!), 10) + " MB/s")
+    }
+    exit(0)
+}
 
 // 2. The whole extraction, both track files.
 struct ExtractRun { var total: Double; var perFile: [String: MetadataExtractor.FileResult] }
@@ -83,7 +91,7 @@ struct ExtractRun { var total: Double; var perFile: [String: MetadataExtractor.F
                                               stagingDirectory: work + "/staging/metadata",
                                               quarantineDirectory: work + "/quarantine")
         extractor.tracksFile = tracksFile
-        extractor.printJobs = jobs
+        extractor.rowJobs = jobs
         let start = now()
         let results = try extractor.run()
         let total = now() - start

@@ -26,7 +26,7 @@ public struct ExtractCommand: JobCommand {
     @Option(name: .long, help: "Read tracks from this file (tracks.csv or raw_tracks.csv); default: tracks.csv if present.")
     public var tracksFile: String?
 
-    @Option(name: .long, help: "Threads that print staged documents as JSON lines (default: all CPUs; 1 = single-threaded).")
+    @Option(name: .long, help: "Threads that validate, build and print rows while one reads them (default: all CPUs; 1 = single-threaded). The output is the same for any number.")
     public var jobs: Int?
 
     @OptionGroup public var common: CommonOptions
@@ -53,7 +53,7 @@ public struct ExtractCommand: JobCommand {
                                           logger: context.logger)
         extractor.dryRun = dryRun
         extractor.tracksFile = tracksFile
-        extractor.printJobs = jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
+        extractor.rowJobs = jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
         extractor.onlyTracks = context.options.onlyIDs.map { Set($0.compactMap { Int64($0) }) }
         let results = try extractor.run()
 

@@ -17,7 +17,7 @@ import Tabular
 ///   `genre-ancestors`; see `GenreHierarchy`).
 /// Validator keywords also checked during extraction: `required`, `minimum`, `maximum`, `enum`,
 /// and `bsonType` array/object for Python literals.
-struct ExtractPlan {
+struct ExtractPlan: Sendable {
     struct Leaf {
         var name: String
         /// `album.title` for a nested property.

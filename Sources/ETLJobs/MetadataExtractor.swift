@@ -48,9 +48,12 @@ public struct MetadataExtractor {
     /// (they are small, and the tracks' lookups need them).
     public var onlyTracks: Set<Int64>?
     public var tracksFile: String?
-    /// Threads that print the staged documents as JSON lines (libbson's printer is the slowest
-    /// step); 1 prints on the calling thread.
-    public var printJobs = ProcessInfo.processInfo.activeProcessorCount
+    /// Threads that coerce, build and print the rows of the album, artist and track files while
+    /// the calling thread reads and admits them; 1 does everything on the calling thread. The
+    /// output is the same for any number.
+    public var rowJobs = ProcessInfo.processInfo.activeProcessorCount
+    /// Input bytes per batch of rows handed to a worker (tests make it tiny to cross batch edges).
+    var rowBatchBytes = 1 << 20
     public var logger: Logger
 
     public init(metadataDirectory: String, catalog: SchemaCatalog, stagingDirectory: String,
@@ -115,7 +118,7 @@ public struct MetadataExtractor {
                 let extraction = try TableExtraction(plan: plan, inputPath: metadataDirectory + "/" + file.file,
                                                      headerRows: file.headerRows,
                                                      quarantineDirectory: quarantineDirectory, logger: logger)
-                if !dryRun { extraction.stage(to: try AtomicFileWriter(path: outputPath), printJobs: printJobs) }
+                if !dryRun { extraction.stage(to: try AtomicFileWriter(path: outputPath)) }
                 switch file.schema {
                 case "genre":
                     hierarchy = try extractGenres(extraction)
@@ -250,11 +253,9 @@ public struct MetadataExtractor {
                 sources.append(source)
             }
         }
-        try extraction.run(only: nil) { record, id, slots in
-            if try extraction.write(record, slots: slots, lookups: nil, trackID: id) {
-                table.rows[id] = try extraction.fragments(sources, slots: slots, record: record)
-            }
-        }
+        var work = RowWork(rows: extraction.rows, fragmentLeaves: sources)
+        work.printLines = !dryRun
+        table.rows = try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes)
         return table
     }
 
@@ -262,14 +263,16 @@ public struct MetadataExtractor {
 
     private func extractTracks(_ extraction: TableExtraction, hierarchy: GenreHierarchy?, lookups: LookupTables) throws {
         let plan = extraction.plan
-        let genresLeaf = plan.leaves.firstIndex { $0.name == "genres" && $0.path == "genres" }
-        let topLeaf = plan.leaves.firstIndex { $0.derive == "genre-top" }
-        let allLeaf = plan.leaves.firstIndex { $0.derive == "genre-ancestors" }
-        try extraction.run(only: onlyTracks) { record, id, slots in
-            if let hierarchy, let genresLeaf, case .value(.list(let list)) = slots[genresLeaf] {
+        var work = RowWork(rows: extraction.rows, only: onlyTracks, lookups: lookups)
+        work.printLines = !dryRun
+        if let hierarchy, let genresLeaf = plan.leaves.firstIndex(where: { $0.name == "genres" && $0.path == "genres" }) {
+            let topLeaf = plan.leaves.firstIndex { $0.derive == "genre-top" }
+            let allLeaf = plan.leaves.firstIndex { $0.derive == "genre-ancestors" }
+            work.complete = { id, slots, warnings in
+                guard case .value(.list(let list)) = slots[genresLeaf] else { return }
                 let ids = list.compactMap { value -> Int64? in if case .int(let g) = value { return g }; return nil }
                 for genre in ids where hierarchy.title[genre] == nil {
-                    extraction.warn("track \(id): unknown genre \(genre)")
+                    warnings.append("track \(id): unknown genre \(genre)")
                 }
                 if let topLeaf, case .missing = slots[topLeaf] {
                     slots[topLeaf] = hierarchy.topGenreTitle(of: ids).map { .value(.string($0)) } ?? .null
@@ -278,8 +281,8 @@ public struct MetadataExtractor {
                     slots[allLeaf] = .value(.list(hierarchy.withAncestors(ids).map { .int($0) }))
                 }
             }
-            try extraction.write(record, slots: slots, lookups: lookups, trackID: id)
         }
+        _ = try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes)
     }
 }
 

@@ -192,6 +192,9 @@ public final class CSVReader {
     private func readQuotedField(into record: inout CSVRecord) throws(CSVError) -> UInt8 {
         let startLine = line
         let column = record.fieldEnds.count + 1
+        // A CR that ended the previous buffer was counted as a line end; an LF opening the next
+        // one completes that CRLF and is not counted again.
+        var crEndedBuffer = false
         while true {
             guard try fill() else {
                 throw CSVError(path: path, line: startLine, record: recordNumber, column: column,
@@ -199,20 +202,14 @@ public final class CSVReader {
             }
             let buffer = self.buffer, limit = self.limit
             let start = position
-            var index = position
-            var lines = 0
-            while index < limit {
-                let byte = buffer[index]
-                if byte <= Self.quote {
-                    if byte == Self.quote { break }
-                    // Count physical lines inside the field; a CRLF is one line end.
-                    if byte == Self.lf || (byte == Self.cr && (index + 1 >= limit || buffer[index + 1] != Self.lf)) {
-                        lines += 1
-                    }
-                }
-                index += 1
-            }
-            line += lines
+            // Quoted fields are the long ones (HTML bios): find the closing quote with memchr, then
+            // count the physical lines in between (a CRLF is one line end).
+            let index = memchr(buffer + start, Int32(Self.quote), limit - start)
+                .map { $0.assumingMemoryBound(to: UInt8.self) - buffer } ?? limit
+            let span = UnsafeBufferPointer(start: buffer + start, count: index - start)
+            line += Self.lineEnds(in: span, followedBy: index < limit ? buffer[index] : nil)
+            if crEndedBuffer && span.first == Self.lf { line -= 1 }
+            crEndedBuffer = index == limit && span.last == Self.cr
             record.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: index - start))
             position = index
             guard index < limit else { continue }  // refill and keep scanning
@@ -235,6 +232,27 @@ public final class CSVReader {
             }
             return try readField(into: &record)
         }
+    }
+
+    /// Line ends in `span`: LF, CRLF and lone CR each count once. `next` is the byte after the
+    /// span (nil when the span ends the buffer: a CR there counts as a line end).
+    static func lineEnds(in span: UnsafeBufferPointer<UInt8>, followedBy next: UInt8?) -> Int {
+        guard let base = span.baseAddress else { return 0 }
+        // Line ends are sparse in text: memchr hops between them.
+        var lineFeeds = 0
+        var cursor = UnsafeRawPointer(base)
+        let end = UnsafeRawPointer(base + span.count)
+        while cursor < end, let found = memchr(cursor, Int32(lf), end - cursor) {
+            lineFeeds += 1
+            cursor = UnsafeRawPointer(found) + 1
+        }
+        guard memchr(base, Int32(cr), span.count) != nil else { return lineFeeds }
+        var lone = 0
+        for index in span.indices where span[index] == cr {
+            let following = index + 1 < span.count ? span[index + 1] : next
+            if following != lf { lone += 1 }
+        }
+        return lineFeeds + lone
     }
 
     private func consumeLineEnd(_ byte: UInt8) {

@@ -38,6 +38,16 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
         #expect(try records(text, bufferSize: bufferSize).rows == expected)
     }
 
+    /// Line numbers inside quoted fields with LF, CRLF and lone CR, for every buffer size: a CRLF
+    /// split between two reads is still one line end.
+    @Test(arguments: Array(2...12) + [64])
+    func physicalLinesInsideQuotedFieldsForEveryBufferSize(bufferSize: Int) throws {
+        let text = "h\n\"a\r\nb\rc\nd\r\n\r\ne\"\n\"x\"\n\"\r\n\"\nz\n"
+        let result = try records(text, bufferSize: bufferSize)
+        #expect(result.rows == [["h"], ["a\r\nb\rc\nd\r\n\r\ne"], ["x"], ["\r\n"], ["z"]])
+        #expect(result.lines == [1, 2, 8, 9, 11])
+    }
+
     @Test func lineEndsLFCRLFAndCROnlyAreAllRecordEnds() throws {
         let expected = [["h1", "h2"], ["1", "2"], ["3", "4"]]
         #expect(try records("h1,h2\n1,2\n3,4\n").rows == expected)

@@ -1,0 +1,263 @@
+import DocumentStore
+import Foundation
+import Tabular
+
+/// One value of a row, before it is built into BSON. Text stays in the record (`text`) until it is appended, so
+/// a row allocates no `String` for its text fields.
+enum Slot {
+    /// The file has no column for this property.
+    case missing
+    case null
+    case value(FieldValue)
+    /// The record's field at this index, appended as a BSON string (invalid UTF-8 repaired).
+    case text(Int)
+
+    var fieldValue: FieldValue? {
+        if case .value(let value) = self { return value }
+        return nil
+    }
+
+    var isAbsent: Bool {
+        switch self {
+        case .missing, .null: true
+        default: false
+        }
+    }
+}
+/// Coerces, validates and builds the rows of one file against its bound plan. Immutable, so the
+/// worker threads of `TableExtraction` share one.
+struct RowBuilder: Sendable {
+    let plan: ExtractPlan
+    let header: [String]
+    let hot: [HotLeaf]
+
+    init(plan: ExtractPlan, header: [String]) {
+        self.plan = plan
+        self.header = header
+        hot = Self.hotLeaves(plan)
+    }
+
+    /// The row's id when it can be read (for `--only`), without coercing the rest.
+    func id(of record: CSVRecord) -> Int64? {
+        try? CellParsers.integer(utf8: fieldBytes(record, plan.leaves[plan.idLeaf].columnIndex ?? 0))
+    }
+
+    /// What the row loop needs of each leaf, without reference-counted fields (copying a full
+    /// `Leaf` per cell cost more than parsing the cell).
+    struct HotLeaf: Sendable {
+        var column: Int
+        var cellType: CellType?
+        var hasChecks: Bool
+        var hasItemKey: Bool
+        var hasEmptyValue: Bool
+        var isRequired: Bool
+        /// The range and shape checks of `check` (trivial values: no retains per cell).
+        var minimum: Double?
+        var maximum: Double?
+        var expectsArray: Bool
+        var expectsObject: Bool
+    }
+
+    static func hotLeaves(_ plan: ExtractPlan) -> [HotLeaf] {
+        plan.leaves.map { leaf in
+        HotLeaf(column: leaf.columnIndex ?? -1, cellType: leaf.cellType,
+                hasChecks: leaf.minimum != nil || leaf.maximum != nil || leaf.allowed != nil || leaf.expectsArray || leaf.expectsObject,
+                hasItemKey: leaf.itemKey != nil, hasEmptyValue: leaf.emptyValue != nil, isRequired: leaf.isRequired,
+                minimum: leaf.minimum, maximum: leaf.maximum, expectsArray: leaf.expectsArray, expectsObject: leaf.expectsObject)
+        }
+    }
+
+    struct Reject: Error, Sendable {
+        var reason: String
+        var column: String
+    }
+    private func fieldBytes(_ record: CSVRecord, _ index: Int) -> UnsafeBufferPointer<UInt8> {
+        guard index < record.count else { return UnsafeBufferPointer(start: nil, count: 0) }
+        let range = record.byteRange(index)
+        return record.bytes.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[range]) }
+    }
+
+    /// Checks the record's shape and coerces every bound column; returns the row's id.
+    func coerce(_ record: CSVRecord, into slots: inout [Slot]) -> Result<Int64, Reject> {
+        if record.count != header.count {
+            return .failure(Reject(reason: "\(record.count) fields where the header has \(header.count)", column: ""))
+        }
+        if let problem = record.problem {
+            return .failure(Reject(reason: problem, column: header[record.problemColumn - 1]))
+        }
+        return record.bytes.withUnsafeBufferPointer { buffer -> Result<Int64, Reject> in
+            if let base = buffer.baseAddress, let nul = memchr(base, 0, buffer.count) {
+                let offset = UnsafeRawPointer(nul) - UnsafeRawPointer(base)
+                let column = (0..<record.count).first { record.byteRange($0).contains(offset) } ?? 0
+                return .failure(Reject(reason: "NUL byte in column \(header[column]) (a sign of a corrupted copy)",
+                                       column: header[column]))
+            }
+            for index in hot.indices {
+                let leafInfo = hot[index]
+                let column = leafInfo.column
+                guard column >= 0, let cellType = leafInfo.cellType else {
+                    slots[index] = .missing
+                    continue
+                }
+                let cell = UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])
+                if Self.isBlank(cell, text: cellType == .string) {
+                    // Blank cells are common: read the leaf's fields only when needed (a copy of
+                    // the whole `Leaf` retains and releases each of its references).
+                    if leafInfo.hasEmptyValue, let fallback = plan.leaves[index].emptyValue {
+                        slots[index] = .value(fallback)
+                    } else if leafInfo.isRequired {
+                        return .failure(Reject(reason: "required field \(plan.leaves[index].path) is empty", column: header[column]))
+                    } else {
+                        slots[index] = .null
+                    }
+                    continue
+                }
+                if cellType == .string {
+                    if leafInfo.hasChecks, let allowed = plan.leaves[index].allowed {
+                        let text = String(decoding: cell, as: UTF8.self)
+                        guard allowed.contains(text) else {
+                            return .failure(Reject(reason: "'\(text.excerpt)' is not one of \(allowed.sorted().joined(separator: ", "))",
+                                                   column: header[column]))
+                        }
+                    }
+                    slots[index] = .text(column)
+                    continue
+                }
+                switch cellType.coerce(utf8: cell, itemKey: leafInfo.hasItemKey ? plan.leaves[index].itemKey : nil) {
+                case .failure(let failure):
+                    return .failure(Reject(reason: failure.reason, column: header[column]))
+                case .success(let value):
+                    if leafInfo.hasChecks, let problem = Self.check(value, against: leafInfo, column: header[column]) {
+                        return .failure(Reject(reason: problem, column: header[column]))
+                    }
+                    slots[index] = .value(value)
+                }
+            }
+            guard case .value(.int(let id)) = slots[plan.idLeaf] else {
+                return .failure(Reject(reason: "no id", column: plan.leaves[plan.idLeaf].columnName ?? ""))
+            }
+            return .success(id)
+        }
+    }
+
+    /// Empty, or (for typed cells) only spaces and tabs.
+    private static func isBlank(_ cell: UnsafeBufferPointer<UInt8>, text: Bool) -> Bool {
+        if cell.isEmpty { return true }
+        if text { return false }
+        return cell.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+    }
+
+    private static func check(_ value: FieldValue, against leaf: HotLeaf, column: String) -> String? {
+        let number: Double? = switch value {
+        case .int(let v): Double(v)
+        case .double(let v): v
+        default: nil
+        }
+        if let number {
+            if let minimum = leaf.minimum, number < minimum {
+                return "\(column) must be ≥ \(minimum.compact), got \(value.compact)"
+            }
+            if let maximum = leaf.maximum, number > maximum {
+                return "\(column) must be ≤ \(maximum.compact), got \(value.compact)"
+            }
+        }
+        if leaf.expectsArray, case .list = value {} else if leaf.expectsArray {
+            return "expected a list like [] or ['a', 'b'], got a \(value.kindName)"
+        }
+        if leaf.expectsObject, case .dictionary = value {} else if leaf.expectsObject {
+            return "expected a dictionary like {'a': 1}, got a \(value.kindName)"
+        }
+        return nil
+    }
+    /// Builds a row as one BSON document in `builder` (schema properties in order, then the
+    /// unknown columns; `lookups` complete objects that name an `x-lookup` entity); returns false
+    /// when invalid UTF-8 had to be replaced. Unknown references add to `warnings`. Throws when
+    /// libbson refuses the document (over the BSON size limit).
+    func build(_ record: CSVRecord, slots: [Slot], lookups: LookupTables?, trackID: Int64, into builder: BSONBuilder,
+               warnings: inout [String]) throws(BSONBuilderError) -> Bool {
+        builder.reset()
+        var valid = true
+        try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
+            for node in plan.nodes {
+                switch node {
+                case .leaf(let index):
+                    if try !Self.append(slots[index], key: plan.leaves[index].key, to: builder, buffer: buffer, record: record) {
+                        valid = false
+                    }
+                case .object(let object):
+                    if try !appendObject(object, to: builder, slots: slots, buffer: buffer, record: record,
+                                         lookups: lookups, trackID: trackID, warnings: &warnings) {
+                        valid = false
+                    }
+                }
+            }
+            for extra in plan.extras {
+                let range = record.byteRange(extra.index)
+                if range.isEmpty {
+                    try builder.appendNull(extra.key)
+                } else if try !builder.append(extra.key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) {
+                    valid = false
+                }
+            }
+        }
+        return valid
+    }
+
+    /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
+    private static func append(_ slot: Slot, key: BSONKey, to builder: BSONBuilder, buffer: UnsafeBufferPointer<UInt8>,
+                               record: CSVRecord) throws(BSONBuilderError) -> Bool {
+        switch slot {
+        case .missing, .null: try builder.appendNull(key)
+        case .value(let value): try builder.append(key, value)
+        case .text(let column):
+            return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
+        }
+        return true
+    }
+
+    private func appendObject(_ object: ExtractPlan.Object, to builder: BSONBuilder, slots: [Slot],
+                              buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: LookupTables?,
+                              trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
+        var fragments: [UInt8]?
+        var table: LookupTable?
+        if let entity = object.lookup, let found = lookups?.tables[entity] {
+            table = found
+            let keyLeaf = object.children.first { plan.leaves[$0].lookupField == "_id" }
+            if let keyLeaf, case .value(.int(let id)) = slots[keyLeaf] {
+                fragments = found.rows[id]
+                if fragments == nil {
+                    warnings.append("track \(trackID): unknown \(plan.leaves[keyLeaf].columnName ?? object.name + "_id") \(id) (no such \(entity) in \(found.source)); reference kept")
+                }
+            }
+        }
+        if fragments == nil && object.children.allSatisfy({ slots[$0].isAbsent }) {
+            try builder.appendNull(object.key)
+            return true
+        }
+        var valid = true
+        try builder.beginDocument(object.key)
+        for index in object.children {
+            let key = plan.leaves[index].key
+            if slots[index].isAbsent, let fragments, let field = table?.fieldIndex[index],
+               try builder.append(key, elementAt: field, ofRawDocument: fragments) {
+                continue
+            }
+            if try !Self.append(slots[index], key: key, to: builder, buffer: buffer, record: record) { valid = false }
+        }
+        try builder.endDocument()
+        return valid
+    }
+
+    /// The values of `leaves` in one raw BSON document (element k = `leaves[k]`; null when the row
+    /// has no value), for the lookup tables: a track copies them into its embedded object.
+    func fragments(_ leaves: [Int], slots: [Slot], record: CSVRecord, builder: BSONBuilder) throws(BSONBuilderError) -> [UInt8] {
+        builder.reset()
+        try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
+            for (position, leaf) in leaves.enumerated() {
+                _ = try Self.append(slots[leaf], key: BSONKey.index(position), to: builder, buffer: buffer, record: record)
+            }
+        }
+        return try builder.rawBytes()
+    }
+
+}

@@ -1,0 +1,110 @@
+@testable import ETLJobs
+import Foundation
+import Tabular
+import Testing
+import TestSupport
+
+/// `etl-extract` processes rows in batches on worker threads and admits them in file order: the
+/// staged files, the quarantine files and every count must not depend on the number of workers or
+/// on where the batches end, including duplicate ids whose first sighting is in another batch.
+@Suite struct ExtractRowWorkersTests {
+    /// The bundled sample with a raw_tracks.csv made of the data rows of every malformed-corpus
+    /// track file that parses as a whole (rejects of every kind, unknown albums and artists,
+    /// repaired UTF-8), each file's ids moved to a range of their own; then the first files
+    /// again, whose rows are now duplicates of rows many batches back.
+    static func metadata(in work: TemporaryDirectory) throws -> String {
+        let directory = try ExtractRun.metadata(removing: ["tracks.csv", "raw_tracks.csv"], in: work)
+        let corpus = Fixtures.url("malformed").path
+        let header = try firstLine(of: corpus + "/raw_tracks--duplicate-track-id.csv")
+        let names = try FileManager.default.contentsOfDirectory(atPath: corpus).sorted().filter {
+            $0.hasPrefix("raw_tracks--") && $0 != "raw_tracks--unterminated-quote-at-eof.csv"
+                && (try? firstLine(of: corpus + "/" + $0)) == header
+        }
+        var combined = header
+        for (index, name) in (names + names.prefix(4)).enumerated() {
+            combined.append(try renumbered(corpus + "/" + name, by: 1000 * (index % names.count + 1)))
+        }
+        try combined.write(to: URL(fileURLWithPath: directory + "/raw_tracks.csv"))
+        return directory
+    }
+
+    /// The data lines of a CSV file with `offset` added to the leading integer of each record
+    /// (records found by the reader, so lines inside quoted fields stay as they are).
+    static func renumbered(_ path: String, by offset: Int) throws -> Data {
+        let reader = try CSVReader(path: path)
+        var record = CSVRecord()
+        var recordLines = Set<Int>()
+        while try reader.next(into: &record) {
+            if record.number > 1 { recordLines.insert(record.line) }
+        }
+        let text = try Data(contentsOf: URL(fileURLWithPath: path))
+        var lines = text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        var result = Data()
+        for (index, line) in lines.enumerated().dropFirst() {
+            let digits = line.prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+            if recordLines.contains(index + 1), let id = Int(String(decoding: digits, as: UTF8.self)) {
+                result.append(contentsOf: Array(String(id + offset).utf8))
+                result.append(line.dropFirst(digits.count))
+            } else {
+                result.append(line)
+            }
+            result.append(UInt8(ascii: "\n"))
+        }
+        return result
+    }
+
+    static func firstLine(of path: String) throws -> Data {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard let end = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return bytes }
+        return bytes[...end]
+    }
+
+    struct Result: Equatable {
+        var counts: [String]
+        var files: [String: Data]
+    }
+
+    static func extract(_ metadata: String, workers: Int, batchBytes: Int, in work: TemporaryDirectory) throws -> Result {
+        let root = work.path + "/run-\(workers)-\(batchBytes)"
+        var extractor = try MetadataExtractor(metadataDirectory: metadata,
+                                              schemasDirectory: Fixtures.directory.deletingLastPathComponent()
+                                                  .deletingLastPathComponent().appendingPathComponent("Schemas").path,
+                                              stagingDirectory: root + "/staging", quarantineDirectory: root + "/quarantine")
+        extractor.rowJobs = workers
+        extractor.rowBatchBytes = batchBytes
+        let results = try extractor.run()
+        var files: [String: Data] = [:]
+        for directory in ["staging", "quarantine"] {
+            for name in try FileManager.default.contentsOfDirectory(atPath: root + "/" + directory) {
+                files[directory + "/" + name] = try Data(contentsOf: URL(fileURLWithPath: root + "/" + directory + "/" + name))
+            }
+        }
+        let counts = results.map {
+            "\($0.file): in \($0.rowsIn) written \($0.written) quarantined \($0.quarantined) warnings \($0.warnings) repaired \($0.repairedText) failure \($0.failure ?? "-")"
+        }
+        return Result(counts: counts, files: files)
+    }
+
+    @Test func sameOutputForAnyWorkersAndBatchEdges() throws {
+        let work = TemporaryDirectory()
+        let metadata = try Self.metadata(in: work)
+        let reference = try Self.extract(metadata, workers: 1, batchBytes: 1 << 20, in: work)
+        // The input exercises what order decides: duplicates, rejects, warnings, repaired text.
+        let tracks = try #require(reference.counts.first { $0.hasPrefix("raw_tracks.csv") })
+        #expect(tracks.contains("failure -"), "\(tracks)")
+        #expect(!tracks.contains("quarantined 0 "), "\(tracks)")
+        #expect(!tracks.contains("warnings 0 "), "\(tracks)")
+        #expect(!tracks.contains("repaired 0 "), "\(tracks)")
+        let quarantine = try #require(reference.files["quarantine/raw_tracks.csv.rejects.csv"])
+        #expect(String(decoding: quarantine, as: UTF8.self).contains("duplicate track_id"))
+        for (workers, batchBytes) in [(1, 1), (3, 1), (3, 700), (2, 1 << 20)] {
+            let result = try Self.extract(metadata, workers: workers, batchBytes: batchBytes, in: work)
+            #expect(result.counts == reference.counts, "\(workers) workers, batches of \(batchBytes) bytes")
+            #expect(result.files.keys.sorted() == reference.files.keys.sorted())
+            for (name, bytes) in reference.files {
+                #expect(result.files[name] == bytes, "\(name), \(workers) workers, batches of \(batchBytes) bytes")
+            }
+        }
+    }
+}
