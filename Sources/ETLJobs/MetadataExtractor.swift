@@ -219,7 +219,7 @@ public struct MetadataExtractor {
             if parent != (Self.integer(row.slots[parentLeaf]) ?? 0) {
                 slots[parentLeaf] = .value(.int(parent))
             }
-            try extraction.write(row.record, slots: slots, lookups: nil, trackID: row.id)
+            try extraction.write(row.record, slots: slots, trackID: row.id)
         }
         return hierarchy
     }
@@ -263,7 +263,7 @@ public struct MetadataExtractor {
 
     private func extractTracks(_ extraction: TableExtraction, hierarchy: GenreHierarchy?, lookups: LookupTables) throws {
         let plan = extraction.plan
-        var work = RowWork(rows: extraction.rows, only: onlyTracks, lookups: lookups)
+        var work = RowWork(rows: extraction.rows, only: onlyTracks, lookups: extraction.rows.resolve(lookups))
         work.printLines = !dryRun
         if let hierarchy, let genresLeaf = plan.leaves.firstIndex(where: { $0.name == "genres" && $0.path == "genres" }) {
             let topLeaf = plan.leaves.firstIndex { $0.derive == "genre-top" }

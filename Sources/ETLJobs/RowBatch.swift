@@ -7,8 +7,8 @@ struct RowWork: Sendable {
     var rows: RowBuilder
     /// `--only`: ids outside it are skipped.
     var only: Set<Int64>?
-    /// Entities a track embeds (albums, artists), by id.
-    var lookups: LookupTables?
+    /// Entities a track embeds (albums, artists), by id (`RowBuilder.resolve`).
+    var lookups = RowBuilder.ResolvedLookups()
     /// Leaves whose values are kept per id for later files (albums and artists for the tracks).
     var fragmentLeaves: [Int] = []
     /// Completes a coerced row before it is built (the tracks' genre derivations); appends its

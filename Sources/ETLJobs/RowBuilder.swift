@@ -30,11 +30,68 @@ struct RowBuilder: Sendable {
     let plan: ExtractPlan
     let header: [String]
     let hot: [HotLeaf]
+    let shape: Shape
 
     init(plan: ExtractPlan, header: [String]) {
         self.plan = plan
         self.header = header
         hot = Self.hotLeaves(plan)
+        shape = Shape(plan)
+    }
+
+    /// The document's layout in trivial values, so that building a row retains nothing (shared
+    /// reference counts are contended by the worker threads): keys are unmanaged references to
+    /// the plan's `BSONKey`s, which `plan` keeps alive as long as this value.
+    struct Shape: @unchecked Sendable {  // Unmanaged keys of the immutable plan held beside it
+        enum Step { case leaf(Int), object(Int) }
+        struct Object {
+            var key: Unmanaged<BSONKey>
+            var children: Range<Int>
+            /// The child holding the id of the `x-lookup` entity that completes the object.
+            var lookupIDLeaf: Int?
+        }
+        var steps: [Step] = []
+        var objects: [Object] = []
+        /// The plan's `ExtractPlan.Object` of each object, for messages.
+        var objectNodes: [ExtractPlan.Object] = []
+        var leafKeys: [Unmanaged<BSONKey>]
+        var extras: [(column: Int, key: Unmanaged<BSONKey>)]
+
+        init(_ plan: ExtractPlan) {
+            leafKeys = plan.leaves.map { Unmanaged.passUnretained($0.key) }
+            extras = plan.extras.map { ($0.index, Unmanaged.passUnretained($0.key)) }
+            for node in plan.nodes {
+                switch node {
+                case .leaf(let index):
+                    steps.append(.leaf(index))
+                case .object(let object):
+                    steps.append(.object(objects.count))
+                    objects.append(Object(key: Unmanaged.passUnretained(object.key), children: object.children,
+                                          lookupIDLeaf: object.lookup == nil ? nil
+                                              : object.children.first { plan.leaves[$0].lookupField == "_id" }))
+                    objectNodes.append(object)
+                }
+            }
+        }
+    }
+
+    /// The lookup tables that complete each object of `shape` (nil: none), found once per file
+    /// instead of by entity name per row.
+    struct ResolvedLookups: Sendable {
+        var tables: [LookupTable?] = []
+        /// Per table, the table's fragment position of each plan leaf (-1: none).
+        var fields: [[Int]] = []
+    }
+
+    func resolve(_ lookups: LookupTables?) -> ResolvedLookups {
+        guard let lookups else { return ResolvedLookups() }
+        var resolved = ResolvedLookups()
+        for object in shape.objectNodes {
+            let table = object.lookup.flatMap { lookups.tables[$0] }
+            resolved.tables.append(table)
+            resolved.fields.append(plan.leaves.indices.map { table?.fieldIndex[$0] ?? -1 })
+        }
+        return resolved
     }
 
     /// The row's id when it can be read (for `--only`), without coercing the rest.
@@ -173,15 +230,15 @@ struct RowBuilder: Sendable {
     /// unknown columns; `lookups` complete objects that name an `x-lookup` entity); returns false
     /// when invalid UTF-8 had to be replaced. Unknown references add to `warnings`. Throws when
     /// libbson refuses the document (over the BSON size limit).
-    func build(_ record: CSVRecord, slots: [Slot], lookups: LookupTables?, trackID: Int64, into builder: BSONBuilder,
+    func build(_ record: CSVRecord, slots: [Slot], lookups: ResolvedLookups, trackID: Int64, into builder: BSONBuilder,
                warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         builder.reset()
         var valid = true
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
-            for node in plan.nodes {
-                switch node {
+            for step in shape.steps {
+                switch step {
                 case .leaf(let index):
-                    if try !Self.append(slots[index], key: plan.leaves[index].key, to: builder, buffer: buffer, record: record) {
+                    if try !Self.append(slots[index], key: shape.leafKeys[index], to: builder, buffer: buffer, record: record) {
                         valid = false
                     }
                 case .object(let object):
@@ -191,58 +248,72 @@ struct RowBuilder: Sendable {
                     }
                 }
             }
-            for extra in plan.extras {
-                let range = record.byteRange(extra.index)
-                if range.isEmpty {
-                    try builder.appendNull(extra.key)
-                } else if try !builder.append(extra.key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) {
-                    valid = false
+            for extra in shape.extras {
+                let range = record.byteRange(extra.column)
+                try Self.borrow(extra.key) { (key) throws(BSONBuilderError) in
+                    if range.isEmpty {
+                        try builder.appendNull(key)
+                    } else if try !builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) {
+                        valid = false
+                    }
                 }
             }
         }
         return valid
     }
 
-    /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
-    private static func append(_ slot: Slot, key: BSONKey, to builder: BSONBuilder, buffer: UnsafeBufferPointer<UInt8>,
-                               record: CSVRecord) throws(BSONBuilderError) -> Bool {
-        switch slot {
-        case .missing, .null: try builder.appendNull(key)
-        case .value(let value): try builder.append(key, value)
-        case .text(let column):
-            return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
+    /// `key` for the duration of `body`, without a retain (`Shape`'s keys are kept alive by the plan).
+    @inline(__always)
+    private static func borrow<R>(_ key: Unmanaged<BSONKey>, _ body: (BSONKey) throws(BSONBuilderError) -> R) throws(BSONBuilderError) -> R {
+        let result: Result<R, BSONBuilderError> = key._withUnsafeGuaranteedRef { key in
+            Result { () throws(BSONBuilderError) -> R in try body(key) }
         }
-        return true
+        return try result.get()
     }
 
-    private func appendObject(_ object: ExtractPlan.Object, to builder: BSONBuilder, slots: [Slot],
-                              buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: LookupTables?,
+    /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
+    private static func append(_ slot: Slot, key: Unmanaged<BSONKey>, to builder: BSONBuilder, buffer: UnsafeBufferPointer<UInt8>,
+                               record: CSVRecord) throws(BSONBuilderError) -> Bool {
+        try Self.borrow(key) { (key) throws(BSONBuilderError) -> Bool in
+            switch slot {
+            case .missing, .null: try builder.appendNull(key)
+            case .value(let value): try builder.append(key, value)
+            case .text(let column):
+                return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
+            }
+            return true
+        }
+    }
+
+    private func appendObject(_ objectIndex: Int, to builder: BSONBuilder, slots: [Slot],
+                              buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: ResolvedLookups,
                               trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
+        let object = shape.objects[objectIndex]
         var fragments: [UInt8]?
-        var table: LookupTable?
-        if let entity = object.lookup, let found = lookups?.tables[entity] {
-            table = found
-            let keyLeaf = object.children.first { plan.leaves[$0].lookupField == "_id" }
-            if let keyLeaf, case .value(.int(let id)) = slots[keyLeaf] {
-                fragments = found.rows[id]
-                if fragments == nil {
-                    warnings.append("track \(trackID): unknown \(plan.leaves[keyLeaf].columnName ?? object.name + "_id") \(id) (no such \(entity) in \(found.source)); reference kept")
-                }
+        let hasTable = objectIndex < lookups.tables.count && lookups.tables[objectIndex] != nil
+        if hasTable, let idLeaf = object.lookupIDLeaf, case .value(.int(let id)) = slots[idLeaf] {
+            fragments = lookups.tables[objectIndex]?.rows[id]
+            if fragments == nil {
+                let node = shape.objectNodes[objectIndex]
+                warnings.append("track \(trackID): unknown \(plan.leaves[idLeaf].columnName ?? node.name + "_id") \(id) (no such \(node.lookup ?? "") in \(lookups.tables[objectIndex]?.source ?? "")); reference kept")
             }
         }
         if fragments == nil && object.children.allSatisfy({ slots[$0].isAbsent }) {
-            try builder.appendNull(object.key)
+            try Self.borrow(object.key) { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
             return true
         }
         var valid = true
-        try builder.beginDocument(object.key)
+        try Self.borrow(object.key) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
         for index in object.children {
-            let key = plan.leaves[index].key
-            if slots[index].isAbsent, let fragments, let field = table?.fieldIndex[index],
-               try builder.append(key, elementAt: field, ofRawDocument: fragments) {
-                continue
+            if slots[index].isAbsent, let fragments {
+                let field = lookups.fields[objectIndex][index]
+                if field >= 0, try Self.borrow(shape.leafKeys[index], { (key) throws(BSONBuilderError) -> Bool in
+                    try builder.append(key, elementAt: field, ofRawDocument: fragments)
+                }) {
+                    continue
+                }
             }
-            if try !Self.append(slots[index], key: key, to: builder, buffer: buffer, record: record) { valid = false }
+            if try !Self.append(slots[index], key: shape.leafKeys[index], to: builder, buffer: buffer, record: record) { valid = false }
         }
         try builder.endDocument()
         return valid
@@ -254,7 +325,10 @@ struct RowBuilder: Sendable {
         builder.reset()
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for (position, leaf) in leaves.enumerated() {
-                _ = try Self.append(slots[leaf], key: BSONKey.index(position), to: builder, buffer: buffer, record: record)
+                let key = BSONKey.index(position)
+                _ = try withExtendedLifetime(key) { () throws(BSONBuilderError) in
+                    try Self.append(slots[leaf], key: Unmanaged.passUnretained(key), to: builder, buffer: buffer, record: record)
+                }
             }
         }
         return try builder.rawBytes()

@@ -226,11 +226,12 @@ final class TableExtraction {
     /// Extended JSON (`JSONLinePrinter`). Counts the row as written, or, if libbson refuses the
     /// document (over the BSON size limit), quarantines it; returns whether it was written.
     @discardableResult
-    func write(_ record: CSVRecord, slots: [Slot], lookups: LookupTables?, trackID: Int64) throws -> Bool {
+    func write(_ record: CSVRecord, slots: [Slot], trackID: Int64) throws -> Bool {
         var warnings: [String] = []
         let valid: Bool
         do {
-            valid = try rows.build(record, slots: slots, lookups: lookups, trackID: trackID, into: builder, warnings: &warnings)
+            valid = try rows.build(record, slots: slots, lookups: RowBuilder.ResolvedLookups(), trackID: trackID, into: builder,
+                                   warnings: &warnings)
         } catch {
             try reject(record, reason: "the document cannot be built: \(error.description)", column: "")
             return false
