@@ -22,6 +22,10 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
     public let name: String
     let pointer: UnsafeMutablePointer<CChar>
     let length: Int32
+    /// The key as a JSON member prefix, `"name" : ` (escaped as libbson prints keys), for
+    /// `RelaxedJSONWriter`'s building API.
+    let jsonPrefix: UnsafeMutablePointer<UInt8>
+    let jsonPrefixLength: Int
 
     public init(_ name: String) {
         self.name = name
@@ -30,9 +34,21 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
         for (index, byte) in utf8.enumerated() { pointer[index] = CChar(bitPattern: byte) }
         pointer[utf8.count] = 0
         length = Int32(utf8.count)
+        var output = RelaxedJSONWriter.Output(base: .allocate(capacity: utf8.count * 6 + 8), count: 0, capacity: utf8.count * 6 + 8)
+        output.append(UInt8(ascii: "\""))
+        utf8.withUnsafeBufferPointer { text in
+            // A String's UTF-8 is valid, so this never fails.
+            if let base = text.baseAddress { _ = RelaxedJSONWriter.appendEscaped(base, text.count, into: &output) }
+        }
+        output.append("\" : ")
+        jsonPrefix = output.base
+        jsonPrefixLength = output.count
     }
 
-    deinit { pointer.deallocate() }
+    deinit {
+        pointer.deallocate()
+        jsonPrefix.deallocate()
+    }
 
     private static let indexKeys: [BSONKey] = (0..<256).map { BSONKey(String($0)) }
 

@@ -17,9 +17,13 @@ import CMongoC
 /// Not thread-safe: one writer per thread.
 public final class RelaxedJSONWriter {
     /// The text written so far.
-    private var base: UnsafeMutablePointer<UInt8>
-    public private(set) var count = 0
-    private var capacity: Int
+    var base: UnsafeMutablePointer<UInt8>
+    public internal(set) var count = 0
+    var capacity: Int
+    /// Documents being built through the building API (`RelaxedJSONWriter+Building`): per open
+    /// level, whether it is an array; and whether the next field needs ", " before it.
+    var openLevels: [Bool] = []
+    var needsSeparator = false
     /// One `bson_iter_t` per nesting level, reused for every document.
     private let iterators: UnsafeMutableRawPointer
     private let iteratorStride: Int
@@ -57,7 +61,11 @@ public final class RelaxedJSONWriter {
     public var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
 
     /// Forgets the text (keeps the memory).
-    public func removeAll() { count = 0 }
+    public func removeAll() {
+        count = 0
+        openLevels.removeAll(keepingCapacity: true)
+        needsSeparator = false
+    }
 
     public func append(byte: UInt8) {
         reserve(1)
@@ -107,7 +115,7 @@ public final class RelaxedJSONWriter {
         count += text.utf8CodeUnitCount
     }
 
-    private func reserve(_ extra: Int) {
+    func reserve(_ extra: Int) {
         var output = Output(base: base, count: count, capacity: capacity)
         output.reserve(extra)
         base = output.base
@@ -234,7 +242,7 @@ public final class RelaxedJSONWriter {
 
     /// A key libbson accepts: valid UTF-8 (keys cannot hold NUL bytes).
     @inline(__always)
-    private static func isValidKey(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+    static func isValidKey(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {
         var index = 0
         while index < length, bytes[index] < 0x80 { index += 1 }
         return index == length || UTF8Validation.isValid(UnsafeBufferPointer(start: bytes, count: length))
@@ -264,7 +272,7 @@ public final class RelaxedJSONWriter {
     /// short escapes \b \f \n \r \t, other bytes below 0x20 (NUL included) as `\u00xx` in lower
     /// case hex, everything else (0x7F, multi-byte characters) as is. False for invalid UTF-8
     /// (libbson refuses the document).
-    private static func appendEscaped(_ bytes: UnsafePointer<UInt8>, _ length: Int, into output: inout Output) -> Bool {
+    static func appendEscaped(_ bytes: UnsafePointer<UInt8>, _ length: Int, into output: inout Output) -> Bool {
         let raw = UnsafeRawPointer(bytes)
         var start = 0
         var index = 0
@@ -317,7 +325,7 @@ public final class RelaxedJSONWriter {
 
     /// "%" PRId64, as libbson prints int32 and int64 in relaxed mode.
     @inline(__always)
-    private static func appendDecimal(_ value: Int64, into output: inout Output) {
+    static func appendDecimal(_ value: Int64, into output: inout Output) {
         output.reserve(20)
         if value < 0 {
             output.base[output.count] = UInt8(ascii: "-")
@@ -358,7 +366,7 @@ public final class RelaxedJSONWriter {
 
     /// libbson's relaxed double: NaN and ±Infinity wrapped as `{ "$numberDouble" : "…" }`, other
     /// values printed with "%.20g" and ".0" appended when that text is only digits and '-'.
-    private static func appendDouble(_ value: Double, into output: inout Output) {
+    static func appendDouble(_ value: Double, into output: inout Output) {
         guard value.isFinite else {
             if value.isNaN {
                 output.append(#"{ "$numberDouble" : "NaN" }"#)
@@ -410,7 +418,7 @@ public final class RelaxedJSONWriter {
     /// libbson 1.23's relaxed date: before 1970 `{ "$date" : { "$numberLong" : "…" } }`, else
     /// `{ "$date" : "YYYY-MM-DDTHH:MM:SS[.mmm]Z" }` (gmtime_r + strftime "%Y-%m-%dT%H:%M:%S", the
     /// milliseconds only when not 0) — for every later year, also past 9999.
-    private static func appendDate(_ milliseconds: Int64, into output: inout Output) {
+    static func appendDate(_ milliseconds: Int64, into output: inout Output) {
         if milliseconds < 0 {
             output.append(#"{ "$date" : { "$numberLong" : ""#)
             appendDecimal(milliseconds, into: &output)

@@ -54,6 +54,9 @@ public struct MetadataExtractor {
     public var rowJobs = ProcessInfo.processInfo.activeProcessorCount
     /// Input bytes per batch of rows handed to a worker (tests make it tiny to cross batch edges).
     var rowBatchBytes = 1 << 20
+    /// Build every document with libbson and print it with libbson (the reference path; env
+    /// MUSICETL_JSON_PRINTER=libbson) instead of writing the JSON lines directly.
+    var libbsonDocuments = RelaxedJSONWriter.libbsonRequested
     public var logger: Logger
 
     public init(metadataDirectory: String, catalog: SchemaCatalog, stagingDirectory: String,
@@ -255,6 +258,7 @@ public struct MetadataExtractor {
         }
         var work = RowWork(rows: extraction.rows, fragmentLeaves: sources)
         work.printLines = !dryRun
+        work.libbsonOnly = libbsonDocuments
         table.rows = try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes)
         return table
     }
@@ -265,6 +269,7 @@ public struct MetadataExtractor {
         let plan = extraction.plan
         var work = RowWork(rows: extraction.rows, only: onlyTracks, lookups: extraction.rows.resolve(lookups))
         work.printLines = !dryRun
+        work.libbsonOnly = libbsonDocuments
         if let hierarchy, let genresLeaf = plan.leaves.firstIndex(where: { $0.name == "genres" && $0.path == "genres" }) {
             let topLeaf = plan.leaves.firstIndex { $0.derive == "genre-top" }
             let allLeaf = plan.leaves.firstIndex { $0.derive == "genre-ancestors" }

@@ -16,7 +16,9 @@ struct RowWork: Sendable {
     var complete: (@Sendable (_ id: Int64, _ slots: inout [Slot], _ warnings: inout [String]) -> Void)?
     /// Print the documents (false for a dry run: built and checked, not printed).
     var printLines = true
-    /// MUSICETL_JSON_PRINTER=libbson: libbson prints every document.
+    /// Build each document with libbson and print it with libbson (MUSICETL_JSON_PRINTER=libbson:
+    /// the reference path, same bytes, several times slower) instead of writing the JSON line
+    /// directly.
     var libbsonOnly = RelaxedJSONWriter.libbsonRequested
 }
 
@@ -38,18 +40,48 @@ struct BuiltRow {
     var line: Range<Int>?
     var repairedText: Bool
     var warnings: [String]
-    var fragments: [UInt8]?
+    var fragments: LookupRow?
 }
 
 /// Records read together and what a worker made of them: one outcome per record and the JSON
-/// lines of the built ones, back to back.
+/// lines of the built ones, back to back. Reused batch after batch (`reset`): the records' storage,
+/// the lines' buffer and the builders stay allocated, so a file's rows cost no allocation of
+/// their own and no mapping and unmapping of large buffers (which serialises threads in the kernel).
 final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBatchQueue hands it over
-    var records: [CSVRecord] = []
-    var inputBytes = 0
+    /// `records[..<count]` are this batch's; the rest is spare storage from an earlier use.
+    private var records: [CSVRecord] = []
+    private(set) var count = 0
+    private(set) var inputBytes = 0
     private(set) var outcomes: [RowOutcome] = []
     private(set) var lines: RelaxedJSONWriter?
     /// A document libbson could not print, or no builder: fails the file.
     private(set) var failure: BSONBuilderError?
+    private var builder: BSONBuilder?
+    private var fragmentBuilder: BSONBuilder?
+    private var fragmentText: RelaxedJSONWriter?
+
+    var batchRecords: ArraySlice<CSVRecord> { records[..<count] }
+
+    /// Reads the next record of `reader` into the batch; false at the end of the input.
+    func read(from reader: CSVReader) throws(CSVError) -> Bool {
+        if count == records.count { records.append(CSVRecord()) }
+        guard try reader.next(into: &records[count]) else { return false }
+        inputBytes += records[count].bytes.count
+        count += 1
+        return true
+    }
+
+    /// Empties the batch for the next records, keeping its storage.
+    func reset() {
+        count = 0
+        inputBytes = 0
+        outcomes.removeAll(keepingCapacity: true)
+        lines?.removeAll()
+        failure = nil
+    }
+
+    /// The largest document libbson builds (its length is an int32); its JSON is longer.
+    static let largestDocument = Int(Int32.max)
 
     func process(_ work: RowWork) {
         do {
@@ -59,15 +91,20 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
         }
     }
 
-    private func processRecords(_ sharedWork: RowWork) throws(BSONBuilderError) {
-        let work = sharedWork
-        let builder = try BSONBuilder()
-        let fragmentBuilder = work.fragmentLeaves.isEmpty ? nil : try BSONBuilder()
-        let lines = work.printLines ? RelaxedJSONWriter(capacity: inputBytes + inputBytes / 2, libbsonOnly: work.libbsonOnly) : nil
-        self.lines = lines
+    private func processRecords(_ work: RowWork) throws(BSONBuilderError) {
+        if self.builder == nil { self.builder = try BSONBuilder() }
+        guard let builder = self.builder else { return }
+        if !work.fragmentLeaves.isEmpty && fragmentBuilder == nil {
+            fragmentBuilder = try BSONBuilder()
+            fragmentText = RelaxedJSONWriter(capacity: 1 << 12)
+        }
+        if work.printLines && lines == nil {
+            lines = RelaxedJSONWriter(capacity: inputBytes + inputBytes / 2, libbsonOnly: work.libbsonOnly)
+        }
+        let lines = work.printLines ? self.lines : nil
         var slots = [Slot](repeating: .missing, count: work.rows.plan.leaves.count)
-        outcomes.reserveCapacity(records.count)
-        for record in records {
+        outcomes.reserveCapacity(count)
+        for record in records[..<count] {
             if let only = work.only, let id = work.rows.id(of: record), !only.contains(id) {
                 outcomes.append(.skipped)
                 continue
@@ -83,21 +120,38 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             var warnings: [String] = []
             work.complete?(id, &slots, &warnings)
             let valid: Bool
-            do {
-                valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: builder, warnings: &warnings)
-            } catch {
-                outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: \(error.description)"))
-                continue
-            }
             var line: Range<Int>?
-            if let lines {
+            if let lines, !work.libbsonOnly {
+                // The fast path: the row's JSON line written directly.
                 let start = lines.count
-                try builder.appendRelaxedJSON(to: lines)
-                lines.append(byte: UInt8(ascii: "\n"))
+                lines.beginDocumentLine()
+                valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines, warnings: &warnings)
+                lines.endDocumentLine()
                 line = start..<lines.count
+                if lines.count - start > Self.largestDocument {  // libbson would refuse it
+                    lines.truncate(to: start)
+                    outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: over the BSON size limit (2 GiB)"))
+                    continue
+                }
+            } else {
+                do {
+                    builder.reset()
+                    valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: builder, warnings: &warnings)
+                } catch {
+                    outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: \(error.description)"))
+                    continue
+                }
+                if let lines {
+                    let start = lines.count
+                    try builder.appendRelaxedJSON(to: lines)
+                    lines.append(byte: UInt8(ascii: "\n"))
+                    line = start..<lines.count
+                }
             }
-            let fragments = try fragmentBuilder.map { builder throws(BSONBuilderError) in
-                try work.rows.fragments(work.fragmentLeaves, slots: slots, record: record, builder: builder)
+            var fragments: LookupRow?
+            if let fragmentBuilder, let fragmentText {
+                fragments = try work.rows.fragments(work.fragmentLeaves, slots: slots, record: record,
+                                                    builder: fragmentBuilder, text: fragmentText)
             }
             outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, fragments: fragments)))
         }

@@ -226,13 +226,12 @@ struct RowBuilder: Sendable {
         }
         return nil
     }
-    /// Builds a row as one BSON document in `builder` (schema properties in order, then the
-    /// unknown columns; `lookups` complete objects that name an `x-lookup` entity); returns false
-    /// when invalid UTF-8 had to be replaced. Unknown references add to `warnings`. Throws when
-    /// libbson refuses the document (over the BSON size limit).
-    func build(_ record: CSVRecord, slots: [Slot], lookups: ResolvedLookups, trackID: Int64, into builder: BSONBuilder,
-               warnings: inout [String]) throws(BSONBuilderError) -> Bool {
-        builder.reset()
+    /// Appends a row's fields to `builder`, the document begun by the caller (schema properties in
+    /// order, then the unknown columns; `lookups` complete objects that name an `x-lookup`
+    /// entity); returns false when invalid UTF-8 had to be replaced. Unknown references add to
+    /// `warnings`. Throws when libbson refuses the document (over the BSON size limit).
+    func build<Writer: RowDocumentWriter>(_ record: CSVRecord, slots: [Slot], lookups: ResolvedLookups, trackID: Int64,
+                                          into builder: Writer, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         var valid = true
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for step in shape.steps {
@@ -272,7 +271,8 @@ struct RowBuilder: Sendable {
     }
 
     /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
-    private static func append(_ slot: Slot, key: Unmanaged<BSONKey>, to builder: BSONBuilder, buffer: UnsafeBufferPointer<UInt8>,
+    private static func append<Writer: RowDocumentWriter>(_ slot: Slot, key: Unmanaged<BSONKey>, to builder: Writer,
+                                                          buffer: UnsafeBufferPointer<UInt8>,
                                record: CSVRecord) throws(BSONBuilderError) -> Bool {
         try Self.borrow(key) { (key) throws(BSONBuilderError) -> Bool in
             switch slot {
@@ -285,11 +285,11 @@ struct RowBuilder: Sendable {
         }
     }
 
-    private func appendObject(_ objectIndex: Int, to builder: BSONBuilder, slots: [Slot],
+    private func appendObject<Writer: RowDocumentWriter>(_ objectIndex: Int, to builder: Writer, slots: [Slot],
                               buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: ResolvedLookups,
                               trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         let object = shape.objects[objectIndex]
-        var fragments: [UInt8]?
+        var fragments: LookupRow?
         let hasTable = objectIndex < lookups.tables.count && lookups.tables[objectIndex] != nil
         if hasTable, let idLeaf = object.lookupIDLeaf, case .value(.int(let id)) = slots[idLeaf] {
             fragments = lookups.tables[objectIndex]?.rows[id]
@@ -308,7 +308,7 @@ struct RowBuilder: Sendable {
             if slots[index].isAbsent, let fragments {
                 let field = lookups.fields[objectIndex][index]
                 if field >= 0, try Self.borrow(shape.leafKeys[index], { (key) throws(BSONBuilderError) -> Bool in
-                    try builder.append(key, elementAt: field, ofRawDocument: fragments)
+                    try builder.append(key, field: field, of: fragments)
                 }) {
                     continue
                 }
@@ -319,19 +319,31 @@ struct RowBuilder: Sendable {
         return valid
     }
 
-    /// The values of `leaves` in one raw BSON document (element k = `leaves[k]`; null when the row
-    /// has no value), for the lookup tables: a track copies them into its embedded object.
-    func fragments(_ leaves: [Int], slots: [Slot], record: CSVRecord, builder: BSONBuilder) throws(BSONBuilderError) -> [UInt8] {
+    /// The values of `leaves`, for the lookup tables: a track copies them into its embedded
+    /// object. Built once with libbson (a raw document, element k = `leaves[k]`; null when the row
+    /// has no value) and once as JSON text.
+    func fragments(_ leaves: [Int], slots: [Slot], record: CSVRecord, builder: BSONBuilder,
+                   text: RelaxedJSONWriter) throws(BSONBuilderError) -> LookupRow {
         builder.reset()
+        var row = LookupRow(bson: [], json: [], jsonEnds: [])
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for (position, leaf) in leaves.enumerated() {
                 let key = BSONKey.index(position)
-                _ = try withExtendedLifetime(key) { () throws(BSONBuilderError) in
-                    try Self.append(slots[leaf], key: Unmanaged.passUnretained(key), to: builder, buffer: buffer, record: record)
+                try withExtendedLifetime(key) { () throws(BSONBuilderError) in
+                    _ = try Self.append(slots[leaf], key: Unmanaged.passUnretained(key), to: builder, buffer: buffer, record: record)
+                    let value = text.captureValue { text in
+                        do {
+                            _ = try Self.append(slots[leaf], key: Unmanaged.passUnretained(key), to: text, buffer: buffer, record: record)
+                        } catch {
+                            preconditionFailure("the JSON writer throws nothing: \(error)")
+                        }
+                    }
+                    row.json.append(contentsOf: value)
+                    row.jsonEnds.append(row.json.count)
                 }
             }
         }
-        return try builder.rawBytes()
+        row.bson = try builder.rawBytes()
+        return row
     }
-
 }

@@ -142,21 +142,23 @@ final class TableExtraction {
     /// which do everything a row needs that does not depend on the rows before it; admits the
     /// results here in file order. Returns, per written id, the row's `work.fragmentLeaves` values
     /// (empty when there are none).
-    func runRows(_ work: RowWork, workers: Int, batchBytes: Int = 1 << 20) throws -> [Int64: [UInt8]] {
-        var fragments: [Int64: [UInt8]] = [:]
-        let queue = OrderedBatchQueue<RowBatch>(workers: workers, label: "musicetl.extract-rows") { $0.process(work) }
-        let deliver = { (batch: RowBatch) throws in try self.admit(batch, fragments: &fragments) }
+    func runRows(_ work: RowWork, workers: Int, batchBytes: Int = 1 << 20) throws -> [Int64: LookupRow] {
+        var fragments: [Int64: LookupRow] = [:]
+        let queue = OrderedBatchQueue<RowBatch>(workers: workers, queued: workers, label: "musicetl.extract-rows") { $0.process(work) }
+        var spare: [RowBatch] = []  // delivered batches, to be filled again
+        let deliver = { (batch: RowBatch) throws in
+            try self.admit(batch, fragments: &fragments)
+            batch.reset()
+            spare.append(batch)
+        }
         var batch = RowBatch()
-        var record = CSVRecord()
-        while try reader.next(into: &record) {
-            batch.inputBytes += record.bytes.count
-            batch.records.append(record)
-            if batch.inputBytes >= batchBytes || batch.records.count >= 8192 {
+        while try batch.read(from: reader) {
+            if batch.inputBytes >= batchBytes || batch.count >= 8192 {
                 try queue.submit(batch, deliver: deliver)
-                batch = RowBatch()
+                batch = spare.popLast() ?? RowBatch()
             }
         }
-        if !batch.records.isEmpty { try queue.submit(batch, deliver: deliver) }
+        if batch.count > 0 { try queue.submit(batch, deliver: deliver) }
         try queue.drain(deliver: deliver)
         finishReading()
         return fragments
@@ -164,11 +166,11 @@ final class TableExtraction {
 
     /// Takes a processed batch in file order: counts, rejects and duplicates to quarantine,
     /// warnings, and the lines of the rows it keeps to `output`.
-    private func admit(_ batch: RowBatch, fragments: inout [Int64: [UInt8]]) throws {
+    private func admit(_ batch: RowBatch, fragments: inout [Int64: LookupRow]) throws {
         if let failure = batch.failure { throw failure }
         let lines = batch.lines?.bytes ?? UnsafeBufferPointer(start: nil, count: 0)
         var unwritten = 0  // lines before this offset are in `output`
-        for (record, outcome) in zip(batch.records, batch.outcomes) {
+        for (record, outcome) in zip(batch.batchRecords, batch.outcomes) {
             switch outcome {
             case .skipped:
                 counts.skipped += 1
@@ -230,6 +232,7 @@ final class TableExtraction {
         var warnings: [String] = []
         let valid: Bool
         do {
+            builder.reset()
             valid = try rows.build(record, slots: slots, lookups: RowBuilder.ResolvedLookups(), trackID: trackID, into: builder,
                                    warnings: &warnings)
         } catch {
@@ -263,13 +266,22 @@ final class TableExtraction {
     }
 }
 
-/// Lookup tables of the entities a track embeds: id → the referenced fields as one raw BSON
-/// document (element k is the value for position k; null where the entity has none).
+/// Lookup tables of the entities a track embeds: id → the referenced fields (position k is the
+/// value for position k; null where the entity has none).
 struct LookupTable: Sendable {
     var source: String
-    var rows: [Int64: [UInt8]] = [:]
+    var rows: [Int64: LookupRow] = [:]
     /// The track plan's leaf index → position in a row's fragments.
     var fieldIndex: [Int: Int] = [:]
+}
+
+/// One album's or artist's fields as a track embeds them, in both forms a track is built in.
+struct LookupRow: Sendable {
+    /// A raw BSON document whose element k is position k (for `BSONBuilder`).
+    var bson: [UInt8]
+    /// The values as JSON text, back to back; position k ends at `jsonEnds[k]` (for the JSON writer).
+    var json: [UInt8]
+    var jsonEnds: [Int]
 }
 
 struct LookupTables: Sendable {
@@ -280,28 +292,6 @@ extension Double {
     var compact: String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
 }
 
-extension BSONBuilder {
-    /// A coerced cell: integers as the narrowest BSON integer, lists as arrays, dictionaries as
-    /// sub-documents (keys in source order).
-    func append(_ key: BSONKey, _ value: FieldValue) throws(BSONBuilderError) {
-        switch value {
-        case .null: try appendNull(key)
-        case .bool(let flag): try append(key, bool: flag)
-        case .int(let number): try append(key, int64: number)
-        case .double(let number): try append(key, double: number)
-        case .string(let text): try append(key, string: text)
-        case .dateTime(let milliseconds): try append(key, dateTime: milliseconds)
-        case .list(let elements):
-            try beginArray(key)
-            for (index, element) in elements.enumerated() { try append(BSONKey.index(index), element) }
-            try endArray()
-        case .dictionary(let entries):
-            try beginDocument(key)
-            for entry in entries { try append(BSONKey(entry.key), entry.value) }
-            try endDocument()
-        }
-    }
-}
 
 extension FieldValue {
     var compact: String {

@@ -299,6 +299,85 @@ import TestSupport
         }
     }
 
+    // MARK: Building lines directly
+
+    /// `document` through the writer's building API, as a staged line.
+    static func buildLine(_ document: Document, into writer: RelaxedJSONWriter) {
+        func field(_ key: BSONKey, _ value: BSONValue) {
+            switch value {
+            case .double(let number): writer.append(key, double: number)
+            case .string(let text): writer.append(key, string: text)
+            case .bool(let flag): writer.append(key, bool: flag)
+            case .null: writer.appendNull(key)
+            case .int32(let number): writer.append(key, int64: Int64(number))
+            case .int64(let number): writer.append(key, int64: number)
+            case .dateTime(let milliseconds): writer.append(key, dateTime: milliseconds)
+            case .document(let child):
+                writer.beginDocument(key)
+                for entry in child { field(BSONKey(entry.key), entry.value) }
+                writer.endDocument()
+            case .array(let elements):
+                writer.beginArray(key)
+                for (index, element) in elements.enumerated() { field(BSONKey.index(index), element) }
+                writer.endArray()
+            default:
+                Issue.record("no building call for \(value)")
+            }
+        }
+        writer.beginDocumentLine()
+        for entry in document { field(BSONKey(entry.key), entry.value) }
+        writer.endDocumentLine()
+    }
+
+    /// Thousands of random documents (every type staging writes, nested, with escapes in keys and
+    /// text, special doubles, dates before 1970 and after 9999) built field by field straight
+    /// into JSON: libbson's print of the same document built as BSON, byte for byte.
+    @Test func documentsBuiltDirectlyAreLibbsonsLines() throws {
+        var random = SplitMix64(seed: 22_112_026)
+        let writer = RelaxedJSONWriter(capacity: 64)
+        var refused = 0
+        for _ in 0..<5000 {
+            var document = Self.randomDocument(&random, depth: 0)
+            document["_id"] = .int32(1)  // a staged row always has fields
+            // libbson refuses a few (e.g. a NUL inside a key); staging never builds those.
+            let bson = try BSONDocument(document)
+            guard let printed = withExtendedLifetime(bson, { Self.libbson(bson.pointer) }) else {
+                refused += 1
+                continue
+            }
+            let expected = printed + [UInt8(ascii: "\n")]
+            writer.removeAll()
+            Self.buildLine(document, into: writer)
+            #expect(Array(writer.bytes) == expected, "\(String(decoding: expected, as: UTF8.self))")
+        }
+        #expect(refused < 50)
+    }
+
+    /// Invalid UTF-8 is repaired as `BSONBuilder` repairs it, and reported the same way.
+    @Test func repairedTextIsBuiltAsTheBSONBuilderBuildsIt() throws {
+        let samples: [[UInt8]] = [[0x61, 0xFF, 0x62], [0xC3], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
+                                  [0x22, 0x5C, 0x0A, 0xC0, 0xAF], Array("plain \"text\"\n".utf8), [], [0xC3, 0xA9, 0x80]]
+        let key = BSONKey("text")
+        let writer = RelaxedJSONWriter(capacity: 16)
+        let builder = try BSONBuilder()
+        for sample in samples {
+            builder.reset()
+            let builtValid = try sample.withUnsafeBufferPointer { try builder.append(key, repairingUTF8: $0) }
+            var expected: [UInt8] = []
+            try builder.withRawBytes { raw in
+                let document = try #require(bson_new_from_data(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count))
+                defer { bson_destroy(document) }
+                expected = try #require(Self.libbson(document)) + [UInt8(ascii: "\n")]
+            }
+            writer.removeAll()
+            writer.beginDocumentLine()
+            let writtenValid = sample.withUnsafeBufferPointer { writer.append(key, repairingUTF8: $0) }
+            writer.endDocumentLine()
+            #expect(writtenValid == builtValid, "\(sample)")
+            #expect(Array(writer.bytes) == expected, "\(sample): \(String(decoding: expected, as: UTF8.self))")
+        }
+    }
+
     // MARK: Through the builder and the line printer
 
     @Test func builderAndLinePrinterPrintLibbsonsLines() throws {

@@ -7,6 +7,8 @@ import TestSupport
 /// `etl-extract` processes rows in batches on worker threads and admits them in file order: the
 /// staged files, the quarantine files and every count must not depend on the number of workers or
 /// on where the batches end, including duplicate ids whose first sighting is in another batch.
+/// Nor on how the lines are made: written directly (the default) or built with libbson and
+/// printed by libbson itself (the reference).
 @Suite struct ExtractRowWorkersTests {
     /// The bundled sample with a raw_tracks.csv made of the data rows of every malformed-corpus
     /// track file that parses as a whole (rejects of every kind, unknown albums and artists,
@@ -65,18 +67,21 @@ import TestSupport
         var files: [String: Data]
     }
 
-    static func extract(_ metadata: String, workers: Int, batchBytes: Int, in work: TemporaryDirectory) throws -> Result {
-        let root = work.path + "/run-\(workers)-\(batchBytes)"
+    static func extract(_ metadata: String, workers: Int, batchBytes: Int, libbson: Bool = false, tracksFile: String? = nil,
+                        in work: TemporaryDirectory) throws -> Result {
+        let root = work.path + "/run-\(workers)-\(batchBytes)-\(libbson)-\(tracksFile ?? "")"
         var extractor = try MetadataExtractor(metadataDirectory: metadata,
                                               schemasDirectory: Fixtures.directory.deletingLastPathComponent()
                                                   .deletingLastPathComponent().appendingPathComponent("Schemas").path,
                                               stagingDirectory: root + "/staging", quarantineDirectory: root + "/quarantine")
         extractor.rowJobs = workers
         extractor.rowBatchBytes = batchBytes
+        extractor.libbsonDocuments = libbson
+        extractor.tracksFile = tracksFile
         let results = try extractor.run()
         var files: [String: Data] = [:]
-        for directory in ["staging", "quarantine"] {
-            for name in try FileManager.default.contentsOfDirectory(atPath: root + "/" + directory) {
+        for directory in ["staging", "quarantine"] {  // no quarantine directory when nothing is rejected
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: root + "/" + directory)) ?? [] {
                 files[directory + "/" + name] = try Data(contentsOf: URL(fileURLWithPath: root + "/" + directory + "/" + name))
             }
         }
@@ -89,7 +94,7 @@ import TestSupport
     @Test func sameOutputForAnyWorkersAndBatchEdges() throws {
         let work = TemporaryDirectory()
         let metadata = try Self.metadata(in: work)
-        let reference = try Self.extract(metadata, workers: 1, batchBytes: 1 << 20, in: work)
+        let reference = try Self.extract(metadata, workers: 1, batchBytes: 1 << 20, libbson: true, in: work)
         // The input exercises what order decides: duplicates, rejects, warnings, repaired text.
         let tracks = try #require(reference.counts.first { $0.hasPrefix("raw_tracks.csv") })
         #expect(tracks.contains("failure -"), "\(tracks)")
@@ -98,13 +103,30 @@ import TestSupport
         #expect(!tracks.contains("repaired 0 "), "\(tracks)")
         let quarantine = try #require(reference.files["quarantine/raw_tracks.csv.rejects.csv"])
         #expect(String(decoding: quarantine, as: UTF8.self).contains("duplicate track_id"))
-        for (workers, batchBytes) in [(1, 1), (3, 1), (3, 700), (2, 1 << 20)] {
-            let result = try Self.extract(metadata, workers: workers, batchBytes: batchBytes, in: work)
+        for (workers, batchBytes, libbson) in [(1, 1 << 20, false), (1, 1, false), (3, 1, false), (3, 700, false), (2, 1 << 20, true)] {
+            let result = try Self.extract(metadata, workers: workers, batchBytes: batchBytes, libbson: libbson, in: work)
             #expect(result.counts == reference.counts, "\(workers) workers, batches of \(batchBytes) bytes")
             #expect(result.files.keys.sorted() == reference.files.keys.sorted())
             for (name, bytes) in reference.files {
-                #expect(result.files[name] == bytes, "\(name), \(workers) workers, batches of \(batchBytes) bytes")
+                #expect(result.files[name] == bytes, "\(name), \(workers) workers, batches of \(batchBytes) bytes, libbson \(libbson)")
             }
+        }
+    }
+
+    /// The bundled sample, both track files: every field type the schemas have (dates before and
+    /// after 1970, doubles, lists of ints, Python dictionaries, embedded albums and artists, HTML
+    /// with quotes and line breaks) written directly and through libbson, byte for byte.
+    @Test(arguments: ["tracks.csv", "raw_tracks.csv"])
+    func directLinesEqualLibbsonsOnTheSample(tracksFile: String) throws {
+        let work = TemporaryDirectory()
+        let metadata = try ExtractRun.metadata(in: work)
+        let direct = try Self.extract(metadata, workers: 2, batchBytes: 1 << 20, tracksFile: tracksFile, in: work)
+        let libbson = try Self.extract(metadata, workers: 1, batchBytes: 1 << 20, libbson: true, tracksFile: tracksFile, in: work)
+        #expect(direct.counts == libbson.counts)
+        #expect(direct.files.keys.sorted() == libbson.files.keys.sorted())
+        for (name, bytes) in libbson.files {
+            #expect(direct.files[name] == bytes, "\(name)")
+            #expect(!bytes.isEmpty, "\(name)")
         }
     }
 }

@@ -1,0 +1,168 @@
+/// Building a document straight into the writer's text, field by field, with the same calls as
+/// `BSONBuilder` and the same bytes as building it with libbson and printing it
+/// (`append(document:)`): "{ " fields joined by ", " " }", keys as `"key" : `, values as
+/// libbson 1.23's relaxed Extended JSON prints them. It skips the BSON in between, which is most of
+/// the cost of staging a row; `ExtractRowsTests` holds the two paths to the same bytes.
+///
+/// A line is `beginDocumentLine()`, the fields, `endDocumentLine()`. Inside arrays the keys given
+/// (`BSONKey.index`) are not printed, as in libbson's output.
+extension RelaxedJSONWriter {
+    public func beginDocumentLine() {
+        appendBytes("{ ")
+        openLevels.append(false)
+        needsSeparator = false
+    }
+
+    /// Closes the line's document and ends the line.
+    public func endDocumentLine() {
+        appendBytes(" }\n")
+        openLevels.removeLast()
+        needsSeparator = false
+    }
+
+    public func appendNull(_ key: BSONKey) {
+        member(key)
+        appendBytes("null")
+    }
+
+    public func append(_ key: BSONKey, int64 value: Int64) {
+        member(key)
+        withOutput { Self.appendDecimal(value, into: &$0) }
+    }
+
+    public func append(_ key: BSONKey, double value: Double) {
+        member(key)
+        withOutput { Self.appendDouble(value, into: &$0) }
+    }
+
+    public func append(_ key: BSONKey, bool value: Bool) {
+        member(key)
+        appendBytes(value ? "true" : "false")
+    }
+
+    /// A UTC date-time in milliseconds since the Unix epoch.
+    public func append(_ key: BSONKey, dateTime milliseconds: Int64) {
+        member(key)
+        withOutput { Self.appendDate(milliseconds, into: &$0) }
+    }
+
+    public func append(_ key: BSONKey, string: String) {
+        var string = string
+        string.withUTF8 { appendValidText(key, $0) }
+    }
+
+    /// Text from raw bytes: valid UTF-8 as is; invalid sequences replaced by U+FFFD as
+    /// `BSONBuilder.append(_:repairingUTF8:)` does. Returns false when it repaired.
+    @discardableResult
+    public func append(_ key: BSONKey, repairingUTF8 bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        member(key)
+        let start = count
+        let escaped = withOutput { output -> Bool in
+            output.append(UInt8(ascii: "\""))
+            guard let base = bytes.baseAddress else { return true }
+            return Self.appendEscaped(base, bytes.count, into: &output)
+        }
+        if escaped {
+            appendBytes("\"")
+            return true
+        }
+        count = start  // invalid UTF-8: the repaired text instead
+        var repaired = String(decoding: bytes, as: UTF8.self)
+        repaired.withUTF8 { text in
+            withOutput { output in
+                output.append(UInt8(ascii: "\""))
+                if let base = text.baseAddress { _ = Self.appendEscaped(base, text.count, into: &output) }
+                output.append(UInt8(ascii: "\""))
+            }
+        }
+        return false
+    }
+
+    public func beginDocument(_ key: BSONKey) {
+        member(key)
+        appendBytes("{ ")
+        openLevels.append(false)
+        needsSeparator = false
+    }
+
+    public func endDocument() {
+        appendBytes(" }")
+        openLevels.removeLast()
+        needsSeparator = true
+    }
+
+    public func beginArray(_ key: BSONKey) {
+        member(key)
+        appendBytes("[ ")
+        openLevels.append(true)
+        needsSeparator = false
+    }
+
+    public func endArray() {
+        appendBytes(" ]")
+        openLevels.removeLast()
+        needsSeparator = true
+    }
+
+    /// Drops the text from `offset` on (a line that must not be kept) and any levels left open.
+    public func truncate(to offset: Int) {
+        count = min(count, offset)
+        openLevels.removeAll(keepingCapacity: true)
+        needsSeparator = false
+    }
+
+    /// A value printed before by this API (e.g. captured with `captureValue`), under `key`.
+    public func append(_ key: BSONKey, printedValue: UnsafeBufferPointer<UInt8>) {
+        member(key)
+        guard let base = printedValue.baseAddress else { return }
+        withOutput { $0.append(base, printedValue.count) }
+    }
+
+    /// Empties the writer and runs `body`, which appends one value (its key is not printed);
+    /// returns the value's text.
+    public func captureValue(_ body: (RelaxedJSONWriter) throws -> Void) rethrows -> UnsafeBufferPointer<UInt8> {
+        removeAll()
+        openLevels.append(true)  // as an array element: no key, no separator before the first
+        try body(self)
+        openLevels.removeAll(keepingCapacity: true)
+        return bytes
+    }
+
+    // MARK: Pieces
+
+    private func appendValidText(_ key: BSONKey, _ text: UnsafeBufferPointer<UInt8>) {
+        member(key)
+        withOutput { output in
+            output.append(UInt8(ascii: "\""))
+            if let base = text.baseAddress { _ = Self.appendEscaped(base, text.count, into: &output) }
+            output.append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// The separator and, in a document, the key.
+    @inline(__always)
+    private func member(_ key: BSONKey) {
+        withOutput { output in
+            if needsSeparator { output.append(", ") }
+            if openLevels.last == false { output.append(key.jsonPrefix, key.jsonPrefixLength) }
+        }
+        needsSeparator = true
+    }
+
+    @inline(__always)
+    private func appendBytes(_ text: StaticString) {
+        withOutput { $0.append(text) }
+    }
+
+    /// The buffer as a local `Output` for the static printers, stored back afterwards.
+    @inline(__always)
+    private func withOutput<R>(_ body: (inout Output) throws -> R) rethrows -> R {
+        var output = Output(base: base, count: count, capacity: capacity)
+        defer {
+            base = output.base
+            count = output.count
+            capacity = output.capacity
+        }
+        return try body(&output)
+    }
+}

@@ -1,0 +1,61 @@
+import DocumentStore
+import Tabular
+
+/// What `RowBuilder` builds a row's document with: libbson's builder (`BSONBuilder`: BSON, printed
+/// afterwards) or `RelaxedJSONWriter`'s building API (the staged JSON line directly, the fast
+/// path). The same calls give the same document; `ExtractRowWorkersTests` holds the two to the
+/// same bytes.
+protocol RowDocumentWriter: AnyObject {
+    func appendNull(_ key: BSONKey) throws(BSONBuilderError)
+    func append(_ key: BSONKey, int64: Int64) throws(BSONBuilderError)
+    func append(_ key: BSONKey, double: Double) throws(BSONBuilderError)
+    func append(_ key: BSONKey, bool: Bool) throws(BSONBuilderError)
+    func append(_ key: BSONKey, dateTime: Int64) throws(BSONBuilderError)
+    func append(_ key: BSONKey, string: String) throws(BSONBuilderError)
+    /// Text; invalid UTF-8 replaced by U+FFFD. Returns false when it repaired.
+    func append(_ key: BSONKey, repairingUTF8: UnsafeBufferPointer<UInt8>) throws(BSONBuilderError) -> Bool
+    func beginDocument(_ key: BSONKey) throws(BSONBuilderError)
+    func endDocument() throws(BSONBuilderError)
+    func beginArray(_ key: BSONKey) throws(BSONBuilderError)
+    func endArray() throws(BSONBuilderError)
+    /// Position `field` of an embedded album's or artist's fields; false when it has no such position.
+    func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool
+}
+
+extension RowDocumentWriter {
+    /// A coerced cell: integers as the narrowest BSON integer, lists as arrays, dictionaries as
+    /// sub-documents (keys in source order).
+    func append(_ key: BSONKey, _ value: FieldValue) throws(BSONBuilderError) {
+        switch value {
+        case .null: try appendNull(key)
+        case .bool(let flag): try append(key, bool: flag)
+        case .int(let number): try append(key, int64: number)
+        case .double(let number): try append(key, double: number)
+        case .string(let text): try append(key, string: text)
+        case .dateTime(let milliseconds): try append(key, dateTime: milliseconds)
+        case .list(let elements):
+            try beginArray(key)
+            for (index, element) in elements.enumerated() { try append(BSONKey.index(index), element) }
+            try endArray()
+        case .dictionary(let entries):
+            try beginDocument(key)
+            for entry in entries { try append(BSONKey(entry.key), entry.value) }
+            try endDocument()
+        }
+    }
+}
+
+extension BSONBuilder: RowDocumentWriter {
+    func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool {
+        try append(key, elementAt: field, ofRawDocument: row.bson)
+    }
+}
+
+extension RelaxedJSONWriter: RowDocumentWriter {
+    func append(_ key: BSONKey, field: Int, of row: LookupRow) -> Bool {
+        guard field >= 0, field < row.jsonEnds.count else { return false }
+        let start = field == 0 ? 0 : row.jsonEnds[field - 1]
+        row.json.withUnsafeBufferPointer { append(key, printedValue: UnsafeBufferPointer(rebasing: $0[start..<row.jsonEnds[field]])) }
+        return true
+    }
+}
