@@ -6,15 +6,15 @@ import Tabular
 //
 // Prints, for an FMA metadata directory (Benchmarks/generate_fma_metadata.py makes an FMA-scale one):
 // 1. the CSV reader alone per file (records, MB/s);
-// 2. the whole extraction (`MetadataExtractor`: read, coerce, validate, merge, build each document
-//    with libbson, print it as a JSON line as libbson does, write with fsync) of the full set, once with
-//    tracks.csv and once with raw_tracks.csv as the track file, for each number of JSON printing
-//    threads in --jobs (default: 1 and all CPUs; 1 = everything on one core);
+// 2. the whole extraction (`MetadataExtractor`: read, coerce, validate, merge, write each document
+//    as its JSON line, write with fsync) of the full set, once with tracks.csv and once with
+//    raw_tracks.csv as the track file, for each number of row workers in --jobs (default: 1 and
+//    all CPUs; 1 = everything on one core);
 // 3. pandas.read_csv on the same files in the same run (Benchmarks/pandas_extract.py), and the ratios.
-// With --libbson, the full set also runs with libbson's own JSON printer
-// (MUSICETL_JSON_PRINTER=libbson; same bytes) for comparison in the same run.
-// Each number is the best of --repeat rounds. The per-file table shows the one-core runs (the
-// lowest --jobs value).
+// Rounds alternate: every extraction configuration once, then pandas once, --repeat times; each
+// number is the best of its rounds. With --libbson, the full set also runs with every document
+// built and printed by libbson (MUSICETL_JSON_PRINTER=libbson; same bytes) for comparison.
+// The per-file table shows the one-core runs (the lowest --jobs value).
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 @MainActor func option(_ name: String) -> String? {
@@ -52,7 +52,7 @@ func lpad(_ text: String, _ width: Int) -> String {
 }
 func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
 
-print("bench-extract: \(directory), best of \(repeats); JSON printing threads: \(jobValues.map(String.init).joined(separator: ", ")) (\(cpus) CPUs)")
+print("bench-extract: \(directory), best of \(repeats) alternating rounds; row workers: \(jobValues.map(String.init).joined(separator: ", ")) (\(cpus) CPUs)")
 
 // 1. The reader alone.
 var readerSeconds: [String: Double] = [:]
@@ -78,55 +78,39 @@ if readerOnly {
     exit(0)
 }
 
-// 2. The whole extraction, both track files.
+// 2. The whole extraction, both track files, and 3. pandas.read_csv on the same files, in
+// alternating rounds (every configuration once, then pandas once, --repeat times), so that the
+// host's drift over the run (tens of percent on a shared VM) lands on both sides of each ratio.
 struct ExtractRun { var total: Double; var perFile: [String: MetadataExtractor.FileResult] }
-@MainActor func extract(tracksFile: String, jobs: Int) throws -> ExtractRun? {
-    guard FileManager.default.fileExists(atPath: directory + "/" + tracksFile) else { return nil }
-    var best: ExtractRun?
-    for _ in 0..<repeats {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("bench-extract-\(getpid())").path
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        var extractor = try MetadataExtractor(metadataDirectory: directory,
-                                              schemasDirectory: packageRoot.appendingPathComponent("Schemas").path,
-                                              stagingDirectory: work + "/staging/metadata",
-                                              quarantineDirectory: work + "/quarantine")
-        extractor.tracksFile = tracksFile
-        extractor.rowJobs = jobs
-        let start = now()
-        let results = try extractor.run()
-        let total = now() - start
-        if let failure = results.first(where: { $0.failure != nil }) {
-            print("extraction failed: \(failure.file): \(failure.failure!)")
-            exit(1)
-        }
-        if best == nil || total < best!.total {
-            best = ExtractRun(total: total, perFile: Dictionary(uniqueKeysWithValues: results.map { ($0.file, $0) }))
-        }
+@MainActor func extractOnce(tracksFile: String, jobs: Int) throws -> ExtractRun {
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("bench-extract-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: work) }
+    var extractor = try MetadataExtractor(metadataDirectory: directory,
+                                          schemasDirectory: packageRoot.appendingPathComponent("Schemas").path,
+                                          stagingDirectory: work + "/staging/metadata",
+                                          quarantineDirectory: work + "/quarantine")
+    extractor.tracksFile = tracksFile
+    extractor.rowJobs = jobs
+    let start = now()
+    let results = try extractor.run()
+    let total = now() - start
+    if let failure = results.first(where: { $0.failure != nil }) {
+        print("extraction failed: \(failure.file): \(failure.failure!)")
+        exit(1)
     }
-    return best
+    return ExtractRun(total: total, perFile: Dictionary(uniqueKeysWithValues: results.map { ($0.file, $0) }))
 }
-var runs: [(tracksFile: String, jobs: Int, printer: String, run: ExtractRun?)] = []
-for printer in compareLibbson ? ["writer", "libbson"] : ["writer"] {
-    // JSONLinePrinter reads the variable when each file's printer is made.
-    if printer == "libbson" { setenv("MUSICETL_JSON_PRINTER", "libbson", 1) } else { unsetenv("MUSICETL_JSON_PRINTER") }
-    for jobs in jobValues {
-        for tracksFile in ["tracks.csv", "raw_tracks.csv"] {
-            runs.append((tracksFile, jobs, printer, try extract(tracksFile: tracksFile, jobs: jobs)))
-        }
-    }
-}
-unsetenv("MUSICETL_JSON_PRINTER")
 
-// 3. pandas.
-var pandas: [String: (seconds: Double, rows: Int)] = [:]
+/// One pandas round: seconds and rows per file (empty when it could not run).
 var pandasVersion = "not run"
-if !skipPandas {
+@MainActor func pandasOnce() -> [String: (seconds: Double, rows: Int)] {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
     process.arguments = [packageRoot.appendingPathComponent("Benchmarks/pandas_extract.py").path, directory,
-                         "--repeat", String(repeats), "--json"]
+                         "--repeat", "1", "--json"]
     let pipe = Pipe()
     process.standardOutput = pipe
+    var result: [String: (seconds: Double, rows: Int)] = [:]
     do {
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
@@ -135,15 +119,36 @@ if !skipPandas {
            let perFile = object["files"] as? [String: [String: Any]] {
             pandasVersion = "pandas \(object["pandas"] ?? "?") (Python \(object["python"] ?? "?"))"
             for (file, values) in perFile {
-                pandas[file] = ((values["seconds"] as? Double) ?? .nan, (values["rows"] as? Int) ?? 0)
+                result[file] = ((values["seconds"] as? Double) ?? .nan, (values["rows"] as? Int) ?? 0)
             }
         }
     } catch {
         pandasVersion = "failed to run \(python): \(error) (set PANDAS_PYTHON or --python; see Benchmarks/README.md)"
     }
+    return result
 }
 
-print("\nper file (MB/s; rows/s for the extraction with \(jobValues[0]) JSON printing thread\(jobValues[0] == 1 ? "" : "s")):")
+let configurations: [(tracksFile: String, jobs: Int, printer: String)] = (compareLibbson ? ["writer", "libbson"] : ["writer"])
+    .flatMap { printer in jobValues.flatMap { jobs in ["tracks.csv", "raw_tracks.csv"].map { ($0, jobs, printer) } } }
+    .filter { FileManager.default.fileExists(atPath: directory + "/" + $0.tracksFile) }
+var runs: [(tracksFile: String, jobs: Int, printer: String, run: ExtractRun?)] = configurations.map { ($0.tracksFile, $0.jobs, $0.printer, nil) }
+var pandas: [String: (seconds: Double, rows: Int)] = [:]
+for _ in 0..<repeats {
+    for (index, configuration) in configurations.enumerated() {
+        // MetadataExtractor reads the variable when it is made.
+        if configuration.printer == "libbson" { setenv("MUSICETL_JSON_PRINTER", "libbson", 1) } else { unsetenv("MUSICETL_JSON_PRINTER") }
+        let run = try extractOnce(tracksFile: configuration.tracksFile, jobs: configuration.jobs)
+        if runs[index].run == nil || run.total < runs[index].run!.total { runs[index].run = run }
+    }
+    unsetenv("MUSICETL_JSON_PRINTER")
+    if !skipPandas {
+        for (file, measured) in pandasOnce() where pandas[file] == nil || measured.seconds < pandas[file]!.seconds {
+            pandas[file] = measured
+        }
+    }
+}
+
+print("\nper file (MB/s; rows/s for the extraction with \(jobValues[0]) row worker\(jobValues[0] == 1 ? "" : "s")):")
 print(pad("file", 16) + lpad("MB", 8) + lpad("records", 10) + lpad("reader", 10) + lpad("extract", 10)
       + lpad("rows/s", 11) + lpad("pandas", 10) + lpad("extract/pandas", 16))
 for file in files {
@@ -169,7 +174,7 @@ for (tracksFile, jobs, printer, run) in runs {
     let bytes = used.reduce(0) { $0 + size($1) }
     let rows = run.perFile.values.reduce(0) { $0 + $1.rowsIn }
     let written = run.perFile.values.reduce(0) { $0 + $1.written }
-    var line = "  \(compareLibbson ? pad(printer, 8) : "")\(jobs) thread\(jobs == 1 ? " " : "s") with \(pad(tracksFile, 15)) \(f(mb(bytes))) MB, \(rows) rows (\(written) written) in \(f(run.total, 2)) s: "
+    var line = "  \(compareLibbson ? pad(printer, 8) : "")\(jobs) worker\(jobs == 1 ? " " : "s") with \(pad(tracksFile, 15)) \(f(mb(bytes))) MB, \(rows) rows (\(written) written) in \(f(run.total, 2)) s: "
         + "\(f(mb(bytes) / run.total)) MB/s, \(f(Double(rows) / run.total, 0)) rows/s"
     let pandasSeconds = used.compactMap { pandas[$0]?.seconds }
     if pandasSeconds.count == used.count {

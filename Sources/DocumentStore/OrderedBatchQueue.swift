@@ -1,27 +1,29 @@
 import Dispatch
 
-/// Processes batches (of BSON documents, printed or formatted) on up to `workers` threads while the
+/// Processes batches (of rows, BSON documents, export lines) on up to `workers` threads while the
 /// caller fills the next one, and hands them back to the caller in the order they were submitted,
-/// always on the caller's thread. At most `workers` batches are processed at a time and at most
-/// `workers + queued` are in flight, so memory stays bounded; queued batches let a worker start the
-/// next one at once while the caller is still busy delivering. With `workers` ≤ 1 each batch is
-/// processed at once on the caller's thread.
+/// always on the caller's thread. At most `workers + queued` batches are in flight, so memory stays
+/// bounded; queued batches let a worker go on at once while the caller is still delivering. With
+/// `workers` ≤ 1 each batch is processed at once on the caller's thread.
+///
+/// Each worker is a serial dispatch queue, and batches go to them in turn. Serial queues get
+/// threads of their own; blocks on a global concurrent queue share GCD's pool of one thread per
+/// CPU with Swift concurrency, where the calling job already holds one, so on two CPUs they ran
+/// on one thread.
 public final class OrderedBatchQueue<Batch: AnyObject & Sendable> {
     private let workers: Int
     private let queued: Int
-    /// Lets at most `workers` batches be processed at once.
-    private let slots: DispatchSemaphore
     private let process: @Sendable (Batch) -> Void
-    private let queue: DispatchQueue
+    private let lanes: [DispatchQueue]
+    private var nextLane = 0
     /// Batches handed to the workers, oldest first, each with the signal of its completion.
     private var inFlight: [(batch: Batch, done: DispatchSemaphore)] = []
 
     public init(workers: Int, queued: Int = 0, label: String, process: @escaping @Sendable (Batch) -> Void) {
         self.workers = workers
         self.queued = max(0, queued)
-        slots = DispatchSemaphore(value: max(1, workers))
         self.process = process
-        queue = DispatchQueue(label: label, attributes: .concurrent)
+        lanes = workers > 1 ? (0..<workers).map { DispatchQueue(label: "\(label).\($0)") } : []
     }
 
     deinit {
@@ -40,13 +42,8 @@ public final class OrderedBatchQueue<Batch: AnyObject & Sendable> {
         let done = DispatchSemaphore(value: 0)
         let process = self.process
         inFlight.append((batch, done))
-        let slots = self.slots
-        queue.async {
-            slots.wait()
-            process(batch)
-            slots.signal()
-            done.signal()
-        }
+        lanes[nextLane].async { process(batch); done.signal() }
+        nextLane = (nextLane + 1) % lanes.count
         while inFlight.count > workers + queued { try deliverOldest(deliver) }
     }
 

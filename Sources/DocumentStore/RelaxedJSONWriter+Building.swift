@@ -9,14 +9,13 @@
 extension RelaxedJSONWriter {
     public func beginDocumentLine() {
         appendBytes("{ ")
-        openLevels.append(false)
-        needsSeparator = false
+        pushLevel(array: false)
     }
 
     /// Closes the line's document and ends the line.
     public func endDocumentLine() {
         appendBytes(" }\n")
-        openLevels.removeLast()
+        popLevel()
         needsSeparator = false
     }
 
@@ -81,33 +80,32 @@ extension RelaxedJSONWriter {
     public func beginDocument(_ key: BSONKey) {
         member(key)
         appendBytes("{ ")
-        openLevels.append(false)
-        needsSeparator = false
+        pushLevel(array: false)
     }
 
     public func endDocument() {
         appendBytes(" }")
-        openLevels.removeLast()
+        popLevel()
         needsSeparator = true
     }
 
     public func beginArray(_ key: BSONKey) {
         member(key)
         appendBytes("[ ")
-        openLevels.append(true)
-        needsSeparator = false
+        pushLevel(array: true)
     }
 
     public func endArray() {
         appendBytes(" ]")
-        openLevels.removeLast()
+        popLevel()
         needsSeparator = true
     }
 
     /// Drops the text from `offset` on (a line that must not be kept) and any levels left open.
     public func truncate(to offset: Int) {
         count = min(count, offset)
-        openLevels.removeAll(keepingCapacity: true)
+        depth = 0
+        deepArrayLevels.removeAll(keepingCapacity: true)
         needsSeparator = false
     }
 
@@ -122,9 +120,9 @@ extension RelaxedJSONWriter {
     /// returns the value's text.
     public func captureValue(_ body: (RelaxedJSONWriter) throws -> Void) rethrows -> UnsafeBufferPointer<UInt8> {
         removeAll()
-        openLevels.append(true)  // as an array element: no key, no separator before the first
+        pushLevel(array: true)  // as an array element: no key, no separator before the first
         try body(self)
-        openLevels.removeAll(keepingCapacity: true)
+        depth = 0
         return bytes
     }
 
@@ -144,9 +142,34 @@ extension RelaxedJSONWriter {
     private func member(_ key: BSONKey) {
         withOutput { output in
             if needsSeparator { output.append(", ") }
-            if openLevels.last == false { output.append(key.jsonPrefix, key.jsonPrefixLength) }
+            if !inArray { output.append(key.jsonPrefix, key.jsonPrefixLength) }
         }
         needsSeparator = true
+    }
+
+    @inline(__always)
+    private func pushLevel(array: Bool) {
+        if depth < 64 {
+            let bit: UInt64 = 1 << UInt64(depth)
+            arrayLevels = array ? arrayLevels | bit : arrayLevels & ~bit
+        } else {
+            deepArrayLevels.append(array)
+        }
+        depth += 1
+        needsSeparator = false
+    }
+
+    @inline(__always)
+    private func popLevel() {
+        depth -= 1
+        if depth >= 64 { deepArrayLevels.removeLast() }
+    }
+
+    /// Whether the innermost open level is an array (its elements print no keys).
+    @inline(__always)
+    private var inArray: Bool {
+        guard depth > 0 else { return false }
+        return depth <= 64 ? arrayLevels & (1 << UInt64(depth - 1)) != 0 : deepArrayLevels.last ?? false
     }
 
     @inline(__always)

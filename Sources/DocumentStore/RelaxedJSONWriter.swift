@@ -20,9 +20,13 @@ public final class RelaxedJSONWriter {
     var base: UnsafeMutablePointer<UInt8>
     public internal(set) var count = 0
     var capacity: Int
-    /// Documents being built through the building API (`RelaxedJSONWriter+Building`): per open
-    /// level, whether it is an array; and whether the next field needs ", " before it.
-    var openLevels: [Bool] = []
+    /// Documents being built through the building API (`RelaxedJSONWriter+Building`): the open
+    /// levels (bit d of `arrayLevels`: level d is an array; past 64 levels in `deepArrayLevels`)
+    /// and whether the next field needs ", " before it. Plain values, not an array, so the hot
+    /// path makes no exclusivity-checked accesses.
+    var depth = 0
+    var arrayLevels: UInt64 = 0
+    var deepArrayLevels: [Bool] = []
     var needsSeparator = false
     /// One `bson_iter_t` per nesting level, reused for every document.
     private let iterators: UnsafeMutableRawPointer
@@ -63,7 +67,8 @@ public final class RelaxedJSONWriter {
     /// Forgets the text (keeps the memory).
     public func removeAll() {
         count = 0
-        openLevels.removeAll(keepingCapacity: true)
+        depth = 0
+        deepArrayLevels.removeAll(keepingCapacity: true)
         needsSeparator = false
     }
 

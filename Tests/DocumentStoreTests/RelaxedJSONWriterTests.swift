@@ -353,6 +353,20 @@ import TestSupport
         #expect(refused < 50)
     }
 
+    /// Levels past the 64 the writer tracks in one word: arrays and documents alternating, 100 deep.
+    @Test func deepDocumentsBuiltDirectlyAreLibbsonsLines() throws {
+        var value = BSONValue.int32(7)
+        for level in 0..<100 {
+            value = level % 3 == 0 ? .array([value, .string("x")]) : .document(Document([Document.Field("k\(level)", value), Document.Field("n", .null)]))
+        }
+        let document = Document([Document.Field("_id", .int32(1)), Document.Field("deep", value), Document.Field("after", .bool(true))])
+        let bson = try BSONDocument(document)
+        let expected = try #require(withExtendedLifetime(bson) { Self.libbson(bson.pointer) }) + [UInt8(ascii: "\n")]
+        let writer = RelaxedJSONWriter(capacity: 64)
+        Self.buildLine(document, into: writer)
+        #expect(Array(writer.bytes) == expected)
+    }
+
     /// Invalid UTF-8 is repaired as `BSONBuilder` repairs it, and reported the same way.
     @Test func repairedTextIsBuiltAsTheBSONBuilderBuildsIt() throws {
         let samples: [[UInt8]] = [[0x61, 0xFF, 0x62], [0xC3], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
