@@ -320,11 +320,18 @@ struct GenreHierarchy: Sendable {
 
     /// The genres and all their ancestors, ascending.
     func withAncestors(_ genres: [Int64]) -> [Int64] {
-        var all = Set<Int64>()
+        // A track has a few genres a few levels deep: a small array beats a Set here.
+        var all: [Int64] = []
+        all.reserveCapacity(genres.count * 3)
         for genre in genres {
             var current = genre
-            while all.insert(current).inserted, let next = parent[current], next != 0 { current = next }
+            while !all.contains(current) {
+                all.append(current)
+                guard let next = parent[current], next != 0 else { break }
+                current = next
+            }
         }
-        return all.sorted()
+        all.sort()
+        return all
     }
 }

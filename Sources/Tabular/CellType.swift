@@ -48,6 +48,7 @@ public enum CellType: String, Sendable, CaseIterable {
             case .pythonLiteral:
                 return parseLiteral(cell)
             case .intList:
+                if let integers = Self.plainIntegers(cell, itemKey: itemKey) { return .success(integers) }
                 return parseLiteral(cell).flatMap { Self.integers(in: $0, itemKey: itemKey) }
             }
         } catch {
@@ -60,6 +61,30 @@ public enum CellType: String, Sendable, CaseIterable {
             return .success(try PythonLiteral.parse(utf8: cell, invalidUTF8: .replace))
         } catch {
             return .failure(Failure(error.message))
+        }
+    }
+
+    /// The common shapes of an `int-list` cell read without building the literal: `[]`, `[21, 76]`,
+    /// `[{'genre_id': '21', 'genre_title': 'Hip-Hop', …}, …]` (FMA's track_genres; the other
+    /// values are skipped, not decoded). nil for anything else (escapes in keys, leading zeros,
+    /// other spacing, nesting, a missing key …): the general parser then decides, with its error
+    /// messages. Where this returns a value it is the one the general path returns
+    /// (`CellTypeTests` checks the two on random cells).
+    static func plainIntegers(_ cell: UnsafeBufferPointer<UInt8>, itemKey: String?) -> FieldValue? {
+        var scanner = LiteralScanner(bytes: cell)
+        guard scanner.take(UInt8(ascii: "[")) else { return nil }
+        var result: [FieldValue] = []
+        if scanner.take(UInt8(ascii: "]")) { return scanner.isAtEnd ? .list(result) : nil }
+        while true {
+            if scanner.peek == UInt8(ascii: "{") {
+                guard let itemKey, let value = scanner.itemValue(key: itemKey) else { return nil }
+                result.append(.int(value))
+            } else {
+                guard let value = scanner.integer(quoted: false) else { return nil }
+                result.append(.int(value))
+            }
+            if scanner.take(UInt8(ascii: "]")) { return scanner.isAtEnd ? .list(result) : nil }
+            guard scanner.take(UInt8(ascii: ",")), scanner.take(UInt8(ascii: " ")) else { return nil }
         }
     }
 
@@ -124,5 +149,85 @@ extension String {
     /// At most 60 characters of a value, for error messages.
     public var excerpt: String {
         count <= 60 ? self : String(prefix(57)) + "..."
+    }
+}
+
+/// The byte scanner of `CellType.plainIntegers`.
+private struct LiteralScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var position = 0
+
+    var isAtEnd: Bool { position == bytes.count }
+    var peek: UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    mutating func take(_ byte: UInt8) -> Bool {
+        guard peek == byte else { return false }
+        position += 1
+        return true
+    }
+
+    /// A decimal integer without sign, leading zeros or more than 18 digits, bare or in single
+    /// quotes.
+    mutating func integer(quoted: Bool) -> Int64? {
+        if quoted { guard take(UInt8(ascii: "'")) else { return nil } }
+        let start = position
+        var value: Int64 = 0
+        while let byte = peek, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+            guard position - start < 18 else { return nil }  // could overflow: the general parser decides
+            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            position += 1
+        }
+        let digits = position - start
+        guard digits > 0, digits <= 18, digits == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
+        if quoted { guard take(UInt8(ascii: "'")) else { return nil } }
+        return value
+    }
+
+    /// `{'key': value, …}` of plain single-quoted keys; returns the integer under `key` (its first
+    /// occurrence), skipping the other values when they are plain strings, numbers or None.
+    mutating func itemValue(key: String) -> Int64? {
+        guard take(UInt8(ascii: "{")) else { return nil }
+        var found: Int64?
+        var first = true
+        while !take(UInt8(ascii: "}")) {
+            if !first { guard take(UInt8(ascii: ",")), take(UInt8(ascii: " ")) else { return nil } }
+            first = false
+            guard let name = plainString() else { return nil }
+            guard take(UInt8(ascii: ":")), take(UInt8(ascii: " ")) else { return nil }
+            if found == nil && name.elementsEqual(key.utf8) {
+                guard let value = peek == UInt8(ascii: "'") ? integer(quoted: true) : integer(quoted: false) else { return nil }
+                found = value
+            } else {
+                guard skipValue() else { return nil }
+            }
+        }
+        return found
+    }
+
+    /// A single-quoted string without backslashes (its bytes).
+    mutating func plainString() -> UnsafeBufferPointer<UInt8>.SubSequence? {
+        guard take(UInt8(ascii: "'")) else { return nil }
+        let start = position
+        while let byte = peek, byte != UInt8(ascii: "'") {
+            guard byte != UInt8(ascii: "\\") else { return nil }
+            position += 1
+        }
+        guard take(UInt8(ascii: "'")) else { return nil }
+        return bytes[start..<(position - 1)]
+    }
+
+    /// A value the general parser reads as a plain string, a decimal number or None.
+    mutating func skipValue() -> Bool {
+        switch peek {
+        case UInt8(ascii: "'"):
+            return plainString() != nil
+        case UInt8(ascii: "N"):
+            guard bytes.count - position >= 4, bytes[position + 1] == UInt8(ascii: "o"), bytes[position + 2] == UInt8(ascii: "n"),
+                  bytes[position + 3] == UInt8(ascii: "e") else { return false }
+            position += 4
+            return true
+        default:
+            return integer(quoted: false) != nil
+        }
     }
 }

@@ -130,3 +130,27 @@ import TestSupport
         }
     }
 }
+
+/// `GenreHierarchy.withAncestors` (a track's `genres_all`) against a plain set-based walk, on
+/// random forests with unknown parents and cycles.
+@Suite struct GenreAncestorsTests {
+    @Test func ancestorsMatchASetBasedWalk() {
+        var random = SplitMix64(seed: 2026_11_22)
+        for _ in 0..<300 {
+            var hierarchy = GenreHierarchy()
+            let size = Int64(1 + random.next() % 40)
+            for genre in 1...size {
+                // Parents: top level (0), another genre (cycles possible) or an unknown one.
+                let pick = random.next() % 10
+                hierarchy.parent[genre] = pick < 2 ? 0 : pick == 9 ? size + 100 : Int64(1 + random.next() % UInt64(size))
+            }
+            let genres = (0..<Int(random.next() % 6)).map { _ in Int64(1 + random.next() % UInt64(size + 3)) }
+            var expected = Set<Int64>()
+            for genre in genres {
+                var current = genre
+                while expected.insert(current).inserted, let next = hierarchy.parent[current], next != 0 { current = next }
+            }
+            #expect(hierarchy.withAncestors(genres) == expected.sorted(), "\(genres) in \(hierarchy.parent)")
+        }
+    }
+}
