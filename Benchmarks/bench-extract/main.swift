@@ -149,11 +149,16 @@ for _ in 0..<repeats {
 }
 
 print("\nper file (MB/s; rows/s for the extraction with \(jobValues[0]) row worker\(jobValues[0] == 1 ? "" : "s")):")
+let mostJobs = jobValues[jobValues.count - 1]
 print(pad("file", 16) + lpad("MB", 8) + lpad("records", 10) + lpad("reader", 10) + lpad("extract", 10)
-      + lpad("rows/s", 11) + lpad("pandas", 10) + lpad("extract/pandas", 16))
+      + lpad("rows/s", 11) + lpad("pandas", 10) + lpad("extract/pandas", 16)
+      + (mostJobs > jobValues[0] ? lpad("with \(mostJobs) workers", 16) : ""))
+@MainActor func perFile(_ file: String, jobs: Int) -> MetadataExtractor.FileResult? {
+    runs.filter { $0.jobs == jobs && $0.printer == "writer" }.compactMap { $0.run?.perFile[file] }.min { $0.seconds < $1.seconds }
+}
 for file in files {
     let bytes = size(file)
-    let extracted = runs.filter { $0.jobs == jobValues[0] && $0.printer == "writer" }.compactMap { $0.run?.perFile[file] }.min { $0.seconds < $1.seconds }
+    let extracted = perFile(file, jobs: jobValues[0])
     var line = pad(file, 16) + lpad(f(mb(bytes)), 8) + lpad(String(readerRecords[file] ?? 0), 10)
         + lpad(f(mb(bytes) / readerSeconds[file]!), 10)
     if let extracted {
@@ -164,6 +169,9 @@ for file in files {
     if let reference = pandas[file] {
         line += lpad(f(mb(bytes) / reference.seconds), 10)
         if let extracted { line += lpad(f(reference.seconds / extracted.seconds, 2) + "×", 16) }
+        if mostJobs > jobValues[0], let parallel = perFile(file, jobs: mostJobs) {
+            line += lpad(f(reference.seconds / parallel.seconds, 2) + "×", 16)
+        }
     }
     print(line)
 }

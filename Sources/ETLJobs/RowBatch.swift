@@ -20,6 +20,10 @@ struct RowWork: Sendable {
     /// the reference path, same bytes, several times slower) instead of writing the JSON line
     /// directly.
     var libbsonOnly = RelaxedJSONWriter.libbsonRequested
+
+    /// Documents are built with libbson (the reference path, or a dry run, which builds without
+    /// printing); otherwise each line is written directly.
+    var buildsWithLibbson: Bool { libbsonOnly || !printLines }
 }
 
 /// What became of one record on a worker. Whatever depends on earlier rows (duplicate ids, counts,
@@ -94,9 +98,10 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
     private func processRecords(_ work: RowWork) throws(BSONBuilderError) {
         if self.builder == nil { self.builder = try BSONBuilder() }
         guard let builder = self.builder else { return }
-        if !work.fragmentLeaves.isEmpty && fragmentBuilder == nil {
-            fragmentBuilder = try BSONBuilder()
-            fragmentText = RelaxedJSONWriter(capacity: 1 << 12)
+        // Lookup fragments in the form the tracks will be built in (the same settings apply to them).
+        if !work.fragmentLeaves.isEmpty {
+            if work.buildsWithLibbson && fragmentBuilder == nil { fragmentBuilder = try BSONBuilder() }
+            if !work.buildsWithLibbson && fragmentText == nil { fragmentText = RelaxedJSONWriter(capacity: 1 << 12) }
         }
         if work.printLines && lines == nil {
             lines = RelaxedJSONWriter(capacity: inputBytes + inputBytes / 2, libbsonOnly: work.libbsonOnly)
@@ -121,7 +126,7 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             work.complete?(id, &slots, &warnings)
             let valid: Bool
             var line: Range<Int>?
-            if let lines, !work.libbsonOnly {
+            if let lines, !work.buildsWithLibbson {
                 // The fast path: the row's JSON line written directly.
                 let start = lines.count
                 lines.beginDocumentLine()
@@ -149,9 +154,10 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
                 }
             }
             var fragments: LookupRow?
-            if let fragmentBuilder, let fragmentText {
+            if !work.fragmentLeaves.isEmpty {
                 fragments = try work.rows.fragments(work.fragmentLeaves, slots: slots, record: record,
-                                                    builder: fragmentBuilder, text: fragmentText)
+                                                    builder: work.buildsWithLibbson ? fragmentBuilder : nil,
+                                                    text: work.buildsWithLibbson ? nil : fragmentText)
             }
             outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, fragments: fragments)))
         }

@@ -320,17 +320,21 @@ struct RowBuilder: Sendable {
     }
 
     /// The values of `leaves`, for the lookup tables: a track copies them into its embedded
-    /// object. Built once with libbson (a raw document, element k = `leaves[k]`; null when the row
-    /// has no value) and once as JSON text.
-    func fragments(_ leaves: [Int], slots: [Slot], record: CSVRecord, builder: BSONBuilder,
-                   text: RelaxedJSONWriter) throws(BSONBuilderError) -> LookupRow {
-        builder.reset()
+    /// object. Built with libbson when `builder` is given (a raw document, element k = `leaves[k]`;
+    /// null when the row has no value) and as JSON text when `text` is: each in the form the
+    /// tracks will be built in.
+    func fragments(_ leaves: [Int], slots: [Slot], record: CSVRecord, builder: BSONBuilder?,
+                   text: RelaxedJSONWriter?) throws(BSONBuilderError) -> LookupRow {
+        builder?.reset()
         var row = LookupRow(bson: [], json: [], jsonEnds: [])
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for (position, leaf) in leaves.enumerated() {
                 let key = BSONKey.index(position)
                 try withExtendedLifetime(key) { () throws(BSONBuilderError) in
-                    _ = try Self.append(slots[leaf], key: Unmanaged.passUnretained(key), to: builder, buffer: buffer, record: record)
+                    if let builder {
+                        _ = try Self.append(slots[leaf], key: Unmanaged.passUnretained(key), to: builder, buffer: buffer, record: record)
+                    }
+                    guard let text else { return }
                     let value = text.captureValue { text in
                         do {
                             _ = try Self.append(slots[leaf], key: Unmanaged.passUnretained(key), to: text, buffer: buffer, record: record)
@@ -343,7 +347,7 @@ struct RowBuilder: Sendable {
                 }
             }
         }
-        row.bson = try builder.rawBytes()
+        if let builder { row.bson = try builder.rawBytes() }
         return row
     }
 }

@@ -47,12 +47,14 @@ extension RowDocumentWriter {
 
 extension BSONBuilder: RowDocumentWriter {
     func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool {
-        try append(key, elementAt: field, ofRawDocument: row.bson)
+        precondition(!row.bson.isEmpty || row.jsonEnds.isEmpty, "a lookup row made for the JSON writer reached libbson's builder")
+        return try append(key, elementAt: field, ofRawDocument: row.bson)
     }
 }
 
 extension RelaxedJSONWriter: RowDocumentWriter {
     func append(_ key: BSONKey, field: Int, of row: LookupRow) -> Bool {
+        precondition(!row.jsonEnds.isEmpty || row.bson.isEmpty, "a lookup row made for libbson's builder reached the JSON writer")
         guard field >= 0, field < row.jsonEnds.count else { return false }
         let start = field == 0 ? 0 : row.jsonEnds[field - 1]
         row.json.withUnsafeBufferPointer { append(key, printedValue: UnsafeBufferPointer(rebasing: $0[start..<row.jsonEnds[field]])) }

@@ -275,7 +275,8 @@ struct LookupTable: Sendable {
     var fieldIndex: [Int: Int] = [:]
 }
 
-/// One album's or artist's fields as a track embeds them, in both forms a track is built in.
+/// One album's or artist's fields as a track embeds them, in the form the tracks are built in
+/// (`RowWork.buildsWithLibbson`; the other form stays empty).
 struct LookupRow: Sendable {
     /// A raw BSON document whose element k is position k (for `BSONBuilder`).
     var bson: [UInt8]
