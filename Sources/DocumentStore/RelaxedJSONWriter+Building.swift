@@ -8,14 +8,13 @@
 /// (`BSONKey.index`) are not printed, as in libbson's output.
 extension RelaxedJSONWriter {
     public func beginDocumentLine() {
-        appendBytes("{ ")
-        pushLevel(array: false)
+        open(array: false)
     }
 
     /// Closes the line's document and ends the line.
     public func endDocumentLine() {
-        appendBytes(" }\n")
-        popLevel()
+        close(array: false)
+        appendBytes("\n")
         needsSeparator = false
     }
 
@@ -79,27 +78,17 @@ extension RelaxedJSONWriter {
 
     public func beginDocument(_ key: BSONKey) {
         member(key)
-        appendBytes("{ ")
-        pushLevel(array: false)
+        open(array: false)
     }
 
-    public func endDocument() {
-        appendBytes(" }")
-        popLevel()
-        needsSeparator = true
-    }
+    public func endDocument() { close(array: false) }
 
     public func beginArray(_ key: BSONKey) {
         member(key)
-        appendBytes("[ ")
-        pushLevel(array: true)
+        open(array: true)
     }
 
-    public func endArray() {
-        appendBytes(" ]")
-        popLevel()
-        needsSeparator = true
-    }
+    public func endArray() { close(array: true) }
 
     /// Drops the text from `offset` on (a line that must not be kept) and any levels left open.
     public func truncate(to offset: Int) {
@@ -144,6 +133,20 @@ extension RelaxedJSONWriter {
             if needsSeparator { output.append(", ") }
             if !inArray { output.append(key.jsonPrefix, key.jsonPrefixLength) }
         }
+        needsSeparator = true
+    }
+
+    /// "{ " or "[ ": an empty one closes as "{  }", as libbson prints nested empty containers.
+    @inline(__always)
+    private func open(array: Bool) {
+        appendBytes(array ? "[ " : "{ ")
+        pushLevel(array: array)
+    }
+
+    @inline(__always)
+    private func close(array: Bool) {
+        appendBytes(array ? " ]" : " }")
+        popLevel()
         needsSeparator = true
     }
 

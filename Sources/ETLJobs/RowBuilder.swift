@@ -24,6 +24,7 @@ enum Slot {
         }
     }
 }
+
 /// Coerces, validates and builds the rows of one file against its bound plan. Immutable, so the
 /// worker threads of `TableExtraction` share one.
 struct RowBuilder: Sendable {
@@ -117,10 +118,10 @@ struct RowBuilder: Sendable {
 
     static func hotLeaves(_ plan: ExtractPlan) -> [HotLeaf] {
         plan.leaves.map { leaf in
-        HotLeaf(column: leaf.columnIndex ?? -1, cellType: leaf.cellType,
-                hasChecks: leaf.minimum != nil || leaf.maximum != nil || leaf.allowed != nil || leaf.expectsArray || leaf.expectsObject,
-                hasItemKey: leaf.itemKey != nil, hasEmptyValue: leaf.emptyValue != nil, isRequired: leaf.isRequired,
-                minimum: leaf.minimum, maximum: leaf.maximum, expectsArray: leaf.expectsArray, expectsObject: leaf.expectsObject)
+            HotLeaf(column: leaf.columnIndex ?? -1, cellType: leaf.cellType,
+                    hasChecks: leaf.minimum != nil || leaf.maximum != nil || leaf.allowed != nil || leaf.expectsArray || leaf.expectsObject,
+                    hasItemKey: leaf.itemKey != nil, hasEmptyValue: leaf.emptyValue != nil, isRequired: leaf.isRequired,
+                    minimum: leaf.minimum, maximum: leaf.maximum, expectsArray: leaf.expectsArray, expectsObject: leaf.expectsObject)
         }
     }
 
@@ -128,6 +129,7 @@ struct RowBuilder: Sendable {
         var reason: String
         var column: String
     }
+
     private func fieldBytes(_ record: CSVRecord, _ index: Int) -> UnsafeBufferPointer<UInt8> {
         guard index < record.count else { return UnsafeBufferPointer(start: nil, count: 0) }
         let range = record.byteRange(index)
