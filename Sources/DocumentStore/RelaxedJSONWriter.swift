@@ -397,24 +397,29 @@ public final class RelaxedJSONWriter {
         appendPrintf(value, into: &output)
     }
 
-    /// "%.20g" from the C library, as libbson calls it (same function, same process locale).
+    /// "%.20g" from the C library, as libbson calls it (same function, same process locale);
+    /// the common range exactly without printf (`ExactDecimal`).
     @inline(never)
     private static func appendPrintf(_ value: Double, into output: inout Output) {
-        output.reserve(40)
-        let destination = output.base + output.count
-        let written = withVaList([value]) { arguments in
-            destination.withMemoryRebound(to: CChar.self, capacity: 40) { vsnprintf($0, 40, "%.20g", arguments) }
+        let start = output.count
+        if !ExactDecimal.appendG20(value, into: &output) {
+            output.reserve(40)
+            let destination = output.base + output.count
+            let written = withVaList([value]) { arguments in
+                destination.withMemoryRebound(to: CChar.self, capacity: 40) { vsnprintf($0, 40, "%.20g", arguments) }
+            }
+            guard written > 0, written < 40 else { return }
+            output.count += Int(written)
         }
-        guard written > 0, written < 40 else { return }
+        // libbson adds ".0" when the number printed as digits only.
         var onlyDigits = true
-        for offset in 0..<Int(written) {
-            let byte = destination[offset]
+        for offset in start..<output.count {
+            let byte = output.base[offset]
             if !(byte == UInt8(ascii: "-") || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))) {
                 onlyDigits = false
                 break
             }
         }
-        output.count += Int(written)
         if onlyDigits { output.append(".0") }
     }
 
