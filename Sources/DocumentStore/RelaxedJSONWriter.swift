@@ -16,18 +16,20 @@ import CMongoC
 /// libbson, so the output is always libbson's — including its refusal (`append` returns false).
 /// Not thread-safe: one writer per thread.
 public final class RelaxedJSONWriter {
+    // The buffer and the building state are only touched by this object's own methods, never two
+    // at once (one writer per thread), so their per-access exclusivity checks are switched off.
     /// The text written so far.
-    var base: UnsafeMutablePointer<UInt8>
-    public internal(set) var count = 0
-    var capacity: Int
+    @exclusivity(unchecked) var base: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) public internal(set) var count = 0
+    @exclusivity(unchecked) var capacity: Int
     /// Documents being built through the building API (`RelaxedJSONWriter+Building`): the open
     /// levels (bit d of `arrayLevels`: level d is an array; past 64 levels in `deepArrayLevels`)
     /// and whether the next field needs ", " before it. Plain values, not an array, so the hot
     /// path makes no exclusivity-checked accesses.
-    var depth = 0
-    var arrayLevels: UInt64 = 0
-    var deepArrayLevels: [Bool] = []
-    var needsSeparator = false
+    @exclusivity(unchecked) var depth = 0
+    @exclusivity(unchecked) var arrayLevels: UInt64 = 0
+    @exclusivity(unchecked) var deepArrayLevels: [Bool] = []
+    @exclusivity(unchecked) var needsSeparator = false
     /// One `bson_iter_t` per nesting level, reused for every document.
     private let iterators: UnsafeMutableRawPointer
     private let iteratorStride: Int
