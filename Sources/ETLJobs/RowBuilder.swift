@@ -328,7 +328,7 @@ struct RowBuilder: Sendable {
     func fragments(_ leaves: [Int], slots: [Slot], record: CSVRecord, builder: BSONBuilder?,
                    text: RelaxedJSONWriter?) throws(BSONBuilderError) -> LookupRow {
         builder?.reset()
-        var row = LookupRow(bson: [], json: [], jsonEnds: [])
+        var json: [UInt8] = [], jsonEnds: [Int] = []
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for (position, leaf) in leaves.enumerated() {
                 let key = BSONKey.index(position)
@@ -344,12 +344,11 @@ struct RowBuilder: Sendable {
                             preconditionFailure("the JSON writer throws nothing: \(error)")
                         }
                     }
-                    row.json.append(contentsOf: value)
-                    row.jsonEnds.append(row.json.count)
+                    json.append(contentsOf: value)
+                    jsonEnds.append(json.count)
                 }
             }
         }
-        if let builder { row.bson = try builder.rawBytes() }
-        return row
+        return LookupRow(bson: try builder?.rawBytes() ?? [], json: json, jsonEnds: jsonEnds)
     }
 }

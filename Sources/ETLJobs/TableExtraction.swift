@@ -277,12 +277,19 @@ struct LookupTable: Sendable {
 
 /// One album's or artist's fields as a track embeds them, in the form the tracks are built in
 /// (`RowWork.buildsWithLibbson`; the other form stays empty).
-struct LookupRow: Sendable {
+/// A class: a track takes it by one reference, not three arrays' worth of reference counting.
+final class LookupRow: Sendable {
     /// A raw BSON document whose element k is position k (for `BSONBuilder`).
-    var bson: [UInt8]
+    let bson: [UInt8]
     /// The values as JSON text, back to back; position k ends at `jsonEnds[k]` (for the JSON writer).
-    var json: [UInt8]
-    var jsonEnds: [Int]
+    let json: [UInt8]
+    let jsonEnds: [Int]
+
+    init(bson: [UInt8], json: [UInt8], jsonEnds: [Int]) {
+        self.bson = bson
+        self.json = json
+        self.jsonEnds = jsonEnds
+    }
 }
 
 struct LookupTables: Sendable {

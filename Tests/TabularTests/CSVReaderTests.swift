@@ -48,6 +48,38 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
         #expect(result.lines == [1, 2, 8, 9, 11])
     }
 
+    /// Long unquoted fields are skipped a word at a time: a delimiter, line end or quote at any
+    /// offset of a word, after any mix of plain and high bytes, still ends or marks the field.
+    @Test func specialBytesAtEveryOffsetOfLongUnquotedFields() throws {
+        func fieldBytes(_ text: [UInt8]) throws -> (rows: [[[UInt8]]], lines: [Int], problems: [String?]) {
+            let directory = TemporaryDirectory()
+            let path = directory.path + "/input.csv"
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(text)))
+            let reader = try CSVReader(path: path)
+            var record = CSVRecord()
+            var result: (rows: [[[UInt8]]], lines: [Int], problems: [String?]) = ([], [], [])
+            while try reader.next(into: &record) {
+                result.rows.append((0..<record.count).map { Array(record.bytes[record.byteRange($0)]) })
+                result.lines.append(record.line)
+                result.problems.append(record.problem)
+            }
+            return result
+        }
+        let fillers: [[UInt8]] = [Array("abcdefghijklmnopqrstuvwxyz".utf8), Array("é-./0123456789é".utf8), [0x2D, 0x2E, 0xFF, 0x80, 0x7F, 0x41]]
+        for filler in fillers {
+            for offset in 1..<24 {
+                let field = (0..<offset).map { filler[$0 % filler.count] }
+                let text = Array("h1,h2\n".utf8) + field + Array(",x\n".utf8) + field + Array("\r\ny,".utf8) + field + [0x0A]
+                let result = try fieldBytes(text)
+                #expect(result.rows == [[Array("h1".utf8), Array("h2".utf8)], [field, [0x78]], [field], [[0x79], field]], "offset \(offset)")
+                #expect(result.lines == [1, 2, 3, 4], "offset \(offset)")
+                let quoted = try fieldBytes(Array("h\n".utf8) + field + Array("\"q\n".utf8))
+                #expect(quoted.rows.last == [field + Array("\"q".utf8)], "offset \(offset)")
+                #expect(quoted.problems.last ?? nil != nil, "offset \(offset): a quote inside an unquoted field is flagged")
+            }
+        }
+    }
+
     @Test func lineEndsLFCRLFAndCROnlyAreAllRecordEnds() throws {
         let expected = [["h1", "h2"], ["1", "2"], ["3", "4"]]
         #expect(try records("h1,h2\n1,2\n3,4\n").rows == expected)
