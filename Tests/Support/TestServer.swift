@@ -145,6 +145,9 @@ public enum JobProcess {
         var merged = ProcessInfo.processInfo.environment
         environment.forEach { merged[$0.key] = $0.value }
         merged["MUSICETL_SCHEMAS"] = TestServer.packageRoot.appendingPathComponent("Schemas").path
+        // libmongoc's load-time shared-memory counters: tests kill jobs, which leaves their
+        // /dev/shm/mongoc-<pid> behind, and a later job given the same pid then warns on stderr.
+        merged["MONGOC_DISABLE_SHM"] = "1"
         process.environment = merged
         // Both streams go to files: reading two pipes in turn can deadlock when one fills up.
         let scratch = TemporaryDirectory()
