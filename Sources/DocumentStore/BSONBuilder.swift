@@ -26,6 +26,8 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
     /// `RelaxedJSONWriter`'s building API.
     let jsonPrefix: UnsafeMutablePointer<UInt8>
     let jsonPrefixLength: Int
+    /// libbson refuses a key that holds a NUL byte; the JSON writer refuses it likewise.
+    let holdsNUL: Bool
 
     public init(_ name: String) {
         self.name = name
@@ -34,6 +36,7 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
         for (index, byte) in utf8.enumerated() { pointer[index] = CChar(bitPattern: byte) }
         pointer[utf8.count] = 0
         length = Int32(utf8.count)
+        holdsNUL = utf8.contains(0)
         var output = RelaxedJSONWriter.Output(base: .allocate(capacity: utf8.count * 6 + 8), count: 0, capacity: utf8.count * 6 + 8)
         output.append(UInt8(ascii: "\""))
         utf8.withUnsafeBufferPointer { text in

@@ -2,12 +2,14 @@
 /// `BSONBuilder` and the same bytes as building it with libbson and printing it
 /// (`append(document:)`): "{ " fields joined by ", " " }", keys as `"key" : `, values as
 /// libbson 1.23's relaxed Extended JSON prints them. It skips the BSON in between, which is most of
-/// the cost of staging a row; `ExtractRowsTests` holds the two paths to the same bytes.
+/// the cost of staging a row. `RelaxedJSONWriterTests` and `ExtractRowWorkersTests` hold the two
+/// paths to the same bytes, and to the same refusals: a key libbson refuses sets `refusal`.
 ///
 /// A line is `beginDocumentLine()`, the fields, `endDocumentLine()`. Inside arrays the keys given
 /// (`BSONKey.index`) are not printed, as in libbson's output.
 extension RelaxedJSONWriter {
     public func beginDocumentLine() {
+        refusal = nil
         open(array: false)
     }
 
@@ -55,24 +57,10 @@ extension RelaxedJSONWriter {
     public func append(_ key: BSONKey, repairingUTF8 bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         member(key)
         let start = count
-        let escaped = withOutput { output -> Bool in
-            output.append(UInt8(ascii: "\""))
-            guard let base = bytes.baseAddress else { return true }
-            return Self.appendEscaped(base, bytes.count, into: &output)
-        }
-        if escaped {
-            appendBytes("\"")
-            return true
-        }
+        if quoted(bytes) { return true }
         count = start  // invalid UTF-8: the repaired text instead
         var repaired = String(decoding: bytes, as: UTF8.self)
-        repaired.withUTF8 { text in
-            withOutput { output in
-                output.append(UInt8(ascii: "\""))
-                if let base = text.baseAddress { _ = Self.appendEscaped(base, text.count, into: &output) }
-                output.append(UInt8(ascii: "\""))
-            }
-        }
+        repaired.withUTF8 { _ = quoted($0) }
         return false
     }
 
@@ -93,6 +81,7 @@ extension RelaxedJSONWriter {
     /// Drops the text from `offset` on (a line that must not be kept) and any levels left open.
     public func truncate(to offset: Int) {
         count = min(count, offset)
+        refusal = nil
         depth = 0
         deepArrayLevels.removeAll(keepingCapacity: true)
         needsSeparator = false
@@ -119,16 +108,23 @@ extension RelaxedJSONWriter {
 
     private func appendValidText(_ key: BSONKey, _ text: UnsafeBufferPointer<UInt8>) {
         member(key)
+        _ = quoted(text)  // a String's UTF-8 is valid
+    }
+
+    /// `text` escaped between quotes; false (partly written) for invalid UTF-8.
+    private func quoted(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
         withOutput { output in
             output.append(UInt8(ascii: "\""))
-            if let base = text.baseAddress { _ = Self.appendEscaped(base, text.count, into: &output) }
+            if let base = text.baseAddress, !Self.appendEscaped(base, text.count, into: &output) { return false }
             output.append(UInt8(ascii: "\""))
+            return true
         }
     }
 
     /// The separator and, in a document, the key.
     @inline(__always)
     private func member(_ key: BSONKey) {
+        if key.holdsNUL && refusal == nil { refusal = BSONBuilder.refused(key.name) }
         withOutput { output in
             if needsSeparator { output.append(", ") }
             if !inArray { output.append(key.jsonPrefix, key.jsonPrefixLength) }

@@ -30,6 +30,9 @@ public final class RelaxedJSONWriter {
     @exclusivity(unchecked) var arrayLevels: UInt64 = 0
     @exclusivity(unchecked) var deepArrayLevels: [Bool] = []
     @exclusivity(unchecked) var needsSeparator = false
+    /// Why libbson would refuse the document being built (a key holding a NUL byte), if it would:
+    /// the caller must not keep the line. Cleared by `beginDocumentLine` and `removeAll`.
+    @exclusivity(unchecked) public internal(set) var refusal: BSONBuilderError?
     /// One `bson_iter_t` per nesting level, reused for every document.
     private let iterators: UnsafeMutableRawPointer
     private let iteratorStride: Int
@@ -69,6 +72,7 @@ public final class RelaxedJSONWriter {
     /// Forgets the text (keeps the memory).
     public func removeAll() {
         count = 0
+        refusal = nil
         depth = 0
         deepArrayLevels.removeAll(keepingCapacity: true)
         needsSeparator = false
@@ -122,7 +126,7 @@ public final class RelaxedJSONWriter {
         count += text.utf8CodeUnitCount
     }
 
-    func reserve(_ extra: Int) {
+    private func reserve(_ extra: Int) {
         var output = Output(base: base, count: count, capacity: capacity)
         output.reserve(extra)
         base = output.base
@@ -249,7 +253,7 @@ public final class RelaxedJSONWriter {
 
     /// A key libbson accepts: valid UTF-8 (keys cannot hold NUL bytes).
     @inline(__always)
-    static func isValidKey(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+    private static func isValidKey(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {
         var index = 0
         while index < length, bytes[index] < 0x80 { index += 1 }
         return index == length || UTF8Validation.isValid(UnsafeBufferPointer(start: bytes, count: length))

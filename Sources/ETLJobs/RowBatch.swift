@@ -133,9 +133,12 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
                 valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines, warnings: &warnings)
                 lines.endDocumentLine()
                 line = start..<lines.count
-                if lines.count - start > Self.largestDocument {  // libbson would refuse it
+                // What libbson would refuse: a key with a NUL byte, a document over its 2 GiB.
+                let refusal = lines.refusal?.description
+                    ?? (lines.count - start > Self.largestDocument ? "the JSON line is over 2 GiB, libbson's document size limit" : nil)
+                if let refusal {
                     lines.truncate(to: start)
-                    outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: over the BSON size limit (2 GiB)"))
+                    outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: \(refusal)"))
                     continue
                 }
             } else {

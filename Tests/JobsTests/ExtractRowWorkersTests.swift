@@ -113,6 +113,25 @@ import TestSupport
         }
     }
 
+    /// A Python dictionary whose key holds a NUL byte (`\\x00`): libbson refuses such a key, so the row
+    /// goes to quarantine with libbson's reason on both paths, and nothing else changes.
+    @Test func keyWithANULByteIsRefusedOnBothPaths() throws {
+        let work = TemporaryDirectory()
+        let sampleAlbums = try String(contentsOfFile: ExtractRun.sample + "/raw_albums.csv", encoding: .utf8)
+        let original = "\"[{'image_id': '1955',"
+        #expect(sampleAlbums.contains(original))
+        let albums = work.path + "/raw_albums.csv"
+        try sampleAlbums.replacingOccurrences(of: original, with: "\"[{'image\\x00id': '1955',")
+            .write(toFile: albums, atomically: true, encoding: .utf8)
+        let metadata = try ExtractRun.metadata(replacing: ["raw_albums.csv": albums], in: work)
+        let direct = try Self.extract(metadata, workers: 2, batchBytes: 1 << 20, in: work)
+        let libbson = try Self.extract(metadata, workers: 1, batchBytes: 1 << 20, libbson: true, in: work)
+        #expect(direct.counts == libbson.counts)
+        #expect(direct.files == libbson.files)
+        let rejects = String(decoding: try #require(direct.files["quarantine/raw_albums.csv.rejects.csv"]), as: UTF8.self)
+        #expect(rejects.contains("its key holds a NUL byte"), "\(rejects)")
+    }
+
     /// The bundled sample, both track files: every field type the schemas have (dates before and
     /// after 1970, doubles, lists of ints, Python dictionaries, embedded albums and artists, HTML
     /// with quotes and line breaks) written directly and through libbson, byte for byte.
