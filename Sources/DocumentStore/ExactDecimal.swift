@@ -19,7 +19,7 @@ enum ExactDecimal {
         let shift = 52 - Int(magnitude.exponent)  // magnitude = significand / 2^shift, 1 ≤ shift ≤ 62
         guard shift >= 1, shift <= 62 else { return nil }
         let lower = powersOfTen[19], upper = powersOfTen[20]
-        var exponent = Int((Double(magnitude).exponent10Estimate).rounded(.down))
+        var exponent = Int(magnitude.exponent10Estimate.rounded(.down))
         for _ in 0..<4 {  // the estimate is off by at most one
             let scale = 19 - exponent
             guard scale >= 0, scale <= 22 else { return nil }

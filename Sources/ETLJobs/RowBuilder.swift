@@ -231,7 +231,8 @@ struct RowBuilder: Sendable {
     /// Appends a row's fields to `builder`, the document begun by the caller (schema properties in
     /// order, then the unknown columns; `lookups` complete objects that name an `x-lookup`
     /// entity); returns false when invalid UTF-8 had to be replaced. Unknown references add to
-    /// `warnings`. Throws when libbson refuses the document (over the BSON size limit).
+    /// `warnings`. `BSONBuilder` throws where libbson refuses a field (a key with a NUL byte, the
+    /// size limit); the JSON writer records the same refusal in `refusal` instead.
     func build<Writer: RowDocumentWriter>(_ record: CSVRecord, slots: [Slot], lookups: ResolvedLookups, trackID: Int64,
                                           into builder: Writer, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         var valid = true
@@ -275,7 +276,7 @@ struct RowBuilder: Sendable {
     /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
     private static func append<Writer: RowDocumentWriter>(_ slot: Slot, key: Unmanaged<BSONKey>, to builder: Writer,
                                                           buffer: UnsafeBufferPointer<UInt8>,
-                               record: CSVRecord) throws(BSONBuilderError) -> Bool {
+                                                          record: CSVRecord) throws(BSONBuilderError) -> Bool {
         try Self.borrow(key) { (key) throws(BSONBuilderError) -> Bool in
             switch slot {
             case .missing, .null: try builder.appendNull(key)

@@ -47,18 +47,13 @@ public final class AtomicFileWriter {
         if pending.count >= flushThreshold { try flush() }
     }
 
-    /// The fast path for encoded lines: one copy into the pending buffer, or none for a chunk
-    /// that is already large (callers that buffer themselves).
+    /// Encoded lines: see `write(_: UnsafeBufferPointer<UInt8>)`.
     public func write(_ bytes: [UInt8]) throws(FileWriteError) {
-        if pending.isEmpty && bytes.count >= flushThreshold {
-            try bytes.withUnsafeBytes { buffer in Result { () throws(FileWriteError) in try writeAll(buffer) } }.get()
-            return
-        }
-        bytes.withUnsafeBufferPointer { pending.append(contentsOf: $0) }
-        if pending.count >= flushThreshold { try flush() }
+        try bytes.withUnsafeBufferPointer { buffer in Result { () throws(FileWriteError) in try write(buffer) } }.get()
     }
 
-    /// Lines printed elsewhere (a worker's batch): written straight through when large.
+    /// The fast path for encoded lines: one copy into the pending buffer, or none for a chunk
+    /// that is already large (a worker's batch, callers that buffer themselves).
     public func write(_ bytes: UnsafeBufferPointer<UInt8>) throws(FileWriteError) {
         if pending.isEmpty && bytes.count >= flushThreshold {
             try writeAll(UnsafeRawBufferPointer(bytes))
