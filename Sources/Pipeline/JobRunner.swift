@@ -80,6 +80,7 @@ public enum JobRunner {
                 logger.warning("run ledger: \(problem)")
             }
         }
+        context.recorder.releaseMongo()
         let seconds = endedAt.timeIntervalSince(context.startedAt)
         printSummary(job: job, runID: runID, summary: summary, seconds: seconds, format: options.logFormat,
                      dryRun: options.dryRun)

@@ -23,6 +23,13 @@ public final class RunRecorder: Sendable {
     }
 
     var mongo: Target? { target.withLock { $0 } }
+
+    /// Drops the recorder's reference to the connection. When it is the last one, the client pool
+    /// is destroyed here, and libmongoc's teardown (ending server sessions, which logs a warning
+    /// when the server has died) happens before the summary line rather than after it.
+    func releaseMongo() {
+        target.withLock { $0 = nil }
+    }
 }
 
 public enum RunLedger {
