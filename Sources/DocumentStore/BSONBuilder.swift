@@ -59,6 +59,23 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
     public static func index(_ index: Int) -> BSONKey {
         index >= 0 && index < indexKeys.count ? indexKeys[index] : BSONKey(String(index))
     }
+
+    private static let unretainedIndexKeys: [Unmanaged<BSONKey>] = indexKeys.map { .passUnretained($0) }
+
+    /// `index(_:)` without touching the shared key's reference count, which threads building
+    /// rows side by side would otherwise contend for. Keep the result alive (`withExtendedLifetime`)
+    /// while `unmanaged` is used: a large index's key is made for the call.
+    public static func unretainedIndex(_ index: Int) -> UnretainedKey {
+        if index >= 0 && index < unretainedIndexKeys.count { return UnretainedKey(unmanaged: unretainedIndexKeys[index], owner: nil) }
+        let key = BSONKey(String(index))
+        return UnretainedKey(unmanaged: .passUnretained(key), owner: key)
+    }
+
+    public struct UnretainedKey {
+        public let unmanaged: Unmanaged<BSONKey>
+        /// Holds a key made for the call; nil for the shared (immortal) ones.
+        let owner: BSONKey?
+    }
 }
 
 /// Builds one BSON document at a time through libbson's append API (`bson_append_*`), for writers

@@ -79,9 +79,12 @@ struct RowBuilder: Sendable {
     /// The lookup tables that complete each object of `shape` (nil: none), found once per file
     /// instead of by entity name per row.
     struct ResolvedLookups: Sendable {
-        var tables: [LookupTable?] = []
-        /// Per table, the table's fragment position of each plan leaf (-1: none).
-        var fields: [[Int]] = []
+        /// Per object of `shape`, its table's rows and the table's file (for warnings).
+        var indexes: [LookupIndex?] = []
+        var sources: [String] = []
+        /// Per object, the table's fragment position of each plan leaf (-1: none), flat:
+        /// object k's positions start at k × the number of leaves.
+        var fields: [Int] = []
     }
 
     func resolve(_ lookups: LookupTables?) -> ResolvedLookups {
@@ -89,8 +92,9 @@ struct RowBuilder: Sendable {
         var resolved = ResolvedLookups()
         for object in shape.objectNodes {
             let table = object.lookup.flatMap { lookups.tables[$0] }
-            resolved.tables.append(table)
-            resolved.fields.append(plan.leaves.indices.map { table?.fieldIndex[$0] ?? -1 })
+            resolved.indexes.append(table.map { LookupIndex($0.rows) })
+            resolved.sources.append(table?.source ?? "")
+            resolved.fields.append(contentsOf: plan.leaves.indices.map { table?.fieldIndex[$0] ?? -1 })
         }
         return resolved
     }
@@ -264,11 +268,13 @@ struct RowBuilder: Sendable {
         return valid
     }
 
-    /// `key` for the duration of `body`, without a retain (`Shape`'s keys are kept alive by the plan).
+    /// `object` for the duration of `body`, without a retain (`Shape`'s keys are kept alive by the
+    /// plan, lookup rows by their table).
     @inline(__always)
-    private static func borrow<R>(_ key: Unmanaged<BSONKey>, _ body: (BSONKey) throws(BSONBuilderError) -> R) throws(BSONBuilderError) -> R {
-        let result: Result<R, BSONBuilderError> = key._withUnsafeGuaranteedRef { key in
-            Result { () throws(BSONBuilderError) -> R in try body(key) }
+    private static func borrow<Object: AnyObject, R>(_ object: Unmanaged<Object>,
+                                                     _ body: (Object) throws(BSONBuilderError) -> R) throws(BSONBuilderError) -> R {
+        let result: Result<R, BSONBuilderError> = object._withUnsafeGuaranteedRef { object in
+            Result { () throws(BSONBuilderError) -> R in try body(object) }
         }
         return try result.get()
     }
@@ -292,13 +298,13 @@ struct RowBuilder: Sendable {
                               buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: ResolvedLookups,
                               trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         let object = shape.objects[objectIndex]
-        var fragments: LookupRow?
-        let hasTable = objectIndex < lookups.tables.count && lookups.tables[objectIndex] != nil
-        if hasTable, let idLeaf = object.lookupIDLeaf, case .value(.int(let id)) = slots[idLeaf] {
-            fragments = lookups.tables[objectIndex]?.rows[id]
+        var fragments: Unmanaged<LookupRow>?
+        if objectIndex < lookups.indexes.count, let index = lookups.indexes[objectIndex],
+           let idLeaf = object.lookupIDLeaf, case .value(.int(let id)) = slots[idLeaf] {
+            fragments = index[id]
             if fragments == nil {
                 let node = shape.objectNodes[objectIndex]
-                warnings.append("track \(trackID): unknown \(plan.leaves[idLeaf].columnName ?? node.name + "_id") \(id) (no such \(node.lookup ?? "") in \(lookups.tables[objectIndex]?.source ?? "")); reference kept")
+                warnings.append("track \(trackID): unknown \(plan.leaves[idLeaf].columnName ?? node.name + "_id") \(id) (no such \(node.lookup ?? "") in \(lookups.sources[objectIndex])); reference kept")
             }
         }
         if fragments == nil && object.children.allSatisfy({ slots[$0].isAbsent }) {
@@ -307,11 +313,14 @@ struct RowBuilder: Sendable {
         }
         var valid = true
         try Self.borrow(object.key) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+        let fieldsBase = objectIndex * plan.leaves.count
         for index in object.children {
             if slots[index].isAbsent, let fragments {
-                let field = lookups.fields[objectIndex][index]
-                if field >= 0, try Self.borrow(shape.leafKeys[index], { (key) throws(BSONBuilderError) -> Bool in
-                    try builder.append(key, field: field, of: fragments)
+                let field = lookups.fields[fieldsBase + index]
+                if field >= 0, try Self.borrow(fragments, { (row) throws(BSONBuilderError) -> Bool in
+                    try Self.borrow(shape.leafKeys[index]) { (key) throws(BSONBuilderError) -> Bool in
+                        try builder.append(key, field: field, of: row)
+                    }
                 }) {
                     continue
                 }
@@ -332,15 +341,15 @@ struct RowBuilder: Sendable {
         var json: [UInt8] = [], jsonEnds: [Int] = []
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for (position, leaf) in leaves.enumerated() {
-                let key = BSONKey.index(position)
+                let key = BSONKey.unretainedIndex(position)
                 try withExtendedLifetime(key) { () throws(BSONBuilderError) in
                     if let builder {
-                        _ = try Self.append(slots[leaf], key: Unmanaged.passUnretained(key), to: builder, buffer: buffer, record: record)
+                        _ = try Self.append(slots[leaf], key: key.unmanaged, to: builder, buffer: buffer, record: record)
                     }
                     guard let text else { return }
                     let value = text.captureValue { text in
                         do {
-                            _ = try Self.append(slots[leaf], key: Unmanaged.passUnretained(key), to: text, buffer: buffer, record: record)
+                            _ = try Self.append(slots[leaf], key: key.unmanaged, to: text, buffer: buffer, record: record)
                         } catch {
                             preconditionFailure("the JSON writer throws nothing: \(error)")
                         }

@@ -35,7 +35,13 @@ extension RowDocumentWriter {
         case .dateTime(let milliseconds): try append(key, dateTime: milliseconds)
         case .list(let elements):
             try beginArray(key)
-            for (index, element) in elements.enumerated() { try append(BSONKey.index(index), element) }
+            for (index, element) in elements.enumerated() {
+                let key = BSONKey.unretainedIndex(index)
+                let result: Result<Void, BSONBuilderError> = withExtendedLifetime(key) {
+                    key.unmanaged._withUnsafeGuaranteedRef { key in Result { () throws(BSONBuilderError) in try append(key, element) } }
+                }
+                try result.get()
+            }
             try endArray()
         case .dictionary(let entries):
             try beginDocument(key)
@@ -55,9 +61,8 @@ extension BSONBuilder: RowDocumentWriter {
 extension RelaxedJSONWriter: RowDocumentWriter {
     func append(_ key: BSONKey, field: Int, of row: LookupRow) -> Bool {
         precondition(!row.jsonEnds.isEmpty || row.bson.isEmpty, "a lookup row made for libbson's builder reached the JSON writer")
-        guard field >= 0, field < row.jsonEnds.count else { return false }
-        let start = field == 0 ? 0 : row.jsonEnds[field - 1]
-        row.json.withUnsafeBufferPointer { append(key, printedValue: UnsafeBufferPointer(rebasing: $0[start..<row.jsonEnds[field]])) }
+        guard let value = row.jsonValue(field) else { return false }
+        append(key, printedValue: value)
         return true
     }
 }

@@ -278,17 +278,67 @@ struct LookupTable: Sendable {
 /// One album's or artist's fields as a track embeds them, in the form the tracks are built in
 /// (`RowWork.buildsWithLibbson`; the other form stays empty).
 /// A class: a track takes it by one reference, not three arrays' worth of reference counting.
-final class LookupRow: Sendable {
+/// The JSON form lives in one buffer of its own, read through plain pointers: both workers read
+/// the same popular albums and artists, and an array's reference count, touched on every read,
+/// would bounce between their caches.
+final class LookupRow: @unchecked Sendable {  // immutable after init; `deinit` frees the buffer
     /// A raw BSON document whose element k is position k (for `BSONBuilder`).
     let bson: [UInt8]
     /// The values as JSON text, back to back; position k ends at `jsonEnds[k]` (for the JSON writer).
-    let json: [UInt8]
-    let jsonEnds: [Int]
+    let json: UnsafeBufferPointer<UInt8>
+    let jsonEnds: UnsafeBufferPointer<Int>
+    private let storage: UnsafeMutableRawPointer
 
     init(bson: [UInt8], json: [UInt8], jsonEnds: [Int]) {
         self.bson = bson
-        self.json = json
-        self.jsonEnds = jsonEnds
+        let endsBytes = jsonEnds.count * MemoryLayout<Int>.stride
+        storage = .allocate(byteCount: max(endsBytes + json.count, 1), alignment: MemoryLayout<Int>.alignment)
+        let ends = storage.bindMemory(to: Int.self, capacity: jsonEnds.count)
+        ends.initialize(from: jsonEnds, count: jsonEnds.count)
+        self.jsonEnds = UnsafeBufferPointer(start: ends, count: jsonEnds.count)
+        let text = (storage + endsBytes).bindMemory(to: UInt8.self, capacity: json.count)
+        text.initialize(from: json, count: json.count)
+        self.json = UnsafeBufferPointer(start: text, count: json.count)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Position `field`'s JSON text (nil: no such position).
+    @inline(__always)
+    func jsonValue(_ field: Int) -> UnsafeBufferPointer<UInt8>? {
+        guard field >= 0, field < jsonEnds.count, let base = json.baseAddress else { return nil }
+        let start = field == 0 ? 0 : jsonEnds[field - 1]
+        return UnsafeBufferPointer(start: base + start, count: jsonEnds[field] - start)
+    }
+}
+
+/// A lookup table's rows by id for the worker threads, without reference counting or hashing
+/// per track: a dense array when the ids allow (FMA ids are small and mostly used), else a
+/// dictionary. The rows stay alive in `rows`.
+struct LookupIndex: @unchecked Sendable {  // immutable; the Unmanaged rows are kept by `rows`
+    private let rows: [Int64: LookupRow]
+    private let dense: [Unmanaged<LookupRow>?]
+    private let sparse: [Int64: Unmanaged<LookupRow>]
+
+    init(_ rows: [Int64: LookupRow]) {
+        self.rows = rows
+        let largest = rows.keys.max() ?? -1
+        let smallest = rows.keys.min() ?? 0
+        if smallest >= 0 && largest < Int64(rows.count) * 8 + 65_536 {
+            var dense = [Unmanaged<LookupRow>?](repeating: nil, count: Int(largest) + 1)
+            for (id, row) in rows { dense[Int(id)] = .passUnretained(row) }
+            self.dense = dense
+            sparse = [:]
+        } else {
+            dense = []
+            sparse = rows.mapValues { .passUnretained($0) }
+        }
+    }
+
+    @inline(__always)
+    subscript(id: Int64) -> Unmanaged<LookupRow>? {
+        if id >= 0 && id < Int64(dense.count) { return dense[Int(id)] }
+        return dense.isEmpty ? sparse[id] : nil
     }
 }
 

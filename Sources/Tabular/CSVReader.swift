@@ -46,8 +46,9 @@ public struct CSVRecord: Sendable {
         }
     }
 
-    public var count: Int { fieldEnds.count }
+    @inlinable public var count: Int { fieldEnds.count }
 
+    @inlinable  // called per cell from other modules
     public func byteRange(_ index: Int) -> Range<Int> {
         (index == 0 ? 0 : fieldEnds[index - 1])..<fieldEnds[index]
     }
