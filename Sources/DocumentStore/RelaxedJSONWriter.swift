@@ -38,6 +38,9 @@ public final class RelaxedJSONWriter {
     private let iteratorStride: Int
     /// Documents handed to libbson's printer (types it prints itself, or trouble).
     public private(set) var fallbacks = 0
+    /// Keys of dictionary cells by name (`key(named:)`), so that a key repeated row after row is
+    /// made once per writer rather than once per entry.
+    private var namedKeys: [String: BSONKey] = [:]
 
     /// Print every document with libbson itself (for comparisons, or to rule this printer out).
     public let libbsonOnly: Bool
@@ -68,6 +71,15 @@ public final class RelaxedJSONWriter {
     }
 
     public var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+
+    /// The key for `name`, made on first use; a few hundred distinct names are kept at most.
+    public func key(named name: String) -> BSONKey {
+        if let key = namedKeys[name] { return key }
+        if namedKeys.count >= 512 { namedKeys.removeAll(keepingCapacity: true) }
+        let key = BSONKey(name)
+        namedKeys[name] = key
+        return key
+    }
 
     /// Forgets the text (keeps the memory).
     public func removeAll() {

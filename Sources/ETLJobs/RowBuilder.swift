@@ -11,6 +11,9 @@ enum Slot {
     case value(FieldValue)
     /// The record's field at this index, appended as a BSON string (invalid UTF-8 repaired).
     case text(Int)
+    /// The record's field at this index, a `PlainStringList` cell: appended as an array of its
+    /// items' text, as the literal parser would read them, without building the list.
+    case stringList(Int)
 
     var fieldValue: FieldValue? {
         if case .value(let value) = self { return value }
@@ -186,6 +189,11 @@ struct RowBuilder: Sendable {
                     slots[index] = .text(column)
                     continue
                 }
+                if cellType == .pythonLiteral && !leafInfo.expectsObject && PlainStringList.matches(cell) {
+                    // A list passes every other check (no range applies to it).
+                    slots[index] = .stringList(column)
+                    continue
+                }
                 switch cellType.coerce(utf8: cell, itemKey: leafInfo.hasItemKey ? plan.leaves[index].itemKey : nil) {
                 case .failure(let failure):
                     return .failure(Reject(reason: failure.reason, column: header[column]))
@@ -289,6 +297,20 @@ struct RowBuilder: Sendable {
             case .value(let value): try builder.append(key, value)
             case .text(let column):
                 return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
+            case .stringList(let column):
+                try builder.beginArray(key)
+                var position = 0
+                try PlainStringList.forEachItem(UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])) { (item) throws(BSONBuilderError) in
+                    guard let item else { preconditionFailure("a string-list slot holds a cell of another shape") }
+                    let element = BSONKey.unretainedIndex(position)
+                    // Not a repair of the row's text: a literal's strings are decoded as the
+                    // literal parser decodes them, which does not flag the row either.
+                    _ = try withExtendedLifetime(element) { () throws(BSONBuilderError) in
+                        try borrow(element.unmanaged) { (key) throws(BSONBuilderError) in try builder.append(key, repairingUTF8: item) }
+                    }
+                    position += 1
+                }
+                try builder.endArray()
             }
             return true
         }

@@ -20,6 +20,8 @@ protocol RowDocumentWriter: AnyObject {
     func endArray() throws(BSONBuilderError)
     /// Position `field` of an embedded album's or artist's fields; false when it has no such position.
     func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool
+    /// The key of a dictionary cell's entry.
+    func key(named name: String) -> BSONKey
 }
 
 extension RowDocumentWriter {
@@ -45,13 +47,15 @@ extension RowDocumentWriter {
             try endArray()
         case .dictionary(let entries):
             try beginDocument(key)
-            for entry in entries { try append(BSONKey(entry.key), entry.value) }
+            for entry in entries { try append(self.key(named: entry.key), entry.value) }
             try endDocument()
         }
     }
 }
 
 extension BSONBuilder: RowDocumentWriter {
+    func key(named name: String) -> BSONKey { BSONKey(name) }
+
     func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool {
         precondition(!row.bson.isEmpty || row.jsonEnds.isEmpty, "a lookup row made for the JSON writer reached libbson's builder")
         return try append(key, elementAt: field, ofRawDocument: row.bson)

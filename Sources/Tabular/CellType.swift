@@ -1,3 +1,5 @@
+import Foundation
+
 /// The type of a CSV cell as a schema names it (`x-type`), and how its bytes become a `FieldValue`.
 ///
 /// Every type parses straight from the cell's UTF-8 bytes (`CellParsers`, `PythonLiteral`), so a
@@ -228,6 +230,51 @@ private struct LiteralScanner {
             return true
         default:
             return integer(quoted: false) != nil
+        }
+    }
+}
+
+/// The common shape of a `python-literal` cell in FMA's files: a list of strings as Python's
+/// `repr` prints it (`['rock', "it's"]`: its own spacing, no escapes, no control bytes). Such a
+/// cell can be written out item by item from its bytes, with nothing parsed or allocated; each
+/// item's text is the bytes between its quotes, which is what the literal parser returns for it
+/// (`StringListFastPathTests` checks the two on random cells). Anything else is left to the parser.
+public enum PlainStringList {
+    /// Whether `cell` has the shape.
+    public static func matches(_ cell: UnsafeBufferPointer<UInt8>) -> Bool {
+        var valid = true
+        forEachItem(cell) { item in valid = valid && item != nil }
+        return valid
+    }
+
+    /// Calls `body` with each item's text, in order; with nil (once, then stops) when the cell
+    /// does not have the shape.
+    @inline(__always)
+    public static func forEachItem<E: Error>(_ cell: UnsafeBufferPointer<UInt8>,
+                                             _ body: (UnsafeBufferPointer<UInt8>?) throws(E) -> Void) throws(E) {
+        guard let base = cell.baseAddress, cell.count >= 2, base[0] == UInt8(ascii: "["),
+              base[cell.count - 1] == UInt8(ascii: "]") else { return try body(nil) }
+        let end = cell.count - 1  // the closing bracket
+        var position = 1
+        if position == end { return }  // []
+        while true {
+            let quote = base[position]
+            guard quote == UInt8(ascii: "'") || quote == UInt8(ascii: "\"") else { return try body(nil) }
+            let start = position + 1
+            guard start <= end, let found = memchr(base + start, Int32(quote), end - start) else { return try body(nil) }
+            let close = UnsafeRawPointer(found).assumingMemoryBound(to: UInt8.self) - base
+            let item = UnsafeBufferPointer(start: base + start, count: close - start)
+            guard !item.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\\") }) else { return try body(nil) }
+            position = close + 1
+            if position == end {
+                try body(item)
+                return
+            }
+            guard position + 2 < end, base[position] == UInt8(ascii: ","), base[position + 1] == UInt8(ascii: " ") else {
+                return try body(nil)
+            }
+            try body(item)
+            position += 2
         }
     }
 }
