@@ -289,13 +289,21 @@ public final class CSVReader {
         }
     }
 
+    @inline(__always)
     private func peek() throws(CSVError) -> UInt8? {
         guard try fill() else { return nil }
         return buffer[position]
     }
 
     /// Makes at least `minimum` unread bytes available if the input has them; false at the end.
+    /// Checked twice per field: the common case, bytes in the buffer, is answered inline.
+    @inline(__always)
     private func fill(minimum: Int = 1) throws(CSVError) -> Bool {
+        if limit - position >= minimum { return true }
+        return try refill(minimum: minimum)
+    }
+
+    private func refill(minimum: Int) throws(CSVError) -> Bool {
         while limit - position < minimum && !endOfInput {
             if position > 0 {  // keep the unread tail at the front
                 let remaining = limit - position
