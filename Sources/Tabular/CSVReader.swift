@@ -21,7 +21,9 @@ public struct CSVError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// One record: the unescaped bytes of every field, back to back, and where each ends.
+/// One record: the unescaped bytes of every field, each followed by one separator byte (a comma,
+/// as in the file, so that runs of unquoted fields are copied from the read buffer at once), and
+/// where each field ends.
 ///
 /// Reused across `CSVReader.next(into:)` calls so that reading allocates nothing per row.
 public struct CSVRecord: Sendable {
@@ -40,7 +42,8 @@ public struct CSVRecord: Sendable {
     public init() {}
 
     public init(fields: [String]) {
-        for field in fields {
+        for (index, field) in fields.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
             bytes.append(contentsOf: field.utf8)
             fieldEnds.append(bytes.count)
         }
@@ -50,7 +53,7 @@ public struct CSVRecord: Sendable {
 
     @inlinable  // called per cell from other modules
     public func byteRange(_ index: Int) -> Range<Int> {
-        (index == 0 ? 0 : fieldEnds[index - 1])..<fieldEnds[index]
+        (index == 0 ? 0 : fieldEnds[index - 1] + 1)..<fieldEnds[index]
     }
 
     public func isEmpty(_ index: Int) -> Bool { byteRange(index).isEmpty }
@@ -71,6 +74,11 @@ public struct CSVRecord: Sendable {
     }
 
     public var fields: [String] { (0..<count).map { self[$0] } }
+
+    @inline(__always)
+    mutating func appendRun(_ buffer: UnsafeMutablePointer<UInt8>, _ range: Range<Int>) {
+        if !range.isEmpty { bytes.append(contentsOf: UnsafeBufferPointer(start: buffer + range.lowerBound, count: range.count)) }
+    }
 
     mutating func reset(line: Int, number: Int) {
         bytes.removeAll(keepingCapacity: true)
@@ -140,49 +148,93 @@ public final class CSVReader {
         }
         recordNumber += 1
         record.reset(line: line, number: recordNumber)
-        while true {
-            let terminator = try readField(into: &record)
-            record.fieldEnds.append(record.bytes.count)
-            switch terminator {
-            case Self.comma: continue
-            case Self.lf, Self.cr:
-                consumeLineEnd(terminator)
-                return true
-            default:  // end of input
-                return true
+        // Unquoted fields and the commas between them are copied to the record as one run, from
+        // `runStart` up to where the run ends (a quoted field, the line end, a spent buffer).
+        var runStart = position
+        while true {  // at the start of a field
+            if position == limit {  // the buffer is spent: keep the run before refilling
+                record.appendRun(buffer, runStart..<position)
+                guard try fill() else {  // the input ends with an empty field
+                    record.fieldEnds.append(record.bytes.count)
+                    return true
+                }
+                runStart = position
+            }
+            if buffer[position] == Self.quote {
+                record.appendRun(buffer, runStart..<position)
+                position += 1
+                let terminator = try readQuotedField(into: &record)
+                record.fieldEnds.append(record.bytes.count)
+                switch terminator {
+                case Self.comma:
+                    record.bytes.append(Self.comma)
+                    runStart = position
+                    continue
+                case Self.lf, Self.cr:
+                    consumeLineEnd(terminator)
+                    return true
+                default:  // end of input
+                    return true
+                }
+            }
+            while true {  // an unquoted field
+                let end = scanUnquoted(from: position, record: &record)
+                if end < limit {
+                    record.fieldEnds.append(record.bytes.count + (end - runStart))
+                    let byte = buffer[end]
+                    if byte == Self.comma {
+                        position = end + 1
+                        break
+                    }
+                    record.appendRun(buffer, runStart..<end)
+                    position = end
+                    consumeLineEnd(byte)
+                    return true
+                }
+                // The field goes on past the buffer: keep the run, refill, scan on.
+                record.appendRun(buffer, runStart..<end)
+                position = end
+                guard try fill() else {
+                    record.fieldEnds.append(record.bytes.count)
+                    return true
+                }
+                runStart = position
             }
         }
     }
 
-    /// Reads one field; returns the byte that ended it (comma, CR, LF), unconsumed except the
-    /// comma, or 0 at the end of input.
-    private func readField(into record: inout CSVRecord) throws(CSVError) -> UInt8 {
-        guard let first = try peek() else { return 0 }
-        if first == Self.quote {
-            position += 1
-            return try readQuotedField(into: &record)
+    /// The end of the unquoted field (or its part in the buffer) that starts at `start`: the
+    /// offset of the comma, CR or LF that ends it, or `limit`. Flags a quote inside it.
+    @inline(__always)
+    private func scanUnquoted(from start: Int, record: inout CSVRecord) -> Int {
+        // Locals: class properties in a hot loop cost a dynamic exclusivity check per access.
+        let buffer = self.buffer, limit = self.limit
+        var index = Self.skipPlainWords(buffer, from: start, limit: limit)
+        var quoteAt = -1
+        while index < limit {
+            let byte = buffer[index]
+            // One compare for the common case: every special byte is below 0x2D (',').
+            if byte <= Self.comma {
+                if byte == Self.comma || byte == Self.lf || byte == Self.cr { break }
+                if byte == Self.quote && quoteAt < 0 { quoteAt = index }
+            }
+            index += 1
         }
+        if quoteAt >= 0 && record.problem == nil {
+            record.problem = "a quote inside an unquoted field (kept as text)"
+            record.problemColumn = record.fieldEnds.count + 1
+        }
+        return index
+    }
+
+    /// Reads the rest of a field as unquoted text (after a quoted part: `"a"b`); returns the byte
+    /// that ended it (comma, CR, LF), unconsumed except the comma, or 0 at the end of input.
+    private func readUnquotedRest(into record: inout CSVRecord) throws(CSVError) -> UInt8 {
         while true {
             guard try fill() else { return 0 }
-            // Locals: class properties in a hot loop cost a dynamic exclusivity check per access.
-            let buffer = self.buffer, limit = self.limit
             let start = position
-            var index = Self.skipPlainWords(buffer, from: start, limit: limit)
-            var quoteAt = -1
-            while index < limit {
-                let byte = buffer[index]
-                // One compare for the common case: every special byte is below 0x2D (',').
-                if byte <= Self.comma {
-                    if byte == Self.comma || byte == Self.lf || byte == Self.cr { break }
-                    if byte == Self.quote && quoteAt < 0 { quoteAt = index }
-                }
-                index += 1
-            }
-            if quoteAt >= 0 && record.problem == nil {
-                record.problem = "a quote inside an unquoted field (kept as text)"
-                record.problemColumn = record.fieldEnds.count + 1
-            }
-            record.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: index - start))
+            let index = scanUnquoted(from: start, record: &record)
+            record.appendRun(buffer, start..<index)
             position = index
             if index < limit {
                 let byte = buffer[index]
@@ -233,7 +285,7 @@ public final class CSVReader {
                 record.problem = "text after the closing quote of a quoted field"
                 record.problemColumn = column
             }
-            return try readField(into: &record)
+            return try readUnquotedRest(into: &record)
         }
     }
 
