@@ -34,7 +34,9 @@ let package = Package(
         // The per-frame DSP loops, built for AVX2 and for baseline x86-64 in one binary (see its header).
         .target(name: "CAudioKernels"),
         .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW", "CAudioKernels"]),
-        .target(name: "DocumentStore", dependencies: ["CMongoC", crypto]),
+        // JSON string escaping for staged lines, 16 bytes at a time (SSE2).
+        .target(name: "CTextKernels"),
+        .target(name: "DocumentStore", dependencies: ["CMongoC", "CTextKernels", crypto]),
         .target(name: "Pipeline", dependencies: ["Tabular", "DocumentStore", logging, argumentParser]),
         .target(name: "Export", dependencies: ["Tabular", "DocumentStore", crypto]),
         // The jobs themselves: argument parsing and orchestration over the libraries above.

@@ -206,6 +206,27 @@ import TestSupport
         Self.expectSame(try Self.document(string: [0x61, 0x00, 0x62, 0xC3, 0xA9, 0xE2, 0x9C, 0x93, 0xF0, 0x9F, 0x98, 0x80]), native: true)
     }
 
+    /// The escaping loop looks at 16 bytes per step: every escape, multi-byte character and
+    /// invalid sequence at every offset of the first three steps, with text before and after.
+    @Test func specialBytesAtEveryOffsetOfLongText() throws {
+        let escaped: [[UInt8]] = ["\"", "\\", "\n", "\u{1}", "\u{1F}", "\u{7F}", "é", "日", "😀"].map { Array($0.utf8) } + [[0x00]]
+        let invalid: [[UInt8]] = [[0xFF], [0xC3], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80]]
+        for offset in 0..<48 {
+            for tail in [0, 1, 15, 16, 17, 40] {
+                let before = Array(repeating: UInt8(ascii: "x"), count: offset)
+                let after = Array(repeating: UInt8(ascii: "y"), count: tail)
+                for piece in escaped {
+                    Self.expectSame(try Self.document(string: before + piece + after + piece), native: true)
+                }
+                for piece in invalid {
+                    let document = try Self.document(string: before + piece + after)
+                    #expect(Self.libbson(document.pointer) == nil)
+                    #expect(Self.fast(document.pointer).text == nil, "\(piece) at \(offset)")
+                }
+            }
+        }
+    }
+
     @Test func corruptBSONIsPrintedOrRefusedAsLibbsonDoes() throws {
         var random = SplitMix64(seed: 7)
         let original = try BSONDocument([
