@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CTextKernels
 
 /// A CSV syntax error that stops reading a file: there is no safe way to find the next record.
 public struct CSVError: Error, Sendable, CustomStringConvertible {
@@ -257,12 +258,12 @@ public final class CSVReader {
             }
             let buffer = self.buffer, limit = self.limit
             let start = position
-            // Quoted fields are the long ones (HTML bios): find the closing quote with memchr, then
-            // count the physical lines in between (a CRLF is one line end).
-            let index = memchr(buffer + start, Int32(Self.quote), limit - start)
-                .map { $0.assumingMemoryBound(to: UInt8.self) - buffer } ?? limit
+            // Quoted fields are the long ones (HTML bios): find the next quote and count the
+            // physical lines before it (a CRLF is one line end) in one pass (CTextKernels).
+            var lineEndsBefore = 0
+            let index = start + musicetl_csv_find_quote(buffer + start, limit - start, &lineEndsBefore)
             let span = UnsafeBufferPointer(start: buffer + start, count: index - start)
-            line += Self.lineEnds(in: span, followedBy: index < limit ? buffer[index] : nil)
+            line += lineEndsBefore
             if crEndedBuffer && span.first == Self.lf { line -= 1 }
             crEndedBuffer = index == limit && span.last == Self.cr
             record.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: index - start))
@@ -305,27 +306,6 @@ public final class CSVReader {
             index += 8
         }
         return index
-    }
-
-    /// Line ends in `span`: LF, CRLF and lone CR each count once. `next` is the byte after the
-    /// span (nil when the span ends the buffer: a CR there counts as a line end).
-    static func lineEnds(in span: UnsafeBufferPointer<UInt8>, followedBy next: UInt8?) -> Int {
-        guard let base = span.baseAddress else { return 0 }
-        // Line ends are sparse in text: memchr hops between them.
-        var lineFeeds = 0
-        var cursor = UnsafeRawPointer(base)
-        let end = UnsafeRawPointer(base + span.count)
-        while cursor < end, let found = memchr(cursor, Int32(lf), end - cursor) {
-            lineFeeds += 1
-            cursor = UnsafeRawPointer(found) + 1
-        }
-        guard memchr(base, Int32(cr), span.count) != nil else { return lineFeeds }
-        var lone = 0
-        for index in span.indices where span[index] == cr {
-            let following = index + 1 < span.count ? span[index + 1] : next
-            if following != lf { lone += 1 }
-        }
-        return lineFeeds + lone
     }
 
     private func consumeLineEnd(_ byte: UInt8) {

@@ -80,6 +80,65 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
         }
     }
 
+    /// Random records of quoted fields full of doubled quotes, LF, CR and CRLF, read with random
+    /// buffer sizes, against a model: each field's text and each record's first physical line
+    /// (counted in the raw text: LF, CRLF and lone CR are one line end each).
+    @Test func randomQuotedFieldsMatchAModelOfFieldsAndLines() throws {
+        var random = SplitMix64(seed: 2026_11_22)
+        let pieces: [[UInt8]] = ["a", "plain text ", "\n", "\r", "\r\n", "\"\"", ",", "é", "0123456789abcdef"].map { Array($0.utf8) }
+        for round in 0..<60 {
+            var text: [UInt8] = []
+            var expectedRows: [[[UInt8]]] = []
+            var expectedLines: [Int] = []
+            func physicalLine(at offset: Int) -> Int {
+                var line = 1, index = 0
+                while index < offset {
+                    if text[index] == 0x0A || (text[index] == 0x0D && (index + 1 >= text.count || text[index + 1] != 0x0A)) { line += 1 }
+                    index += 1
+                }
+                return line
+            }
+            for _ in 0..<Int(random.next() % 12 + 1) {
+                expectedLines.append(physicalLine(at: text.count))
+                var row: [[UInt8]] = []
+                for column in 0..<3 {
+                    if column > 0 { text.append(UInt8(ascii: ",")) }
+                    var raw: [UInt8] = []
+                    for _ in 0..<Int(random.next() % 30) { raw += pieces[Int(random.next() % UInt64(pieces.count))] }
+                    text += [UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")]
+                    row.append(Self.undoubled(raw))
+                }
+                expectedRows.append(row)
+                text += pieces[2 + Int(random.next() % 3)]  // LF, CR or CRLF
+            }
+            let bufferSize = [1, 2, 3, 15, 16, 17, 31, 64, 1000][round % 9]
+            let directory = TemporaryDirectory()
+            let path = directory.path + "/input.csv"
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(text)))
+            let reader = try CSVReader(path: path, bufferSize: bufferSize)
+            var record = CSVRecord()
+            var rows: [[[UInt8]]] = []
+            var lines: [Int] = []
+            while try reader.next(into: &record) {
+                rows.append((0..<record.count).map { Array(record.bytes[record.byteRange($0)]) })
+                lines.append(record.line)
+            }
+            #expect(rows == expectedRows, "round \(round), buffer \(bufferSize)")
+            #expect(lines == expectedLines, "round \(round), buffer \(bufferSize)")
+        }
+    }
+
+    /// `""` → `"`, as inside a quoted field.
+    static func undoubled(_ bytes: [UInt8]) -> [UInt8] {
+        var result: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            result.append(bytes[index])
+            index += bytes[index] == UInt8(ascii: "\"") ? 2 : 1
+        }
+        return result
+    }
+
     @Test func lineEndsLFCRLFAndCROnlyAreAllRecordEnds() throws {
         let expected = [["h1", "h2"], ["1", "2"], ["3", "4"]]
         #expect(try records("h1,h2\n1,2\n3,4\n").rows == expected)

@@ -16,4 +16,9 @@ static inline size_t musicetl_json_escape_capacity(size_t length) { return lengt
 /// overlong forms, no surrogates, nothing above U+10FFFF); `out` then holds garbage.
 ptrdiff_t musicetl_json_escape(const uint8_t *text, size_t length, uint8_t *out);
 
+/// In the `length` bytes of a quoted CSV field's text at `text`: the offset of the first quote
+/// (`length` when there is none), and the line ends before it: each LF, and each CR not followed
+/// by an LF within the scanned text (a CR just before the quote or at the end counts as one).
+size_t musicetl_csv_find_quote(const uint8_t *text, size_t length, size_t *line_ends);
+
 #endif
