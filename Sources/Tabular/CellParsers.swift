@@ -160,6 +160,57 @@ public enum CellParsers {
     public static func dateTimeMilliseconds(
         utf8 cell: UnsafeBufferPointer<UInt8>
     ) throws(CellParseError) -> Int64 {
+        if let milliseconds = commonDateTimeMilliseconds(cell) { return milliseconds }
+        return try anyDateTimeMilliseconds(utf8: cell)
+    }
+
+    /// The two fixed-width layouts that fill FMA's date columns, read without the general parser:
+    /// `YYYY-MM-DD HH:mm:ss` (or with `T`) and `MM/DD/YYYY hh:mm:ss AM`, exactly so and naming a
+    /// possible instant. nil for anything else, which the general parser reads or explains; where
+    /// this answers, it answers as the general parser does (`CellParsersTests` checks the two).
+    static func commonDateTimeMilliseconds(_ cell: UnsafeBufferPointer<UInt8>) -> Int64? {
+        guard let base = cell.baseAddress else { return nil }
+        @inline(__always) func digits(_ offset: Int, _ count: Int) -> Int? {
+            var value = 0
+            for index in offset..<(offset + count) {
+                let digit = Int(base[index]) &- 0x30
+                guard digit >= 0 && digit <= 9 else { return nil }
+                value = value * 10 + digit
+            }
+            return value
+        }
+        var year: Int, month: Int, day: Int, hour: Int
+        let minute: Int, second: Int
+        switch cell.count {
+        case 19:  // YYYY-MM-DD HH:mm:ss
+            guard base[4] == minusSign, base[7] == minusSign, base[13] == colon, base[16] == colon,
+                  base[10] == space || base[10] == 0x54 || base[10] == 0x74,
+                  let y = digits(0, 4), let mo = digits(5, 2), let d = digits(8, 2),
+                  let h = digits(11, 2), let mi = digits(14, 2), let se = digits(17, 2), h <= 23
+            else { return nil }
+            (year, month, day, hour, minute, second) = (y, mo, d, h, mi, se)
+        case 22:  // MM/DD/YYYY hh:mm:ss AM
+            let marker = base[20] | 0x20
+            guard base[2] == slash, base[5] == slash, base[10] == space, base[13] == colon, base[16] == colon,
+                  base[19] == space, marker == 0x61 || marker == 0x70, base[21] | 0x20 == 0x6D,
+                  let mo = digits(0, 2), let d = digits(3, 2), let y = digits(6, 4),
+                  let h = digits(11, 2), let mi = digits(14, 2), let se = digits(17, 2), (1...12).contains(h)
+            else { return nil }
+            (year, month, day, minute, second) = (y, mo, d, mi, se)
+            hour = h % 12 + (marker == 0x70 ? 12 : 0)  // 12 AM is midnight, 12 PM is noon
+        default:
+            return nil
+        }
+        guard (1...12).contains(month), day >= 1, day <= DateTimeFields.daysIn(month: month, year: year),
+              minute <= 59, second <= 59 else { return nil }
+        let days = Int64(DateTimeFields.daysSinceEpoch(year: year, month: month, day: day))
+        return (days * 86_400 + Int64(hour * 3600 + minute * 60 + second)) * 1000
+    }
+
+    /// The general parser: every layout `dateTimeMilliseconds` accepts, and its reasons.
+    static func anyDateTimeMilliseconds(
+        utf8 cell: UnsafeBufferPointer<UInt8>
+    ) throws(CellParseError) -> Int64 {
         var scanner = CellScanner(cell)
         guard !scanner.isAtEnd else {
             throw CellParseError(.invalidDateTime, "expected a date, got an empty cell")
