@@ -122,3 +122,42 @@ size_t musicetl_csv_find_quote(const uint8_t *text, size_t length, size_t *line_
     *line_ends = lines;
     return end;
 }
+
+// Most of a CSV record is short unquoted fields: classifying 16 bytes per step and walking the
+// marked bytes costs a few instructions per field instead of a loop per byte.
+size_t musicetl_csv_scan_fields(const uint8_t *text, size_t length, size_t *ends, size_t capacity, size_t bias,
+                                size_t *count) {
+    size_t n = 0, field_start = 0, i = 0;
+#if defined(__SSE2__)
+    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), lf = _mm_set1_epi8('\n'),
+                  cr = _mm_set1_epi8('\r');
+    for (; i + 16 <= length; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(text + i));
+        __m128i marks = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(marks);
+        while (mask) {
+            size_t at = i + (size_t)__builtin_ctz(mask);
+            if (text[at] != ',' || n == capacity) {
+                *count = n;
+                return field_start;
+            }
+            ends[n++] = bias + at;
+            field_start = at + 1;
+            mask &= mask - 1;
+        }
+    }
+#endif
+    for (; i < length; i++) {
+        uint8_t byte = text[i];
+        if (byte == ',') {
+            if (n == capacity) break;
+            ends[n++] = bias + i;
+            field_start = i + 1;
+        } else if (byte == '"' || byte == '\n' || byte == '\r') {
+            break;
+        }
+    }
+    *count = n;
+    return field_start;
+}

@@ -21,4 +21,11 @@ ptrdiff_t musicetl_json_escape(const uint8_t *text, size_t length, uint8_t *out)
 /// by an LF within the scanned text (a CR just before the quote or at the end counts as one).
 size_t musicetl_csv_find_quote(const uint8_t *text, size_t length, size_t *line_ends);
 
+/// Unquoted CSV fields from `text`, which starts at a field: for each field ended by a comma,
+/// writes `bias` + the comma's offset to `ends`, stopping at the first CR, LF or quote, at the
+/// end of `text`, or after `capacity` ends. Returns the offset where the field in progress starts
+/// (just after the last comma written, or 0); `*count` is the number of ends written.
+size_t musicetl_csv_scan_fields(const uint8_t *text, size_t length, size_t *ends, size_t capacity, size_t bias,
+                                size_t *count);
+
 #endif
