@@ -158,52 +158,57 @@ struct RowBuilder: Sendable {
                 return .failure(Reject(reason: "NUL byte in column \(header[column]) (a sign of a corrupted copy)",
                                        column: header[column]))
             }
-            for index in hot.indices {
-                let leafInfo = hot[index]
-                let column = leafInfo.column
-                guard column >= 0, let cellType = leafInfo.cellType else {
-                    slots[index] = .missing
-                    continue
-                }
-                let cell = UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])
-                if Self.isBlank(cell, text: cellType == .string) {
-                    // Blank cells are common: read the leaf's fields only when needed (a copy of
-                    // the whole `Leaf` retains and releases each of its references).
-                    if leafInfo.hasEmptyValue, let fallback = plan.leaves[index].emptyValue {
-                        slots[index] = .value(fallback)
-                    } else if leafInfo.isRequired {
-                        return .failure(Reject(reason: "required field \(plan.leaves[index].path) is empty", column: header[column]))
-                    } else {
-                        slots[index] = .null
+            // One exclusive access to the slots for the whole row, not a uniqueness check per cell.
+            let failure = slots.withUnsafeMutableBufferPointer { slotBuffer -> Reject? in
+                for index in hot.indices {
+                    let leafInfo = hot[index]
+                    let column = leafInfo.column
+                    guard column >= 0, let cellType = leafInfo.cellType else {
+                        slotBuffer[index] = .missing
+                        continue
                     }
-                    continue
-                }
-                if cellType == .string {
-                    if leafInfo.hasChecks, let allowed = plan.leaves[index].allowed {
-                        let text = String(decoding: cell, as: UTF8.self)
-                        guard allowed.contains(text) else {
-                            return .failure(Reject(reason: "'\(text.excerpt)' is not one of \(allowed.sorted().joined(separator: ", "))",
-                                                   column: header[column]))
+                    let cell = UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])
+                    if Self.isBlank(cell, text: cellType == .string) {
+                        // Blank cells are common: read the leaf's fields only when needed (a copy of
+                        // the whole `Leaf` retains and releases each of its references).
+                        if leafInfo.hasEmptyValue, let fallback = plan.leaves[index].emptyValue {
+                            slotBuffer[index] = .value(fallback)
+                        } else if leafInfo.isRequired {
+                            return Reject(reason: "required field \(plan.leaves[index].path) is empty", column: header[column])
+                        } else {
+                            slotBuffer[index] = .null
                         }
+                        continue
                     }
-                    slots[index] = .text(column)
-                    continue
-                }
-                if cellType == .pythonLiteral && !leafInfo.expectsObject && PlainStringList.matches(cell) {
-                    // A list passes every other check (no range applies to it).
-                    slots[index] = .stringList(column)
-                    continue
-                }
-                switch cellType.coerce(utf8: cell, itemKey: leafInfo.hasItemKey ? plan.leaves[index].itemKey : nil) {
-                case .failure(let failure):
-                    return .failure(Reject(reason: failure.reason, column: header[column]))
-                case .success(let value):
-                    if leafInfo.hasChecks, let problem = Self.check(value, against: leafInfo, column: header[column]) {
-                        return .failure(Reject(reason: problem, column: header[column]))
+                    if cellType == .string {
+                        if leafInfo.hasChecks, let allowed = plan.leaves[index].allowed {
+                            let text = String(decoding: cell, as: UTF8.self)
+                            guard allowed.contains(text) else {
+                                return Reject(reason: "'\(text.excerpt)' is not one of \(allowed.sorted().joined(separator: ", "))",
+                                              column: header[column])
+                            }
+                        }
+                        slotBuffer[index] = .text(column)
+                        continue
                     }
-                    slots[index] = .value(value)
+                    if cellType == .pythonLiteral && !leafInfo.expectsObject && PlainStringList.matches(cell) {
+                        // A list passes every other check (no range applies to it).
+                        slotBuffer[index] = .stringList(column)
+                        continue
+                    }
+                    switch cellType.coerce(utf8: cell, itemKey: leafInfo.hasItemKey ? plan.leaves[index].itemKey : nil) {
+                    case .failure(let failure):
+                        return Reject(reason: failure.reason, column: header[column])
+                    case .success(let value):
+                        if leafInfo.hasChecks, let problem = Self.check(value, against: leafInfo, column: header[column]) {
+                            return Reject(reason: problem, column: header[column])
+                        }
+                        slotBuffer[index] = .value(value)
+                    }
                 }
+                return nil
             }
+            if let failure { return .failure(failure) }
             guard case .value(.int(let id)) = slots[plan.idLeaf] else {
                 return .failure(Reject(reason: "no id", column: plan.leaves[plan.idLeaf].columnName ?? ""))
             }
