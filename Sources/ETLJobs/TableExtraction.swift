@@ -45,7 +45,7 @@ final class TableExtraction {
     private var quarantine: QuarantineFile?
     private let quarantineDirectory: String?
     var counts = TableCounts()
-    private var firstLineOfID: [Int64: Int] = [:]
+    private var firstLineOfID = FirstLines()
     private var loggedRejects = 0
     /// Builds each row's document on this thread (`run`, `write`).
     private let builder: BSONBuilder
@@ -268,6 +268,31 @@ final class TableExtraction {
 
 /// Lookup tables of the entities a track embeds: id → the referenced fields (position k is the
 /// value for position k; null where the entity has none).
+/// The line on which each id was first seen, for duplicate checks: one lookup and one store per
+/// row. Ids are small in practice (FMA's are below 160,000), so an array indexed by id holds them
+/// (grown as needed, up to 4 Mi ids: 32 MiB at most); other ids go to a dictionary.
+struct FirstLines {
+    private var dense: [Int] = []  // 0: not seen
+    private var sparse: [Int64: Int] = [:]
+    private static let denseLimit: Int64 = 1 << 22
+
+    subscript(id: Int64) -> Int? {
+        get {
+            guard id >= 0 && id < Self.denseLimit else { return sparse[id] }
+            guard id < Int64(dense.count), dense[Int(id)] != 0 else { return nil }
+            return dense[Int(id)]
+        }
+        set {
+            guard id >= 0 && id < Self.denseLimit else { return sparse[id] = newValue }
+            if id >= Int64(dense.count) {
+                let count = min(max(Int(id) + 1, dense.count * 2), Int(Self.denseLimit))
+                dense.append(contentsOf: repeatElement(0, count: count - dense.count))
+            }
+            dense[Int(id)] = newValue ?? 0
+        }
+    }
+}
+
 struct LookupTable: Sendable {
     var source: String
     var rows: [Int64: LookupRow] = [:]

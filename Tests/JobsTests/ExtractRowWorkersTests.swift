@@ -173,3 +173,26 @@ import TestSupport
         }
     }
 }
+
+/// `FirstLines`, the duplicate-id index, against a dictionary: small ids (the array), negative and
+/// huge ones (the dictionary), in random order.
+@Suite struct FirstLinesTests {
+    @Test func agreesWithADictionary() {
+        var random = SplitMix64(seed: 22_11)
+        var index = FirstLines()
+        var model: [Int64: Int] = [:]
+        for step in 0..<20_000 {
+            let id: Int64 = switch random.next() % 5 {
+            case 0: -Int64(random.next() % 1000)
+            case 1: Int64(bitPattern: random.next())
+            case 2: (1 << 22) - 2 + Int64(random.next() % 4)
+            default: Int64(random.next() % 5000)
+            }
+            #expect(index[id] == model[id], "id \(id) at step \(step)")
+            if model[id] == nil {
+                index[id] = step + 1
+                model[id] = step + 1
+            }
+        }
+    }
+}
