@@ -11,9 +11,9 @@ enum Slot {
     case value(FieldValue)
     /// The record's field at this index, appended as a BSON string (invalid UTF-8 repaired).
     case text(Int)
-    /// The record's field at this index, a `PlainStringList` cell: appended as an array of its
-    /// items' text, as the literal parser would read them, without building the list.
-    case stringList(Int)
+    /// The record's field at this index, a `PlainLiteral` cell (a list): appended as it is walked,
+    /// as the literal parser would read it, without building the values.
+    case plainLiteral(Int)
 
     var fieldValue: FieldValue? {
         if case .value(let value) = self { return value }
@@ -191,9 +191,9 @@ struct RowBuilder: Sendable {
                         slotBuffer[index] = .text(column)
                         continue
                     }
-                    if cellType == .pythonLiteral && !leafInfo.expectsObject && PlainStringList.matches(cell) {
+                    if cellType == .pythonLiteral && !leafInfo.expectsObject && PlainLiteral.matches(cell) {
                         // A list passes every other check (no range applies to it).
-                        slotBuffer[index] = .stringList(column)
+                        slotBuffer[index] = .plainLiteral(column)
                         continue
                     }
                     switch cellType.coerce(utf8: cell, itemKey: leafInfo.hasItemKey ? plan.leaves[index].itemKey : nil) {
@@ -302,23 +302,64 @@ struct RowBuilder: Sendable {
             case .value(let value): try builder.append(key, value)
             case .text(let column):
                 return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
-            case .stringList(let column):
-                try builder.beginArray(key)
-                var position = 0
-                try PlainStringList.forEachItem(UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])) { (item) throws(BSONBuilderError) in
-                    guard let item else { preconditionFailure("a string-list slot holds a cell of another shape") }
-                    let element = BSONKey.unretainedIndex(position)
-                    // Not a repair of the row's text: a literal's strings are decoded as the
-                    // literal parser decodes them, which does not flag the row either.
-                    _ = try withExtendedLifetime(element) { () throws(BSONBuilderError) in
-                        try borrow(element.unmanaged) { (key) throws(BSONBuilderError) in try builder.append(key, repairingUTF8: item) }
-                    }
-                    position += 1
-                }
-                try builder.endArray()
+            case .plainLiteral(let column):
+                try appendPlainLiteral(UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]), key: key, to: builder)
             }
             return true
         }
+    }
+
+    /// A `PlainLiteral` cell, walked into `builder`: list elements keyed by position, dictionary
+    /// entries by their keys. Its strings are decoded as the literal parser decodes them, which
+    /// repairs invalid UTF-8 without flagging the row, so neither does this.
+    private static func appendPlainLiteral<Writer: RowDocumentWriter>(_ cell: UnsafeBufferPointer<UInt8>, key: BSONKey,
+                                                                      to builder: Writer) throws(BSONBuilderError) {
+        // Per open container: whether it is a list, and how many elements it has so far.
+        var isList: UInt64 = 0
+        var elements = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var depth = 0
+        var pendingKey = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+        func withKey(_ body: (BSONKey) throws(BSONBuilderError) -> Void) throws(BSONBuilderError) {
+            if depth == 0 { return try body(key) }
+            if isList & (1 << UInt64(depth - 1)) == 0 {
+                return try body(builder.key(named: String(decoding: pendingKey, as: UTF8.self)))
+            }
+            let position = withUnsafeMutableBytes(of: &elements) { raw in
+                let counts = raw.bindMemory(to: Int.self)
+                defer { counts[depth - 1] += 1 }
+                return counts[depth - 1]
+            }
+            let element = BSONKey.unretainedIndex(position)
+            try withExtendedLifetime(element) { () throws(BSONBuilderError) in
+                try borrow(element.unmanaged) { (key) throws(BSONBuilderError) in try body(key) }
+            }
+        }
+        func open(list: Bool) {
+            isList = list ? isList | (1 << UInt64(depth)) : isList & ~(1 << UInt64(depth))
+            withUnsafeMutableBytes(of: &elements) { $0.bindMemory(to: Int.self)[depth] = 0 }
+            depth += 1
+        }
+        let walked = try PlainLiteral.walk(cell) { (event) throws(BSONBuilderError) in
+            switch event {
+            case .string(let text): try withKey { (key) throws(BSONBuilderError) in _ = try builder.append(key, repairingUTF8: text) }
+            case .null: try withKey { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
+            case .beginList:
+                try withKey { (key) throws(BSONBuilderError) in try builder.beginArray(key) }
+                open(list: true)
+            case .beginDictionary:
+                try withKey { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+                open(list: false)
+            case .endList:
+                depth -= 1
+                try builder.endArray()
+            case .endDictionary:
+                depth -= 1
+                try builder.endDocument()
+            case .key(let text):
+                pendingKey = text
+            }
+        }
+        precondition(walked, "a plain-literal slot holds a cell of another shape")
     }
 
     private func appendObject<Writer: RowDocumentWriter>(_ objectIndex: Int, to builder: Writer, slots: [Slot],

@@ -234,47 +234,118 @@ private struct LiteralScanner {
     }
 }
 
-/// The common shape of a `python-literal` cell in FMA's files: a list of strings as Python's
-/// `repr` prints it (`['rock', "it's"]`: its own spacing, no escapes, no control bytes). Such a
-/// cell can be written out item by item from its bytes, with nothing parsed or allocated; each
-/// item's text is the bytes between its quotes, which is what the literal parser returns for it
-/// (`StringListFastPathTests` checks the two on random cells). Anything else is left to the parser.
-public enum PlainStringList {
-    /// Whether `cell` has the shape.
-    public static func matches(_ cell: UnsafeBufferPointer<UInt8>) -> Bool {
-        var valid = true
-        forEachItem(cell) { item in valid = valid && item != nil }
-        return valid
+/// The common shapes of `python-literal` cells in FMA's files, as Python's `repr` prints them:
+/// a list of strings (`['rock', "it's"]`, the tags) or of dictionaries of strings and `None` (the
+/// images: `[{'image_id': '24612', 'image_caption': None}]`), nested up to `maximumDepth`, with
+/// repr's own spacing, strings without escapes or control bytes. Such a cell is written out from
+/// its bytes as it is walked, with nothing parsed into values or allocated; every string's text is
+/// the bytes between its quotes, which is what the literal parser returns for it
+/// (`PlainLiteralTests` checks the two on random cells). Anything else is left to the parser.
+public enum PlainLiteral {
+    public enum Event {
+        case beginList, endList, beginDictionary, endDictionary
+        /// A dictionary key; its value's events follow.
+        case key(UnsafeBufferPointer<UInt8>)
+        case string(UnsafeBufferPointer<UInt8>)
+        case null
     }
 
-    /// Calls `body` with each item's text, in order; with nil (once, then stops) when the cell
-    /// does not have the shape.
+    public static let maximumDepth = 8
+
+    /// Whether `cell` is a list of the plain shape.
+    public static func matches(_ cell: UnsafeBufferPointer<UInt8>) -> Bool {
+        walk(cell) { _ in }
+    }
+
+    /// Calls `body` with the events of `cell`, a list, in order; false when the cell does not
+    /// have the plain shape (`body` may have seen some events by then).
     @inline(__always)
-    public static func forEachItem<E: Error>(_ cell: UnsafeBufferPointer<UInt8>,
-                                             _ body: (UnsafeBufferPointer<UInt8>?) throws(E) -> Void) throws(E) {
-        guard let base = cell.baseAddress, cell.count >= 2, base[0] == UInt8(ascii: "["),
-              base[cell.count - 1] == UInt8(ascii: "]") else { return try body(nil) }
-        let end = cell.count - 1  // the closing bracket
-        var position = 1
-        if position == end { return }  // []
-        while true {
-            let quote = base[position]
-            guard quote == UInt8(ascii: "'") || quote == UInt8(ascii: "\"") else { return try body(nil) }
-            let start = position + 1
-            guard start <= end, let found = memchr(base + start, Int32(quote), end - start) else { return try body(nil) }
-            let close = UnsafeRawPointer(found).assumingMemoryBound(to: UInt8.self) - base
-            let item = UnsafeBufferPointer(start: base + start, count: close - start)
-            guard !item.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\\") }) else { return try body(nil) }
-            position = close + 1
-            if position == end {
-                try body(item)
-                return
+    public static func walk<E: Error>(_ cell: UnsafeBufferPointer<UInt8>, _ body: (Event) throws(E) -> Void) throws(E) -> Bool {
+        guard let base = cell.baseAddress, cell.count >= 2, base[0] == UInt8(ascii: "[") else { return false }
+        var position = 0
+        guard try value(base, cell.count, &position, depth: 0, body) else { return false }
+        return position == cell.count
+    }
+
+    private static func value<E: Error>(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int, depth: Int,
+                                        _ body: (Event) throws(E) -> Void) throws(E) -> Bool {
+        guard position < end else { return false }
+        switch base[position] {
+        case UInt8(ascii: "'"), UInt8(ascii: "\""):
+            guard let text = string(base, end, &position) else { return false }
+            try body(.string(text))
+            return true
+        case UInt8(ascii: "N"):
+            guard position + 4 <= end, base[position + 1] == UInt8(ascii: "o"), base[position + 2] == UInt8(ascii: "n"),
+                  base[position + 3] == UInt8(ascii: "e") else { return false }
+            position += 4
+            try body(.null)
+            return true
+        case UInt8(ascii: "["):
+            guard depth < maximumDepth else { return false }
+            position += 1
+            try body(.beginList)
+            if position < end, base[position] == UInt8(ascii: "]") {
+                position += 1
+                try body(.endList)
+                return true
             }
-            guard position + 2 < end, base[position] == UInt8(ascii: ","), base[position + 1] == UInt8(ascii: " ") else {
-                return try body(nil)
+            while true {
+                guard try value(base, end, &position, depth: depth + 1, body) else { return false }
+                guard position < end else { return false }
+                if base[position] == UInt8(ascii: "]") {
+                    position += 1
+                    try body(.endList)
+                    return true
+                }
+                guard separator(base, end, &position, UInt8(ascii: ",")) else { return false }
             }
-            try body(item)
-            position += 2
+        case UInt8(ascii: "{"):
+            guard depth < maximumDepth else { return false }
+            position += 1
+            try body(.beginDictionary)
+            if position < end, base[position] == UInt8(ascii: "}") {
+                position += 1
+                try body(.endDictionary)
+                return true
+            }
+            while true {
+                guard position < end, base[position] == UInt8(ascii: "'") || base[position] == UInt8(ascii: "\""),
+                      let key = string(base, end, &position) else { return false }
+                try body(.key(key))
+                guard separator(base, end, &position, UInt8(ascii: ":")),
+                      try value(base, end, &position, depth: depth + 1, body) else { return false }
+                guard position < end else { return false }
+                if base[position] == UInt8(ascii: "}") {
+                    position += 1
+                    try body(.endDictionary)
+                    return true
+                }
+                guard separator(base, end, &position, UInt8(ascii: ",")) else { return false }
+            }
+        default:
+            return false
         }
+    }
+
+    /// `, ` or `: `, as repr separates.
+    @inline(__always)
+    private static func separator(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int, _ mark: UInt8) -> Bool {
+        guard position + 2 < end, base[position] == mark, base[position + 1] == UInt8(ascii: " ") else { return false }
+        position += 2
+        return true
+    }
+
+    /// A quoted string without escapes or control bytes; its text.
+    @inline(__always)
+    private static func string(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int) -> UnsafeBufferPointer<UInt8>? {
+        let quote = base[position]
+        let start = position + 1
+        guard start < end, let found = memchr(base + start, Int32(quote), end - start) else { return nil }
+        let close = UnsafeRawPointer(found).assumingMemoryBound(to: UInt8.self) - base
+        let text = UnsafeBufferPointer(start: base + start, count: close - start)
+        guard !text.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\\") }) else { return nil }
+        position = close + 1
+        return text
     }
 }

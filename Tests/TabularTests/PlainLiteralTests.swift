@@ -1,0 +1,117 @@
+import Testing
+import TestSupport
+@testable import Tabular
+
+/// `PlainLiteral`, the fast path for `python-literal` cells such as FMA's tags and images, against
+/// the Python-literal parser: wherever the fast path takes a cell, the values its walk describes
+/// must be the ones the parser reads.
+@Suite struct PlainLiteralTests {
+    /// The value the walk describes, or nil when the fast path refuses the cell.
+    static func walked(_ cell: [UInt8]) -> FieldValue? {
+        cell.withUnsafeBufferPointer { buffer -> FieldValue? in
+            guard PlainLiteral.matches(buffer) else { return nil }
+            // Open containers: a list's elements, or a dictionary's entries and its pending key.
+            var stack: [(list: [FieldValue]?, entries: [FieldValue.Entry], key: String?)] = []
+            var result: FieldValue?
+            func add(_ value: FieldValue) {
+                guard !stack.isEmpty else { return result = value }
+                if stack[stack.count - 1].list != nil {
+                    stack[stack.count - 1].list!.append(value)
+                } else {
+                    stack[stack.count - 1].entries.append(FieldValue.Entry(key: stack[stack.count - 1].key ?? "?", value: value))
+                }
+            }
+            let walked = PlainLiteral.walk(buffer) { event in
+                switch event {
+                case .beginList: stack.append(([], [], nil))
+                case .beginDictionary: stack.append((nil, [], nil))
+                case .endList: add(.list(stack.removeLast().list ?? []))
+                case .endDictionary: add(.dictionary(stack.removeLast().entries))
+                case .key(let text): stack[stack.count - 1].key = String(decoding: text, as: UTF8.self)
+                case .string(let text): add(.string(String(decoding: text, as: UTF8.self)))
+                case .null: add(.null)
+                }
+            }
+            #expect(walked, "matches and walk agree")
+            return result
+        }
+    }
+
+    static func parsed(_ cell: [UInt8]) -> FieldValue? {
+        cell.withUnsafeBufferPointer { try? PythonLiteral.parse(utf8: $0, invalidUTF8: .replace) }
+    }
+
+    static func randomValue(_ random: inout SplitMix64, depth: Int) -> [UInt8] {
+        func pick<T>(_ options: [T]) -> T { options[Int(random.next() % UInt64(options.count))] }
+        let texts: [[UInt8]] = ["rock", "", "ce sitel", "a, b", "x]", "{", "it's", "say \"hi\"", "é", "tab\there",
+                                "x\\ny", "'", "\"", "None", "image_id"].map { Array($0.utf8) } + [[0xC3], [0xFF, 0x41]]
+        func string() -> [UInt8] {
+            let quote = pick([UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "'")])
+            return [quote] + pick(texts) + [quote]
+        }
+        func separator() -> [UInt8] { Array(pick([", ", ", ", ", ", ",", " , "]).utf8) }
+        switch random.next() % (depth > 3 ? 3 : 6) {
+        case 0, 1: return string()
+        case 2: return Array(pick(["None", "None", "True", "12", "Nonex"]).utf8)
+        case 3, 4:
+            var cell: [UInt8] = [UInt8(ascii: "[")]
+            for index in 0..<Int(random.next() % 4) {
+                if index > 0 { cell += separator() }
+                cell += randomValue(&random, depth: depth + 1)
+            }
+            return cell + [UInt8(ascii: "]")]
+        default:
+            var cell: [UInt8] = [UInt8(ascii: "{")]
+            for index in 0..<Int(random.next() % 4) {
+                if index > 0 { cell += separator() }
+                cell += random.next() % 8 == 0 ? Array("12".utf8) : string()
+                cell += Array(pick([": ", ": ", ":", " : "]).utf8)
+                cell += randomValue(&random, depth: depth + 1)
+            }
+            return cell + [UInt8(ascii: "}")]
+        }
+    }
+
+    @Test func fastPathAgreesWithTheLiteralParser() {
+        var random = SplitMix64(seed: 20_261_122)
+        var taken = 0, nested = 0, refused = 0
+        for _ in 0..<30_000 {
+            var cell: [UInt8] = [UInt8(ascii: "[")]
+            for index in 0..<Int(random.next() % 4) {
+                if index > 0 { cell += Array(", ".utf8) }
+                cell += Self.randomValue(&random, depth: 1)
+            }
+            cell.append(UInt8(ascii: "]"))
+            switch random.next() % 12 {
+            case 0: cell.append(UInt8(ascii: " "))
+            case 1: cell.removeLast()
+            case 2: cell.insert(contentsOf: Array("'x' ".utf8), at: 1)
+            default: break
+            }
+            guard let fast = Self.walked(cell) else {
+                refused += 1
+                continue
+            }
+            taken += 1
+            if cell.contains(UInt8(ascii: "{")) { nested += 1 }
+            #expect(Self.parsed(cell) == fast, "\(String(decoding: cell, as: UTF8.self))")
+        }
+        #expect(taken > 3000 && nested > 500, "the fast path takes the common shapes (\(taken), \(nested) with dictionaries)")
+        #expect(refused > 3000, "and leaves the others to the parser")
+    }
+
+    @Test func commonShapes() {
+        #expect(Self.walked(Array("[]".utf8)) == .list([]))
+        #expect(Self.walked(Array("['piano']".utf8)) == .list([.string("piano")]))
+        #expect(Self.walked(Array("['ce sitel', \"it's\", '']".utf8)) == .list([.string("ce sitel"), .string("it's"), .string("")]))
+        #expect(Self.walked(Array("[{'image_id': '24612', 'image_caption': None}, {}]".utf8))
+                == .list([.dictionary([FieldValue.Entry(key: "image_id", value: .string("24612")),
+                                       FieldValue.Entry(key: "image_caption", value: .null)]), .dictionary([])]))
+        #expect(Self.walked(Array("['it\\'s']".utf8)) == nil, "escapes go to the parser")
+        #expect(Self.walked(Array("['a','b']".utf8)) == nil, "other spacing goes to the parser")
+        #expect(Self.walked(Array("['a', 1]".utf8)) == nil, "numbers go to the parser")
+        #expect(Self.walked(Array("{'a': 'b'}".utf8)) == nil, "a dictionary on its own goes to the parser")
+        #expect(Self.walked(Array(("[" + String(repeating: "[", count: 8) + String(repeating: "]", count: 8) + "]").utf8)) == nil,
+                "nesting deeper than the fast path's limit goes to the parser")
+    }
+}
