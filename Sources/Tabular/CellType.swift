@@ -259,7 +259,7 @@ public enum PlainLiteral {
 
     /// Calls `body` with the events of `cell`, a list, in order; false when the cell does not
     /// have the plain shape (`body` may have seen some events by then).
-    @inline(__always)
+    @inlinable
     public static func walk<E: Error>(_ cell: UnsafeBufferPointer<UInt8>, _ body: (Event) throws(E) -> Void) throws(E) -> Bool {
         guard let base = cell.baseAddress, cell.count >= 2, base[0] == UInt8(ascii: "[") else { return false }
         var position = 0
@@ -267,7 +267,8 @@ public enum PlainLiteral {
         return position == cell.count
     }
 
-    private static func value<E: Error>(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int, depth: Int,
+    @inlinable
+    static func value<E: Error>(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int, depth: Int,
                                         _ body: (Event) throws(E) -> Void) throws(E) -> Bool {
         guard position < end else { return false }
         switch base[position] {
@@ -329,16 +330,16 @@ public enum PlainLiteral {
     }
 
     /// `, ` or `: `, as repr separates.
-    @inline(__always)
-    private static func separator(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int, _ mark: UInt8) -> Bool {
+    @inlinable @inline(__always)
+    static func separator(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int, _ mark: UInt8) -> Bool {
         guard position + 2 < end, base[position] == mark, base[position + 1] == UInt8(ascii: " ") else { return false }
         position += 2
         return true
     }
 
     /// A quoted string without escapes or control bytes; its text.
-    @inline(__always)
-    private static func string(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int) -> UnsafeBufferPointer<UInt8>? {
+    @inlinable @inline(__always)
+    static func string(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int) -> UnsafeBufferPointer<UInt8>? {
         let quote = base[position]
         let start = position + 1
         guard start < end, let found = memchr(base + start, Int32(quote), end - start) else { return nil }
