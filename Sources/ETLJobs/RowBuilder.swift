@@ -314,52 +314,71 @@ struct RowBuilder: Sendable {
     /// repairs invalid UTF-8 without flagging the row, so neither does this.
     private static func appendPlainLiteral<Writer: RowDocumentWriter>(_ cell: UnsafeBufferPointer<UInt8>, key: BSONKey,
                                                                       to builder: Writer) throws(BSONBuilderError) {
-        // Per open container: whether it is a list, and how many elements it has so far.
+        var walk = PlainLiteralWalk()
+        // Through a pointer: the walk's closure mutates the state per event, and a captured `var`
+        // would cost a dynamic exclusivity check each time.
+        let walked = try withUnsafeMutablePointer(to: &walk) { (state) throws(BSONBuilderError) -> Bool in
+            try PlainLiteral.walk(cell) { (event) throws(BSONBuilderError) in
+                switch event {
+                case .string(let text):
+                    try state.pointee.withKey(key, builder) { (key) throws(BSONBuilderError) in _ = try builder.append(key, repairingUTF8: text) }
+                case .null:
+                    try state.pointee.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
+                case .beginList:
+                    try state.pointee.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.beginArray(key) }
+                    state.pointee.open(list: true)
+                case .beginDictionary:
+                    try state.pointee.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+                    state.pointee.open(list: false)
+                case .endList:
+                    state.pointee.depth -= 1
+                    try builder.endArray()
+                case .endDictionary:
+                    state.pointee.depth -= 1
+                    try builder.endDocument()
+                case .key(let text):
+                    state.pointee.pendingKey = text
+                }
+            }
+        }
+        precondition(walked, "a plain-literal slot holds a cell of another shape")
+    }
+
+    /// Where a `PlainLiteral` walk is: per open container, whether it is a list and how many
+    /// elements it has so far (lists are keyed by position), and a dictionary's pending key.
+    private struct PlainLiteralWalk {
         var isList: UInt64 = 0
         var elements = (0, 0, 0, 0, 0, 0, 0, 0, 0)
         var depth = 0
         var pendingKey = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
-        func withKey(_ body: (BSONKey) throws(BSONBuilderError) -> Void) throws(BSONBuilderError) {
-            if depth == 0 { return try body(key) }
+
+        /// The key of the next value: `top` outside any container.
+        @inline(__always)
+        mutating func withKey<Writer: RowDocumentWriter>(_ top: BSONKey, _ builder: Writer,
+                                                         _ body: (BSONKey) throws(BSONBuilderError) -> Void) throws(BSONBuilderError) {
+            if depth == 0 { return try body(top) }
             if isList & (1 << UInt64(depth - 1)) == 0 {
                 return try body(builder.key(named: String(decoding: pendingKey, as: UTF8.self)))
             }
+            let level = depth - 1
             let position = withUnsafeMutableBytes(of: &elements) { raw in
                 let counts = raw.bindMemory(to: Int.self)
-                defer { counts[depth - 1] += 1 }
-                return counts[depth - 1]
+                defer { counts[level] += 1 }
+                return counts[level]
             }
             let element = BSONKey.unretainedIndex(position)
             try withExtendedLifetime(element) { () throws(BSONBuilderError) in
-                try borrow(element.unmanaged) { (key) throws(BSONBuilderError) in try body(key) }
+                try RowBuilder.borrow(element.unmanaged) { (key) throws(BSONBuilderError) in try body(key) }
             }
         }
-        func open(list: Bool) {
+
+        @inline(__always)
+        mutating func open(list: Bool) {
             isList = list ? isList | (1 << UInt64(depth)) : isList & ~(1 << UInt64(depth))
-            withUnsafeMutableBytes(of: &elements) { $0.bindMemory(to: Int.self)[depth] = 0 }
+            let level = depth
+            withUnsafeMutableBytes(of: &elements) { $0.bindMemory(to: Int.self)[level] = 0 }
             depth += 1
         }
-        let walked = try PlainLiteral.walk(cell) { (event) throws(BSONBuilderError) in
-            switch event {
-            case .string(let text): try withKey { (key) throws(BSONBuilderError) in _ = try builder.append(key, repairingUTF8: text) }
-            case .null: try withKey { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
-            case .beginList:
-                try withKey { (key) throws(BSONBuilderError) in try builder.beginArray(key) }
-                open(list: true)
-            case .beginDictionary:
-                try withKey { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
-                open(list: false)
-            case .endList:
-                depth -= 1
-                try builder.endArray()
-            case .endDictionary:
-                depth -= 1
-                try builder.endDocument()
-            case .key(let text):
-                pendingKey = text
-            }
-        }
-        precondition(walked, "a plain-literal slot holds a cell of another shape")
     }
 
     private func appendObject<Writer: RowDocumentWriter>(_ objectIndex: Int, to builder: Writer, slots: [Slot],
