@@ -314,34 +314,31 @@ struct RowBuilder: Sendable {
     /// repairs invalid UTF-8 without flagging the row, so neither does this.
     private static func appendPlainLiteral<Writer: RowDocumentWriter>(_ cell: UnsafeBufferPointer<UInt8>, key: BSONKey,
                                                                       to builder: Writer) throws(BSONBuilderError) {
-        var walk = PlainLiteralWalk()
-        // Through a pointer: the walk's closure mutates the state per event, and a captured `var`
-        // would cost a dynamic exclusivity check each time.
-        let walked = try withUnsafeMutablePointer(to: &walk) { (state) throws(BSONBuilderError) -> Bool in
-            try PlainLiteral.walk(cell) { (event) throws(BSONBuilderError) in
-                switch event {
-                case .string(let text):
-                    try state.pointee.withKey(key, builder) { (key) throws(BSONBuilderError) in _ = try builder.append(key, repairingUTF8: text) }
-                case .null:
-                    try state.pointee.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
-                case .beginList:
-                    try state.pointee.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.beginArray(key) }
-                    state.pointee.open(list: true)
-                case .beginDictionary:
-                    try state.pointee.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
-                    state.pointee.open(list: false)
-                case .endList:
-                    state.pointee.depth -= 1
-                    try builder.endArray()
-                case .endDictionary:
-                    state.pointee.depth -= 1
-                    try builder.endDocument()
-                case .key(let text):
-                    state.pointee.pendingKey = text
-                }
+        var walker = PlainLiteral.Walker(cell)
+        var state = PlainLiteralWalk()
+        while let event = walker.next() {
+            switch event {
+            case .string(let text):
+                try state.withKey(key, builder) { (key) throws(BSONBuilderError) in _ = try builder.append(key, repairingUTF8: text) }
+            case .null:
+                try state.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
+            case .beginList:
+                try state.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.beginArray(key) }
+                state.open(list: true)
+            case .beginDictionary:
+                try state.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+                state.open(list: false)
+            case .endList:
+                state.depth -= 1
+                try builder.endArray()
+            case .endDictionary:
+                state.depth -= 1
+                try builder.endDocument()
+            case .key(let text):
+                state.pendingKey = text
             }
         }
-        precondition(walked, "a plain-literal slot holds a cell of another shape")
+        precondition(walker.finished, "a plain-literal slot holds a cell of another shape")
     }
 
     /// Where a `PlainLiteral` walk is: per open container, whether it is a list and how many

@@ -254,78 +254,103 @@ public enum PlainLiteral {
 
     /// Whether `cell` is a list of the plain shape.
     public static func matches(_ cell: UnsafeBufferPointer<UInt8>) -> Bool {
-        walk(cell) { _ in }
+        var walker = Walker(cell)
+        while walker.next() != nil {}
+        return walker.finished
     }
 
-    /// Calls `body` with the events of `cell`, a list, in order; false when the cell does not
-    /// have the plain shape (`body` may have seen some events by then).
-    @inlinable
-    public static func walk<E: Error>(_ cell: UnsafeBufferPointer<UInt8>, _ body: (Event) throws(E) -> Void) throws(E) -> Bool {
-        guard let base = cell.baseAddress, cell.count >= 2, base[0] == UInt8(ascii: "[") else { return false }
-        var position = 0
-        guard try value(base, cell.count, &position, depth: 0, body) else { return false }
-        return position == cell.count
-    }
+    /// The events of a cell, one `next()` at a time (no closure, no recursion: the jobs call it
+    /// for every tag list and image list). `next()` returns nil at the end, or where the cell turns
+    /// out not to have the plain shape; `finished` tells the two apart.
+    public struct Walker {
+        @usableFromInline let base: UnsafePointer<UInt8>?
+        @usableFromInline let end: Int
+        @usableFromInline var position = 0
+        @usableFromInline var depth = 0
+        /// Bit d: open level d is a dictionary.
+        @usableFromInline var dictionaries: UInt64 = 0
+        @usableFromInline enum State { case value, afterValue, key, closeEmpty, finished, failed }
+        @usableFromInline var state = State.value
 
-    @inlinable
-    static func value<E: Error>(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int, depth: Int,
-                                        _ body: (Event) throws(E) -> Void) throws(E) -> Bool {
-        guard position < end else { return false }
-        switch base[position] {
-        case UInt8(ascii: "'"), UInt8(ascii: "\""):
-            guard let text = string(base, end, &position) else { return false }
-            try body(.string(text))
-            return true
-        case UInt8(ascii: "N"):
-            guard position + 4 <= end, base[position + 1] == UInt8(ascii: "o"), base[position + 2] == UInt8(ascii: "n"),
-                  base[position + 3] == UInt8(ascii: "e") else { return false }
-            position += 4
-            try body(.null)
-            return true
-        case UInt8(ascii: "["):
-            guard depth < maximumDepth else { return false }
-            position += 1
-            try body(.beginList)
-            if position < end, base[position] == UInt8(ascii: "]") {
-                position += 1
-                try body(.endList)
-                return true
-            }
+        @inlinable
+        public init(_ cell: UnsafeBufferPointer<UInt8>) {
+            base = cell.baseAddress
+            end = cell.count
+            if cell.count < 2 || cell[0] != UInt8(ascii: "[") { state = .failed }
+        }
+
+        /// The whole cell was walked and has the plain shape.
+        @inlinable
+        public var finished: Bool { state == .finished }
+
+        @inlinable
+        public mutating func next() -> Event? {
+            guard let base else { return nil }
             while true {
-                guard try value(base, end, &position, depth: depth + 1, body) else { return false }
-                guard position < end else { return false }
-                if base[position] == UInt8(ascii: "]") {
-                    position += 1
-                    try body(.endList)
-                    return true
+                switch state {
+                case .finished, .failed:
+                    return nil
+                case .closeEmpty:
+                    depth -= 1
+                    state = .afterValue
+                    return dictionaries & (1 << UInt64(depth)) != 0 ? .endDictionary : .endList
+                case .key:
+                    guard position < end, base[position] == UInt8(ascii: "'") || base[position] == UInt8(ascii: "\""),
+                          let key = PlainLiteral.string(base, end, &position),
+                          PlainLiteral.separator(base, end, &position, UInt8(ascii: ":")) else { return fail() }
+                    state = .value
+                    return .key(key)
+                case .value:
+                    guard position < end else { return fail() }
+                    switch base[position] {
+                    case UInt8(ascii: "'"), UInt8(ascii: "\""):
+                        guard let text = PlainLiteral.string(base, end, &position) else { return fail() }
+                        state = .afterValue
+                        return .string(text)
+                    case UInt8(ascii: "N"):
+                        guard position + 4 <= end, base[position + 1] == UInt8(ascii: "o"),
+                              base[position + 2] == UInt8(ascii: "n"), base[position + 3] == UInt8(ascii: "e") else { return fail() }
+                        position += 4
+                        state = .afterValue
+                        return .null
+                    case UInt8(ascii: "["), UInt8(ascii: "{"):
+                        guard depth < PlainLiteral.maximumDepth else { return fail() }
+                        let dictionary = base[position] == UInt8(ascii: "{")
+                        dictionaries = dictionary ? dictionaries | (1 << UInt64(depth)) : dictionaries & ~(1 << UInt64(depth))
+                        depth += 1
+                        position += 1
+                        if position < end, base[position] == (dictionary ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                            position += 1
+                            state = .closeEmpty
+                        } else {
+                            state = dictionary ? .key : .value
+                        }
+                        return dictionary ? .beginDictionary : .beginList
+                    default:
+                        return fail()
+                    }
+                case .afterValue:
+                    if depth == 0 {
+                        state = position == end ? .finished : .failed
+                        return nil
+                    }
+                    let dictionary = dictionaries & (1 << UInt64(depth - 1)) != 0
+                    guard position < end else { return fail() }
+                    if base[position] == (dictionary ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                        position += 1
+                        depth -= 1
+                        return dictionary ? .endDictionary : .endList
+                    }
+                    guard PlainLiteral.separator(base, end, &position, UInt8(ascii: ",")) else { return fail() }
+                    state = dictionary ? .key : .value
                 }
-                guard separator(base, end, &position, UInt8(ascii: ",")) else { return false }
             }
-        case UInt8(ascii: "{"):
-            guard depth < maximumDepth else { return false }
-            position += 1
-            try body(.beginDictionary)
-            if position < end, base[position] == UInt8(ascii: "}") {
-                position += 1
-                try body(.endDictionary)
-                return true
-            }
-            while true {
-                guard position < end, base[position] == UInt8(ascii: "'") || base[position] == UInt8(ascii: "\""),
-                      let key = string(base, end, &position) else { return false }
-                try body(.key(key))
-                guard separator(base, end, &position, UInt8(ascii: ":")),
-                      try value(base, end, &position, depth: depth + 1, body) else { return false }
-                guard position < end else { return false }
-                if base[position] == UInt8(ascii: "}") {
-                    position += 1
-                    try body(.endDictionary)
-                    return true
-                }
-                guard separator(base, end, &position, UInt8(ascii: ",")) else { return false }
-            }
-        default:
-            return false
+        }
+
+        @inlinable
+        mutating func fail() -> Event? {
+            state = .failed
+            return nil
         }
     }
 

@@ -21,7 +21,8 @@ import TestSupport
                     stack[stack.count - 1].entries.append(FieldValue.Entry(key: stack[stack.count - 1].key ?? "?", value: value))
                 }
             }
-            let walked = PlainLiteral.walk(buffer) { event in
+            var walker = PlainLiteral.Walker(buffer)
+            while let event = walker.next() {
                 switch event {
                 case .beginList: stack.append(([], [], nil))
                 case .beginDictionary: stack.append((nil, [], nil))
@@ -32,7 +33,7 @@ import TestSupport
                 case .null: add(.null)
                 }
             }
-            #expect(walked, "matches and walk agree")
+            #expect(walker.finished, "matches and the walker agree")
             return result
         }
     }
