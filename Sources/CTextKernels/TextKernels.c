@@ -1,6 +1,7 @@
-// JSON string escaping for the staged documents (see TextKernels.h). Text fields are most of a
-// staged line's bytes (HTML bios and descriptions); this runs 16 bytes at a time with SSE2, which
-// every x86-64 CPU has, and falls back to the scalar loop elsewhere.
+// The extract's byte scans (see TextKernels.h): JSON string escaping for the staged documents,
+// and finding CSV field ends and quotes. Text fields are most of the bytes (HTML bios and
+// descriptions); each scan runs 16 bytes at a time with SSE2, which every x86-64 CPU has, and
+// falls back to its scalar loop elsewhere.
 #include "TextKernels.h"
 
 #include <string.h>

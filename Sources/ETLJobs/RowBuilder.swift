@@ -269,7 +269,7 @@ struct RowBuilder: Sendable {
             }
             for extra in shape.extras {
                 let range = record.byteRange(extra.column)
-                try Self.borrow(extra.key) { (key) throws(BSONBuilderError) in
+                try borrowed(extra.key) { (key) throws(BSONBuilderError) in
                     if range.isEmpty {
                         try builder.appendNull(key)
                     } else if try !builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) {
@@ -281,22 +281,11 @@ struct RowBuilder: Sendable {
         return valid
     }
 
-    /// `object` for the duration of `body`, without a retain (`Shape`'s keys are kept alive by the
-    /// plan, lookup rows by their table).
-    @inline(__always)
-    private static func borrow<Object: AnyObject, R>(_ object: Unmanaged<Object>,
-                                                     _ body: (Object) throws(BSONBuilderError) -> R) throws(BSONBuilderError) -> R {
-        let result: Result<R, BSONBuilderError> = object._withUnsafeGuaranteedRef { object in
-            Result { () throws(BSONBuilderError) -> R in try body(object) }
-        }
-        return try result.get()
-    }
-
     /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
     private static func append<Writer: RowDocumentWriter>(_ slot: Slot, key: Unmanaged<BSONKey>, to builder: Writer,
                                                           buffer: UnsafeBufferPointer<UInt8>,
                                                           record: CSVRecord) throws(BSONBuilderError) -> Bool {
-        try Self.borrow(key) { (key) throws(BSONBuilderError) -> Bool in
+        try borrowed(key) { (key) throws(BSONBuilderError) -> Bool in
             switch slot {
             case .missing, .null: try builder.appendNull(key)
             case .value(let value): try builder.append(key, value)
@@ -363,10 +352,7 @@ struct RowBuilder: Sendable {
                 defer { counts[level] += 1 }
                 return counts[level]
             }
-            let element = BSONKey.unretainedIndex(position)
-            try withExtendedLifetime(element) { () throws(BSONBuilderError) in
-                try RowBuilder.borrow(element.unmanaged) { (key) throws(BSONBuilderError) in try body(key) }
-            }
+            try withIndexKey(position, body)
         }
 
         @inline(__always)
@@ -392,17 +378,17 @@ struct RowBuilder: Sendable {
             }
         }
         if fragments == nil && object.children.allSatisfy({ slots[$0].isAbsent }) {
-            try Self.borrow(object.key) { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
+            try borrowed(object.key) { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
             return true
         }
         var valid = true
-        try Self.borrow(object.key) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+        try borrowed(object.key) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
         let fieldsBase = objectIndex * plan.leaves.count
         for index in object.children {
             if slots[index].isAbsent, let fragments {
                 let field = lookups.fields[fieldsBase + index]
-                if field >= 0, try Self.borrow(fragments, { (row) throws(BSONBuilderError) -> Bool in
-                    try Self.borrow(shape.leafKeys[index]) { (key) throws(BSONBuilderError) -> Bool in
+                if field >= 0, try borrowed(fragments, { (row) throws(BSONBuilderError) -> Bool in
+                    try borrowed(shape.leafKeys[index]) { (key) throws(BSONBuilderError) -> Bool in
                         try builder.append(key, field: field, of: row)
                     }
                 }) {

@@ -38,11 +38,7 @@ extension RowDocumentWriter {
         case .list(let elements):
             try beginArray(key)
             for (index, element) in elements.enumerated() {
-                let key = BSONKey.unretainedIndex(index)
-                let result: Result<Void, BSONBuilderError> = withExtendedLifetime(key) {
-                    key.unmanaged._withUnsafeGuaranteedRef { key in Result { () throws(BSONBuilderError) in try append(key, element) } }
-                }
-                try result.get()
+                try withIndexKey(index) { (key) throws(BSONBuilderError) in try append(key, element) }
             }
             try endArray()
         case .dictionary(let entries):
@@ -69,4 +65,23 @@ extension RelaxedJSONWriter: RowDocumentWriter {
         append(key, printedValue: value)
         return true
     }
+}
+
+/// `object` for the duration of `body`, without a retain: the caller keeps it alive (`Shape`'s
+/// keys by the plan, lookup rows by their table). Rows are built on several threads at once, and
+/// retaining shared keys and rows per field made their reference counts a hot spot.
+@inline(__always)
+func borrowed<Object: AnyObject, R>(_ object: Unmanaged<Object>,
+                                    _ body: (Object) throws(BSONBuilderError) -> R) throws(BSONBuilderError) -> R {
+    let result: Result<R, BSONBuilderError> = object._withUnsafeGuaranteedRef { object in
+        Result { () throws(BSONBuilderError) -> R in try body(object) }
+    }
+    return try result.get()
+}
+
+/// The key of array element `index` ("0", "1", …) for the duration of `body`, without a retain.
+@inline(__always)
+func withIndexKey<R>(_ index: Int, _ body: (BSONKey) throws(BSONBuilderError) -> R) throws(BSONBuilderError) -> R {
+    let key = BSONKey.unretainedIndex(index)
+    return try withExtendedLifetime(key) { () throws(BSONBuilderError) -> R in try borrowed(key.unmanaged, body) }
 }

@@ -266,8 +266,6 @@ final class TableExtraction {
     }
 }
 
-/// Lookup tables of the entities a track embeds: id → the referenced fields (position k is the
-/// value for position k; null where the entity has none).
 /// The line on which each id was first seen, for duplicate checks: one lookup and one store per
 /// row. Ids are small in practice (FMA's are below 160,000), so an array indexed by id holds them
 /// (grown as needed, up to 4 Mi ids: 32 MiB at most); other ids go to a dictionary.
@@ -293,6 +291,9 @@ struct FirstLines {
     }
 }
 
+
+/// Lookup tables of the entities a track embeds: id → the referenced fields (position k is the
+/// value for position k; null where the entity has none).
 struct LookupTable: Sendable {
     var source: String
     var rows: [Int64: LookupRow] = [:]

@@ -22,9 +22,9 @@ public struct CSVError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// One record: the unescaped bytes of every field, each followed by one separator byte (a comma,
-/// as in the file, so that runs of unquoted fields are copied from the read buffer at once), and
-/// where each field ends.
+/// One record: the unescaped bytes of every field, one separator byte between two fields (a
+/// comma, as in the file, so that runs of unquoted fields are copied from the read buffer at
+/// once), and where each field ends.
 ///
 /// Reused across `CSVReader.next(into:)` calls so that reading allocates nothing per row.
 public struct CSVRecord: Sendable {
@@ -281,7 +281,7 @@ public final class CSVReader {
             line += lineEndsBefore
             if crEndedBuffer && span.first == Self.lf { line -= 1 }
             crEndedBuffer = index == limit && span.last == Self.cr
-            record.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: index - start))
+            record.bytes.append(contentsOf: span)
             position = index
             guard index < limit else { continue }  // refill and keep scanning
             position += 1  // the quote
@@ -343,7 +343,7 @@ public final class CSVReader {
     }
 
     /// Makes at least `minimum` unread bytes available if the input has them; false at the end.
-    /// Checked twice per field: the common case, bytes in the buffer, is answered inline.
+    /// Checked per field: the common case, bytes in the buffer, is answered inline.
     @inline(__always)
     private func fill(minimum: Int = 1) throws(CSVError) -> Bool {
         if limit - position >= minimum { return true }

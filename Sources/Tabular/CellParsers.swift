@@ -167,7 +167,7 @@ public enum CellParsers {
     /// The two fixed-width layouts that fill FMA's date columns, read without the general parser:
     /// `YYYY-MM-DD HH:mm:ss` (or with `T`) and `MM/DD/YYYY hh:mm:ss AM`, exactly so and naming a
     /// possible instant. nil for anything else, which the general parser reads or explains; where
-    /// this answers, it answers as the general parser does (`CellParsersTests` checks the two).
+    /// this answers, it answers as the general parser does (`DateTimeFastPathTests` checks the two).
     static func commonDateTimeMilliseconds(_ cell: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard let base = cell.baseAddress else { return nil }
         @inline(__always) func digits(_ offset: Int, _ count: Int) -> Int? {
@@ -179,8 +179,7 @@ public enum CellParsers {
             }
             return value
         }
-        var year: Int, month: Int, day: Int, hour: Int
-        let minute: Int, second: Int
+        let year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
         switch cell.count {
         case 19:  // YYYY-MM-DD HH:mm:ss
             guard base[4] == minusSign, base[7] == minusSign, base[13] == colon, base[16] == colon,
