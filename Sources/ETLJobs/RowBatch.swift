@@ -64,7 +64,11 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
     private var fragmentBuilder: BSONBuilder?
     private var fragmentText: RelaxedJSONWriter?
 
-    var batchRecords: ArraySlice<CSVRecord> { records[..<count] }
+    /// The batch's record at `index` (< `count`), for what `TableExtraction.admit` needs of it.
+    /// Read in place: copying a record retains its arrays, whose counts live in cache lines the
+    /// reader thread wrote last.
+    func record(at index: Int) -> CSVRecord { records[index] }
+    func line(at index: Int) -> Int { records[index].line }
 
     /// Reads the next record of `reader` into the batch; false at the end of the input.
     func read(from reader: CSVReader) throws(CSVError) -> Bool {
@@ -109,60 +113,69 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
         let lines = work.printLines ? self.lines : nil
         var slots = [Slot](repeating: .missing, count: work.rows.plan.leaves.count)
         outcomes.reserveCapacity(count)
-        for record in records[..<count] {
-            if let only = work.only, let id = work.rows.id(of: record), !only.contains(id) {
-                outcomes.append(.skipped)
-                continue
+        try records.withUnsafeMutableBufferPointer { records throws(BSONBuilderError) in
+            // Each record accessed in place (inout, never written): passing it by value copied it,
+            // a retain and a release of each of its arrays, on cache lines the reader thread wrote.
+            for index in 0..<count {
+                try processRecord(&records[index], work, slots: &slots, lines: lines, builder: builder)
             }
-            let id: Int64
-            switch work.rows.coerce(record, into: &slots) {
-            case .failure(let reject):
-                outcomes.append(.rejected(reject))
-                continue
-            case .success(let coerced):
-                id = coerced
-            }
-            var warnings: [String] = []
-            work.complete?(id, &slots, &warnings)
-            let valid: Bool
-            var line: Range<Int>?
-            if let lines, !work.buildsWithLibbson {
-                // The fast path: the row's JSON line written directly.
-                let start = lines.count
-                lines.beginDocumentLine()
-                valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines, warnings: &warnings)
-                lines.endDocumentLine()
-                line = start..<lines.count
-                // What libbson would refuse: a key with a NUL byte, a document over its 2 GiB.
-                let refusal = lines.refusal?.description
-                    ?? (lines.count - start > Self.largestDocument ? "the JSON line is over 2 GiB, libbson's document size limit" : nil)
-                if let refusal {
-                    lines.truncate(to: start)
-                    outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: \(refusal)"))
-                    continue
-                }
-            } else {
-                do {
-                    builder.reset()
-                    valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: builder, warnings: &warnings)
-                } catch {
-                    outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: \(error.description)"))
-                    continue
-                }
-                if let lines {
-                    let start = lines.count
-                    try builder.appendRelaxedJSON(to: lines)
-                    lines.append(byte: UInt8(ascii: "\n"))
-                    line = start..<lines.count
-                }
-            }
-            var fragments: LookupRow?
-            if !work.fragmentLeaves.isEmpty {
-                fragments = try work.rows.fragments(work.fragmentLeaves, slots: slots, record: record,
-                                                    builder: work.buildsWithLibbson ? fragmentBuilder : nil,
-                                                    text: work.buildsWithLibbson ? nil : fragmentText)
-            }
-            outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, fragments: fragments)))
         }
+    }
+
+    private func processRecord(_ record: inout CSVRecord, _ work: RowWork, slots: inout [Slot], lines: RelaxedJSONWriter?,
+                               builder: BSONBuilder) throws(BSONBuilderError) {
+        if let only = work.only, let id = work.rows.id(of: record), !only.contains(id) {
+            outcomes.append(.skipped)
+            return
+        }
+        let id: Int64
+        switch work.rows.coerce(record, into: &slots) {
+        case .failure(let reject):
+            outcomes.append(.rejected(reject))
+            return
+        case .success(let coerced):
+            id = coerced
+        }
+        var warnings: [String] = []
+        work.complete?(id, &slots, &warnings)
+        let valid: Bool
+        var line: Range<Int>?
+        if let lines, !work.buildsWithLibbson {
+            // The fast path: the row's JSON line written directly.
+            let start = lines.count
+            lines.beginDocumentLine()
+            valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines, warnings: &warnings)
+            lines.endDocumentLine()
+            line = start..<lines.count
+            // What libbson would refuse: a key with a NUL byte, a document over its 2 GiB.
+            let refusal = lines.refusal?.description
+                ?? (lines.count - start > Self.largestDocument ? "the JSON line is over 2 GiB, libbson's document size limit" : nil)
+            if let refusal {
+                lines.truncate(to: start)
+                outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: \(refusal)"))
+                return
+            }
+        } else {
+            do {
+                builder.reset()
+                valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: builder, warnings: &warnings)
+            } catch {
+                outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: \(error.description)"))
+                return
+            }
+            if let lines {
+                let start = lines.count
+                try builder.appendRelaxedJSON(to: lines)
+                lines.append(byte: UInt8(ascii: "\n"))
+                line = start..<lines.count
+            }
+        }
+        var fragments: LookupRow?
+        if !work.fragmentLeaves.isEmpty {
+            fragments = try work.rows.fragments(work.fragmentLeaves, slots: slots, record: record,
+                                                builder: work.buildsWithLibbson ? fragmentBuilder : nil,
+                                                text: work.buildsWithLibbson ? nil : fragmentText)
+        }
+        outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, fragments: fragments)))
     }
 }

@@ -109,7 +109,7 @@ final class TableExtraction {
             case .failure(let reject):
                 try self.reject(record, reason: reject.reason, column: reject.column)
             case .success(let id):
-                guard try admit(id, record) else { continue }
+                guard try admit(id, line: record.line, record) else { continue }
                 try body(record, id, &slots)
             }
         }
@@ -117,14 +117,14 @@ final class TableExtraction {
     }
 
     /// First sight of `id`: remembers its line and returns true. Again: quarantines the record as
-    /// a duplicate and returns false.
-    private func admit(_ id: Int64, _ record: CSVRecord) throws -> Bool {
+    /// a duplicate and returns false. `record` is only made for a duplicate (a copy retains its arrays).
+    private func admit(_ id: Int64, line: Int, _ record: @autoclosure () -> CSVRecord) throws -> Bool {
         if let firstLine = firstLineOfID[id] {
             let column = plan.leaves[plan.idLeaf].columnName ?? "_id"
-            try reject(record, reason: "duplicate \(column) \(id), first seen at line \(firstLine)", column: column)
+            try reject(record(), reason: "duplicate \(column) \(id), first seen at line \(firstLine)", column: column)
             return false
         }
-        firstLineOfID[id] = record.line
+        firstLineOfID[id] = line
         return true
     }
 
@@ -170,19 +170,21 @@ final class TableExtraction {
         if let failure = batch.failure { throw failure }
         let lines = batch.lines?.bytes ?? UnsafeBufferPointer(start: nil, count: 0)
         var unwritten = 0  // lines before this offset are in `output`
-        for (record, outcome) in zip(batch.batchRecords, batch.outcomes) {
+        // By index: a record is copied out of the batch only to be quarantined (a copy retains
+        // its arrays, whose counts a worker thread touched last).
+        for (index, outcome) in batch.outcomes.enumerated() {
             switch outcome {
             case .skipped:
                 counts.skipped += 1
             case .rejected(let reject):
                 counts.rowsIn += 1
-                try self.reject(record, reason: reject.reason, column: reject.column)
+                try self.reject(batch.record(at: index), reason: reject.reason, column: reject.column)
             case .unbuildable(let id, let reason):
                 counts.rowsIn += 1
-                if try admit(id, record) { try self.reject(record, reason: reason, column: "") }
+                if try admit(id, line: batch.line(at: index), batch.record(at: index)) { try self.reject(batch.record(at: index), reason: reason, column: "") }
             case .built(let row):
                 counts.rowsIn += 1
-                guard try admit(row.id, record) else {  // a duplicate: leave its line out
+                guard try admit(row.id, line: batch.line(at: index), batch.record(at: index)) else {  // a duplicate: leave its line out
                     if let lineRange = row.line {
                         try output?.write(UnsafeBufferPointer(rebasing: lines[unwritten..<lineRange.lowerBound]))
                         unwritten = lineRange.upperBound
