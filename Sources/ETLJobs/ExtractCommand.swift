@@ -26,7 +26,7 @@ public struct ExtractCommand: JobCommand {
     @Option(name: .long, help: "Read tracks from this file (tracks.csv or raw_tracks.csv); default: tracks.csv if present.")
     public var tracksFile: String?
 
-    @Option(name: .long, help: "Threads that validate, build and print rows while one reads them (default: all CPUs; 1 = single-threaded). The output is the same for any number.")
+    @Option(name: .long, help: "Threads that validate, build and print rows; the reading thread is one of them and takes rows whenever it is ahead (default: all CPUs; 1 = single-threaded). The output is the same for any number.")
     public var jobs: Int?
 
     @OptionGroup public var common: CommonOptions
