@@ -101,7 +101,7 @@ public final class OrderedBatchQueue<Batch: AnyObject & Sendable> {
         while let oldest = inFlight.first, oldest.done.wait(timeout: .now()) == .success {
             try deliverOldest(deliver)
         }
-        while inFlight.count >= capacity {
+        while inFlight.count > capacity {
             if let oldest = inFlight.first { finish(oldest) }
             try deliverOldest(deliver)
         }
