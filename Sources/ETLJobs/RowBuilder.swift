@@ -152,7 +152,7 @@ struct RowBuilder: Sendable {
             return .failure(Reject(reason: problem, column: header[record.problemColumn - 1]))
         }
         return record.bytes.withUnsafeBufferPointer { buffer -> Result<Int64, Reject> in
-            if let base = buffer.baseAddress, let nul = memchr(base, 0, buffer.count) {
+            if record.mayHoldNUL, let base = buffer.baseAddress, let nul = memchr(base, 0, buffer.count) {
                 let offset = UnsafeRawPointer(nul) - UnsafeRawPointer(base)
                 let column = (0..<record.count).first { record.byteRange($0).contains(offset) } ?? 0
                 return .failure(Reject(reason: "NUL byte in column \(header[column]) (a sign of a corrupted copy)",

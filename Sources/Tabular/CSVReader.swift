@@ -39,6 +39,9 @@ public struct CSVRecord: Sendable {
     public internal(set) var problem: String?
     /// The 1-based field that `problem` is about.
     public internal(set) var problemColumn = 0
+    /// False when no byte of the record can be NUL: the reader had met no NUL in the file when
+    /// the record ended (it looks once per block read, not once per record).
+    public internal(set) var mayHoldNUL = true
 
     public init() {}
 
@@ -114,6 +117,8 @@ public final class CSVReader {
     @exclusivity(unchecked) public private(set) var blankLinesSkipped = 0
     /// Bytes consumed so far (for progress).
     @exclusivity(unchecked) public private(set) var bytesRead = 0
+    /// Some block read so far held a NUL byte.
+    @exclusivity(unchecked) private var sawNUL = false
 
     private static let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\""),
                        lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
@@ -138,6 +143,13 @@ public final class CSVReader {
 
     /// Reads the next record into `record`; false at the end of the input.
     public func next(into record: inout CSVRecord) throws(CSVError) -> Bool {
+        guard try nextRecord(into: &record) else { return false }
+        record.mayHoldNUL = sawNUL
+        return true
+    }
+
+    @inline(__always)
+    private func nextRecord(into record: inout CSVRecord) throws(CSVError) -> Bool {
         if atStart {
             atStart = false
             try skipByteOrderMark()
@@ -367,6 +379,7 @@ public final class CSVReader {
                                message: "read failed: \(String(cString: strerror(errno)))")
             }
             if count == 0 { endOfInput = true }
+            if !sawNUL && count > 0 && memchr(buffer + limit, 0, count) != nil { sawNUL = true }
             limit += count
             bytesRead += count
         }

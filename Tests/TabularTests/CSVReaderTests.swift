@@ -202,6 +202,39 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
         #expect(record[0] == "A\u{FFFD}B")
     }
 
+    /// `mayHoldNUL` may only be false for a record without a NUL byte (coercion skips its own search
+    /// then), and is false for every record of a file without one: NULs in quoted and unquoted
+    /// fields, at random offsets, for buffer sizes that split records and NULs across reads.
+    @Test func noRecordWithANULByteIsMarkedFreeOfThem() throws {
+        var random = SplitMix64(seed: 0x4E55_4C)
+        for round in 0..<300 {
+            var text: [UInt8] = []
+            for row in 0..<Int(random.next() % 6 + 1) {
+                for field in 0..<3 {
+                    if field > 0 { text.append(UInt8(ascii: ",")) }
+                    var bytes = (0..<Int(random.next() % 12)).map { _ in UInt8(ascii: "a") + UInt8(random.next() % 26) }
+                    if round % 3 != 0 && random.next() % 8 == 0 { bytes.insert(0, at: Int(random.next() % UInt64(bytes.count + 1))) }
+                    text += field == 1 && row % 2 == 0 ? [UInt8(ascii: "\"")] + bytes + [UInt8(ascii: "\"")] : bytes
+                }
+                text.append(UInt8(ascii: "\n"))
+            }
+            let directory = TemporaryDirectory()
+            let path = directory.path + "/nul.csv"
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(text)))
+            let bufferSize = [1, 2, 5, 16, 1000][round % 5]
+            let reader = try CSVReader(path: path, bufferSize: bufferSize)
+            var record = CSVRecord()
+            while try reader.next(into: &record) {
+                if record.bytes.contains(0) {
+                    #expect(record.mayHoldNUL, "round \(round), buffer \(bufferSize), record \(record.number)")
+                }
+                if !text.contains(0) {
+                    #expect(!record.mayHoldNUL, "round \(round), buffer \(bufferSize), record \(record.number)")
+                }
+            }
+        }
+    }
+
     @Test func writerRoundTripsThroughTheReader() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/out/written.csv"
