@@ -200,7 +200,7 @@ struct RowBuilder: Sendable {
                     case .failure(let failure):
                         return Reject(reason: failure.reason, column: header[column])
                     case .success(let value):
-                        if leafInfo.hasChecks, let problem = Self.check(value, against: leafInfo, column: header[column]) {
+                        if leafInfo.hasChecks, let problem = Self.check(value, against: leafInfo, column: column, of: header) {
                             return Reject(reason: problem, column: header[column])
                         }
                         slotBuffer[index] = .value(value)
@@ -223,7 +223,9 @@ struct RowBuilder: Sendable {
         return cell.allSatisfy { $0 == 0x20 || $0 == 0x09 }
     }
 
-    private static func check(_ value: FieldValue, against leaf: HotLeaf, column: String) -> String? {
+    /// The column's name is only read for a message: passing the name retained it per checked cell
+    /// (and an autoclosure reading it copied the whole builder), on counts both workers share.
+    private static func check(_ value: FieldValue, against leaf: HotLeaf, column: Int, of header: [String]) -> String? {
         let number: Double? = switch value {
         case .int(let v): Double(v)
         case .double(let v): v
@@ -231,10 +233,10 @@ struct RowBuilder: Sendable {
         }
         if let number {
             if let minimum = leaf.minimum, number < minimum {
-                return "\(column) must be ≥ \(minimum.compact), got \(value.compact)"
+                return "\(header[column]) must be ≥ \(minimum.compact), got \(value.compact)"
             }
             if let maximum = leaf.maximum, number > maximum {
-                return "\(column) must be ≤ \(maximum.compact), got \(value.compact)"
+                return "\(header[column]) must be ≤ \(maximum.compact), got \(value.compact)"
             }
         }
         if leaf.expectsArray, case .list = value {} else if leaf.expectsArray {
