@@ -81,13 +81,23 @@ struct RowBuilder: Sendable {
 
     /// The lookup tables that complete each object of `shape` (nil: none), found once per file
     /// instead of by entity name per row.
-    struct ResolvedLookups: Sendable {
+    struct ResolvedLookups: @unchecked Sendable {  // `dense` points into `indexes`, which it keeps
         /// Per object of `shape`, its table's rows and the table's file (for warnings).
         var indexes: [LookupIndex?] = []
         var sources: [String] = []
         /// Per object, the table's fragment position of each plan leaf (-1: none), flat:
         /// object k's positions start at k × the number of leaves.
         var fields: [Int] = []
+        /// Per object, its index's dense rows (trivial values: reading them retains nothing).
+        var dense: [UnsafeBufferPointer<Unmanaged<LookupRow>?>] = []
+
+        /// The row of `id` in object `object`'s table; nil: unknown id. The object must have one.
+        @inline(__always)
+        func row(_ object: Int, id: Int64) -> Unmanaged<LookupRow>? {
+            let rows = dense[object]
+            if id >= 0 && id < Int64(rows.count) { return rows[Int(id)] }
+            return rows.isEmpty ? indexes[object]?[id] : nil
+        }
     }
 
     func resolve(_ lookups: LookupTables?) -> ResolvedLookups {
@@ -95,7 +105,9 @@ struct RowBuilder: Sendable {
         var resolved = ResolvedLookups()
         for object in shape.objectNodes {
             let table = object.lookup.flatMap { lookups.tables[$0] }
-            resolved.indexes.append(table.map { LookupIndex($0.rows) })
+            let index = table.map { LookupIndex($0.rows) }
+            resolved.indexes.append(index)
+            resolved.dense.append(index.map { UnsafeBufferPointer($0.dense) } ?? UnsafeBufferPointer(start: nil, count: 0))
             resolved.sources.append(table?.source ?? "")
             resolved.fields.append(contentsOf: plan.leaves.indices.map { table?.fieldIndex[$0] ?? -1 })
         }
@@ -371,9 +383,9 @@ struct RowBuilder: Sendable {
                               trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         let object = shape.objects[objectIndex]
         var fragments: Unmanaged<LookupRow>?
-        if objectIndex < lookups.indexes.count, let index = lookups.indexes[objectIndex],
+        if objectIndex < lookups.indexes.count, lookups.indexes[objectIndex] != nil,
            let idLeaf = object.lookupIDLeaf, case .value(.int(let id)) = slots[idLeaf] {
-            fragments = index[id]
+            fragments = lookups.row(objectIndex, id: id)
             if fragments == nil {
                 let node = shape.objectNodes[objectIndex]
                 warnings.append("track \(trackID): unknown \(plan.leaves[idLeaf].columnName ?? node.name + "_id") \(id) (no such \(node.lookup ?? "") in \(lookups.sources[objectIndex])); reference kept")

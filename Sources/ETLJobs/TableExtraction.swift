@@ -341,11 +341,14 @@ final class LookupRow: @unchecked Sendable {  // immutable after init; `deinit` 
 }
 
 /// A lookup table's rows by id for the worker threads, without reference counting or hashing
-/// per track: a dense array when the ids allow (FMA ids are small and mostly used), else a
+/// per track: a dense buffer when the ids allow (FMA ids are small and mostly used), else a
 /// dictionary. The rows stay alive in `rows`.
-struct LookupIndex: @unchecked Sendable {  // immutable; the Unmanaged rows are kept by `rows`
+final class LookupIndex: @unchecked Sendable {  // immutable after init; `deinit` frees `dense`
     private let rows: [Int64: LookupRow]
-    private let dense: [Unmanaged<LookupRow>?]
+    /// Rows by id, when the ids are small enough (else empty). Manually allocated, so a worker
+    /// reads it through `RowBuilder.ResolvedLookups` without retaining anything: copying an
+    /// index out of an array retained its three references, counts both workers share.
+    let dense: UnsafeMutableBufferPointer<Unmanaged<LookupRow>?>
     private let sparse: [Int64: Unmanaged<LookupRow>]
 
     init(_ rows: [Int64: LookupRow]) {
@@ -353,17 +356,18 @@ struct LookupIndex: @unchecked Sendable {  // immutable; the Unmanaged rows are 
         let largest = rows.keys.max() ?? -1
         let smallest = rows.keys.min() ?? 0
         if smallest >= 0 && largest < Int64(rows.count) * 8 + 65_536 {
-            var dense = [Unmanaged<LookupRow>?](repeating: nil, count: Int(largest) + 1)
+            dense = .allocate(capacity: Int(largest) + 1)
+            dense.initialize(repeating: nil)
             for (id, row) in rows { dense[Int(id)] = .passUnretained(row) }
-            self.dense = dense
             sparse = [:]
         } else {
-            dense = []
+            dense = .allocate(capacity: 0)
             sparse = rows.mapValues { .passUnretained($0) }
         }
     }
 
-    @inline(__always)
+    deinit { dense.deallocate() }
+
     subscript(id: Int64) -> Unmanaged<LookupRow>? {
         if id >= 0 && id < Int64(dense.count) { return dense[Int(id)] }
         return dense.isEmpty ? sparse[id] : nil

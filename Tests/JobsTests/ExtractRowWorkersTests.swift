@@ -196,3 +196,35 @@ import TestSupport
         }
     }
 }
+
+@Suite struct LookupIndexTests {
+    /// Dense ids (FMA's), ids too large or negative for a dense buffer, and no rows at all: the
+    /// index and the workers' retain-free view of it find exactly the rows a dictionary does.
+    @Test(arguments: ["dense", "sparse", "negative", "empty"])
+    func findsWhatADictionaryFinds(_ kind: String) {
+        var random = SplitMix64(seed: UInt64(kind.utf8.count))
+        var rows: [Int64: LookupRow] = [:]
+        let count = kind == "empty" ? 0 : 2000
+        for _ in 0..<count {
+            let id: Int64 = switch kind {
+            case "dense": Int64(random.next() % 5000)
+            case "sparse": Int64(random.next() % (1 << 40))
+            default: -Int64(random.next() % 5000)
+            }
+            rows[id] = LookupRow(bson: [], json: Array("\(id)".utf8), jsonEnds: ["\(id)".utf8.count])
+        }
+        let index = LookupIndex(rows)
+        #expect(index.dense.isEmpty == (kind == "sparse" || kind == "negative" || kind == "empty"))
+        var lookups = RowBuilder.ResolvedLookups()
+        lookups.indexes = [index]
+        lookups.dense = [UnsafeBufferPointer(index.dense)]
+        var probes = Array(rows.keys)
+        for _ in 0..<2000 { probes.append(Int64(bitPattern: random.next()) >> Int64(random.next() % 64)) }
+        probes += [0, -1, 4999, 5000, 5001, Int64.max, Int64.min]
+        for id in probes {
+            let expected = rows[id].map(ObjectIdentifier.init)
+            #expect(index[id].map { ObjectIdentifier($0.takeUnretainedValue()) } == expected, "\(kind) id \(id)")
+            #expect(lookups.row(0, id: id).map { ObjectIdentifier($0.takeUnretainedValue()) } == expected, "\(kind) id \(id)")
+        }
+    }
+}
