@@ -193,9 +193,12 @@ struct RowBuilder: Sendable {
                         continue
                     }
                     if cellType == .string {
-                        if leafInfo.hasChecks, let allowed = plan.leaves[index].allowed {
+                        // Read in place: binding the set to a local retained it per cell, a count
+                        // both workers share.
+                        if leafInfo.hasChecks, plan.leaves[index].allowed != nil {
                             let text = String(decoding: cell, as: UTF8.self)
-                            guard allowed.contains(text) else {
+                            guard plan.leaves[index].allowed?.contains(text) ?? true else {
+                                let allowed = plan.leaves[index].allowed ?? []
                                 return Reject(reason: "'\(text.excerpt)' is not one of \(allowed.sorted().joined(separator: ", "))",
                                               column: header[column])
                             }
