@@ -111,6 +111,8 @@ let corpus: [CorpusCase] = [
           lastLine: ["tracks.csv:2: record 2", "the second header row is missing"]),
     .init(file: "tracks--header-level-mismatch.csv", status: 65,
           lastLine: ["tracks.csv:1: record 1", "header rows differ in length (50 vs 53"]),
+    .init(file: "tracks--split-not-allowed.csv", written: [100544, 100975], quarantined: 1,
+          reason: "'train' is not one of test, training, validation", line: "5", column: "set.split"),
     .init(file: "tracks--single-header-row.csv", status: 65,
           lastLine: ["tracks.csv:1: record 1", "not the 3-row tracks.csv header (first cell 'track_id', expected empty)"]),
 ]
