@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(name: "bench-load", dependencies: ["DocumentStore", "Export", "TestSupport"], path: "Benchmarks/bench-load"),
         // Shared by the test targets: fixture paths, the local MongoDB-compatible test server.
         .target(name: "TestSupport", dependencies: ["DocumentStore"], path: "Tests/Support"),
-        .testTarget(name: "TabularTests", dependencies: ["Tabular", "TestSupport"]),
+        .testTarget(name: "TabularTests", dependencies: ["Tabular", "CTextKernels", "TestSupport"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "TestSupport"]),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "TestSupport"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "DocumentStore", "TestSupport"]),

@@ -1,12 +1,14 @@
 // The extract's byte scans (see TextKernels.h): JSON string escaping for the staged documents,
 // and finding CSV field ends and quotes. Text fields are most of the bytes (HTML bios and
-// descriptions); each scan runs 16 bytes at a time with SSE2, which every x86-64 CPU has, and
-// falls back to its scalar loop elsewhere.
+// descriptions); each scan runs a vector of bytes at a time: 32 with AVX2 where the CPU has it,
+// else 16 with SSE2 (every x86-64 CPU), and falls back to its scalar loop elsewhere. The bodies
+// are written once (TextKernelBodies.h) and compiled for each, as in CAudioKernels.
 #include "TextKernels.h"
 
+#include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <immintrin.h>
 #endif
 
 /// The length of the valid UTF-8 sequence starting at text[i] (a byte >= 0x80), or 0.
@@ -30,135 +32,114 @@ static inline int is_special(uint8_t byte) {
     return byte < 0x20 || byte == '"' || byte == '\\' || byte >= 0x80;
 }
 
+#if defined(__x86_64__) && defined(__clang__)  // SwiftPM builds C with clang
+#define HAVE_AVX2_VERSION 1
+#define KERNEL_TARGET __attribute__((target("avx2")))
+#define KERNEL(name) name##_avx2
+#define VEC_WIDTH 32
+#define VEC __m256i
+#define ALL_LANES 0xFFFFFFFFu
+#define LOADU(pointer) _mm256_loadu_si256((const __m256i *)(pointer))
+#define STOREU(pointer, value) _mm256_storeu_si256((__m256i *)(pointer), (value))
+#define SET1(byte) _mm256_set1_epi8((char)(byte))
+#define CMPEQ(a, b) _mm256_cmpeq_epi8((a), (b))
+#define OR(a, b) _mm256_or_si256((a), (b))
+#define MIN_U8(a, b) _mm256_min_epu8((a), (b))
+#define MOVEMASK(v) ((uint32_t)_mm256_movemask_epi8(v))
+#define HALF_WIDTH 16
+#define HALF_VEC __m128i
+#define HALF_LOADU(pointer) _mm_loadu_si128((const __m128i *)(pointer))
+#define HALF_STOREU(pointer, value) _mm_storeu_si128((__m128i *)(pointer), (value))
+#define HALF_SET1(byte) _mm_set1_epi8((char)(byte))
+#define HALF_CMPEQ(a, b) _mm_cmpeq_epi8((a), (b))
+#define HALF_OR(a, b) _mm_or_si128((a), (b))
+#define HALF_MIN_U8(a, b) _mm_min_epu8((a), (b))
+#define HALF_MOVEMASK(v) ((uint32_t)_mm_movemask_epi8(v))
+#include "TextKernelBodies.h"
+#undef KERNEL_TARGET
+#undef KERNEL
+#undef VEC_WIDTH
+#undef VEC
+#undef ALL_LANES
+#undef LOADU
+#undef STOREU
+#undef SET1
+#undef CMPEQ
+#undef OR
+#undef MIN_U8
+#undef MOVEMASK
+#undef HALF_WIDTH
+#undef HALF_VEC
+#undef HALF_LOADU
+#undef HALF_STOREU
+#undef HALF_SET1
+#undef HALF_CMPEQ
+#undef HALF_OR
+#undef HALF_MIN_U8
+#undef HALF_MOVEMASK
+#endif
+
+#define KERNEL_TARGET
+#define KERNEL(name) name##_baseline
+#if defined(__SSE2__)
+#define VEC_WIDTH 16
+#define VEC __m128i
+#define ALL_LANES 0xFFFFu
+#define LOADU(pointer) _mm_loadu_si128((const __m128i *)(pointer))
+#define STOREU(pointer, value) _mm_storeu_si128((__m128i *)(pointer), (value))
+#define SET1(byte) _mm_set1_epi8((char)(byte))
+#define CMPEQ(a, b) _mm_cmpeq_epi8((a), (b))
+#define OR(a, b) _mm_or_si128((a), (b))
+#define MIN_U8(a, b) _mm_min_epu8((a), (b))
+#define MOVEMASK(v) ((uint32_t)_mm_movemask_epi8(v))
+#endif
+#include "TextKernelBodies.h"
+
+static const musicetl_text_kernels baseline_kernels = {
+    .name = "baseline", .json_escape = json_escape_baseline, .find_quote = find_quote_baseline,
+    .scan_fields = scan_fields_baseline,
+};
+#ifdef HAVE_AVX2_VERSION
+static const musicetl_text_kernels avx2_kernels = {
+    .name = "avx2", .json_escape = json_escape_avx2, .find_quote = find_quote_avx2, .scan_fields = scan_fields_avx2,
+};
+#endif
+
+const musicetl_text_kernels *musicetl_text_kernels_baseline(void) { return &baseline_kernels; }
+
+const musicetl_text_kernels *musicetl_text_kernels_avx2(void) {
+#ifdef HAVE_AVX2_VERSION
+    // The runtime's CPU detection runs as a load-time constructor (no __builtin_cpu_init call to
+    // race on); it also checks that the OS saves the AVX registers.
+    if (__builtin_cpu_supports("avx2")) return &avx2_kernels;
+#endif
+    return NULL;
+}
+
+/// Chosen once: AVX2 where the CPU has it, unless MUSICETL_TEXT_KERNELS=baseline.
+static const musicetl_text_kernels *chosen_kernels(void) {
+    static const musicetl_text_kernels *_Atomic chosen = NULL;
+    const musicetl_text_kernels *kernels = chosen;
+    if (kernels == NULL) {
+        const char *choice = getenv("MUSICETL_TEXT_KERNELS");
+        kernels = choice != NULL && strcmp(choice, "baseline") == 0 ? NULL : musicetl_text_kernels_avx2();
+        if (kernels == NULL) kernels = &baseline_kernels;
+        chosen = kernels;  // every thread computes the same value: a race between them is harmless
+    }
+    return kernels;
+}
+
+const musicetl_text_kernels *musicetl_text_kernels_default(void) { return chosen_kernels(); }
+
 ptrdiff_t musicetl_json_escape(const uint8_t *text, size_t length, uint8_t *out) {
-    static const char hex[] = "0123456789abcdef";
-    uint8_t *o = out;
-    size_t i = 0;
-    while (i < length) {
-#if defined(__SSE2__)
-        // Copy 16 bytes at a time while none needs a look; on the first that does, keep the
-        // bytes before it (the store may write past them: the capacity allows for it).
-        const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x1F);
-        while (i + 16 <= length) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(text + i));
-            __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, below), v);  // v <= 0x1F
-            __m128i marks = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), control);
-            unsigned mask = (unsigned)_mm_movemask_epi8(marks) | (unsigned)_mm_movemask_epi8(v);  // high bit: >= 0x80
-            _mm_storeu_si128((__m128i *)o, v);
-            if (mask == 0) {
-                i += 16;
-                o += 16;
-                continue;
-            }
-            unsigned skip = (unsigned)__builtin_ctz(mask);
-            i += skip;
-            o += skip;
-            break;
-        }
-#endif
-        while (i < length && !is_special(text[i])) *o++ = text[i++];
-        if (i >= length) break;
-        uint8_t byte = text[i];
-        if (byte >= 0x80) {
-            size_t sequence = sequence_length(text, length, i);
-            if (sequence == 0) return -1;
-            memcpy(o, text + i, sequence);
-            o += sequence;
-            i += sequence;
-            continue;
-        }
-        *o++ = '\\';
-        switch (byte) {
-        case '"': case '\\': *o++ = byte; break;
-        case 0x08: *o++ = 'b'; break;
-        case 0x0C: *o++ = 'f'; break;
-        case 0x0A: *o++ = 'n'; break;
-        case 0x0D: *o++ = 'r'; break;
-        case 0x09: *o++ = 't'; break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = (uint8_t)hex[byte >> 4];
-            *o++ = (uint8_t)hex[byte & 0xF];
-        }
-        i++;
-    }
-    return o - out;
+    return chosen_kernels()->json_escape(text, length, out);
 }
 
-// Quoted CSV fields are the long ones (HTML), with quotes doubled inside: finding the next quote
-// and counting the line ends before it in one pass instead of three (memchr for the quote, for LF,
-// for CR) is most of what reading them costs.
 size_t musicetl_csv_find_quote(const uint8_t *text, size_t length, size_t *line_ends) {
-    size_t lines = 0, i = 0, end = length;
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
-    for (; i + 16 <= length; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(text + i));
-        unsigned quotes = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
-        unsigned before = quotes ? (1u << __builtin_ctz(quotes)) - 1 : 0xFFFFu;
-        lines += (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)) & before);
-        unsigned crs = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr)) & before;
-        while (crs) {
-            size_t at = i + (size_t)__builtin_ctz(crs);
-            if (at + 1 >= length || text[at + 1] != '\n') lines++;
-            crs &= crs - 1;
-        }
-        if (quotes) {
-            end = i + (size_t)__builtin_ctz(quotes);
-            *line_ends = lines;
-            return end;
-        }
-    }
-#endif
-    for (; i < length; i++) {
-        uint8_t byte = text[i];
-        if (byte == '"') {
-            end = i;
-            break;
-        }
-        if (byte == '\n' || (byte == '\r' && (i + 1 >= length || text[i + 1] != '\n'))) lines++;
-    }
-    *line_ends = lines;
-    return end;
+    return chosen_kernels()->find_quote(text, length, line_ends);
 }
 
-// Most of a CSV record is short unquoted fields: classifying 16 bytes per step and walking the
-// marked bytes costs a few instructions per field instead of a loop per byte.
 size_t musicetl_csv_scan_fields(const uint8_t *text, size_t length, size_t *ends, size_t capacity, size_t bias,
                                 size_t *count) {
-    size_t n = 0, field_start = 0, i = 0;
-#if defined(__SSE2__)
-    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), lf = _mm_set1_epi8('\n'),
-                  cr = _mm_set1_epi8('\r');
-    for (; i + 16 <= length; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(text + i));
-        __m128i marks = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
-                                     _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr)));
-        unsigned mask = (unsigned)_mm_movemask_epi8(marks);
-        while (mask) {
-            size_t at = i + (size_t)__builtin_ctz(mask);
-            if (text[at] != ',' || n == capacity) {
-                *count = n;
-                return field_start;
-            }
-            ends[n++] = bias + at;
-            field_start = at + 1;
-            mask &= mask - 1;
-        }
-    }
-#endif
-    for (; i < length; i++) {
-        uint8_t byte = text[i];
-        if (byte == ',') {
-            if (n == capacity) break;
-            ends[n++] = bias + i;
-            field_start = i + 1;
-        } else if (byte == '"' || byte == '\n' || byte == '\r') {
-            break;
-        }
-    }
-    *count = n;
-    return field_start;
+    return chosen_kernels()->scan_fields(text, length, ends, capacity, bias, count);
 }

@@ -5,8 +5,8 @@
 #include <stdint.h>
 
 /// The longest output of `musicetl_json_escape` for `length` bytes of text: every byte as `\u00xx`,
-/// plus 15 bytes the vector loop may store past its output before moving on.
-static inline size_t musicetl_json_escape_capacity(size_t length) { return length * 6 + 16; }
+/// plus 31 bytes the vector loop may store past its output before moving on.
+static inline size_t musicetl_json_escape_capacity(size_t length) { return length * 6 + 32; }
 
 /// Writes `text` escaped as the content of a JSON string the way libbson 1.23's
 /// `bson_utf8_escape_for_json` does: `\"` and `\\`, the short escapes \b \f \n \r \t, other bytes
@@ -27,5 +27,20 @@ size_t musicetl_csv_find_quote(const uint8_t *text, size_t length, size_t *line_
 /// (just after the last comma written, or 0); `*count` is the number of ends written.
 size_t musicetl_csv_scan_fields(const uint8_t *text, size_t length, size_t *ends, size_t capacity, size_t bias,
                                 size_t *count);
+
+/// The three scans of one build: the functions above call the default one (AVX2 where the CPU
+/// has it, unless MUSICETL_TEXT_KERNELS=baseline; else the SSE2 baseline). Tests compare them.
+typedef struct {
+    /// "avx2" or "baseline".
+    const char *name;
+    ptrdiff_t (*json_escape)(const uint8_t *text, size_t length, uint8_t *out);
+    size_t (*find_quote)(const uint8_t *text, size_t length, size_t *line_ends);
+    size_t (*scan_fields)(const uint8_t *text, size_t length, size_t *ends, size_t capacity, size_t bias, size_t *count);
+} musicetl_text_kernels;
+
+const musicetl_text_kernels *musicetl_text_kernels_default(void);
+const musicetl_text_kernels *musicetl_text_kernels_baseline(void);
+/// NULL when this CPU (or build) has no AVX2.
+const musicetl_text_kernels *musicetl_text_kernels_avx2(void);
 
 #endif

@@ -1,0 +1,152 @@
+// The kernels' bodies, included twice by TextKernels.c: once compiled for AVX2 (32-byte vectors),
+// once for baseline x86-64 (SSE2, 16-byte vectors; scalar loops only elsewhere). The includer
+// sets KERNEL_TARGET, KERNEL(name) and, for the vector loops, VEC_WIDTH, VEC, ALL_LANES and the
+// operations LOADU, STOREU, SET1, CMPEQ, OR, MIN_U8 and MOVEMASK (a uint32_t of lane high bits);
+// HALF_WIDTH and the HALF_ operations add a narrower step to the escape's tail.
+// Not a public header.
+
+static KERNEL_TARGET ptrdiff_t KERNEL(json_escape)(const uint8_t *text, size_t length, uint8_t *out) {
+    static const char hex[] = "0123456789abcdef";
+    uint8_t *o = out;
+    size_t i = 0;
+    while (i < length) {
+#ifdef VEC_WIDTH
+        // Copy a vector at a time while no byte needs a look; on the first that does, keep the
+        // bytes before it (the store may write past them: the capacity allows for it).
+        const VEC quote = SET1('"'), backslash = SET1('\\'), below = SET1(0x1F);
+        int stopped = 0;
+        while (i + VEC_WIDTH <= length) {
+            VEC v = LOADU(text + i);
+            VEC control = CMPEQ(MIN_U8(v, below), v);  // v <= 0x1F
+            VEC marks = OR(OR(CMPEQ(v, quote), CMPEQ(v, backslash)), control);
+            uint32_t mask = MOVEMASK(marks) | MOVEMASK(v);  // high bit: >= 0x80
+            STOREU(o, v);
+            if (mask == 0) {
+                i += VEC_WIDTH;
+                o += VEC_WIDTH;
+                continue;
+            }
+            unsigned skip = (unsigned)__builtin_ctz(mask);
+            i += skip;
+            o += skip;
+            stopped = 1;
+            break;
+        }
+#ifdef HALF_WIDTH
+        // Most strings are short (titles, names): one half-width step before the byte loop.
+        if (!stopped && i + HALF_WIDTH <= length) {
+            HALF_VEC v = HALF_LOADU(text + i);
+            HALF_VEC control = HALF_CMPEQ(HALF_MIN_U8(v, HALF_SET1(0x1F)), v);
+            HALF_VEC marks = HALF_OR(HALF_OR(HALF_CMPEQ(v, HALF_SET1('"')), HALF_CMPEQ(v, HALF_SET1('\\'))), control);
+            uint32_t mask = HALF_MOVEMASK(marks) | HALF_MOVEMASK(v);
+            HALF_STOREU(o, v);
+            unsigned skip = mask == 0 ? HALF_WIDTH : (unsigned)__builtin_ctz(mask);
+            i += skip;
+            o += skip;
+        }
+#endif
+#endif
+        while (i < length && !is_special(text[i])) *o++ = text[i++];
+        if (i >= length) break;
+        uint8_t byte = text[i];
+        if (byte >= 0x80) {
+            size_t sequence = sequence_length(text, length, i);
+            if (sequence == 0) return -1;
+            memcpy(o, text + i, sequence);
+            o += sequence;
+            i += sequence;
+            continue;
+        }
+        *o++ = '\\';
+        switch (byte) {
+        case '"': case '\\': *o++ = byte; break;
+        case 0x08: *o++ = 'b'; break;
+        case 0x0C: *o++ = 'f'; break;
+        case 0x0A: *o++ = 'n'; break;
+        case 0x0D: *o++ = 'r'; break;
+        case 0x09: *o++ = 't'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = (uint8_t)hex[byte >> 4];
+            *o++ = (uint8_t)hex[byte & 0xF];
+        }
+        i++;
+    }
+    return o - out;
+}
+
+// Quoted CSV fields are the long ones (HTML), with quotes doubled inside: finding the next quote
+// and counting the line ends before it in one pass instead of three (memchr for the quote, for LF,
+// for CR) is most of what reading them costs.
+static KERNEL_TARGET size_t KERNEL(find_quote)(const uint8_t *text, size_t length, size_t *line_ends) {
+    size_t lines = 0, i = 0, end = length;
+#ifdef VEC_WIDTH
+    const VEC quote = SET1('"'), lf = SET1('\n'), cr = SET1('\r');
+    for (; i + VEC_WIDTH <= length; i += VEC_WIDTH) {
+        VEC v = LOADU(text + i);
+        uint32_t quotes = MOVEMASK(CMPEQ(v, quote));
+        uint32_t before = quotes ? (uint32_t)((1ull << __builtin_ctz(quotes)) - 1) : ALL_LANES;
+        lines += (size_t)__builtin_popcount(MOVEMASK(CMPEQ(v, lf)) & before);
+        uint32_t crs = MOVEMASK(CMPEQ(v, cr)) & before;
+        while (crs) {
+            size_t at = i + (size_t)__builtin_ctz(crs);
+            if (at + 1 >= length || text[at + 1] != '\n') lines++;
+            crs &= crs - 1;
+        }
+        if (quotes) {
+            end = i + (size_t)__builtin_ctz(quotes);
+            *line_ends = lines;
+            return end;
+        }
+    }
+#endif
+    for (; i < length; i++) {
+        uint8_t byte = text[i];
+        if (byte == '"') {
+            end = i;
+            break;
+        }
+        if (byte == '\n' || (byte == '\r' && (i + 1 >= length || text[i + 1] != '\n'))) lines++;
+    }
+    *line_ends = lines;
+    return end;
+}
+
+// Most of a CSV record is short unquoted fields: classifying 16 bytes per step and walking the
+// marked bytes costs a few instructions per field instead of a loop per byte.
+static KERNEL_TARGET size_t KERNEL(scan_fields)(const uint8_t *text, size_t length, size_t *ends, size_t capacity,
+                                                size_t bias, size_t *count) {
+    size_t n = 0, field_start = 0, i = 0;
+#ifdef VEC_WIDTH
+    const VEC comma = SET1(','), quote = SET1('"'), lf = SET1('\n'), cr = SET1('\r');
+    for (; i + VEC_WIDTH <= length; i += VEC_WIDTH) {
+        VEC v = LOADU(text + i);
+        VEC marks = OR(OR(CMPEQ(v, comma), CMPEQ(v, quote)), OR(CMPEQ(v, lf), CMPEQ(v, cr)));
+        uint32_t mask = MOVEMASK(marks);
+        while (mask) {
+            size_t at = i + (size_t)__builtin_ctz(mask);
+            if (text[at] != ',' || n == capacity) {
+                *count = n;
+                return field_start;
+            }
+            ends[n++] = bias + at;
+            field_start = at + 1;
+            mask &= mask - 1;
+        }
+    }
+#endif
+    for (; i < length; i++) {
+        uint8_t byte = text[i];
+        if (byte == ',') {
+            if (n == capacity) break;
+            ends[n++] = bias + i;
+            field_start = i + 1;
+        } else if (byte == '"' || byte == '\n' || byte == '\r') {
+            break;
+        }
+    }
+    *count = n;
+    return field_start;
+}
