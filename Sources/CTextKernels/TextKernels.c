@@ -109,11 +109,10 @@ const musicetl_text_kernels *musicetl_text_kernels_baseline(void) { return &base
 
 const musicetl_text_kernels *musicetl_text_kernels_avx2(void) {
 #ifdef HAVE_AVX2_VERSION
-    // The runtime's CPU detection runs as a load-time constructor (no __builtin_cpu_init call to
-    // race on); it also checks that the OS saves the AVX registers.
-    if (__builtin_cpu_supports("avx2")) return &avx2_kernels;
-#endif
+    return __builtin_cpu_supports("avx2") ? &avx2_kernels : NULL;  // as in CAudioKernels
+#else
     return NULL;
+#endif
 }
 
 /// Chosen once: AVX2 where the CPU has it, unless MUSICETL_TEXT_KERNELS=baseline.
