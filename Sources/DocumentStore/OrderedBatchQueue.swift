@@ -79,8 +79,10 @@ public final class OrderedBatchQueue<Batch: AnyObject & Sendable> {
     }
 
     deinit {
-        // Never leave a thread writing into a batch nobody waits for; then end the threads.
-        for entry in inFlight { finish(entry) }
+        // Dropped before `drain` (a delivery threw): batches no thread has taken are not processed;
+        // the ones being processed are waited for, so no thread writes into a batch afterwards.
+        while let entry = waiting.take() { entry.done.signal() }
+        for entry in inFlight { entry.done.wait() }
         waiting.stop(threads: threads)
         threadsDone.wait()
     }

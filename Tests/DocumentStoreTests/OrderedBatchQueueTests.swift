@@ -64,16 +64,26 @@ import TestSupport
         }
     }
 
-    /// A queue dropped with batches in flight waits for them (no thread writes into a batch after).
-    @Test func droppingTheQueueWaitsForBatchesInFlight() throws {
-        let items = (0..<8).map { Item($0, delayMicroseconds: 2000) }
+    /// A queue dropped with batches in flight (a delivery threw) waits for the ones being
+    /// processed and skips the ones no thread has taken: nothing touches a batch afterwards.
+    @Test func droppingTheQueueWaitsForBatchesBeingProcessed() throws {
+        struct Stop: Error {}
+        let items = (0..<40).map { Item($0, delayMicroseconds: 2000) }
+        let processed = Probe()
         do {
             let queue = OrderedBatchQueue<Item>(workers: 3, queued: 4, label: "test.drop") { item in
                 usleep(item.delayMicroseconds)
                 item.timesProcessed += 1
+                processed.processed.add(1, ordering: .sequentiallyConsistent)
             }
-            for item in items { try queue.submit(item) { _ in } }
+            #expect(throws: Stop.self) {
+                for item in items { try queue.submit(item) { _ in throw Stop() } }
+            }
         }
-        #expect(items.allSatisfy { $0.timesProcessed == 1 })
+        let afterDrop = processed.processed.load(ordering: .sequentiallyConsistent)
+        usleep(20_000)
+        #expect(processed.processed.load(ordering: .sequentiallyConsistent) == afterDrop)
+        #expect(items.allSatisfy { $0.timesProcessed <= 1 })
+        #expect(afterDrop < items.count)  // the first delivery threw: the rest was never queued or was skipped
     }
 }
