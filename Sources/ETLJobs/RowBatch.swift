@@ -64,9 +64,9 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
     private var fragmentBuilder: BSONBuilder?
     private var fragmentText: RelaxedJSONWriter?
 
-    /// The batch's record at `index` (< `count`), for what `TableExtraction.admit` needs of it.
-    /// Read in place: copying a record retains its arrays, whose counts live in cache lines the
-    /// reader thread wrote last.
+    /// A copy of the batch's record at `index` (< `count`), to quarantine it. Admitting a row
+    /// reads only its line, in place (`line(at:)`): a copy retains the record's arrays, whose
+    /// counts sit on cache lines another thread wrote last.
     func record(at index: Int) -> CSVRecord { records[index] }
     func line(at index: Int) -> Int { records[index].line }
 
@@ -122,6 +122,7 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
         }
     }
 
+    /// Coerces, completes and builds one record: appends its outcome, and its line to `lines`.
     private func processRecord(_ record: inout CSVRecord, _ work: RowWork, slots: inout [Slot], lines: RelaxedJSONWriter?,
                                builder: BSONBuilder) throws(BSONBuilderError) {
         if let only = work.only, let id = work.rows.id(of: record), !only.contains(id) {
