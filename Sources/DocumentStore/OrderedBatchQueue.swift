@@ -1,17 +1,15 @@
 import Dispatch
 import Synchronization
 
-/// Processes batches (of rows, BSON documents, export lines) on up to `workers` threads while the
-/// caller fills the next one, and hands them back to the caller in the order they were submitted,
-/// always on the caller's thread. At most `workers + queued` batches are in flight, so memory stays
+/// Processes batches (of rows, BSON documents, export lines) on up to `workers` threads, the
+/// caller's among them, and hands them back to the caller in the order they were submitted, always
+/// on the caller's thread. At most `workers + queued` batches are in flight, so memory stays
 /// bounded. With `workers` ≤ 1 each batch is processed at once on the caller's thread.
 ///
-/// The caller is one of the `workers`: `workers − 1` threads take the oldest waiting batch, and
-/// the caller, instead of waiting for the batch it must deliver next, processes waiting batches
-/// itself. So `workers` threads are busy, never more: with a thread per worker plus the caller
-/// (the earlier design), three threads shared two CPUs, and batches dealt to workers in turn left
-/// one idle while the other had two queued (1.6–1.8 of 2 CPUs busy in a `perf` timeline of the
-/// extract).
+/// `workers − 1` threads take the oldest waiting batch; the caller, instead of blocking on the
+/// batch it must deliver next, processes waiting batches itself. So no more than `workers` threads
+/// are busy: a thread per worker besides the caller put three busy threads on two CPUs, and
+/// batches dealt to the threads in turn left one idle while the other had two queued.
 ///
 /// Worker threads are serial dispatch queues running one loop each: blocks on a global
 /// concurrent queue share GCD's pool of one thread per CPU with Swift concurrency, where the
@@ -100,21 +98,28 @@ public final class OrderedBatchQueue<Batch: AnyObject & Sendable> {
         waiting.add(entry)
         // Deliver what is done (its output written early, its batch free for reuse), then, when
         // the queue is full, wait for the oldest, helping with the waiting batches meanwhile.
-        while let oldest = inFlight.first, oldest.done.wait(timeout: .now()) == .success {
-            try deliverOldest(deliver)
-        }
-        while inFlight.count > capacity {
-            if let oldest = inFlight.first { finish(oldest) }
-            try deliverOldest(deliver)
-        }
+        while try deliverOldest(deliver, waitingForIt: false) {}
+        while inFlight.count > capacity { _ = try deliverOldest(deliver, waitingForIt: true) }
     }
 
     /// Waits for every batch in flight and delivers them in order.
     public func drain(deliver: (Batch) throws -> Void) throws {
-        while let oldest = inFlight.first {
+        while try deliverOldest(deliver, waitingForIt: true) {}
+    }
+
+    /// Delivers the oldest batch in flight once it is processed (`waitingForIt`; else only if it
+    /// already is). False when there was none to deliver. The batch leaves `inFlight` before
+    /// `deliver` runs, so a delivery that throws leaves no consumed signal for `deinit` to wait on.
+    private func deliverOldest(_ deliver: (Batch) throws -> Void, waitingForIt: Bool) throws -> Bool {
+        guard let oldest = inFlight.first else { return false }
+        if waitingForIt {
             finish(oldest)
-            try deliverOldest(deliver)
+        } else if oldest.done.wait(timeout: .now()) != .success {
+            return false
         }
+        inFlight.removeFirst()
+        try deliver(oldest.batch)
+        return true
     }
 
     /// Returns once `entry` is processed, processing waiting batches on this thread meanwhile.
@@ -128,11 +133,5 @@ public final class OrderedBatchQueue<Batch: AnyObject & Sendable> {
             process(next.batch)
             next.done.signal()
         }
-    }
-
-    /// Delivers the oldest batch, whose signal `finish` or a successful `wait` consumed.
-    private func deliverOldest(_ deliver: (Batch) throws -> Void) throws {
-        let entry = inFlight.removeFirst()
-        try deliver(entry.batch)
     }
 }

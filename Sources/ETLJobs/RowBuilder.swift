@@ -95,8 +95,8 @@ struct RowBuilder: Sendable {
         @inline(__always)
         func row(_ object: Int, id: Int64) -> Unmanaged<LookupRow>? {
             let rows = dense[object]
-            if id >= 0 && id < Int64(rows.count) { return rows[Int(id)] }
-            return rows.isEmpty ? indexes[object]?[id] : nil
+            if id >= 0 && id < Int64(rows.count) { return rows[Int(id)] }  // the common case, no retain
+            return indexes[object]?[id]
         }
     }
 

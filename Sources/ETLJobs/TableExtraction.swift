@@ -293,7 +293,6 @@ struct FirstLines {
     }
 }
 
-
 /// Lookup tables of the entities a track embeds: id → the referenced fields (position k is the
 /// value for position k; null where the entity has none).
 struct LookupTable: Sendable {
