@@ -277,6 +277,7 @@ struct RowBuilder: Sendable {
                     if try !Self.append(slots[index], key: shape.leafKeys[index], to: builder, buffer: buffer, record: record) {
                         valid = false
                     }
+                    if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
                 case .object(let object):
                     if try !appendObject(object, to: builder, slots: slots, buffer: buffer, record: record,
                                          lookups: lookups, trackID: trackID, warnings: &warnings) {
@@ -298,6 +299,17 @@ struct RowBuilder: Sendable {
         return valid
     }
 
+    /// Whether leaf `index` holds a Python literal parsed into values (`Slot.value`) with repaired
+    /// text: its cell has invalid UTF-8 and the value a U+FFFD the parser put there (a list of ids
+    /// taken from dictionaries keeps no text, so it is not flagged). Flags the row as text's repair does.
+    @inline(__always)
+    private func repairedLiteral(_ index: Int, slots: [Slot], buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord) -> Bool {
+        guard hot[index].cellType == .pythonLiteral, case .value = slots[index],
+              UnsafeBufferPointer(rebasing: buffer[record.byteRange(hot[index].column)]).firstInvalidUTF8Offset != nil,
+              case .value(let value) = slots[index] else { return false }
+        return value.containsReplacementCharacter
+    }
+
     /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
     private static func append<Writer: RowDocumentWriter>(_ slot: Slot, key: Unmanaged<BSONKey>, to builder: Writer,
                                                           buffer: UnsafeBufferPointer<UInt8>,
@@ -309,23 +321,26 @@ struct RowBuilder: Sendable {
             case .text(let column):
                 return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
             case .plainLiteral(let column):
-                try appendPlainLiteral(UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]), key: key, to: builder)
+                return try appendPlainLiteral(UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]), key: key, to: builder)
             }
             return true
         }
     }
 
     /// A `PlainLiteral` cell, walked into `builder`: list elements keyed by position, dictionary
-    /// entries by their keys. Its strings are decoded as the literal parser decodes them, which
-    /// repairs invalid UTF-8 without flagging the row, so neither does this.
+    /// entries by their keys. Its strings and keys are decoded as the literal parser decodes them,
+    /// invalid UTF-8 replaced by U+FFFD; returns false when that happened.
     private static func appendPlainLiteral<Writer: RowDocumentWriter>(_ cell: UnsafeBufferPointer<UInt8>, key: BSONKey,
-                                                                      to builder: Writer) throws(BSONBuilderError) {
+                                                                      to builder: Writer) throws(BSONBuilderError) -> Bool {
         var walker = PlainLiteral.Walker(cell)
         var state = PlainLiteralWalk()
+        var valid = true
         while let event = walker.next() {
             switch event {
             case .string(let text):
-                try state.withKey(key, builder) { (key) throws(BSONBuilderError) in _ = try builder.append(key, repairingUTF8: text) }
+                try state.withKey(key, builder) { (key) throws(BSONBuilderError) in
+                    if try !builder.append(key, repairingUTF8: text) { valid = false }
+                }
             case .null:
                 try state.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
             case .beginList:
@@ -341,10 +356,12 @@ struct RowBuilder: Sendable {
                 state.depth -= 1
                 try builder.endDocument()
             case .key(let text):
+                if text.firstInvalidUTF8Offset != nil { valid = false }
                 state.pendingKey = text
             }
         }
         precondition(walker.finished, "a plain-literal slot holds a cell of another shape")
+        return valid
     }
 
     /// Where a `PlainLiteral` walk is: per open container, whether it is a list and how many
@@ -413,6 +430,7 @@ struct RowBuilder: Sendable {
                 }
             }
             if try !Self.append(slots[index], key: shape.leafKeys[index], to: builder, buffer: buffer, record: record) { valid = false }
+            if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
         }
         try builder.endDocument()
         return valid

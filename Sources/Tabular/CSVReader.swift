@@ -69,7 +69,7 @@ public struct CSVRecord: Sendable {
 
     public func isValidUTF8(_ index: Int) -> Bool {
         bytes.withUnsafeBufferPointer { buffer in
-            String(validating: UnsafeBufferPointer(rebasing: buffer[byteRange(index)]), as: UTF8.self) != nil
+            UnsafeBufferPointer(rebasing: buffer[byteRange(index)]).firstInvalidUTF8Offset == nil
         }
     }
 

@@ -22,3 +22,16 @@ public enum FieldValue: Sendable, Equatable {
         }
     }
 }
+
+extension FieldValue {
+    /// Whether a string or dictionary key in the value holds U+FFFD, the mark of repaired UTF-8.
+    public var containsReplacementCharacter: Bool {
+        switch self {
+        case .string(let text): text.unicodeScalars.contains("\u{FFFD}")
+        case .list(let items): items.contains { $0.containsReplacementCharacter }
+        case .dictionary(let entries):
+            entries.contains { $0.key.unicodeScalars.contains("\u{FFFD}") || $0.value.containsReplacementCharacter }
+        default: false
+        }
+    }
+}

@@ -591,7 +591,7 @@ private struct PythonLiteralParser {
     func appendRun(_ range: Range<Int>, to utf8: inout [UInt8]) throws(PythonLiteralError) {
         guard !range.isEmpty else { return }
         let run = UnsafeBufferPointer(rebasing: bytes[range])
-        if invalidUTF8 == .reject, let bad = firstInvalidUTF8Offset(run) {
+        if invalidUTF8 == .reject, let bad = run.firstInvalidUTF8Offset {
             throw failure(.invalidUTF8(byte: bytes[range.lowerBound + bad]), at: range.lowerBound + bad)
         }
         utf8.append(contentsOf: run)
@@ -599,7 +599,7 @@ private struct PythonLiteralParser {
 
     func makeString(_ range: Range<Int>) throws(PythonLiteralError) -> String {
         let slice = UnsafeBufferPointer(rebasing: bytes[range])
-        if invalidUTF8 == .reject, let bad = firstInvalidUTF8Offset(slice) {
+        if invalidUTF8 == .reject, let bad = slice.firstInvalidUTF8Offset {
             throw failure(.invalidUTF8(byte: bytes[range.lowerBound + bad]), at: range.lowerBound + bad)
         }
         return String(decoding: slice, as: UTF8.self)
@@ -640,7 +640,7 @@ private struct PythonLiteralParser {
             return failure(.unexpectedCharacter(found: shown, expected: expected), at: position)
         }
         let rest = UnsafeBufferPointer(rebasing: bytes[position...])
-        let bad = firstInvalidUTF8Offset(rest)
+        let bad = rest.firstInvalidUTF8Offset
         if bad == 0 {
             return failure(.invalidUTF8(byte: byte), at: position)
         }
@@ -658,22 +658,6 @@ private struct PythonLiteralParser {
             reason: reason,
             offset: codePointCount(UnsafeBufferPointer(rebasing: bytes[0..<byteOffset])),
             byteOffset: byteOffset)
-    }
-}
-
-/// Offset of the first byte that does not start a valid UTF-8 sequence, or nil if all is valid.
-private func firstInvalidUTF8Offset(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-    // ASCII is the common case in FMA cells; only decode from the first non-ASCII byte on.
-    guard let firstNonASCII = bytes.firstIndex(where: { $0 >= 0x80 }) else { return nil }
-    var iterator = UnsafeBufferPointer(rebasing: bytes[firstNonASCII...]).makeIterator()
-    var decoder = Unicode.UTF8.ForwardParser()
-    var offset = firstNonASCII
-    while true {
-        switch decoder.parseScalar(from: &iterator) {
-        case .valid(let encoded): offset += encoded.count
-        case .error: return offset
-        case .emptyInput: return nil
-        }
     }
 }
 

@@ -56,6 +56,7 @@ let corpus: [CorpusCase] = [
     .init(file: "raw_tracks--invalid-utf8-in-key.csv", written: [2, 3], quarantined: 1,
           reason: "expected an integer like 42 or -7, got '5\u{FFFD}'", line: "4", column: "track_id"),
     .init(file: "raw_tracks--invalid-utf8-in-text.csv", written: [2, 3, 5], lastLine: ["1 rows with repaired text"]),
+    .init(file: "raw_tracks--invalid-utf8-in-tags.csv", written: [2, 3, 5], lastLine: ["2 rows with repaired text"]),
     .init(file: "raw_tracks--nul-byte-in-text.csv", written: [2, 5], quarantined: 1,
           reason: "NUL byte in column track_title", line: "3", column: "track_title"),
     .init(file: "raw_tracks--missing-required-column.csv", status: 65,
@@ -184,6 +185,17 @@ func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
         let track3 = try #require(try run.staged("tracks")?.first { ($0["_id"] as? Int) == 3 })
         #expect(track3["title"] as? String == "Electric Av\u{FFFD}")
         #expect(run.count("rows with repaired text") == 1)
+    }
+
+    /// Both ways a Python literal is read: track 3's tags are walked as they are (a plain list),
+    /// track 5's go through the literal parser (an escaped quote).
+    @Test func invalidUTF8InPythonLiteralsIsRepairedAndFlagged() throws {
+        let run = try corpusRun("raw_tracks--invalid-utf8-in-tags.csv")
+        let tracks = try #require(try run.staged("tracks"))
+        let tags = Dictionary(uniqueKeysWithValues: tracks.map { (($0["_id"] as? Int) ?? 0, $0["tags"] as? [String]) })
+        #expect(tags[3] == ["caf\u{FFFD}", "hip-hop"])
+        #expect(tags[5] == ["it's caf\u{FFFD}"])
+        #expect(run.count("rows with repaired text") == 2)
     }
 
     @Test func embeddedLineFeedInCRLFFileIsKept() throws {
