@@ -63,6 +63,8 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
     private var builder: BSONBuilder?
     private var fragmentBuilder: BSONBuilder?
     private var fragmentText: RelaxedJSONWriter?
+    private var fragmentJSON: [UInt8] = []
+    private var fragmentJSONEnds: [Int] = []
 
     /// A copy of the batch's record at `index` (< `count`), to quarantine it. Admitting a row
     /// reads only its line, in place (`line(at:)`): a copy retains the record's arrays, whose
@@ -175,7 +177,8 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
         if !work.fragmentLeaves.isEmpty {
             fragments = try work.rows.fragments(work.fragmentLeaves, slots: slots, record: record,
                                                 builder: work.buildsWithLibbson ? fragmentBuilder : nil,
-                                                text: work.buildsWithLibbson ? nil : fragmentText)
+                                                text: work.buildsWithLibbson ? nil : fragmentText,
+                                                json: &fragmentJSON, jsonEnds: &fragmentJSONEnds)
         }
         outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, fragments: fragments)))
     }

@@ -378,7 +378,7 @@ struct RowBuilder: Sendable {
                                                          _ body: (BSONKey) throws(BSONBuilderError) -> Void) throws(BSONBuilderError) {
             if depth == 0 { return try body(top) }
             if isList & (1 << UInt64(depth - 1)) == 0 {
-                return try body(builder.key(named: String(decoding: pendingKey, as: UTF8.self)))
+                return try body(builder.key(utf8: pendingKey))
             }
             let level = depth - 1
             let position = withUnsafeMutableBytes(of: &elements) { raw in
@@ -440,10 +440,13 @@ struct RowBuilder: Sendable {
     /// object. Built with libbson when `builder` is given (a raw document, element k = `leaves[k]`;
     /// null when the row has no value) and as JSON text when `text` is: each in the form the
     /// tracks will be built in.
+    /// `json` and `jsonEnds` are scratch space, kept by the caller from row to row (made afresh,
+    /// they were grown and freed for every album and artist).
     func fragments(_ leaves: [Int], slots: [Slot], record: CSVRecord, builder: BSONBuilder?,
-                   text: RelaxedJSONWriter?) throws(BSONBuilderError) -> LookupRow {
+                   text: RelaxedJSONWriter?, json: inout [UInt8], jsonEnds: inout [Int]) throws(BSONBuilderError) -> LookupRow {
         builder?.reset()
-        var json: [UInt8] = [], jsonEnds: [Int] = []
+        json.removeAll(keepingCapacity: true)
+        jsonEnds.removeAll(keepingCapacity: true)
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for (position, leaf) in leaves.enumerated() {
                 let key = BSONKey.unretainedIndex(position)

@@ -22,6 +22,8 @@ protocol RowDocumentWriter: AnyObject {
     func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool
     /// The key of a dictionary cell's entry.
     func key(named name: String) -> BSONKey
+    /// The same from the entry's bytes as written in the cell (invalid UTF-8 replaced by U+FFFD).
+    func key(utf8: UnsafeBufferPointer<UInt8>) -> BSONKey
 }
 
 extension RowDocumentWriter {
@@ -51,6 +53,7 @@ extension RowDocumentWriter {
 
 extension BSONBuilder: RowDocumentWriter {
     func key(named name: String) -> BSONKey { BSONKey(name) }
+    func key(utf8: UnsafeBufferPointer<UInt8>) -> BSONKey { BSONKey(String(decoding: utf8, as: UTF8.self)) }
 
     func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool {
         precondition(!row.bson.isEmpty || row.jsonEnds.isEmpty, "a lookup row made for the JSON writer reached libbson's builder")

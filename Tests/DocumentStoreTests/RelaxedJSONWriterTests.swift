@@ -413,6 +413,23 @@ import TestSupport
         }
     }
 
+    /// `key(utf8:)` finds recent keys by their bytes: it must return the key `key(named:)` gives
+    /// for the decoded name, whatever the order, the lengths, invalid bytes or the cache's turnover.
+    @Test func keysFromBytesAreTheKeysOfTheirDecodedNames() {
+        let writer = RelaxedJSONWriter(capacity: 16)
+        var random = SplitMix64(seed: 7)
+        // Same lengths with different bytes, a prefix of another, empty, invalid UTF-8, and more
+        // names than the cache holds.
+        var names: [[UInt8]] = [Array("image_id".utf8), Array("image_ix".utf8), Array("image".utf8), [],
+                                [0x61, 0xFF], [0x61, 0xFE], Array("caf\u{E9}".utf8)]
+        names += (0..<40).map { Array("key\($0)".utf8) }
+        for _ in 0..<2_000 {
+            let name = names[Int(random.next() % UInt64(names.count))]
+            let key = name.withUnsafeBufferPointer { writer.key(utf8: $0) }
+            #expect(key.name == String(decoding: name, as: UTF8.self), "\(name)")
+        }
+    }
+
     // MARK: Through the builder and the line printer
 
     @Test func builderAndLinePrinterPrintLibbsonsLines() throws {
