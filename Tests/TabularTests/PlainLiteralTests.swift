@@ -46,9 +46,17 @@ import TestSupport
         func pick<T>(_ options: [T]) -> T { options[Int(random.next() % UInt64(options.count))] }
         let texts: [[UInt8]] = ["rock", "", "ce sitel", "a, b", "x]", "{", "it's", "say \"hi\"", "é", "tab\there",
                                 "x\\ny", "'", "\"", "None", "image_id"].map { Array($0.utf8) } + [[0xC3], [0xFF, 0x41]]
+        // Long texts, the strings are scanned 8 bytes at a time: a quote, a backslash or a
+        // control byte at any offset of one, or none.
+        let specials: [UInt8] = [UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x09, 0x0A, 0x1F, 0x00, 0x7F, 0xE9]
+        func longText() -> [UInt8] {
+            var text = Array("https://freemusicarchive.org/file/images/albums/".utf8.prefix(Int(random.next() % 48)))
+            if random.next() % 3 != 0 { text.insert(pick(specials), at: Int(random.next() % UInt64(text.count + 1))) }
+            return text
+        }
         func string() -> [UInt8] {
             let quote = pick([UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "'")])
-            return [quote] + pick(texts) + [quote]
+            return [quote] + (random.next() % 4 == 0 ? longText() : pick(texts)) + [quote]
         }
         func separator() -> [UInt8] { Array(pick([", ", ", ", ", ", ",", " , "]).utf8) }
         switch random.next() % (depth > 3 ? 3 : 6) {
@@ -99,6 +107,28 @@ import TestSupport
         }
         #expect(taken > 3000 && nested > 500, "the fast path takes the common shapes (\(taken), \(nested) with dictionaries)")
         #expect(refused > 3000, "and leaves the others to the parser")
+    }
+
+    /// The shape is strings without escapes or control bytes: a backslash or a byte below 0x20
+    /// anywhere in a long string (scanned 8 bytes at a time) leaves the cell to the parser, and
+    /// the string ends at its first closing quote wherever that is.
+    @Test func longStringsAreCheckedAtEveryOffset() {
+        for length in [7, 8, 9, 15, 16, 17, 40] {
+            for offset in 0..<length {
+                for byte: UInt8 in [0x00, 0x09, 0x0A, 0x1F, UInt8(ascii: "\\")] {
+                    var text = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    text[offset] = byte
+                    let cell = Array("['".utf8) + text + Array("']".utf8)
+                    #expect(Self.walked(cell) == nil, "byte \(byte) at \(offset) of \(length)")
+                }
+                var text = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                text[offset] = 0x7F  // not a control byte in this sense: kept as is
+                #expect(Self.walked(Array("['".utf8) + text + Array("']".utf8)) == .list([.string(String(decoding: text, as: UTF8.self))]))
+                let split = Array("['".utf8) + text[..<offset] + Array("', '".utf8) + text[offset...] + Array("']".utf8)
+                #expect(Self.walked(split) == .list([.string(String(decoding: text[..<offset], as: UTF8.self)),
+                                                     .string(String(decoding: text[offset...], as: UTF8.self))]))
+            }
+        }
     }
 
     @Test func commonShapes() {
