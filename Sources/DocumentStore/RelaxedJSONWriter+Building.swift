@@ -129,6 +129,7 @@ extension RelaxedJSONWriter {
             if needsSeparator { output.append(", ") }
             if !inArray { output.append(key.jsonPrefix, key.jsonPrefixLength) }
         }
+        if depth == 1 { valueStart = count }
         needsSeparator = true
     }
 

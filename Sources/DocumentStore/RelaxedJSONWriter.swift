@@ -31,6 +31,9 @@ public final class RelaxedJSONWriter {
     @exclusivity(unchecked) var arrayLevels: UInt64 = 0
     @exclusivity(unchecked) var deepArrayLevels: [Bool] = []
     @exclusivity(unchecked) var needsSeparator = false
+    /// Where the value of the outermost level's last member (or element) begun starts in
+    /// `bytes`: once it is appended, `valueStart..<count` is its JSON text, nested or not.
+    @exclusivity(unchecked) public internal(set) var valueStart = 0
     /// Why libbson would refuse the document being built (a key holding a NUL byte), if it would:
     /// the caller must not keep the line. Cleared by `beginDocumentLine` and `removeAll`.
     @exclusivity(unchecked) public internal(set) var refusal: BSONBuilderError?

@@ -65,6 +65,9 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
     private var fragmentText: RelaxedJSONWriter?
     private var fragmentJSON: [UInt8] = []
     private var fragmentJSONEnds: [Int] = []
+    /// Per plan leaf, where `build` wrote its value in `lines` (`noSpan`: not located).
+    private var leafSpans: [Range<Int>] = []
+    private static let noSpan = -1 ..< -1
 
     /// A copy of the batch's record at `index` (< `count`), to quarantine it. Admitting a row
     /// reads only its line, in place (`line(at:)`): a copy retains the record's arrays, whose
@@ -147,7 +150,17 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             // The fast path: the row's JSON line written directly.
             let start = lines.count
             lines.beginDocumentLine()
-            valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines, warnings: &warnings)
+            if work.fragmentLeaves.isEmpty {
+                valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines, warnings: &warnings)
+            } else {
+                // Locate the leaves' values in the line, to copy the fragments from it.
+                if leafSpans.count != slots.count { leafSpans = Array(repeating: Self.noSpan, count: slots.count) }
+                for leaf in work.fragmentLeaves { leafSpans[leaf] = Self.noSpan }
+                valid = try leafSpans.withUnsafeMutableBufferPointer { (spans) throws(BSONBuilderError) in
+                    try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines,
+                                        warnings: &warnings, leafSpans: spans)
+                }
+            }
             lines.endDocumentLine()
             line = start..<lines.count
             // What libbson would refuse: a key with a NUL byte, a document over its 2 GiB.
@@ -174,7 +187,12 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             }
         }
         var fragments: LookupRow?
-        if !work.fragmentLeaves.isEmpty {
+        if !work.fragmentLeaves.isEmpty, let lines, !work.buildsWithLibbson {
+            fragments = leafSpans.withUnsafeMutableBufferPointer { spans in
+                work.rows.fragments(work.fragmentLeaves, spans: spans, line: lines.bytes, json: &fragmentJSON, jsonEnds: &fragmentJSONEnds)
+            }
+        }
+        if !work.fragmentLeaves.isEmpty && fragments == nil {
             fragments = try work.rows.fragments(work.fragmentLeaves, slots: slots, record: record,
                                                 builder: work.buildsWithLibbson ? fragmentBuilder : nil,
                                                 text: work.buildsWithLibbson ? nil : fragmentText,

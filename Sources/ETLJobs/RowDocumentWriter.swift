@@ -24,6 +24,9 @@ protocol RowDocumentWriter: AnyObject {
     func key(named name: String) -> BSONKey
     /// The same from the entry's bytes as written in the cell (invalid UTF-8 replaced by U+FFFD).
     func key(utf8: UnsafeBufferPointer<UInt8>) -> BSONKey
+    /// Where the JSON text of the last value appended to the outermost document lies in the
+    /// writer's bytes (nil: the writer writes no text).
+    var lastValueSpan: Range<Int>? { get }
 }
 
 extension RowDocumentWriter {
@@ -54,6 +57,7 @@ extension RowDocumentWriter {
 extension BSONBuilder: RowDocumentWriter {
     func key(named name: String) -> BSONKey { BSONKey(name) }
     func key(utf8: UnsafeBufferPointer<UInt8>) -> BSONKey { BSONKey(String(decoding: utf8, as: UTF8.self)) }
+    var lastValueSpan: Range<Int>? { nil }
 
     func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool {
         precondition(!row.bson.isEmpty || row.jsonEnds.isEmpty, "a lookup row made for the JSON writer reached libbson's builder")
@@ -62,6 +66,8 @@ extension BSONBuilder: RowDocumentWriter {
 }
 
 extension RelaxedJSONWriter: RowDocumentWriter {
+    var lastValueSpan: Range<Int>? { valueStart..<count }
+
     func append(_ key: BSONKey, field: Int, of row: LookupRow) -> Bool {
         precondition(!row.jsonEnds.isEmpty || row.bson.isEmpty, "a lookup row made for libbson's builder reached the JSON writer")
         guard let value = row.jsonValue(field) else { return false }
