@@ -44,10 +44,16 @@ enum ExactDecimal {
         var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
         return withUnsafeMutableBytes(of: &text) { raw in
             let digitBytes = raw.bindMemory(to: UInt8.self)
-            var rest = digits
-            for index in stride(from: 19, through: 0, by: -1) {
-                digitBytes[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
+            // One 128-bit division, then ten digits from each 64-bit half: dividing the 128-bit
+            // value by 10 per digit was a library call each time.
+            var halves = (high: UInt64(digits / 10_000_000_000), low: UInt64(digits % 10_000_000_000))
+            for index in stride(from: 19, through: 10, by: -1) {
+                digitBytes[index] = UInt8(ascii: "0") + UInt8(halves.low % 10)
+                halves.low /= 10
+            }
+            for index in stride(from: 9, through: 0, by: -1) {
+                digitBytes[index] = UInt8(ascii: "0") + UInt8(halves.high % 10)
+                halves.high /= 10
             }
             let integerDigits = max(exponent + 1, 0)
             var fractionEnd = 20  // %g drops trailing zeros of the fraction
