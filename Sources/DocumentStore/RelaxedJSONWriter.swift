@@ -47,8 +47,8 @@ public final class RelaxedJSONWriter {
     private var namedKeys: [String: BSONKey] = [:]
     /// The keys `key(utf8:)` returned last, newest last (a cell's dictionaries repeat a few keys),
     /// and their names' bytes, compared without touching the keys' reference counts.
-    private var recentKeys: [BSONKey] = []
-    private var recentKeyNames: [UnsafeBufferPointer<CChar>] = []
+    @exclusivity(unchecked) private var recentKeys: [BSONKey] = []
+    @exclusivity(unchecked) private var recentKeyNames: [UnsafeBufferPointer<CChar>] = []
 
     /// Print every document with libbson itself (for comparisons, or to rule this printer out).
     public let libbsonOnly: Bool

@@ -44,8 +44,9 @@ final class TableExtraction {
     private(set) var header: [String] = []
     private var quarantine: QuarantineFile?
     private let quarantineDirectory: String?
-    var counts = TableCounts()
-    private var firstLineOfID = FirstLines()
+    /// Updated per row while admitting, on one thread: no dynamic exclusivity checks.
+    @exclusivity(unchecked) var counts = TableCounts()
+    @exclusivity(unchecked) private var firstLineOfID = FirstLines()
     private var loggedRejects = 0
     /// Builds each row's document on this thread (`run`, `write`).
     private let builder: BSONBuilder
