@@ -172,56 +172,61 @@ struct RowBuilder: Sendable {
             }
             // One exclusive access to the slots for the whole row, not a uniqueness check per cell.
             let failure = slots.withUnsafeMutableBufferPointer { slotBuffer -> Reject? in
-                for index in hot.indices {
-                    let leafInfo = hot[index]
-                    let column = leafInfo.column
-                    guard column >= 0, let cellType = leafInfo.cellType else {
-                        slotBuffer[index] = .missing
-                        continue
-                    }
-                    let cell = UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])
-                    if Self.isBlank(cell, text: cellType == .string) {
-                        // Blank cells are common: read the leaf's fields only when needed (a copy of
-                        // the whole `Leaf` retains and releases each of its references).
-                        if leafInfo.hasEmptyValue, let fallback = plan.leaves[index].emptyValue {
-                            slotBuffer[index] = .value(fallback)
-                        } else if leafInfo.isRequired {
-                            return Reject(reason: "required field \(plan.leaves[index].path) is empty", column: header[column])
-                        } else {
-                            slotBuffer[index] = .null
+                hot.withUnsafeBufferPointer { hotLeaves -> Reject? in
+                    guard let hotBase = hotLeaves.baseAddress else { return nil }  // no leaves
+                    for index in hotLeaves.indices {
+                        // The leaf's fields read where they are: copying the whole `HotLeaf` per cell
+                        // cost more than the rest of the loop (overlapping stores, then loads).
+                        let leafInfo = hotBase + index
+                        let column = leafInfo.pointee.column
+                        guard column >= 0, let cellType = leafInfo.pointee.cellType else {
+                            slotBuffer[index] = .missing
+                            continue
                         }
-                        continue
-                    }
-                    if cellType == .string {
-                        // Read in place: binding the set to a local retained it per cell, a count
-                        // both workers share.
-                        if leafInfo.hasChecks, plan.leaves[index].allowed != nil {
-                            let text = String(decoding: cell, as: UTF8.self)
-                            guard plan.leaves[index].allowed?.contains(text) ?? true else {
-                                let allowed = plan.leaves[index].allowed ?? []
-                                return Reject(reason: "'\(text.excerpt)' is not one of \(allowed.sorted().joined(separator: ", "))",
-                                              column: header[column])
+                        let cell = UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)])
+                        if Self.isBlank(cell, text: cellType == .string) {
+                            // Blank cells are common: read the leaf's fields only when needed (a copy of
+                            // the whole `Leaf` retains and releases each of its references).
+                            if leafInfo.pointee.hasEmptyValue, let fallback = plan.leaves[index].emptyValue {
+                                slotBuffer[index] = .value(fallback)
+                            } else if leafInfo.pointee.isRequired {
+                                return Reject(reason: "required field \(plan.leaves[index].path) is empty", column: header[column])
+                            } else {
+                                slotBuffer[index] = .null
                             }
+                            continue
                         }
-                        slotBuffer[index] = .text(column)
-                        continue
-                    }
-                    if cellType == .pythonLiteral && !leafInfo.expectsObject && PlainLiteral.matches(cell) {
-                        // A list passes every other check (no range applies to it).
-                        slotBuffer[index] = .plainLiteral(column)
-                        continue
-                    }
-                    switch cellType.coerce(utf8: cell, itemKey: leafInfo.hasItemKey ? plan.leaves[index].itemKey : nil) {
-                    case .failure(let failure):
-                        return Reject(reason: failure.reason, column: header[column])
-                    case .success(let value):
-                        if leafInfo.hasChecks, let problem = Self.check(value, against: leafInfo, column: column, of: header) {
-                            return Reject(reason: problem, column: header[column])
+                        if cellType == .string {
+                            // Read in place: binding the set to a local retained it per cell, a count
+                            // both workers share.
+                            if leafInfo.pointee.hasChecks, plan.leaves[index].allowed != nil {
+                                let text = String(decoding: cell, as: UTF8.self)
+                                guard plan.leaves[index].allowed?.contains(text) ?? true else {
+                                    let allowed = plan.leaves[index].allowed ?? []
+                                    return Reject(reason: "'\(text.excerpt)' is not one of \(allowed.sorted().joined(separator: ", "))",
+                                                  column: header[column])
+                                }
+                            }
+                            slotBuffer[index] = .text(column)
+                            continue
                         }
-                        slotBuffer[index] = .value(value)
+                        if cellType == .pythonLiteral && !leafInfo.pointee.expectsObject && PlainLiteral.matches(cell) {
+                            // A list passes every other check (no range applies to it).
+                            slotBuffer[index] = .plainLiteral(column)
+                            continue
+                        }
+                        switch cellType.coerce(utf8: cell, itemKey: leafInfo.pointee.hasItemKey ? plan.leaves[index].itemKey : nil) {
+                        case .failure(let failure):
+                            return Reject(reason: failure.reason, column: header[column])
+                        case .success(let value):
+                            if leafInfo.pointee.hasChecks, let problem = Self.check(value, against: leafInfo.pointee, column: column, of: header) {
+                                return Reject(reason: problem, column: header[column])
+                            }
+                            slotBuffer[index] = .value(value)
+                        }
                     }
+                    return nil
                 }
-                return nil
             }
             if let failure { return .failure(failure) }
             guard case .value(.int(let id)) = slots[plan.idLeaf] else {
