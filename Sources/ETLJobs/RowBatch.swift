@@ -69,6 +69,9 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
     @exclusivity(unchecked) private var fragmentJSONEnds: [Int] = []
     /// Per plan leaf, where `build` wrote its value in `lines` (`noSpan`: not located).
     @exclusivity(unchecked) private var leafSpans: [Range<Int>] = []
+    /// Embedded objects of the last row built, for the next rows (`ObjectReuse`); made on first
+    /// use, for the JSON path of a file with objects.
+    @exclusivity(unchecked) private var reuse: ObjectReuse?
     private static let noSpan = -1 ..< -1
 
     /// A copy of the batch's record at `index` (< `count`), to quarantine it. Admitting a row
@@ -129,6 +132,15 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
         }
     }
 
+    /// The batch's `ObjectReuse`, when rows are written as JSON lines and have objects.
+    private func objectReuse(_ work: RowWork) -> ObjectReuse? {
+        guard work.printLines, !work.buildsWithLibbson, !work.rows.shape.objects.isEmpty else { return nil }
+        if let reuse { return reuse }
+        let made = ObjectReuse(work.rows)
+        reuse = made
+        return made
+    }
+
     /// Coerces, completes and builds one record: appends its outcome, and its line to `lines`.
     private func processRecord(_ record: inout CSVRecord, _ work: RowWork, slots: inout [Slot], lines: RelaxedJSONWriter?,
                                builder: BSONBuilder) throws(BSONBuilderError) {
@@ -137,7 +149,10 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             return
         }
         let id: Int64
-        switch work.rows.coerce(record, into: &slots) {
+        // Objects whose cells equal the last row's are taken from it (JSON lines only).
+        let reuse = objectReuse(work)
+        reuse?.match(record)
+        switch work.rows.coerce(record, into: &slots, skippingObjects: reuse?.hits ?? 0) {
         case .failure(let reject):
             outcomes.append(.rejected(reject))
             return
@@ -153,7 +168,8 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             let start = lines.count
             lines.beginDocumentLine()
             if work.fragmentLeaves.isEmpty {
-                valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines, warnings: &warnings)
+                valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines,
+                                            warnings: &warnings, reuse: reuse)
             } else {
                 // Locate the leaves' values in the line, to copy the fragments from it.
                 if leafSpans.count != slots.count { leafSpans = Array(repeating: Self.noSpan, count: slots.count) }

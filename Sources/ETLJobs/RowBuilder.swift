@@ -60,15 +60,19 @@ struct RowBuilder: Sendable {
         var objectNodes: [ExtractPlan.Object] = []
         var leafKeys: [Unmanaged<BSONKey>]
         var extras: [(column: Int, key: Unmanaged<BSONKey>)]
+        /// Per leaf, the object it is a child of (-1: a top-level leaf).
+        var objectOfLeaf: [Int]
 
         init(_ plan: ExtractPlan) {
             leafKeys = plan.leaves.map { Unmanaged.passUnretained($0.key) }
+            objectOfLeaf = Array(repeating: -1, count: plan.leaves.count)
             extras = plan.extras.map { ($0.index, Unmanaged.passUnretained($0.key)) }
             for node in plan.nodes {
                 switch node {
                 case .leaf(let index):
                     steps.append(.leaf(index))
                 case .object(let object):
+                    for child in object.children { objectOfLeaf[child] = objects.count }
                     steps.append(.object(objects.count))
                     objects.append(Object(key: Unmanaged.passUnretained(object.key), children: object.children,
                                           lookupIDLeaf: object.lookup == nil ? nil
@@ -155,8 +159,10 @@ struct RowBuilder: Sendable {
         return record.bytes.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[range]) }
     }
 
-    /// Checks the record's shape and coerces every bound column; returns the row's id.
-    func coerce(_ record: CSVRecord, into slots: inout [Slot]) -> Result<Int64, Reject> {
+    /// Checks the record's shape and coerces every bound column; returns the row's id. The
+    /// children of the objects in `skippingObjects` (bit k: object k) are left as they are:
+    /// `build` takes those objects from `ObjectReuse`.
+    func coerce(_ record: CSVRecord, into slots: inout [Slot], skippingObjects: UInt64 = 0) -> Result<Int64, Reject> {
         if record.count != header.count {
             return .failure(Reject(reason: "\(record.count) fields where the header has \(header.count)", column: ""))
         }
@@ -177,6 +183,10 @@ struct RowBuilder: Sendable {
                     for index in hotLeaves.indices {
                         // The leaf's fields read where they are: copying the whole `HotLeaf` per cell
                         // cost more than the rest of the loop (overlapping stores, then loads).
+                        if skippingObjects != 0 {
+                            let object = shape.objectOfLeaf[index]
+                            if object >= 0 && object < 64 && skippingObjects & (1 << UInt64(object)) != 0 { continue }
+                        }
                         let leafInfo = hotBase + index
                         let column = leafInfo.pointee.column
                         guard column >= 0, let cellType = leafInfo.pointee.cellType else {
@@ -274,9 +284,12 @@ struct RowBuilder: Sendable {
     /// size limit); the JSON writer records the same refusal in `refusal` instead.
     /// With `leafSpans`, each top-level leaf's value is located in the writer's text as it is
     /// written (`RowDocumentWriter.lastValueSpan`), for `fragments(_:spans:line:json:jsonEnds:)`.
+    /// With `reuse` (JSON writers only), the objects it matched are copied from it, and the
+    /// others built and kept in it.
     func build<Writer: RowDocumentWriter>(_ record: CSVRecord, slots: [Slot], lookups: ResolvedLookups, trackID: Int64,
                                           into builder: Writer, warnings: inout [String],
-                                          leafSpans: UnsafeMutableBufferPointer<Range<Int>>? = nil) throws(BSONBuilderError) -> Bool {
+                                          leafSpans: UnsafeMutableBufferPointer<Range<Int>>? = nil,
+                                          reuse: ObjectReuse? = nil) throws(BSONBuilderError) -> Bool {
         var valid = true
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for step in shape.steps {
@@ -288,9 +301,27 @@ struct RowBuilder: Sendable {
                     if let leafSpans, let span = builder.lastValueSpan { leafSpans[index] = span }
                     if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
                 case .object(let object):
-                    if try !appendObject(object, to: builder, slots: slots, buffer: buffer, record: record,
-                                         lookups: lookups, trackID: trackID, warnings: &warnings) {
-                        valid = false
+                    if let reuse, reuse.isHit(object), let writer = builder as? RelaxedJSONWriter {
+                        let reused = reuse.reused(object)
+                        try borrowed(shape.objects[object].key) { (key) throws(BSONBuilderError) in
+                            reused.json.withUnsafeBufferPointer { writer.append(key, printedValue: $0) }
+                        }
+                        if !reused.valid { valid = false }
+                        if let id = reused.unknownID { warnings.append(unknownReference(object, id: id, trackID: trackID, lookups: lookups)) }
+                        continue
+                    }
+                    let warned = warnings.count
+                    let objectValid = try appendObject(object, to: builder, slots: slots, buffer: buffer, record: record,
+                                                       lookups: lookups, trackID: trackID, warnings: &warnings)
+                    if !objectValid { valid = false }
+                    if let reuse, let span = builder.lastValueSpan, let writer = builder as? RelaxedJSONWriter {
+                        var unknownID: Int64?
+                        if warnings.count > warned, let idLeaf = shape.objects[object].lookupIDLeaf,
+                           case .value(.int(let id)) = slots[idLeaf] {
+                            unknownID = id
+                        }
+                        reuse.store(object, record: record, json: UnsafeBufferPointer(rebasing: writer.bytes[span]),
+                                    valid: objectValid, unknownID: unknownID)
                     }
                 }
             }
@@ -407,6 +438,13 @@ struct RowBuilder: Sendable {
         }
     }
 
+    /// The warning for a track whose album or artist id is not in its table.
+    private func unknownReference(_ objectIndex: Int, id: Int64, trackID: Int64, lookups: ResolvedLookups) -> String {
+        let node = shape.objectNodes[objectIndex]
+        let column = shape.objects[objectIndex].lookupIDLeaf.flatMap { plan.leaves[$0].columnName } ?? node.name + "_id"
+        return "track \(trackID): unknown \(column) \(id) (no such \(node.lookup ?? "") in \(lookups.sources[objectIndex])); reference kept"
+    }
+
     private func appendObject<Writer: RowDocumentWriter>(_ objectIndex: Int, to builder: Writer, slots: [Slot],
                               buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: ResolvedLookups,
                               trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
@@ -416,8 +454,7 @@ struct RowBuilder: Sendable {
            let idLeaf = object.lookupIDLeaf, case .value(.int(let id)) = slots[idLeaf] {
             fragments = lookups.row(objectIndex, id: id)
             if fragments == nil {
-                let node = shape.objectNodes[objectIndex]
-                warnings.append("track \(trackID): unknown \(plan.leaves[idLeaf].columnName ?? node.name + "_id") \(id) (no such \(node.lookup ?? "") in \(lookups.sources[objectIndex])); reference kept")
+                warnings.append(unknownReference(objectIndex, id: id, trackID: trackID, lookups: lookups))
             }
         }
         if fragments == nil && object.children.allSatisfy({ slots[$0].isAbsent }) {

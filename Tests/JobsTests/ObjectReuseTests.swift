@@ -1,0 +1,87 @@
+@testable import ETLJobs
+import Foundation
+import Tabular
+import Testing
+import TestSupport
+
+/// `ObjectReuse`: a track whose album or artist cells equal the previous row's takes that object's
+/// JSON. The lines, warnings, repairs and rejects must be those of building every row (the libbson
+/// path, which reuses nothing), for any workers and batch edges.
+@Suite struct ObjectReuseTests {
+    /// The bundled sample's tracks.csv with copies of its first track under new ids: the same
+    /// cells (reused), an album title changed in its last byte, an unknown album twice in a row (a
+    /// warning per track), invalid UTF-8 in the artist's bio twice in a row (a repair per track),
+    /// an album cell that fails its type twice in a row (both rejected), then the sample's other
+    /// tracks.
+    static func metadata(in work: TemporaryDirectory) throws -> String {
+        let reader = try CSVReader(path: ExtractRun.sample + "/tracks.csv")
+        var records: [[[UInt8]]] = []
+        var record = CSVRecord()
+        while try reader.next(into: &record) {
+            records.append(record.bytes.withUnsafeBufferPointer { buffer in
+                (0..<record.count).map { Array(UnsafeBufferPointer(rebasing: buffer[record.byteRange($0)])) }
+            })
+        }
+        let header = Array(records.prefix(3)), rows = Array(records.dropFirst(3))
+        func column(_ top: String, _ name: String) throws -> Int {
+            try #require(header[0].indices.first {
+                String(decoding: header[0][$0], as: UTF8.self) == top && String(decoding: header[1][$0], as: UTF8.self) == name
+            })
+        }
+        let albumTitle = try column("album", "title"), albumID = try column("album", "id")
+        let albumTracks = try column("album", "tracks"), artistBio = try column("artist", "bio")
+        let first = rows[0]
+        func copy(_ id: Int, _ changes: [Int: [UInt8]] = [:]) -> [[UInt8]] {
+            var row = first
+            row[0] = Array(String(id).utf8)
+            for (index, value) in changes { row[index] = value }
+            return row
+        }
+        let repairedBio = Array("<p>Caf".utf8) + [0xE9] + Array("</p>".utf8)
+        var otherTitle = first[albumTitle]  // the same length: found unequal by its bytes
+        otherTitle[otherTitle.count - 1] ^= 1
+        var data = header + [first, copy(900_001), copy(900_002, [albumTitle: otherTitle])]
+        data += [copy(900_003, [albumID: Array("999999".utf8)]), copy(900_004, [albumID: Array("999999".utf8)])]
+        data += [copy(900_005, [artistBio: repairedBio]), copy(900_006, [artistBio: repairedBio])]
+        data += [copy(900_007, [albumTracks: Array("many".utf8)]), copy(900_008, [albumTracks: Array("many".utf8)])]
+        data += [copy(900_009)] + rows.dropFirst()
+        var text: [UInt8] = []
+        for fields in data {
+            for (index, field) in fields.enumerated() {
+                if index > 0 { text.append(UInt8(ascii: ",")) }
+                CSVWriter.appendField(field, to: &text)
+            }
+            text.append(UInt8(ascii: "\n"))
+        }
+        let path = work.path + "/tracks.csv"
+        try Data(text).write(to: URL(fileURLWithPath: path))
+        return try ExtractRun.metadata(replacing: ["tracks.csv": path], in: work)
+    }
+
+    @Test func reusedObjectsGiveTheLinesOfBuildingEveryRow() throws {
+        let work = TemporaryDirectory()
+        let metadata = try Self.metadata(in: work)
+        let reference = try ExtractRowWorkersTests.extract(metadata, workers: 1, batchBytes: 1 << 20, libbson: true, in: work)
+        let tracks = try #require(reference.counts.first { $0.hasPrefix("tracks.csv") })
+        #expect(tracks.contains("in 13 written 11 quarantined 2 warnings 22 repaired 2 "), "\(tracks)")  // 2 per written track: the sample's album and artist are not in its tables
+        for (workers, batchBytes) in [(1, 1 << 20), (2, 1 << 20), (1, 1), (3, 700)] {
+            let result = try ExtractRowWorkersTests.extract(metadata, workers: workers, batchBytes: batchBytes, in: work)
+            #expect(result.counts == reference.counts, "\(workers) workers, batches of \(batchBytes) bytes")
+            #expect(result.files.keys.sorted() == reference.files.keys.sorted())
+            for (name, bytes) in reference.files {
+                #expect(result.files[name] == bytes, "\(name), \(workers) workers, batches of \(batchBytes) bytes")
+            }
+        }
+        let rejects = String(decoding: try #require(reference.files["quarantine/tracks.csv.rejects.csv"]), as: UTF8.self)
+        #expect(rejects.contains("900007") && rejects.contains("900008"), "\(rejects)")
+    }
+
+    /// The unknown-album warning names each track, the reused ones too.
+    @Test func warningsNameEveryTrack() throws {
+        let work = TemporaryDirectory()
+        let run = try ExtractRun.run(metadata: try Self.metadata(in: work), work: work, ["--max-reject-ratio", "1"])
+        for track in [900_003, 900_004] {
+            #expect(run.outcome.standardError.contains("track \(track): unknown album.id 999999"), "\(run.outcome.standardError)")
+        }
+    }
+}
