@@ -174,6 +174,32 @@ import TestSupport
     }
 }
 
+/// `GenreLookup` (arrays made once) gives the hierarchy's own answers: random forests with
+/// unknown parents, cycles, given top-level genres, titles missing, and ids beyond its arrays.
+@Suite struct GenreLookupTests {
+    @Test func agreesWithTheHierarchy() {
+        var random = SplitMix64(seed: 1_300)
+        for round in 0..<400 {
+            var hierarchy = GenreHierarchy()
+            let size = Int64(1 + random.next() % 30)
+            let offset: Int64 = round % 5 == 0 ? 1 << 20 : 0  // some forests beyond the arrays
+            for genre in (1...size).map({ $0 + offset }) {
+                let pick = random.next() % 10
+                hierarchy.parent[genre] = pick < 2 ? 0 : pick == 9 ? offset + size + 100 : offset + Int64(1 + random.next() % UInt64(size))
+                if random.next() % 8 != 0 { hierarchy.title[genre] = "g\(genre)" }
+                if random.next() % 6 == 0 { hierarchy.topLevel[genre] = offset + Int64(1 + random.next() % UInt64(size)) }
+            }
+            let lookup = GenreLookup(hierarchy)
+            for _ in 0..<20 {
+                let genres = (0..<Int(random.next() % 5)).map { _ in offset + Int64(random.next() % UInt64(size + 3)) }
+                #expect(lookup.withAncestors(genres) == hierarchy.withAncestors(genres), "\(genres) in \(hierarchy.parent)")
+                #expect(lookup.topGenreTitle(of: genres) == hierarchy.topGenreTitle(of: genres), "\(genres) in \(hierarchy)")
+                for genre in genres { #expect(lookup.isKnown(genre) == (hierarchy.title[genre] != nil)) }
+            }
+        }
+    }
+}
+
 /// `FirstLines`, the duplicate-id index, against a dictionary: small ids (the array), negative and
 /// huge ones (the dictionary), in random order.
 @Suite struct FirstLinesTests {
