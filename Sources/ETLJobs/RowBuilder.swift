@@ -314,7 +314,9 @@ struct RowBuilder: Sendable {
                     let objectValid = try appendObject(object, to: builder, slots: slots, buffer: buffer, record: record,
                                                        lookups: lookups, trackID: trackID, warnings: &warnings)
                     if !objectValid { valid = false }
-                    if let reuse, let span = builder.lastValueSpan, let writer = builder as? RelaxedJSONWriter {
+                    // Not kept when libbson would refuse the row (a key with a NUL byte): a copy
+                    // would not carry the refusal.
+                    if let reuse, let span = builder.lastValueSpan, let writer = builder as? RelaxedJSONWriter, writer.refusal == nil {
                         var unknownID: Int64?
                         if warnings.count > warned, let idLeaf = shape.objects[object].lookupIDLeaf,
                            case .value(.int(let id)) = slots[idLeaf] {

@@ -11,7 +11,8 @@ import TestSupport
     /// The bundled sample's tracks.csv with copies of its first track under new ids: the same
     /// cells (reused), an album title changed in its last byte, an unknown album twice in a row (a
     /// warning per track), invalid UTF-8 in the artist's bio twice in a row (a repair per track),
-    /// an album cell that fails its type twice in a row (both rejected), then the sample's other
+    /// an album cell that fails its type twice in a row (both rejected), a dictionary key with a
+    /// NUL byte in the album's tags twice in a row (libbson refuses both), then the sample's other
     /// tracks.
     static func metadata(in work: TemporaryDirectory) throws -> String {
         let reader = try CSVReader(path: ExtractRun.sample + "/tracks.csv")
@@ -44,6 +45,10 @@ import TestSupport
         data += [copy(900_003, [albumID: Array("999999".utf8)]), copy(900_004, [albumID: Array("999999".utf8)])]
         data += [copy(900_005, [artistBio: repairedBio]), copy(900_006, [artistBio: repairedBio])]
         data += [copy(900_007, [albumTracks: Array("many".utf8)]), copy(900_008, [albumTracks: Array("many".utf8)])]
+        // A dictionary key with a NUL byte in the album's tags, twice: libbson refuses both rows.
+        let albumTags = try column("album", "tags")
+        let nulKey = Array("[{'a\\x00b': 'x'}]".utf8)
+        data += [copy(900_010, [albumTags: nulKey]), copy(900_011, [albumTags: nulKey])]
         data += [copy(900_009)] + rows.dropFirst()
         var text: [UInt8] = []
         for fields in data {
@@ -63,7 +68,7 @@ import TestSupport
         let metadata = try Self.metadata(in: work)
         let reference = try ExtractRowWorkersTests.extract(metadata, workers: 1, batchBytes: 1 << 20, libbson: true, in: work)
         let tracks = try #require(reference.counts.first { $0.hasPrefix("tracks.csv") })
-        #expect(tracks.contains("in 13 written 11 quarantined 2 warnings 22 repaired 2 "), "\(tracks)")  // 2 per written track: the sample's album and artist are not in its tables
+        #expect(tracks.contains("in 15 written 11 quarantined 4 warnings 22 repaired 2 "), "\(tracks)")  // 2 per written track: the sample's album and artist are not in its tables
         for (workers, batchBytes) in [(1, 1 << 20), (2, 1 << 20), (1, 1), (3, 700)] {
             let result = try ExtractRowWorkersTests.extract(metadata, workers: workers, batchBytes: batchBytes, in: work)
             #expect(result.counts == reference.counts, "\(workers) workers, batches of \(batchBytes) bytes")
@@ -74,6 +79,8 @@ import TestSupport
         }
         let rejects = String(decoding: try #require(reference.files["quarantine/tracks.csv.rejects.csv"]), as: UTF8.self)
         #expect(rejects.contains("900007") && rejects.contains("900008"), "\(rejects)")
+        let refused = rejects.split(separator: "\n").filter { $0.contains("its key holds a NUL byte") }
+        #expect(refused.count == 2 && refused[0].hasPrefix("900010") && refused[1].hasPrefix("900011"), "\(rejects)")
     }
 
     /// The unknown-album warning names each track, the reused ones too.
