@@ -150,19 +150,31 @@ import TestSupport
     }
 }
 
+extension GenreHierarchy {
+    /// Genres offset+1 … offset+size, each at the top level (parent 0), under another genre
+    /// (cycles possible) or under an unknown one; `titledAndTopped`: most with a title, some with
+    /// a given top-level genre.
+    static func random(_ random: inout SplitMix64, size: Int64, offset: Int64 = 0, titledAndTopped: Bool = false) -> GenreHierarchy {
+        var hierarchy = GenreHierarchy()
+        for genre in (1...size).map({ $0 + offset }) {
+            let pick = random.next() % 10
+            hierarchy.parent[genre] = pick < 2 ? 0 : pick == 9 ? offset + size + 100 : offset + Int64(1 + random.next() % UInt64(size))
+            guard titledAndTopped else { continue }
+            if random.next() % 8 != 0 { hierarchy.title[genre] = "g\(genre)" }
+            if random.next() % 6 == 0 { hierarchy.topLevel[genre] = offset + Int64(1 + random.next() % UInt64(size)) }
+        }
+        return hierarchy
+    }
+}
+
 /// `GenreHierarchy.withAncestors` (a track's `genres_all`) against a plain set-based walk, on
 /// random forests with unknown parents and cycles.
 @Suite struct GenreAncestorsTests {
     @Test func ancestorsMatchASetBasedWalk() {
         var random = SplitMix64(seed: 2026_11_22)
         for _ in 0..<300 {
-            var hierarchy = GenreHierarchy()
             let size = Int64(1 + random.next() % 40)
-            for genre in 1...size {
-                // Parents: top level (0), another genre (cycles possible) or an unknown one.
-                let pick = random.next() % 10
-                hierarchy.parent[genre] = pick < 2 ? 0 : pick == 9 ? size + 100 : Int64(1 + random.next() % UInt64(size))
-            }
+            let hierarchy = GenreHierarchy.random(&random, size: size)
             let genres = (0..<Int(random.next() % 6)).map { _ in Int64(1 + random.next() % UInt64(size + 3)) }
             var expected = Set<Int64>()
             for genre in genres {
@@ -180,15 +192,9 @@ import TestSupport
     @Test func agreesWithTheHierarchy() {
         var random = SplitMix64(seed: 1_300)
         for round in 0..<400 {
-            var hierarchy = GenreHierarchy()
             let size = Int64(1 + random.next() % 30)
             let offset: Int64 = round % 5 == 0 ? 1 << 20 : 0  // some forests beyond the arrays
-            for genre in (1...size).map({ $0 + offset }) {
-                let pick = random.next() % 10
-                hierarchy.parent[genre] = pick < 2 ? 0 : pick == 9 ? offset + size + 100 : offset + Int64(1 + random.next() % UInt64(size))
-                if random.next() % 8 != 0 { hierarchy.title[genre] = "g\(genre)" }
-                if random.next() % 6 == 0 { hierarchy.topLevel[genre] = offset + Int64(1 + random.next() % UInt64(size)) }
-            }
+            let hierarchy = GenreHierarchy.random(&random, size: size, offset: offset, titledAndTopped: true)
             let lookup = GenreLookup(hierarchy)
             for _ in 0..<20 {
                 let genres = (0..<Int(random.next() % 5)).map { _ in offset + Int64(random.next() % UInt64(size + 3)) }
