@@ -229,7 +229,8 @@ struct RowBuilder: Sendable {
                         case .failure(let failure):
                             return Reject(reason: failure.reason, column: header[column])
                         case .success(let value):
-                            if leafInfo.pointee.hasChecks, let problem = Self.check(value, against: leafInfo.pointee, column: column, of: header) {
+                            if leafInfo.pointee.hasChecks,
+                               let problem = Self.check(value, against: leafInfo.pointee, column: column, of: header) {
                                 return Reject(reason: problem, column: header[column])
                             }
                             slotBuffer[index] = .value(value)
@@ -307,7 +308,9 @@ struct RowBuilder: Sendable {
                             reused.json.withUnsafeBufferPointer { writer.append(key, printedValue: $0) }
                         }
                         if !reused.valid { valid = false }
-                        if let id = reused.unknownID { warnings.append(unknownReference(object, id: id, trackID: trackID, lookups: lookups)) }
+                        if let id = reused.unknownID {
+                            warnings.append(unknownReference(object, id: id, trackID: trackID, lookups: lookups))
+                        }
                         continue
                     }
                     let warned = warnings.count
@@ -343,7 +346,8 @@ struct RowBuilder: Sendable {
 
     /// Whether leaf `index` holds a Python literal parsed into values (`Slot.value`) with repaired
     /// text: its cell has invalid UTF-8 and the value a U+FFFD the parser put there (a list of ids
-    /// taken from dictionaries keeps no text, so it is not flagged). Flags the row as text's repair does.
+    /// taken from dictionaries keeps no text, so it is not flagged). Flags the row as text's
+    /// repair does.
     @inline(__always)
     private func repairedLiteral(_ index: Int, slots: [Slot], buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord) -> Bool {
         guard hot[index].cellType == .pythonLiteral, case .value = slots[index],
@@ -444,7 +448,8 @@ struct RowBuilder: Sendable {
     private func unknownReference(_ objectIndex: Int, id: Int64, trackID: Int64, lookups: ResolvedLookups) -> String {
         let node = shape.objectNodes[objectIndex]
         let column = shape.objects[objectIndex].lookupIDLeaf.flatMap { plan.leaves[$0].columnName } ?? node.name + "_id"
-        return "track \(trackID): unknown \(column) \(id) (no such \(node.lookup ?? "") in \(lookups.sources[objectIndex])); reference kept"
+        return "track \(trackID): unknown \(column) \(id) (no such \(node.lookup ?? "") in \(lookups.sources[objectIndex]));"
+            + " reference kept"
     }
 
     private func appendObject<Writer: RowDocumentWriter>(_ objectIndex: Int, to builder: Writer, slots: [Slot],
