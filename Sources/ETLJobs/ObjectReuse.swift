@@ -18,9 +18,10 @@ import Tabular
 final class ObjectReuse {
     private struct Entry {
         var filled = false
-        /// The object's cells, back to back, and where each ends.
-        var cells: [UInt8] = []
-        var cellEnds: [Int] = []
+        /// The bytes of each run of the object's columns (cells and the commas between them),
+        /// back to back, and per column where its cell ends, from the start of its run.
+        var bytes: [UInt8] = []
+        var ends: [Int] = []
         var json: [UInt8] = []
         var valid = true
         /// The id whose lookup failed, if it did.
@@ -28,19 +29,29 @@ final class ObjectReuse {
     }
 
     private var entries: [Entry]
-    /// Per object, the columns of its children that have one; nil: never reused.
-    private let columns: [[Int]?]
+    /// Per object, its columns as runs of consecutive columns (first...last); nil: never reused.
+    /// A record holds a run's cells back to back with a comma between two, so a run is compared
+    /// with one `memcmp` (and its cell ends, which a comma inside a cell would shift).
+    private let runs: [[ClosedRange<Int>]?]
     private let headerCount: Int
     /// Bit k: object k's cells in the row being built are those of its entry.
     private(set) var hits: UInt64 = 0
 
     init(_ rows: RowBuilder) {
-        columns = rows.shape.objects.indices.map { object in
+        runs = rows.shape.objects.indices.map { object in
             let children = rows.shape.objects[object].children
             guard object < 64, children.allSatisfy({ rows.plan.leaves[$0].derive == nil }) else { return nil }
-            return children.map { rows.hot[$0].column }.filter { $0 >= 0 }
+            var runs: [ClosedRange<Int>] = []
+            for column in Set(children.map { rows.hot[$0].column }.filter { $0 >= 0 }).sorted() {
+                if let last = runs.last, last.upperBound + 1 == column {
+                    runs[runs.count - 1] = last.lowerBound...column
+                } else {
+                    runs.append(column...column)
+                }
+            }
+            return runs
         }
-        entries = Array(repeating: Entry(), count: columns.count)
+        entries = Array(repeating: Entry(), count: runs.count)
         headerCount = rows.header.count
     }
 
@@ -48,30 +59,36 @@ final class ObjectReuse {
     func match(_ record: CSVRecord) {
         hits = 0
         guard record.count == headerCount else { return }  // ragged: rejected anyway
-        record.bytes.withUnsafeBufferPointer { buffer in
-            for object in entries.indices where entries[object].filled {
-                if let columns = columns[object], Self.same(entries[object], columns, record, buffer) {
-                    hits |= 1 << UInt64(object)
+        record.bytes.withUnsafeBufferPointer { bytes in
+            record.fieldEnds.withUnsafeBufferPointer { fieldEnds in
+                for object in entries.indices where entries[object].filled {
+                    if let runs = runs[object], Self.same(entries[object], runs, bytes, fieldEnds) {
+                        hits |= 1 << UInt64(object)
+                    }
                 }
             }
         }
     }
 
-    private static func same(_ entry: Entry, _ columns: [Int], _ record: CSVRecord, _ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
-        entry.cells.withUnsafeBufferPointer { cells in
-            var start = 0
-            for (position, column) in columns.enumerated() {
-                let range = record.byteRange(column)
-                let end = entry.cellEnds[position]
-                guard end - start == range.count else { return false }
-                if let cellBase = cells.baseAddress, let base = buffer.baseAddress, !range.isEmpty,
-                   memcmp(cellBase + start, base + range.lowerBound, range.count) != 0 {
-                    return false
-                }
-                start = end
+    private static func same(_ entry: Entry, _ runs: [ClosedRange<Int>], _ bytes: UnsafeBufferPointer<UInt8>,
+                             _ fieldEnds: UnsafeBufferPointer<Int>) -> Bool {
+        var offset = 0, endIndex = 0
+        for run in runs {
+            let start = run.lowerBound == 0 ? 0 : fieldEnds[run.lowerBound - 1] + 1
+            let length = fieldEnds[run.upperBound] - start
+            guard offset + length <= entry.bytes.count else { return false }
+            for column in run {
+                guard fieldEnds[column] - start == entry.ends[endIndex] else { return false }
+                endIndex += 1
             }
-            return true
+            let equal = entry.bytes.withUnsafeBufferPointer { kept in
+                guard length > 0, let keptBase = kept.baseAddress, let base = bytes.baseAddress else { return true }
+                return memcmp(keptBase + offset, base + start, length) == 0
+            }
+            guard equal else { return false }
+            offset += length
         }
+        return offset == entry.bytes.count
     }
 
     @inline(__always)
@@ -84,13 +101,14 @@ final class ObjectReuse {
 
     /// Keeps what `record`'s cells made of `object` for the next rows.
     func store(_ object: Int, record: CSVRecord, json: UnsafeBufferPointer<UInt8>, valid: Bool, unknownID: Int64?) {
-        guard object < columns.count, let columns = columns[object] else { return }
-        entries[object].cells.removeAll(keepingCapacity: true)
-        entries[object].cellEnds.removeAll(keepingCapacity: true)
-        record.bytes.withUnsafeBufferPointer { buffer in
-            for column in columns {
-                entries[object].cells.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
-                entries[object].cellEnds.append(entries[object].cells.count)
+        guard object < runs.count, let runs = runs[object] else { return }
+        entries[object].bytes.removeAll(keepingCapacity: true)
+        entries[object].ends.removeAll(keepingCapacity: true)
+        record.bytes.withUnsafeBufferPointer { bytes in
+            for run in runs {
+                let start = run.lowerBound == 0 ? 0 : record.fieldEnds[run.lowerBound - 1] + 1
+                entries[object].bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<record.fieldEnds[run.upperBound]]))
+                for column in run { entries[object].ends.append(record.fieldEnds[column] - start) }
             }
         }
         entries[object].json.removeAll(keepingCapacity: true)
