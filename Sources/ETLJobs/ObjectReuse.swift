@@ -14,7 +14,8 @@ import Tabular
 /// the unknown-reference warning names each track, and is made again.
 ///
 /// Only objects whose children all come from their own cells or lookups (none derived from
-/// other columns) are reused. One per batch: one thread at a time.
+/// other columns) are reused, and none is kept from a row libbson would refuse (`RowBuilder.build`).
+/// One per batch, so one thread at a time, and one file: a file's batches are its own.
 final class ObjectReuse {
     private struct Entry {
         var filled = false
