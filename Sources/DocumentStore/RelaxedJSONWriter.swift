@@ -45,10 +45,8 @@ public final class RelaxedJSONWriter {
     /// Keys of dictionary cells by name (`key(named:)`), so that a key repeated row after row is
     /// made once per writer rather than once per entry.
     private var namedKeys: [String: BSONKey] = [:]
-    /// The keys `key(utf8:)` returned last, newest last (a cell's dictionaries repeat a few keys),
-    /// and their names' bytes, compared without touching the keys' reference counts.
+    /// The keys `key(utf8:)` returned last, newest last: a cell's dictionaries repeat a few keys.
     @exclusivity(unchecked) private var recentKeys: [BSONKey] = []
-    @exclusivity(unchecked) private var recentKeyNames: [UnsafeBufferPointer<CChar>] = []
 
     /// Print every document with libbson itself (for comparisons, or to rule this printer out).
     public let libbsonOnly: Bool
@@ -92,20 +90,14 @@ public final class RelaxedJSONWriter {
     /// The key whose name is `utf8` (decoded as `String(decoding:as:)` does): found by its bytes
     /// among the last few, without making a `String` and hashing it for every dictionary entry.
     public func key(utf8: UnsafeBufferPointer<UInt8>) -> BSONKey {
-        for index in recentKeyNames.indices.reversed() {
-            let name = recentKeyNames[index]
+        for key in recentKeys.reversed() where Int(key.length) == utf8.count {
             // Equal bytes were valid UTF-8 (the key's are), so decoding them gives this name.
-            guard name.count == utf8.count else { continue }
-            guard let bytes = utf8.baseAddress, let nameBytes = name.baseAddress else { return recentKeys[index] }  // both empty
-            if memcmp(nameBytes, bytes, utf8.count) == 0 { return recentKeys[index] }
+            guard let bytes = utf8.baseAddress else { return key }  // both empty
+            if memcmp(key.pointer, bytes, utf8.count) == 0 { return key }
         }
         let key = self.key(named: String(decoding: utf8, as: UTF8.self))
-        if recentKeys.count == 16 {
-            recentKeys.removeFirst()
-            recentKeyNames.removeFirst()
-        }
-        recentKeys.append(key)  // keeps the name's buffer alive
-        recentKeyNames.append(UnsafeBufferPointer(start: key.pointer, count: Int(key.length)))
+        if recentKeys.count == 16 { recentKeys.removeFirst() }
+        recentKeys.append(key)
         return key
     }
 

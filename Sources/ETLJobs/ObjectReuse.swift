@@ -75,6 +75,7 @@ final class ObjectReuse {
                              _ fieldEnds: UnsafeBufferPointer<Int>) -> Bool {
         var offset = 0, endIndex = 0
         for run in runs {
+            // `CSVRecord.byteRange`, read from the buffer the loop already holds.
             let start = run.lowerBound == 0 ? 0 : fieldEnds[run.lowerBound - 1] + 1
             let length = fieldEnds[run.upperBound] - start
             guard offset + length <= entry.bytes.count else { return false }
@@ -107,8 +108,8 @@ final class ObjectReuse {
         entries[object].ends.removeAll(keepingCapacity: true)
         record.bytes.withUnsafeBufferPointer { bytes in
             for run in runs {
-                let start = run.lowerBound == 0 ? 0 : record.fieldEnds[run.lowerBound - 1] + 1
-                entries[object].bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<record.fieldEnds[run.upperBound]]))
+                let start = record.byteRange(run.lowerBound).lowerBound
+                entries[object].bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<record.byteRange(run.upperBound).upperBound]))
                 for column in run { entries[object].ends.append(record.fieldEnds[column] - start) }
             }
         }
