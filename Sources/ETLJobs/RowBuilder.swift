@@ -180,12 +180,18 @@ struct RowBuilder: Sendable {
             let failure = slots.withUnsafeMutableBufferPointer { slotBuffer -> Reject? in
                 hot.withUnsafeBufferPointer { hotLeaves -> Reject? in
                     guard let hotBase = hotLeaves.baseAddress else { return nil }  // no leaves
+                    // A skipped object's children (a range of leaves) are passed over at once.
+                    var skipUntil = 0
                     for index in hotLeaves.indices {
+                        if index < skipUntil { continue }
                         // The leaf's fields read where they are: copying the whole `HotLeaf` per cell
                         // cost more than the rest of the loop (overlapping stores, then loads).
                         if skippingObjects != 0 {
                             let object = shape.objectOfLeaf[index]
-                            if object >= 0 && object < 64 && skippingObjects & (1 << UInt64(object)) != 0 { continue }
+                            if object >= 0 && object < 64 && skippingObjects & (1 << UInt64(object)) != 0 {
+                                skipUntil = shape.objects[object].children.upperBound
+                                continue
+                            }
                         }
                         let leafInfo = hotBase + index
                         let column = leafInfo.pointee.column
@@ -303,12 +309,14 @@ struct RowBuilder: Sendable {
                     if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
                 case .object(let object):
                     if let reuse, reuse.isHit(object), let writer = builder as? RelaxedJSONWriter {
-                        let reused = reuse.reused(object)
-                        try borrowed(shape.objects[object].key) { (key) throws(BSONBuilderError) in
-                            reused.json.withUnsafeBufferPointer { writer.append(key, printedValue: $0) }
+                        let unknownID = try reuse.withReused(object) { (json, reusedValid, unknownID) throws(BSONBuilderError) -> Int64? in
+                            try borrowed(shape.objects[object].key) { (key) throws(BSONBuilderError) in
+                                writer.append(key, printedValue: json)
+                            }
+                            if !reusedValid { valid = false }
+                            return unknownID
                         }
-                        if !reused.valid { valid = false }
-                        if let id = reused.unknownID {
+                        if let id = unknownID {
                             warnings.append(unknownReference(object, id: id, trackID: trackID, lookups: lookups))
                         }
                         continue
