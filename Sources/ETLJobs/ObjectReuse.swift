@@ -5,6 +5,55 @@ import Darwin
 #endif
 import Tabular
 
+/// A growable buffer that `ObjectReuse` allocates and frees itself (`free()`, in its `deinit`).
+/// Trivial, so reading an entry retains nothing: entries holding arrays were copied out, three
+/// retains and releases per object per row (~2 % of the track file's profile). Used in place
+/// only, through `ObjectReuse.entries`: a copy kept past the next append could dangle.
+struct ObjectReuseBuffer<Element: BitwiseCopyable> {
+    var base: UnsafeMutablePointer<Element>?
+    var count = 0
+    var capacity = 0
+
+    var elements: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
+
+    mutating func removeAll() { count = 0 }
+
+    mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
+        guard let source = elements.baseAddress, !elements.isEmpty else { return }
+        reserve(count + elements.count)
+        guard let base else { return }
+        (base + count).initialize(from: source, count: elements.count)
+        count += elements.count
+    }
+
+    mutating func append(_ element: Element) {
+        reserve(count + 1)
+        guard let base else { return }
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    private mutating func reserve(_ needed: Int) {
+        guard needed > capacity else { return }
+        let grown = max(needed, capacity * 2, 64)
+        let fresh = UnsafeMutablePointer<Element>.allocate(capacity: grown)
+        if let base {
+            fresh.initialize(from: base, count: count)
+            base.deallocate()
+        }
+        base = fresh
+        capacity = grown
+    }
+
+    /// Frees the memory; the buffer is empty afterwards.
+    mutating func free() {
+        base?.deallocate()
+        base = nil
+        count = 0
+        capacity = 0
+    }
+}
+
 /// The JSON of each embedded object (album, artist, set) of the last row built, with the cells it
 /// was built from. tracks.csv repeats an album's and an artist's columns on every one of their
 /// tracks, and consecutive tracks mostly share both (80% and 86% of the FMA-scale set's rows),
@@ -21,22 +70,23 @@ final class ObjectReuse {
         var filled = false
         /// The bytes of each run of the object's columns (cells and the commas between them),
         /// back to back, and per column where its cell ends, from the start of its run.
-        var bytes: [UInt8] = []
-        var ends: [Int] = []
-        var json: [UInt8] = []
+        var bytes = ObjectReuseBuffer<UInt8>()
+        var ends = ObjectReuseBuffer<Int>()
+        var json = ObjectReuseBuffer<UInt8>()
         var valid = true
         /// The id whose lookup failed, if it did.
         var unknownID: Int64?
     }
 
-    private var entries: [Entry]
+    /// One per object, allocated here and freed in `deinit`.
+    private let entries: UnsafeMutableBufferPointer<Entry>
     /// Per object, its columns as runs of consecutive columns (first...last); nil: never reused.
     /// A record holds a run's cells back to back with a comma between two, so a run is compared
     /// with one `memcmp` (and its cell ends, which a comma inside a cell would shift).
     private let runs: [[ClosedRange<Int>]?]
     private let headerCount: Int
     /// Bit k: object k's cells in the row being built are those of its entry.
-    private(set) var hits: UInt64 = 0
+    @exclusivity(unchecked) private(set) var hits: UInt64 = 0
 
     init(_ rows: RowBuilder) {
         runs = rows.shape.objects.indices.map { object in
@@ -52,8 +102,18 @@ final class ObjectReuse {
             }
             return runs
         }
-        entries = Array(repeating: Entry(), count: runs.count)
+        entries = .allocate(capacity: runs.count)
+        entries.initialize(repeating: Entry())
         headerCount = rows.header.count
+    }
+
+    deinit {
+        for index in entries.indices {
+            entries[index].bytes.free()
+            entries[index].ends.free()
+            entries[index].json.free()
+        }
+        entries.deallocate()
     }
 
     /// Finds the objects whose cells in `record` are those of the last row built (`hits`).
@@ -63,7 +123,8 @@ final class ObjectReuse {
         record.bytes.withUnsafeBufferPointer { bytes in
             record.fieldEnds.withUnsafeBufferPointer { fieldEnds in
                 for object in entries.indices where entries[object].filled {
-                    if let runs = runs[object], Self.same(entries[object], runs, bytes, fieldEnds) {
+                    if let runs = runs[object], Self.same(entries[object].bytes.elements, entries[object].ends.elements,
+                                                          runs, bytes, fieldEnds) {
                         hits |= 1 << UInt64(object)
                     }
                 }
@@ -71,50 +132,43 @@ final class ObjectReuse {
         }
     }
 
-    private static func same(_ entry: Entry, _ runs: [ClosedRange<Int>], _ bytes: UnsafeBufferPointer<UInt8>,
+    private static func same(_ keptBytes: UnsafeBufferPointer<UInt8>, _ keptEnds: UnsafeBufferPointer<Int>,
+                             _ runs: [ClosedRange<Int>], _ bytes: UnsafeBufferPointer<UInt8>,
                              _ fieldEnds: UnsafeBufferPointer<Int>) -> Bool {
         var offset = 0, endIndex = 0
         for run in runs {
             // `CSVRecord.byteRange`, read from the buffer the loop already holds.
             let start = run.lowerBound == 0 ? 0 : fieldEnds[run.lowerBound - 1] + 1
             let length = fieldEnds[run.upperBound] - start
-            guard offset + length <= entry.bytes.count else { return false }
+            guard offset + length <= keptBytes.count else { return false }
             for column in run {
-                guard fieldEnds[column] - start == entry.ends[endIndex] else { return false }
+                guard endIndex < keptEnds.count, fieldEnds[column] - start == keptEnds[endIndex] else { return false }
                 endIndex += 1
             }
-            let equal = entry.bytes.withUnsafeBufferPointer { kept in
-                guard length > 0, let keptBase = kept.baseAddress, let base = bytes.baseAddress else { return true }
-                return memcmp(keptBase + offset, base + start, length) == 0
+            if length > 0 {
+                guard let keptBase = keptBytes.baseAddress, let base = bytes.baseAddress,
+                      memcmp(keptBase + offset, base + start, length) == 0 else { return false }
             }
-            guard equal else { return false }
             offset += length
         }
-        return offset == entry.bytes.count
+        return offset == keptBytes.count
     }
 
     @inline(__always)
     func isHit(_ object: Int) -> Bool { object < 64 && hits & (1 << UInt64(object)) != 0 }
 
-    /// Runs `body` with a hit's JSON value (read in place: returning a copy of the array retained
-    /// and released it per row, ~2 % of the track file's profile), whether its text was repaired,
-    /// and the id of a failed lookup.
-    func withReused<Result, Failure: Error>(
-        _ object: Int, _ body: (UnsafeBufferPointer<UInt8>, _ valid: Bool, _ unknownID: Int64?) throws(Failure) -> Result
-    ) throws(Failure) -> Result {
-        try entries.withUnsafeBufferPointer { (entries) throws(Failure) -> Result in
-            let entry = entries.baseAddress! + object
-            return try entry.pointee.json.withUnsafeBufferPointer { (json) throws(Failure) -> Result in
-                try body(json, entry.pointee.valid, entry.pointee.unknownID)
-            }
-        }
+    /// A hit's JSON value (valid until the object is next stored: this class owns the bytes),
+    /// whether its text was repaired, and the id of a failed lookup.
+    @inline(__always)
+    func reused(_ object: Int) -> (json: UnsafeBufferPointer<UInt8>, valid: Bool, unknownID: Int64?) {
+        (entries[object].json.elements, entries[object].valid, entries[object].unknownID)
     }
 
     /// Keeps what `record`'s cells made of `object` for the next rows.
     func store(_ object: Int, record: CSVRecord, json: UnsafeBufferPointer<UInt8>, valid: Bool, unknownID: Int64?) {
         guard object < runs.count, let runs = runs[object] else { return }
-        entries[object].bytes.removeAll(keepingCapacity: true)
-        entries[object].ends.removeAll(keepingCapacity: true)
+        entries[object].bytes.removeAll()
+        entries[object].ends.removeAll()
         record.bytes.withUnsafeBufferPointer { bytes in
             for run in runs {
                 let start = record.byteRange(run.lowerBound).lowerBound
@@ -122,7 +176,7 @@ final class ObjectReuse {
                 for column in run { entries[object].ends.append(record.fieldEnds[column] - start) }
             }
         }
-        entries[object].json.removeAll(keepingCapacity: true)
+        entries[object].json.removeAll()
         entries[object].json.append(contentsOf: json)
         entries[object].valid = valid
         entries[object].unknownID = unknownID

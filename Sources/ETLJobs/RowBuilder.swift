@@ -308,15 +308,14 @@ struct RowBuilder: Sendable {
                     if let leafSpans, let span = builder.lastValueSpan { leafSpans[index] = span }
                     if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
                 case .object(let object):
-                    if let reuse, reuse.isHit(object), let writer = builder as? RelaxedJSONWriter {
-                        let unknownID = try reuse.withReused(object) { (json, reusedValid, unknownID) throws(BSONBuilderError) -> Int64? in
-                            try borrowed(shape.objects[object].key) { (key) throws(BSONBuilderError) in
-                                writer.append(key, printedValue: json)
-                            }
-                            if !reusedValid { valid = false }
-                            return unknownID
+                    // Optional chaining, not `if let`: a bound copy of `reuse` was retained and
+                    // released per object.
+                    if reuse?.isHit(object) == true, let reused = reuse?.reused(object) {
+                        try borrowed(shape.objects[object].key) { (key) throws(BSONBuilderError) in
+                            try builder.append(key, printedValue: reused.json)
                         }
-                        if let id = unknownID {
+                        if !reused.valid { valid = false }
+                        if let id = reused.unknownID {
                             warnings.append(unknownReference(object, id: id, trackID: trackID, lookups: lookups))
                         }
                         continue

@@ -20,6 +20,10 @@ protocol RowDocumentWriter: AnyObject {
     func endArray() throws(BSONBuilderError)
     /// Position `field` of an embedded album's or artist's fields; false when it has no such position.
     func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool
+    /// A value as JSON text this writer printed before (an `ObjectReuse` hit; objects are reused
+    /// only when rows are written as JSON). A protocol requirement rather than a cast to the JSON
+    /// writer: the cast's strong reference was retained and released per reused object.
+    func append(_ key: BSONKey, printedValue: UnsafeBufferPointer<UInt8>) throws(BSONBuilderError)
     /// The key of a dictionary cell's entry.
     func key(named name: String) -> BSONKey
     /// The same from the entry's bytes as written in the cell (invalid UTF-8 replaced by U+FFFD).
@@ -58,6 +62,10 @@ extension BSONBuilder: RowDocumentWriter {
     func key(named name: String) -> BSONKey { BSONKey(name) }
     func key(utf8: UnsafeBufferPointer<UInt8>) -> BSONKey { BSONKey(String(decoding: utf8, as: UTF8.self)) }
     var lastValueSpan: Range<Int>? { nil }
+
+    func append(_ key: BSONKey, printedValue: UnsafeBufferPointer<UInt8>) {
+        preconditionFailure("JSON text reached libbson's builder: objects are reused only when rows are written as JSON")
+    }
 
     func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool {
         precondition(!row.bson.isEmpty || row.jsonEnds.isEmpty, "a lookup row made for the JSON writer reached libbson's builder")

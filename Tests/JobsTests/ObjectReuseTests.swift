@@ -97,4 +97,32 @@ import TestSupport
             #expect(run.outcome.standardError.contains("track \(track): unknown album.id 999999"), "\(run.outcome.standardError)")
         }
     }
+
+    /// The kept cells and JSON live in `ObjectReuseBuffer`s: appends that grow a buffer holding
+    /// bytes keep them (the FMA-shaped rows never grow one that is not empty), `removeAll` keeps
+    /// the memory, `free` gives it back.
+    @Test func keptBuffersGrowWithTheirContents() {
+        var random = SplitMix64(seed: 11)
+        var buffer = ObjectReuseBuffer<UInt8>()
+        var ints = ObjectReuseBuffer<Int>()
+        var expected: [UInt8] = [], expectedInts: [Int] = []
+        for round in 0..<200 {
+            if round % 50 == 49 {
+                buffer.removeAll()
+                expected.removeAll()
+            }
+            let chunk = (0..<Int.random(in: 0...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            chunk.withUnsafeBufferPointer { buffer.append(contentsOf: $0) }
+            expected += chunk
+            let value = Int.random(in: .min ... .max, using: &random)
+            ints.append(value)
+            expectedInts.append(value)
+            #expect(Array(buffer.elements) == expected, "round \(round)")
+            #expect(buffer.capacity >= buffer.count)
+        }
+        #expect(Array(ints.elements) == expectedInts)
+        buffer.free()
+        ints.free()
+        #expect(buffer.elements.isEmpty && buffer.capacity == 0 && buffer.base == nil)
+    }
 }
