@@ -72,6 +72,8 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
     /// Embedded objects of the last row built, for the next rows (`ObjectReuse`); made on first
     /// use, for the JSON path of a file with objects.
     @exclusivity(unchecked) private var reuse: ObjectReuse?
+    /// The row's plain literals, printed as JSON while they are checked (`RowBuilder.coerce`).
+    private var literalText: RelaxedJSONWriter?
     private static let noSpan = -1 ..< -1
 
     /// A copy of the batch's record at `index` (< `count`), to quarantine it. Admitting a row
@@ -121,13 +123,15 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             lines = RelaxedJSONWriter(capacity: inputBytes + inputBytes / 2, libbsonOnly: work.libbsonOnly)
         }
         let lines = work.printLines ? self.lines : nil
+        if !work.buildsWithLibbson && literalText == nil { literalText = RelaxedJSONWriter(capacity: 1 << 12) }
+        let literals = work.buildsWithLibbson ? nil : literalText
         var slots = [Slot](repeating: .missing, count: work.rows.plan.leaves.count)
         outcomes.reserveCapacity(count)
         try records.withUnsafeMutableBufferPointer { records throws(BSONBuilderError) in
             // Each record accessed in place (inout, never written): passing it by value copied it,
             // a retain and a release of each of its arrays, on cache lines the reader thread wrote.
             for index in 0..<count {
-                try processRecord(&records[index], work, slots: &slots, lines: lines, builder: builder)
+                try processRecord(&records[index], work, slots: &slots, lines: lines, literals: literals, builder: builder)
             }
         }
     }
@@ -143,7 +147,7 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
 
     /// Coerces, completes and builds one record: appends its outcome, and its line to `lines`.
     private func processRecord(_ record: inout CSVRecord, _ work: RowWork, slots: inout [Slot], lines: RelaxedJSONWriter?,
-                               builder: BSONBuilder) throws(BSONBuilderError) {
+                               literals: RelaxedJSONWriter?, builder: BSONBuilder) throws(BSONBuilderError) {
         if let only = work.only, let id = work.rows.id(of: record), !only.contains(id) {
             outcomes.append(.skipped)
             return
@@ -152,7 +156,7 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
         // Objects whose cells equal the last row's are taken from it (JSON lines only).
         let reuse = objectReuse(work)
         reuse?.match(record)
-        switch work.rows.coerce(record, into: &slots, skippingObjects: reuse?.hits ?? 0) {
+        switch work.rows.coerce(record, into: &slots, skippingObjects: reuse?.hits ?? 0, literals: literals) {
         case .failure(let reject):
             outcomes.append(.rejected(reject))
             return
@@ -169,14 +173,14 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             lines.beginDocumentLine()
             if work.fragmentLeaves.isEmpty {
                 valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines,
-                                            warnings: &warnings, reuse: reuse)
+                                            warnings: &warnings, reuse: reuse, literals: literals?.bytes ?? .init(start: nil, count: 0))
             } else {
                 // Locate the leaves' values in the line, to copy the fragments from it.
                 if leafSpans.count != slots.count { leafSpans = Array(repeating: Self.noSpan, count: slots.count) }
                 for leaf in work.fragmentLeaves { leafSpans[leaf] = Self.noSpan }
                 valid = try leafSpans.withUnsafeMutableBufferPointer { (spans) throws(BSONBuilderError) in
                     try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines,
-                                        warnings: &warnings, leafSpans: spans)
+                                        warnings: &warnings, leafSpans: spans, literals: literals?.bytes ?? .init(start: nil, count: 0))
                 }
             }
             lines.endDocumentLine()
@@ -214,7 +218,8 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             fragments = try work.rows.fragments(work.fragmentLeaves, slots: slots, record: record,
                                                 builder: work.buildsWithLibbson ? fragmentBuilder : nil,
                                                 text: work.buildsWithLibbson ? nil : fragmentText,
-                                                json: &fragmentJSON, jsonEnds: &fragmentJSONEnds)
+                                                json: &fragmentJSON, jsonEnds: &fragmentJSONEnds,
+                                                literals: literals?.bytes ?? .init(start: nil, count: 0))
         }
         outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, fragments: fragments)))
     }

@@ -14,6 +14,9 @@ enum Slot {
     /// The record's field at this index, a `PlainLiteral` cell (a list): appended as it is walked,
     /// as the literal parser would read it, without building the values.
     case plainLiteral(Int)
+    /// A `PlainLiteral` cell already printed as JSON while it was checked: these bytes of the
+    /// row's printed literals (`coerce`'s `literals` writer); `repaired`: invalid UTF-8 replaced.
+    case printedLiteral(Range<Int>, repaired: Bool)
 
     var fieldValue: FieldValue? {
         if case .value(let value) = self { return value }
@@ -161,14 +164,19 @@ struct RowBuilder: Sendable {
 
     /// Checks the record's shape and coerces every bound column; returns the row's id. The
     /// children of the objects in `skippingObjects` (bit k: object k) are left as they are:
-    /// `build` takes those objects from `ObjectReuse`.
-    func coerce(_ record: CSVRecord, into slots: inout [Slot], skippingObjects: UInt64 = 0) -> Result<Int64, Reject> {
+    /// `build` takes those objects from `ObjectReuse`. With `literals` (rows written as JSON), a
+    /// `PlainLiteral` cell is printed there as it is checked (`Slot.printedLiteral`), so that it is
+    /// walked once rather than checked by one walk and written by another; `literals` is emptied
+    /// first, and `build` must get its bytes.
+    func coerce(_ record: CSVRecord, into slots: inout [Slot], skippingObjects: UInt64 = 0,
+                literals: RelaxedJSONWriter? = nil) -> Result<Int64, Reject> {
         if record.count != header.count {
             return .failure(Reject(reason: "\(record.count) fields where the header has \(header.count)", column: ""))
         }
         if let problem = record.problem {
             return .failure(Reject(reason: problem, column: header[record.problemColumn - 1]))
         }
+        literals?.removeAll()
         return record.bytes.withUnsafeBufferPointer { buffer -> Result<Int64, Reject> in
             if record.mayHoldNUL, let base = buffer.baseAddress, let nul = memchr(base, 0, buffer.count) {
                 let offset = UnsafeRawPointer(nul) - UnsafeRawPointer(base)
@@ -226,10 +234,19 @@ struct RowBuilder: Sendable {
                             slotBuffer[index] = .text(column)
                             continue
                         }
-                        if cellType == .pythonLiteral && !leafInfo.pointee.expectsObject && PlainLiteral.matches(cell) {
+                        if cellType == .pythonLiteral && !leafInfo.pointee.expectsObject {
                             // A list passes every other check (no range applies to it).
-                            slotBuffer[index] = .plainLiteral(column)
-                            continue
+                            if let literals {
+                                let start = literals.count
+                                if let valid = Self.printPlainLiteral(cell, into: literals) {
+                                    slotBuffer[index] = .printedLiteral(start..<literals.count, repaired: !valid)
+                                    continue
+                                }
+                                literals.truncate(to: start)
+                            } else if PlainLiteral.matches(cell) {
+                                slotBuffer[index] = .plainLiteral(column)
+                                continue
+                            }
                         }
                         switch cellType.coerce(utf8: cell, itemKey: leafInfo.pointee.hasItemKey ? plan.leaves[index].itemKey : nil) {
                         case .failure(let failure):
@@ -296,13 +313,15 @@ struct RowBuilder: Sendable {
     func build<Writer: RowDocumentWriter>(_ record: CSVRecord, slots: [Slot], lookups: ResolvedLookups, trackID: Int64,
                                           into builder: Writer, warnings: inout [String],
                                           leafSpans: UnsafeMutableBufferPointer<Range<Int>>? = nil,
-                                          reuse: ObjectReuse? = nil) throws(BSONBuilderError) -> Bool {
+                                          reuse: ObjectReuse? = nil,
+                                          literals: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0)) throws(BSONBuilderError) -> Bool {
         var valid = true
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for step in shape.steps {
                 switch step {
                 case .leaf(let index):
-                    if try !Self.append(slots[index], key: shape.leafKeys[index], to: builder, buffer: buffer, record: record) {
+                    if try !Self.append(slots[index], key: shape.leafKeys[index], to: builder, buffer: buffer, record: record,
+                                        literals: literals) {
                         valid = false
                     }
                     if let leafSpans, let span = builder.lastValueSpan { leafSpans[index] = span }
@@ -322,7 +341,7 @@ struct RowBuilder: Sendable {
                     }
                     let warned = warnings.count
                     let objectValid = try appendObject(object, to: builder, slots: slots, buffer: buffer, record: record,
-                                                       lookups: lookups, trackID: trackID, warnings: &warnings)
+                                                       literals: literals, lookups: lookups, trackID: trackID, warnings: &warnings)
                     if !objectValid { valid = false }
                     // Not kept when libbson would refuse the row (a key with a NUL byte): a copy
                     // would not carry the refusal.
@@ -365,8 +384,8 @@ struct RowBuilder: Sendable {
 
     /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
     private static func append<Writer: RowDocumentWriter>(_ slot: Slot, key: Unmanaged<BSONKey>, to builder: Writer,
-                                                          buffer: UnsafeBufferPointer<UInt8>,
-                                                          record: CSVRecord) throws(BSONBuilderError) -> Bool {
+                                                          buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord,
+                                                          literals: UnsafeBufferPointer<UInt8>) throws(BSONBuilderError) -> Bool {
         try borrowed(key) { (key) throws(BSONBuilderError) -> Bool in
             switch slot {
             case .missing, .null: try builder.appendNull(key)
@@ -375,6 +394,9 @@ struct RowBuilder: Sendable {
                 return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
             case .plainLiteral(let column):
                 return try appendPlainLiteral(UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]), key: key, to: builder)
+            case .printedLiteral(let range, let repaired):
+                try builder.append(key, printedValue: UnsafeBufferPointer(rebasing: literals[range]))
+                return !repaired
             }
             return true
         }
@@ -385,6 +407,26 @@ struct RowBuilder: Sendable {
     /// invalid UTF-8 replaced by U+FFFD; returns false when that happened.
     private static func appendPlainLiteral<Writer: RowDocumentWriter>(_ cell: UnsafeBufferPointer<UInt8>, key: BSONKey,
                                                                       to builder: Writer) throws(BSONBuilderError) -> Bool {
+        let valid = try walkPlainLiteral(cell, key: key, to: builder)
+        precondition(valid != nil, "a plain-literal slot holds a cell of another shape")
+        return valid ?? false
+    }
+
+    /// The cell printed as a JSON value into `literals` if it has the plain shape: whether its text
+    /// was valid UTF-8, or nil (part of a value may have been written: the caller truncates).
+    private static func printPlainLiteral(_ cell: UnsafeBufferPointer<UInt8>, into literals: RelaxedJSONWriter) -> Bool? {
+        var valid: Bool?
+        literals.appendValue { writer in
+            // The JSON writer throws nothing; the key is not printed (an array element).
+            valid = try? withIndexKey(0) { (key) throws(BSONBuilderError) in try walkPlainLiteral(cell, key: key, to: writer) } ?? nil
+        }
+        // A key libbson would refuse (none can be plain, but the refusal must reach the line).
+        return literals.refusal == nil ? valid : nil
+    }
+
+    /// The walk of `appendPlainLiteral`; nil where the cell turns out not to have the plain shape.
+    private static func walkPlainLiteral<Writer: RowDocumentWriter>(_ cell: UnsafeBufferPointer<UInt8>, key: BSONKey,
+                                                                    to builder: Writer) throws(BSONBuilderError) -> Bool? {
         var walker = PlainLiteral.Walker(cell)
         var state = PlainLiteralWalk()
         var valid = true
@@ -413,8 +455,7 @@ struct RowBuilder: Sendable {
                 state.pendingKey = text
             }
         }
-        precondition(walker.finished, "a plain-literal slot holds a cell of another shape")
-        return valid
+        return walker.finished ? valid : nil
     }
 
     /// Where a `PlainLiteral` walk is: per open container, whether it is a list and how many
@@ -460,7 +501,8 @@ struct RowBuilder: Sendable {
     }
 
     private func appendObject<Writer: RowDocumentWriter>(_ objectIndex: Int, to builder: Writer, slots: [Slot],
-                              buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: ResolvedLookups,
+                              buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, literals: UnsafeBufferPointer<UInt8>,
+                              lookups: ResolvedLookups,
                               trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         let object = shape.objects[objectIndex]
         var fragments: Unmanaged<LookupRow>?
@@ -489,7 +531,8 @@ struct RowBuilder: Sendable {
                     continue
                 }
             }
-            if try !Self.append(slots[index], key: shape.leafKeys[index], to: builder, buffer: buffer, record: record) { valid = false }
+            if try !Self.append(slots[index], key: shape.leafKeys[index], to: builder, buffer: buffer, record: record,
+                                literals: literals) { valid = false }
             if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
         }
         try builder.endDocument()
@@ -504,7 +547,8 @@ struct RowBuilder: Sendable {
     /// they were grown and freed for every album and artist). `fragments(_:spans:line:json:jsonEnds:)`
     /// copies the same JSON text out of the row's own line instead, where it can.
     func fragments(_ leaves: [Int], slots: [Slot], record: CSVRecord, builder: BSONBuilder?,
-                   text: RelaxedJSONWriter?, json: inout [UInt8], jsonEnds: inout [Int]) throws(BSONBuilderError) -> LookupRow {
+                   text: RelaxedJSONWriter?, json: inout [UInt8], jsonEnds: inout [Int],
+                   literals: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0)) throws(BSONBuilderError) -> LookupRow {
         builder?.reset()
         json.removeAll(keepingCapacity: true)
         jsonEnds.removeAll(keepingCapacity: true)
@@ -513,12 +557,14 @@ struct RowBuilder: Sendable {
                 let key = BSONKey.unretainedIndex(position)
                 try withExtendedLifetime(key) { () throws(BSONBuilderError) in
                     if let builder {
-                        _ = try Self.append(slots[leaf], key: key.unmanaged, to: builder, buffer: buffer, record: record)
+                        _ = try Self.append(slots[leaf], key: key.unmanaged, to: builder, buffer: buffer, record: record,
+                                            literals: literals)
                     }
                     guard let text else { return }
                     let value = text.captureValue { text in
                         do {
-                            _ = try Self.append(slots[leaf], key: key.unmanaged, to: text, buffer: buffer, record: record)
+                            _ = try Self.append(slots[leaf], key: key.unmanaged, to: text, buffer: buffer, record: record,
+                                                literals: literals)
                         } catch {
                             preconditionFailure("the JSON writer throws nothing: \(error)")
                         }
