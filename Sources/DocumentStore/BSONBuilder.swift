@@ -216,15 +216,18 @@ public final class BSONBuilder {
     /// document embeds values built once elsewhere (e.g. an album's fields in every track).
     /// Returns false when the document has fewer elements or is corrupt.
     public func append(_ key: BSONKey, elementAt index: Int, ofRawDocument raw: [UInt8]) throws(BSONBuilderError) -> Bool {
+        try raw.withUnsafeBufferPointer { buffer in
+            Result { () throws(BSONBuilderError) -> Bool in try append(key, elementAt: index, ofRawDocument: buffer) }
+        }.get()
+    }
+
+    /// The same, from the document's bytes where they lie.
+    public func append(_ key: BSONKey, elementAt index: Int, ofRawDocument buffer: UnsafeBufferPointer<UInt8>) throws(BSONBuilderError) -> Bool {
         let iterator = self.iterator
-        let found = raw.withUnsafeBufferPointer { buffer -> Bool in
-            guard let base = buffer.baseAddress, bson_iter_init_from_data(iterator.pointer, base, buffer.count) else {
-                return false
-            }
-            for _ in 0...index where !bson_iter_next(iterator.pointer) { return false }
-            return true
+        guard let base = buffer.baseAddress, bson_iter_init_from_data(iterator.pointer, base, buffer.count) else {
+            return false
         }
-        guard found else { return false }
+        for _ in 0...index where !bson_iter_next(iterator.pointer) { return false }
         try check(bson_append_iter(current, key.pointer, key.length, iterator.pointer), key)
         return true
     }

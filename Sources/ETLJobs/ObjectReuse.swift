@@ -5,55 +5,6 @@ import Darwin
 #endif
 import Tabular
 
-/// A growable buffer that `ObjectReuse` allocates and frees itself (`free()`, in its `deinit`).
-/// Trivial, so reading an entry retains nothing: entries holding arrays were copied out, three
-/// retains and releases per object per row (~2 % of the track file's profile). Used in place
-/// only, through `ObjectReuse.entries`: a copy kept past the next append could dangle.
-struct ObjectReuseBuffer<Element: BitwiseCopyable> {
-    var base: UnsafeMutablePointer<Element>?
-    var count = 0
-    var capacity = 0
-
-    var elements: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
-
-    mutating func removeAll() { count = 0 }
-
-    mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
-        guard let source = elements.baseAddress, !elements.isEmpty else { return }
-        reserve(count + elements.count)
-        guard let base else { return }
-        (base + count).initialize(from: source, count: elements.count)
-        count += elements.count
-    }
-
-    mutating func append(_ element: Element) {
-        reserve(count + 1)
-        guard let base else { return }
-        (base + count).initialize(to: element)
-        count += 1
-    }
-
-    private mutating func reserve(_ needed: Int) {
-        guard needed > capacity else { return }
-        let grown = max(needed, capacity * 2, 64)
-        let fresh = UnsafeMutablePointer<Element>.allocate(capacity: grown)
-        if let base {
-            fresh.initialize(from: base, count: count)
-            base.deallocate()
-        }
-        base = fresh
-        capacity = grown
-    }
-
-    /// Frees the memory; the buffer is empty afterwards.
-    mutating func free() {
-        base?.deallocate()
-        base = nil
-        count = 0
-        capacity = 0
-    }
-}
-
 /// The JSON of each embedded object (album, artist, set) of the last row built, with the cells it
 /// was built from. tracks.csv repeats an album's and an artist's columns on every one of their
 /// tracks, and consecutive tracks mostly share both (80% and 86% of the FMA-scale set's rows),
@@ -66,13 +17,14 @@ struct ObjectReuseBuffer<Element: BitwiseCopyable> {
 /// other columns) are reused, and none is kept from a row libbson would refuse (`RowBuilder.build`).
 /// One per batch, so one thread at a time, and one file: a file's batches are its own.
 final class ObjectReuse {
+    /// Trivial (its buffers are `OwnedBuffer`s), so reading one retains nothing.
     private struct Entry {
         var filled = false
         /// The bytes of each run of the object's columns (cells and the commas between them),
         /// back to back, and per column where its cell ends, from the start of its run.
-        var bytes = ObjectReuseBuffer<UInt8>()
-        var ends = ObjectReuseBuffer<Int>()
-        var json = ObjectReuseBuffer<UInt8>()
+        var bytes = OwnedBuffer<UInt8>()
+        var ends = OwnedBuffer<Int>()
+        var json = OwnedBuffer<UInt8>()
         var valid = true
         /// The id whose lookup failed, if it did.
         var unknownID: Int64?

@@ -44,7 +44,8 @@ struct BuiltRow {
     var line: Range<Int>?
     var repairedText: Bool
     var warnings: [String]
-    var fragments: LookupRow?
+    /// The row's lookup fields: its row in the batch's `fragmentRows`.
+    var fragments: Int?
 }
 
 /// Records read together and what a worker made of them: one outcome per record and the JSON
@@ -65,8 +66,8 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
     private var builder: BSONBuilder?
     private var fragmentBuilder: BSONBuilder?
     private var fragmentText: RelaxedJSONWriter?
-    @exclusivity(unchecked) private var fragmentJSON: [UInt8] = []
-    @exclusivity(unchecked) private var fragmentJSONEnds: [Int] = []
+    /// The lookup fields of the batch's rows (`BuiltRow.fragments`), emptied with the batch.
+    let fragmentRows = LookupStore()
     /// Per plan leaf, where `build` wrote its value in `lines` (`noSpan`: not located).
     @exclusivity(unchecked) private var leafSpans: [Range<Int>] = []
     /// Embedded objects of the last row built, for the next rows (`ObjectReuse`); made on first
@@ -97,6 +98,7 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
         inputBytes = 0
         outcomes.removeAll(keepingCapacity: true)
         lines?.removeAll()
+        fragmentRows.removeAll()
         failure = nil
     }
 
@@ -208,17 +210,16 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
                 line = start..<lines.count
             }
         }
-        var fragments: LookupRow?
+        var fragments: Int?
         if !work.fragmentLeaves.isEmpty, let lines, !work.buildsWithLibbson {
             fragments = leafSpans.withUnsafeMutableBufferPointer { spans in
-                work.rows.fragments(work.fragmentLeaves, spans: spans, line: lines.bytes, json: &fragmentJSON, jsonEnds: &fragmentJSONEnds)
+                work.rows.fragments(work.fragmentLeaves, id: id, spans: spans, line: lines.bytes, into: fragmentRows)
             }
         }
         if !work.fragmentLeaves.isEmpty && fragments == nil {
-            fragments = try work.rows.fragments(work.fragmentLeaves, slots: slots, record: record,
+            fragments = try work.rows.fragments(work.fragmentLeaves, id: id, slots: slots, record: record,
                                                 builder: work.buildsWithLibbson ? fragmentBuilder : nil,
-                                                text: work.buildsWithLibbson ? nil : fragmentText,
-                                                json: &fragmentJSON, jsonEnds: &fragmentJSONEnds,
+                                                text: work.buildsWithLibbson ? nil : fragmentText, into: fragmentRows,
                                                 literals: literals?.bytes ?? .init(start: nil, count: 0))
         }
         outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, fragments: fragments)))

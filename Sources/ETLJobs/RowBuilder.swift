@@ -88,21 +88,26 @@ struct RowBuilder: Sendable {
 
     /// The lookup tables that complete each object of `shape` (nil: none), found once per file
     /// instead of by entity name per row.
-    struct ResolvedLookups: @unchecked Sendable {  // `dense` points into `indexes`, which it keeps
+    struct ResolvedLookups: @unchecked Sendable {  // `dense` and `rows` point into `indexes`, which it keeps
         /// Per object of `shape`, its table's rows and the table's file (for warnings).
         var indexes: [LookupIndex?] = []
         var sources: [String] = []
         /// Per object, the table's fragment position of each plan leaf (-1: none), flat:
         /// object k's positions start at k × the number of leaves.
         var fields: [Int] = []
-        /// Per object, its index's dense rows (trivial values: reading them retains nothing).
-        var dense: [UnsafeBufferPointer<Unmanaged<LookupRow>?>] = []
+        /// Per object, its index's dense ids and its store's rows (trivial values: reading them
+        /// retains nothing).
+        var dense: [UnsafeBufferPointer<Int32>] = []
+        var rows: [LookupStore.FrozenRows] = []
 
         /// The row of `id` in object `object`'s table; nil: unknown id. The object must have one.
         @inline(__always)
-        func row(_ object: Int, id: Int64) -> Unmanaged<LookupRow>? {
-            let rows = dense[object]
-            if id >= 0 && id < Int64(rows.count) { return rows[Int(id)] }  // the common case, no retain
+        func row(_ object: Int, id: Int64) -> LookupRowView? {
+            let ids = dense[object]
+            if id >= 0 && id < Int64(ids.count) {  // the common case, no retain
+                let slot = ids[Int(id)]
+                return slot == 0 ? nil : rows[object].view(Int(slot) - 1)
+            }
             return indexes[object]?[id]
         }
     }
@@ -115,6 +120,7 @@ struct RowBuilder: Sendable {
             let index = table.map { LookupIndex($0.rows) }
             resolved.indexes.append(index)
             resolved.dense.append(index.map { UnsafeBufferPointer($0.dense) } ?? UnsafeBufferPointer(start: nil, count: 0))
+            resolved.rows.append(index?.rows ?? LookupStore.FrozenRows())
             resolved.sources.append(table?.source ?? "")
             resolved.fields.append(contentsOf: plan.leaves.indices.map { table?.fieldIndex[$0] ?? -1 })
         }
@@ -505,7 +511,7 @@ struct RowBuilder: Sendable {
                               lookups: ResolvedLookups,
                               trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         let object = shape.objects[objectIndex]
-        var fragments: Unmanaged<LookupRow>?
+        var fragments: LookupRowView?
         if objectIndex < lookups.indexes.count, lookups.indexes[objectIndex] != nil,
            let idLeaf = object.lookupIDLeaf, case .value(.int(let id)) = slots[idLeaf] {
             fragments = lookups.row(objectIndex, id: id)
@@ -523,10 +529,8 @@ struct RowBuilder: Sendable {
         for index in object.children {
             if slots[index].isAbsent, let fragments {
                 let field = lookups.fields[fieldsBase + index]
-                if field >= 0, try borrowed(fragments, { (row) throws(BSONBuilderError) -> Bool in
-                    try borrowed(shape.leafKeys[index]) { (key) throws(BSONBuilderError) -> Bool in
-                        try builder.append(key, field: field, of: row)
-                    }
+                if field >= 0, try borrowed(shape.leafKeys[index], { (key) throws(BSONBuilderError) -> Bool in
+                    try builder.append(key, field: field, of: fragments)
                 }) {
                     continue
                 }
@@ -539,19 +543,17 @@ struct RowBuilder: Sendable {
         return valid
     }
 
-    /// The values of `leaves`, for the lookup tables: a track copies them into its embedded
-    /// object. Built with libbson when `builder` is given (a raw document, element k = `leaves[k]`;
-    /// null when the row has no value) and as JSON text when `text` is: each in the form the
-    /// tracks will be built in.
-    /// `json` and `jsonEnds` are scratch space, kept by the caller from row to row (made afresh,
-    /// they were grown and freed for every album and artist). `fragments(_:spans:line:json:jsonEnds:)`
-    /// copies the same JSON text out of the row's own line instead, where it can.
-    func fragments(_ leaves: [Int], slots: [Slot], record: CSVRecord, builder: BSONBuilder?,
-                   text: RelaxedJSONWriter?, json: inout [UInt8], jsonEnds: inout [Int],
-                   literals: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0)) throws(BSONBuilderError) -> LookupRow {
+    /// The values of `leaves`, for the lookup tables, added to `store` as row `id`; returns its
+    /// index there. A track copies them into its embedded object. Built with libbson when
+    /// `builder` is given (a raw document, element k = `leaves[k]`; null when the row has no value)
+    /// and as JSON text when `text` is: each in the form the tracks will be built in.
+    /// `fragments(_:id:spans:line:into:)` copies the same JSON text out of the row's own line
+    /// instead, where it can.
+    func fragments(_ leaves: [Int], id: Int64, slots: [Slot], record: CSVRecord, builder: BSONBuilder?,
+                   text: RelaxedJSONWriter?, into store: LookupStore,
+                   literals: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0)) throws(BSONBuilderError) -> Int {
         builder?.reset()
-        json.removeAll(keepingCapacity: true)
-        jsonEnds.removeAll(keepingCapacity: true)
+        store.beginRow(id: id)
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for (position, leaf) in leaves.enumerated() {
                 let key = BSONKey.unretainedIndex(position)
@@ -569,28 +571,27 @@ struct RowBuilder: Sendable {
                             preconditionFailure("the JSON writer throws nothing: \(error)")
                         }
                     }
-                    json.append(contentsOf: value)
-                    jsonEnds.append(json.count)
+                    store.appendField(json: value)
                 }
             }
         }
-        return LookupRow(bson: try builder?.rawBytes() ?? [], json: json, jsonEnds: jsonEnds)
+        let document = try builder?.rawBytes() ?? []
+        return document.withUnsafeBufferPointer { store.endRow(bson: $0) }
     }
 
-    /// The JSON form of `fragments(_:slots:record:builder:text:json:jsonEnds:)`, copied from the
+    /// The JSON form of `fragments(_:id:slots:record:builder:text:into:literals:)`, copied from the
     /// row's line, where `build` located each leaf's value (`spans`): the line already holds every
     /// value as the tracks embed it, and writing each a second time (escaping a whole artist bio
-    /// again) was a tenth of the album and artist files' time. Nil when a leaf has no span.
-    func fragments(_ leaves: [Int], spans: UnsafeMutableBufferPointer<Range<Int>>, line: UnsafeBufferPointer<UInt8>,
-                   json: inout [UInt8], jsonEnds: inout [Int]) -> LookupRow? {
-        json.removeAll(keepingCapacity: true)
-        jsonEnds.removeAll(keepingCapacity: true)
+    /// again) was a tenth of the album and artist files' time. Nil (nothing added) when a leaf
+    /// has no span.
+    func fragments(_ leaves: [Int], id: Int64, spans: UnsafeMutableBufferPointer<Range<Int>>, line: UnsafeBufferPointer<UInt8>,
+                   into store: LookupStore) -> Int? {
         for leaf in leaves {
             let span = spans[leaf]
             guard span.lowerBound >= 0, span.upperBound <= line.count else { return nil }
-            json.append(contentsOf: UnsafeBufferPointer(rebasing: line[span]))
-            jsonEnds.append(json.count)
         }
-        return LookupRow(bson: [], json: json, jsonEnds: jsonEnds)
+        store.beginRow(id: id)
+        for leaf in leaves { store.appendField(json: UnsafeBufferPointer(rebasing: line[spans[leaf]])) }
+        return store.endRow()
     }
 }

@@ -141,14 +141,14 @@ final class TableExtraction {
 
     /// Reads every record and sends batches of them to `workers` threads (1: all on this thread),
     /// which do everything a row needs that does not depend on the rows before it; admits the
-    /// results here in file order. Returns, per written id, the row's `work.fragmentLeaves` values
+    /// results here in file order. Returns each written row's `work.fragmentLeaves` values, by id
     /// (empty when there are none).
-    func runRows(_ work: RowWork, workers: Int, batchBytes: Int = 1 << 20) throws -> [Int64: LookupRow] {
-        var fragments: [Int64: LookupRow] = [:]
+    func runRows(_ work: RowWork, workers: Int, batchBytes: Int = 1 << 20) throws -> LookupStore {
+        let fragments = LookupStore()
         let queue = OrderedBatchQueue<RowBatch>(workers: workers, queued: workers, label: "musicetl.extract-rows") { $0.process(work) }
         var spare: [RowBatch] = []  // delivered batches, to be filled again
         let deliver = { (batch: RowBatch) throws in
-            try self.admit(batch, fragments: &fragments)
+            try self.admit(batch, fragments: fragments)
             batch.reset()
             spare.append(batch)
         }
@@ -167,7 +167,7 @@ final class TableExtraction {
 
     /// Takes a processed batch in file order: counts, rejects and duplicates to quarantine,
     /// warnings, and the lines of the rows it keeps to `output`.
-    private func admit(_ batch: RowBatch, fragments: inout [Int64: LookupRow]) throws {
+    private func admit(_ batch: RowBatch, fragments: LookupStore) throws {
         if let failure = batch.failure { throw failure }
         let lines = batch.lines?.bytes ?? UnsafeBufferPointer(start: nil, count: 0)
         var unwritten = 0  // lines before this offset are in `output`
@@ -195,7 +195,7 @@ final class TableExtraction {
                 for warning in row.warnings { warn(warning) }
                 if row.repairedText { counts.repairedText += 1 }
                 counts.written += 1
-                if let values = row.fragments { fragments[row.id] = values }
+                if let values = row.fragments { fragments.append(row: values, of: batch.fragmentRows) }
             }
         }
         try output?.write(UnsafeBufferPointer(rebasing: lines[unwritten...]))
@@ -298,80 +298,9 @@ struct FirstLines {
 /// value for position k; null where the entity has none).
 struct LookupTable: Sendable {
     var source: String
-    var rows: [Int64: LookupRow] = [:]
+    var rows = LookupStore()
     /// The track plan's leaf index → position in a row's fragments.
     var fieldIndex: [Int: Int] = [:]
-}
-
-/// One album's or artist's fields as a track embeds them, in the form the tracks are built in
-/// (`RowWork.buildsWithLibbson`; the other form stays empty).
-/// A class: a track takes it by one reference, not three arrays' worth of reference counting.
-/// The JSON form lives in one buffer of its own, read through plain pointers: both workers read
-/// the same popular albums and artists, and an array's reference count, touched on every read,
-/// would bounce between their caches.
-final class LookupRow: @unchecked Sendable {  // immutable after init; `deinit` frees the buffer
-    /// A raw BSON document whose element k is position k (for `BSONBuilder`).
-    let bson: [UInt8]
-    /// The values as JSON text, back to back; position k ends at `jsonEnds[k]` (for the JSON writer).
-    let json: UnsafeBufferPointer<UInt8>
-    let jsonEnds: UnsafeBufferPointer<Int>
-    private let storage: UnsafeMutableRawPointer
-
-    init(bson: [UInt8], json: [UInt8], jsonEnds: [Int]) {
-        self.bson = bson
-        let endsBytes = jsonEnds.count * MemoryLayout<Int>.stride
-        storage = .allocate(byteCount: max(endsBytes + json.count, 1), alignment: MemoryLayout<Int>.alignment)
-        let ends = storage.bindMemory(to: Int.self, capacity: jsonEnds.count)
-        ends.initialize(from: jsonEnds, count: jsonEnds.count)
-        self.jsonEnds = UnsafeBufferPointer(start: ends, count: jsonEnds.count)
-        let text = (storage + endsBytes).bindMemory(to: UInt8.self, capacity: json.count)
-        text.initialize(from: json, count: json.count)
-        self.json = UnsafeBufferPointer(start: text, count: json.count)
-    }
-
-    deinit { storage.deallocate() }
-
-    /// Position `field`'s JSON text (nil: no such position).
-    @inline(__always)
-    func jsonValue(_ field: Int) -> UnsafeBufferPointer<UInt8>? {
-        guard field >= 0, field < jsonEnds.count, let base = json.baseAddress else { return nil }
-        let start = field == 0 ? 0 : jsonEnds[field - 1]
-        return UnsafeBufferPointer(start: base + start, count: jsonEnds[field] - start)
-    }
-}
-
-/// A lookup table's rows by id for the worker threads, without reference counting or hashing
-/// per track: a dense buffer when the ids allow (FMA ids are small and mostly used), else a
-/// dictionary. The rows stay alive in `rows`.
-final class LookupIndex: @unchecked Sendable {  // immutable after init; `deinit` frees `dense`
-    private let rows: [Int64: LookupRow]
-    /// Rows by id, when the ids are small enough (else empty). Manually allocated, so a worker
-    /// reads it through `RowBuilder.ResolvedLookups` without retaining anything: copying an
-    /// index out of an array retained its three references, counts both workers share.
-    let dense: UnsafeMutableBufferPointer<Unmanaged<LookupRow>?>
-    private let sparse: [Int64: Unmanaged<LookupRow>]
-
-    init(_ rows: [Int64: LookupRow]) {
-        self.rows = rows
-        let largest = rows.keys.max() ?? -1
-        let smallest = rows.keys.min() ?? 0
-        if smallest >= 0 && largest < Int64(rows.count) * 8 + 65_536 {
-            dense = .allocate(capacity: Int(largest) + 1)
-            dense.initialize(repeating: nil)
-            for (id, row) in rows { dense[Int(id)] = .passUnretained(row) }
-            sparse = [:]
-        } else {
-            dense = .allocate(capacity: 0)
-            sparse = rows.mapValues { .passUnretained($0) }
-        }
-    }
-
-    deinit { dense.deallocate() }
-
-    subscript(id: Int64) -> Unmanaged<LookupRow>? {
-        if id >= 0 && id < Int64(dense.count) { return dense[Int(id)] }
-        return dense.isEmpty ? sparse[id] : nil
-    }
 }
 
 struct LookupTables: Sendable {

@@ -98,13 +98,13 @@ import TestSupport
         }
     }
 
-    /// The kept cells and JSON live in `ObjectReuseBuffer`s: appends that grow a buffer holding
+    /// The kept cells and JSON live in `OwnedBuffer`s: appends that grow a buffer holding
     /// bytes keep them (the FMA-shaped rows never grow one that is not empty), `removeAll` keeps
     /// the memory, `free` gives it back.
     @Test func keptBuffersGrowWithTheirContents() {
         var random = SplitMix64(seed: 11)
-        var buffer = ObjectReuseBuffer<UInt8>()
-        var ints = ObjectReuseBuffer<Int>()
+        var buffer = OwnedBuffer<UInt8>()
+        var ints = OwnedBuffer<Int>()
         var expected: [UInt8] = [], expectedInts: [Int] = []
         for round in 0..<200 {
             if round % 50 == 49 {
