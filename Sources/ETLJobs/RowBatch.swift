@@ -167,6 +167,7 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
         }
         var warnings: [String] = []
         work.complete?(id, &slots, &warnings)
+        let printedLiterals = literals?.bytes ?? UnsafeBufferPointer(start: nil, count: 0)
         let valid: Bool
         var line: Range<Int>?
         if let lines, !work.buildsWithLibbson {
@@ -175,14 +176,14 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             lines.beginDocumentLine()
             if work.fragmentLeaves.isEmpty {
                 valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines,
-                                            warnings: &warnings, reuse: reuse, literals: literals?.bytes ?? .init(start: nil, count: 0))
+                                            warnings: &warnings, reuse: reuse, literals: printedLiterals)
             } else {
                 // Locate the leaves' values in the line, to copy the fragments from it.
                 if leafSpans.count != slots.count { leafSpans = Array(repeating: Self.noSpan, count: slots.count) }
                 for leaf in work.fragmentLeaves { leafSpans[leaf] = Self.noSpan }
                 valid = try leafSpans.withUnsafeMutableBufferPointer { (spans) throws(BSONBuilderError) in
                     try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: lines,
-                                        warnings: &warnings, leafSpans: spans, literals: literals?.bytes ?? .init(start: nil, count: 0))
+                                        warnings: &warnings, leafSpans: spans, literals: printedLiterals)
                 }
             }
             lines.endDocumentLine()
@@ -220,7 +221,7 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             fragments = try work.rows.fragments(work.fragmentLeaves, id: id, slots: slots, record: record,
                                                 builder: work.buildsWithLibbson ? fragmentBuilder : nil,
                                                 text: work.buildsWithLibbson ? nil : fragmentText, into: fragmentRows,
-                                                literals: literals?.bytes ?? .init(start: nil, count: 0))
+                                                literals: printedLiterals)
         }
         outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, fragments: fragments)))
     }

@@ -424,7 +424,7 @@ struct RowBuilder: Sendable {
         var valid: Bool?
         literals.appendValue { writer in
             // The JSON writer throws nothing; the key is not printed (an array element).
-            valid = try? withIndexKey(0) { (key) throws(BSONBuilderError) in try walkPlainLiteral(cell, key: key, to: writer) } ?? nil
+            valid = try? withIndexKey(0) { (key) throws(BSONBuilderError) in try walkPlainLiteral(cell, key: key, to: writer) }
         }
         // A key libbson would refuse (none can be plain, but the refusal must reach the line).
         return literals.refusal == nil ? valid : nil

@@ -20,9 +20,9 @@ protocol RowDocumentWriter: AnyObject {
     func endArray() throws(BSONBuilderError)
     /// Position `field` of an embedded album's or artist's fields; false when it has no such position.
     func append(_ key: BSONKey, field: Int, of row: LookupRowView) throws(BSONBuilderError) -> Bool
-    /// A value as JSON text this writer printed before (an `ObjectReuse` hit; objects are reused
-    /// only when rows are written as JSON). A protocol requirement rather than a cast to the JSON
-    /// writer: the cast's strong reference was retained and released per reused object.
+    /// A value as JSON text this writer printed before (an `ObjectReuse` hit, a printed literal:
+    /// both exist only when rows are written as JSON). A protocol requirement rather than a cast to
+    /// the JSON writer: the cast's strong reference was retained and released per reused object.
     func append(_ key: BSONKey, printedValue: UnsafeBufferPointer<UInt8>) throws(BSONBuilderError)
     /// The key of a dictionary cell's entry.
     func key(named name: String) -> BSONKey
@@ -64,7 +64,7 @@ extension BSONBuilder: RowDocumentWriter {
     var lastValueSpan: Range<Int>? { nil }
 
     func append(_ key: BSONKey, printedValue: UnsafeBufferPointer<UInt8>) {
-        preconditionFailure("JSON text reached libbson's builder: objects are reused only when rows are written as JSON")
+        preconditionFailure("JSON text reached libbson's builder: objects are reused and literals printed only when rows are written as JSON")
     }
 
     func append(_ key: BSONKey, field: Int, of row: LookupRowView) throws(BSONBuilderError) -> Bool {
