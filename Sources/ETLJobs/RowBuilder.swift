@@ -313,7 +313,7 @@ struct RowBuilder: Sendable {
     /// `warnings`. `BSONBuilder` throws where libbson refuses a field (a key with a NUL byte, the
     /// size limit); the JSON writer records the same refusal in `refusal` instead.
     /// With `leafSpans`, each top-level leaf's value is located in the writer's text as it is
-    /// written (`RowDocumentWriter.lastValueSpan`), for `fragments(_:spans:line:json:jsonEnds:)`.
+    /// written (`RowDocumentWriter.lastValueSpan`), for `fragments(_:id:spans:line:into:)`.
     /// With `reuse` (JSON writers only), the objects it matched are copied from it, and the
     /// others built and kept in it.
     func build<Writer: RowDocumentWriter>(_ record: CSVRecord, slots: [Slot], lookups: ResolvedLookups, trackID: Int64,
