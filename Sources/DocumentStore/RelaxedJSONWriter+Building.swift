@@ -188,15 +188,9 @@ extension RelaxedJSONWriter {
         withOutput { $0.append(text) }
     }
 
-    /// The buffer as a local `Output` for the static printers, stored back afterwards.
+    /// The buffer, in place, for the static printers.
     @inline(__always)
     private func withOutput<R>(_ body: (inout Output) throws -> R) rethrows -> R {
-        var output = Output(base: base, count: count, capacity: capacity)
-        defer {
-            base = output.base
-            count = output.count
-            capacity = output.capacity
-        }
-        return try body(&output)
+        try body(&output)
     }
 }

@@ -19,10 +19,15 @@ import CTextKernels
 public final class RelaxedJSONWriter {
     // The buffer and the building state are only touched by this object's own methods, never two
     // at once (one writer per thread), so their per-access exclusivity checks are switched off.
-    /// The text written so far.
-    @exclusivity(unchecked) var base: UnsafeMutablePointer<UInt8>
-    @exclusivity(unchecked) public internal(set) var count = 0
-    @exclusivity(unchecked) var capacity: Int
+    /// The text written so far. One stored value that the printers get in place (`withOutput`):
+    /// copying it into a local and back made a 16-byte load of two fields just stored one by one,
+    /// a stalled store-to-load forward on every field written (up to half of a field's cost).
+    @exclusivity(unchecked) var output: Output
+    var base: UnsafeMutablePointer<UInt8> { output.base }
+    public internal(set) var count: Int {
+        get { output.count }
+        set { output.count = newValue }
+    }
     /// Documents being built through the building API (`RelaxedJSONWriter+Building`): the open
     /// levels (bit d of `arrayLevels`: level d is an array; past 64 levels in `deepArrayLevels`)
     /// and whether the next field needs ", " before it. Plain values, not an array, so the hot
@@ -63,8 +68,8 @@ public final class RelaxedJSONWriter {
 
     public init(capacity: Int = 1 << 16, libbsonOnly: Bool = false) {
         self.libbsonOnly = libbsonOnly
-        self.capacity = max(capacity, 64)
-        base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
+        let capacity = max(capacity, 64)
+        output = Output(base: UnsafeMutablePointer<UInt8>.allocate(capacity: capacity), count: 0, capacity: capacity)
         let alignment = musicetl_bson_iter_alignment()
         iteratorStride = (musicetl_bson_iter_size() + alignment - 1) / alignment * alignment
         iterators = UnsafeMutableRawPointer.allocate(byteCount: iteratorStride * (Self.nativeDepth + 1), alignment: alignment)
@@ -130,12 +135,8 @@ public final class RelaxedJSONWriter {
         }
         let iterator = OpaquePointer(iterators)
         guard bson_iter_init(iterator, document) else { return appendFromLibbson(document, at: start) }
-        var output = Output(base: base, count: count, capacity: capacity)
         let printed = Self.printFields(iterator, length: length, array: false, depth: 0,
                                        iterators: iterators, stride: iteratorStride, into: &output)
-        base = output.base
-        count = output.count
-        capacity = output.capacity
         return printed ? true : appendFromLibbson(document, at: start)
     }
 
@@ -159,10 +160,7 @@ public final class RelaxedJSONWriter {
     }
 
     private func reserve(_ extra: Int) {
-        var output = Output(base: base, count: count, capacity: capacity)
         output.reserve(extra)
-        base = output.base
-        capacity = output.capacity
     }
 
     // MARK: Printing
