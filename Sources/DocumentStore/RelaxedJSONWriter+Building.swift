@@ -56,6 +56,20 @@ extension RelaxedJSONWriter {
     @discardableResult
     public func append(_ key: BSONKey, repairingUTF8 bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         member(key)
+        return appendString(repairingUTF8: bytes)
+    }
+
+    // MARK: Values printed by the caller
+
+    /// JSON text as it is, outside the building API's levels and separators: for a caller that
+    /// prints a whole value itself (a Python list cell of the plain shape, in the jobs).
+    public func appendJSONText(_ text: StaticString) {
+        appendBytes(text)
+    }
+
+    /// `bytes` as a JSON string, without key or separator; invalid UTF-8 replaced by U+FFFD as
+    /// `append(_:repairingUTF8:)` does. Returns false when it repaired.
+    public func appendString(repairingUTF8 bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let start = count
         if quoted(bytes) { return true }
         count = start  // invalid UTF-8: the repaired text instead

@@ -418,16 +418,45 @@ struct RowBuilder: Sendable {
         return valid ?? false
     }
 
-    /// The cell printed as a JSON value into `literals` if it has the plain shape: whether its text
-    /// was valid UTF-8, or nil (part of a value may have been written: the caller truncates).
-    private static func printPlainLiteral(_ cell: UnsafeBufferPointer<UInt8>, into literals: RelaxedJSONWriter) -> Bool? {
-        var valid: Bool?
-        literals.appendValue { writer in
-            // The JSON writer throws nothing; the key is not printed (an array element).
-            valid = try? withIndexKey(0) { (key) throws(BSONBuilderError) in try walkPlainLiteral(cell, key: key, to: writer) }
+    /// The cell printed as a JSON value into `literals` if it has the plain shape, the bytes libbson
+    /// prints for the value `appendPlainLiteral` builds: whether its text was valid UTF-8, or nil
+    /// (part of a value may have been written: the caller truncates). Printed from the walk's
+    /// events directly: through the building API (a key found by its bytes for every dictionary
+    /// entry, levels and separators kept per value) the printing cost twice the walk.
+    /// No key can be one libbson refuses: plain strings hold no control byte, so no NUL.
+    static func printPlainLiteral(_ cell: UnsafeBufferPointer<UInt8>, into literals: RelaxedJSONWriter) -> Bool? {
+        var walker = PlainLiteral.Walker(cell)
+        var valid = true
+        // Whether the next key or value follows another at its level; a key's value never does.
+        var follows = false
+        while let event = walker.next() {
+            switch event {
+            case .beginList, .beginDictionary:
+                if follows { literals.appendJSONText(", ") }
+                if case .beginList = event { literals.appendJSONText("[ ") } else { literals.appendJSONText("{ ") }
+                follows = false
+            case .endList:
+                literals.appendJSONText(" ]")  // "[  ]" when empty, as libbson prints it
+                follows = true
+            case .endDictionary:
+                literals.appendJSONText(" }")
+                follows = true
+            case .key(let text):
+                if follows { literals.appendJSONText(", ") }
+                if !literals.appendString(repairingUTF8: text) { valid = false }
+                literals.appendJSONText(" : ")
+                follows = false
+            case .string(let text):
+                if follows { literals.appendJSONText(", ") }
+                if !literals.appendString(repairingUTF8: text) { valid = false }
+                follows = true
+            case .null:
+                if follows { literals.appendJSONText(", ") }
+                literals.appendJSONText("null")
+                follows = true
+            }
         }
-        // A key libbson would refuse (none can be plain, but the refusal must reach the line).
-        return literals.refusal == nil ? valid : nil
+        return walker.finished ? valid : nil
     }
 
     /// The walk of `appendPlainLiteral`; nil where the cell turns out not to have the plain shape.

@@ -304,7 +304,7 @@ extension GenreHierarchy {
         for id in Int64(0)..<300 {
             batch.beginRow(id: id)
             for field in 0..<Int(id % 4) { Array("\(id)-\(field)".utf8).withUnsafeBufferPointer { batch.appendField(json: $0) } }
-            Array(repeating: UInt8(id % 251), count: Int(id % 5)).withUnsafeBufferPointer { batch.endRow(bson: $0) }
+            Array(repeating: UInt8(id % 251), count: Int(id % 5)).withUnsafeBufferPointer { _ = batch.endRow(bson: $0) }
             if id % 3 == 0 { table.append(row: batch.count - 1, of: batch) }
         }
         #expect(table.count == 100)
