@@ -192,7 +192,7 @@ public final class RelaxedJSONWriter {
         mutating func append(_ text: StaticString) {
             let length = text.utf8CodeUnitCount
             reserve(length)
-            (base + count).update(from: text.utf8Start, count: length)
+            Self.copy(base + count, text.utf8Start, length)
             count += length
         }
 
@@ -206,8 +206,37 @@ public final class RelaxedJSONWriter {
         @inline(__always)
         mutating func append(_ bytes: UnsafePointer<UInt8>, _ length: Int) {
             reserve(length)
-            (base + count).update(from: bytes, count: length)
+            Self.copy(base + count, bytes, length)
             count += length
+        }
+
+        /// `count` bytes from `source` (not overlapping `destination`). Up to 32 bytes (keys,
+        /// separators, short values: most of what a line is made of) in two overlapping loads and
+        /// stores, without calling memmove: its call and size dispatch cost more than such a copy
+        /// (small copies were 5-6 % of a profile, perf annotate of memmove).
+        @inline(__always)
+        static func copy(_ destination: UnsafeMutablePointer<UInt8>, _ source: UnsafePointer<UInt8>, _ count: Int) {
+            let to = UnsafeMutableRawPointer(destination), from = UnsafeRawPointer(source)
+            switch count {
+            case 16...32:
+                to.storeBytes(of: from.loadUnaligned(as: SIMD16<UInt8>.self), as: SIMD16<UInt8>.self)
+                to.storeBytes(of: from.loadUnaligned(fromByteOffset: count - 16, as: SIMD16<UInt8>.self),
+                              toByteOffset: count - 16, as: SIMD16<UInt8>.self)
+            case 8..<16:
+                to.storeBytes(of: from.loadUnaligned(as: UInt64.self), as: UInt64.self)
+                to.storeBytes(of: from.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self), toByteOffset: count - 8, as: UInt64.self)
+            case 4..<8:
+                to.storeBytes(of: from.loadUnaligned(as: UInt32.self), as: UInt32.self)
+                to.storeBytes(of: from.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self), toByteOffset: count - 4, as: UInt32.self)
+            case 1..<4:
+                destination[0] = source[0]
+                destination[count / 2] = source[count / 2]
+                destination[count - 1] = source[count - 1]
+            case 0:
+                break
+            default:
+                destination.update(from: source, count: count)
+            }
         }
     }
 

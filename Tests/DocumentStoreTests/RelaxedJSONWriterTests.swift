@@ -42,6 +42,23 @@ import TestSupport
 
     // MARK: Edge cases
 
+    /// The writer's own small copies (keys, separators, short values): every length across the
+    /// size classes, exactly the bytes asked for and nothing beside them.
+    @Test func copiesEveryLengthExactly() {
+        let source = (0..<80).map { UInt8($0 + 1) }
+        for count in 0...72 {
+            var destination = [UInt8](repeating: 0xEE, count: count + 40)
+            destination.withUnsafeMutableBufferPointer { to in
+                source.withUnsafeBufferPointer { from in
+                    RelaxedJSONWriter.Output.copy(to.baseAddress! + 4, from.baseAddress! + 3, count)
+                }
+            }
+            #expect(Array(destination[4..<(4 + count)]) == Array(source[3..<(3 + count)]), "length \(count)")
+            #expect(destination[..<4].allSatisfy { $0 == 0xEE } && destination[(4 + count)...].allSatisfy { $0 == 0xEE },
+                    "length \(count) wrote outside its bytes")
+        }
+    }
+
     @Test func emptyAndNestedEmptyContainers() throws {
         #expect(Self.text(try BSONDocument([:])) == "{ }")
         Self.expectSame(try BSONDocument([:]), native: true)
