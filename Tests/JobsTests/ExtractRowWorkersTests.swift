@@ -282,7 +282,8 @@ extension GenreHierarchy {
                 // Runs of one random byte each (filled at once: the debug build is slow per byte),
                 // one row of round 1 larger than a chunk.
                 let fields = (0..<Int.random(in: 0...4, using: &random)).map { field in
-                    let length = round == 1 && id == 20 && field == 0 ? 1_500_000 : Int.random(in: 0...60_000, using: &random)
+                    let length = round == 1 && id == 20 && field == 0 ? LookupStore.chunkSize * 3 / 2
+                        : Int.random(in: 0...LookupStore.chunkSize / 16, using: &random)
                     return [UInt8](repeating: UInt8.random(in: 0...255, using: &random), count: length)
                 }
                 store.beginRow(id: Int64(id))
