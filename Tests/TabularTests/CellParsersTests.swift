@@ -94,6 +94,36 @@ struct DoubleAndBooleanParserTests {
         #expect(try CellParsers.double(cell) == expected)
     }
 
+    /// The exact path (digits within 2^53, a power of ten a double holds) against strtod, bit for
+    /// bit, on random decimals around its limits; numbers past them go to strtod.
+    @Test func exactPathAgreesWithStrtodBitForBit() throws {
+        var random = SplitMix64(seed: 53)
+        var exact = 0
+        func check(_ text: String) throws {
+            guard let reference = Double(text) else {
+                Issue.record("strtod refuses \(text)")
+                return
+            }
+            let parsed = try CellParsers.double(text)
+            #expect(parsed.bitPattern == reference.bitPattern, "\(text): \(parsed) vs strtod's \(reference)")
+            let bytes = Array(text.utf8)
+            if bytes.withUnsafeBufferPointer({ CellParsers.exactDouble($0) }) != nil { exact += 1 }
+        }
+        for _ in 0..<100_000 {
+            var digits = (0..<Int(random.next() % 20) + 1).map { _ in Character(String(random.next() % 10)) }
+            if random.next() % 8 == 0 { digits = Array(String((1 << 53) - 2 + random.next() % 5)) }  // around 2^53
+            if random.next() % 2 == 0 { digits.insert(".", at: Int(random.next() % UInt64(digits.count + 1))) }
+            var text = (random.next() % 4 == 0 ? (random.next() % 2 == 0 ? "-" : "+") : "") + String(digits)
+            if random.next() % 3 == 0 { text += "e" + (random.next() % 2 == 0 ? "-" : "") + String(random.next() % 30) }
+            try check(text)
+        }
+        for text in ["9007199254740992", "9007199254740993", "9007199254740992e22", "1e22", "1e23", "-0", "-0.0e5",
+                     "0.000000000000000000001", "123456789012345678e-5", "40.058323800000"] {
+            try check(text)
+        }
+        #expect(exact > 30_000, "the exact path takes most short decimals (\(exact))")
+    }
+
     @Test(arguments: ["nan", "NaN", "inf", "-inf", "+Infinity", "INF"])
     func nonFiniteTextIsRejected(cell: String) {
         let error = failure { () throws(CellParseError) in try CellParsers.double(cell) }
