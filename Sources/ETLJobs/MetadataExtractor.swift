@@ -285,10 +285,14 @@ public struct MetadataExtractor {
             let genres = GenreLookup(hierarchy)
             work.complete = { id, slots, warnings in
                 guard case .value(.list(let list)) = slots[genresLeaf] else { return }
-                let ids = list.compactMap { value -> Int64? in if case .int(let g) = value { return g }; return nil }
-                for genre in ids where !genres.isKnown(genre) {
+                for case .int(let genre) in list where !genres.isKnown(genre) {
                     warnings.append("track \(id): unknown genre \(genre)")
                 }
+                // tracks.csv has both columns: its rows need no array of ids.
+                let derivesTop = topLeaf.map { if case .missing = slots[$0] { true } else { false } } ?? false
+                let derivesAll = allLeaf.map { if case .missing = slots[$0] { true } else { false } } ?? false
+                guard derivesTop || derivesAll else { return }
+                let ids = list.compactMap { value -> Int64? in if case .int(let g) = value { return g }; return nil }
                 if let topLeaf, case .missing = slots[topLeaf] {
                     slots[topLeaf] = genres.topGenreTitle(of: ids).map { .value(.string($0)) } ?? .null
                 }

@@ -76,6 +76,33 @@ import TestSupport
         #expect(track["information"] is NSNull && track["composer"] is NSNull && track["language_code"] is NSNull)
     }
 
+    /// A genre id the genres file lacks is a warning for its track, which is kept; tracks.csv has
+    /// the derived columns (nothing to derive), raw_tracks.csv has them derived.
+    @Test func unknownGenresAreWarnedAbout() throws {
+        let work = TemporaryDirectory()
+        let text = try String(contentsOfFile: ExtractRun.sample + "/tracks.csv", encoding: .utf8)
+        #expect(text.components(separatedBy: "\"[240, 297]\"").count == 2, "the sample's genres of track 100745")
+        let changed = work.path + "/tracks.csv"
+        try text.replacingOccurrences(of: "\"[240, 297]\"", with: "\"[240, 99999]\"")
+            .write(toFile: changed, atomically: true, encoding: .utf8)
+        let run = try ExtractRun.run(metadata: try ExtractRun.metadata(replacing: ["tracks.csv": changed], in: work), work: work)
+        #expect(run.outcome.status == 0, "\(run.outcome.standardError)")
+        #expect(run.outcome.lastLine.contains("4 tracks in, 4 tracks written, 0 tracks quarantined, 9 warnings"), "\(run.outcome.lastLine)")
+        #expect(run.outcome.standardError.contains("track 100745: unknown genre 99999"))
+
+        let rawWork = TemporaryDirectory()
+        let raw = try String(contentsOfFile: ExtractRun.sample + "/raw_tracks.csv", encoding: .utf8)
+        let rawChanged = rawWork.path + "/raw_tracks.csv"
+        // Track 2's first genre (every track of the sample's first three is Hip-Hop, 21).
+        let first = try #require(raw.range(of: "'genre_id': '21'"))
+        try raw.replacingCharacters(in: first, with: "'genre_id': '99999'").write(toFile: rawChanged, atomically: true, encoding: .utf8)
+        let rawMetadata = try ExtractRun.metadata(replacing: ["raw_tracks.csv": rawChanged], removing: ["genres.csv", "tracks.csv"],
+                                                  in: rawWork)
+        let rawRun = try ExtractRun.run(metadata: rawMetadata, work: rawWork)
+        #expect(rawRun.outcome.lastLine.contains("10 tracks in, 10 tracks written, 0 tracks quarantined, 11 warnings"), "\(rawRun.outcome.lastLine)")
+        #expect(rawRun.outcome.standardError.contains("track 2: unknown genre 99999"))
+    }
+
     @Test func bundledSampleWithRawFiles() throws {
         let work = TemporaryDirectory()
         let metadata = try ExtractRun.metadata(removing: ["genres.csv", "tracks.csv"], in: work)
