@@ -173,7 +173,7 @@ public struct MetadataExtractor {
 
     private func extractGenres(_ extraction: TableExtraction) throws -> GenreHierarchy {
         let plan = extraction.plan
-        var rows: [(record: CSVRecord, id: Int64, slots: [Slot])] = []
+        var rows: [(record: CSVRecord, id: Int64, slots: RowSlots)] = []
         try extraction.run(only: nil) { record, id, slots in rows.append((record, id, slots)) }
         guard let parentLeaf = plan.leaves.firstIndex(where: { $0.name == "parent" }),
               let titleLeaf = plan.leaves.firstIndex(where: { $0.name == "title" }) else {
@@ -188,7 +188,7 @@ public struct MetadataExtractor {
                 parent = 0
             }
             hierarchy.parent[row.id] = parent
-            hierarchy.title[row.id] = text(row.slots[titleLeaf], row.record)
+            hierarchy.title[row.id] = text(row.slots, titleLeaf, row.record)
         }
         // Cycles: follow parents from every genre; a genre met twice on one walk closes a cycle.
         var inCycle: [Int64: String] = [:]
@@ -221,15 +221,15 @@ public struct MetadataExtractor {
             let root = hierarchy.root(of: row.id)
             if let root { hierarchy.topLevel[row.id] = root }
             if let rootLeaf {
-                if case .value(.int(let given)) = slots[rootLeaf] {
+                if case .int(let given) = slots[rootLeaf] {
                     hierarchy.topLevel[row.id] = given
                 } else {
-                    slots[rootLeaf] = root.map { .value(.int($0)) } ?? .null
+                    slots[rootLeaf] = root.map { .int($0) } ?? .null
                     if root == nil { extraction.warn("genre \(row.id): no top-level genre (its parent chain ends in a cycle)") }
                 }
             }
             if parent != (Self.integer(row.slots[parentLeaf]) ?? 0) {
-                slots[parentLeaf] = .value(.int(parent))
+                slots[parentLeaf] = .int(parent)
             }
             try extraction.write(row.record, slots: slots, trackID: row.id)
         }
@@ -237,16 +237,14 @@ public struct MetadataExtractor {
     }
 
     static func integer(_ slot: Slot) -> Int64? {
-        if case .value(.int(let value)) = slot { return value }
+        if case .int(let value) = slot { return value }
         return nil
     }
 
-    private func text(_ slot: Slot, _ record: CSVRecord) -> String? {
-        switch slot {
-        case .text(let column): record[column]
-        case .value(.string(let value)): value
-        default: nil
-        }
+    private func text(_ slots: RowSlots, _ leaf: Int, _ record: CSVRecord) -> String? {
+        if case .text(let column) = slots[leaf] { return record[column] }
+        if case .string(let value) = slots.value(leaf) { return value }
+        return nil
     }
 
     // MARK: Albums and artists
@@ -284,7 +282,7 @@ public struct MetadataExtractor {
             let allLeaf = plan.leaves.firstIndex { $0.derive == "genre-ancestors" }
             let genres = GenreLookup(hierarchy)
             work.complete = { id, slots, warnings in
-                guard case .value(.list(let list)) = slots[genresLeaf] else { return }
+                guard case .list(let list) = slots.value(genresLeaf) else { return }
                 for case .int(let genre) in list where !genres.isKnown(genre) {
                     warnings.append("track \(id): unknown genre \(genre)")
                 }
@@ -294,10 +292,10 @@ public struct MetadataExtractor {
                 guard derivesTop || derivesAll else { return }
                 let ids = list.compactMap { value -> Int64? in if case .int(let g) = value { return g }; return nil }
                 if let topLeaf, case .missing = slots[topLeaf] {
-                    slots[topLeaf] = genres.topGenreTitle(of: ids).map { .value(.string($0)) } ?? .null
+                    if let title = genres.topGenreTitle(of: ids) { slots.set(topLeaf, .string(title)) } else { slots[topLeaf] = .null }
                 }
                 if let allLeaf, case .missing = slots[allLeaf] {
-                    slots[allLeaf] = .value(.list(genres.withAncestors(ids).map { .int($0) }))
+                    slots.set(allLeaf, .list(genres.withAncestors(ids).map { .int($0) }))
                 }
             }
         }

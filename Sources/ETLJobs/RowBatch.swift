@@ -13,7 +13,7 @@ struct RowWork: Sendable {
     var fragmentLeaves: [Int] = []
     /// Completes a coerced row before it is built (the tracks' genre derivations); appends its
     /// warnings.
-    var complete: (@Sendable (_ id: Int64, _ slots: inout [Slot], _ warnings: inout [String]) -> Void)?
+    var complete: (@Sendable (_ id: Int64, _ slots: inout RowSlots, _ warnings: inout [String]) -> Void)?
     /// Print the documents (false for a dry run: built and checked, not printed).
     var printLines = true
     /// Build each document with libbson and print it with libbson (MUSICETL_JSON_PRINTER=libbson:
@@ -127,7 +127,7 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
         let lines = work.printLines ? self.lines : nil
         if !work.buildsWithLibbson && literalText == nil { literalText = RelaxedJSONWriter(capacity: 1 << 12) }
         let literals = work.buildsWithLibbson ? nil : literalText
-        var slots = [Slot](repeating: .missing, count: work.rows.plan.leaves.count)
+        var slots = RowSlots(leaves: work.rows.plan.leaves.count)
         outcomes.reserveCapacity(count)
         try records.withUnsafeMutableBufferPointer { records throws(BSONBuilderError) in
             // Each record accessed in place (inout, never written): passing it by value copied it,
@@ -148,7 +148,7 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
     }
 
     /// Coerces, completes and builds one record: appends its outcome, and its line to `lines`.
-    private func processRecord(_ record: inout CSVRecord, _ work: RowWork, slots: inout [Slot], lines: RelaxedJSONWriter?,
+    private func processRecord(_ record: inout CSVRecord, _ work: RowWork, slots: inout RowSlots, lines: RelaxedJSONWriter?,
                                literals: RelaxedJSONWriter?, builder: BSONBuilder) throws(BSONBuilderError) {
         if let only = work.only, let id = work.rows.id(of: record), !only.contains(id) {
             outcomes.append(.skipped)

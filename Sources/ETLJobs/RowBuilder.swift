@@ -3,12 +3,16 @@ import Foundation
 import Tabular
 
 /// One value of a row, before it is built into BSON. Text stays in the record (`text`) until it is appended, so
-/// a row allocates no `String` for its text fields.
+/// a row allocates no `String` for its text fields. A trivial value (`RowSlots` keeps the values
+/// that hold references): writing and reading slots retains and releases nothing, where a slot
+/// holding a `FieldValue` cost an outlined copy or destroy per access (~2 % of a profile).
 enum Slot {
     /// The file has no column for this property.
     case missing
     case null
-    case value(FieldValue)
+    case int(Int64)
+    /// Any other value: `RowSlots.values[index]`.
+    case value(Int)
     /// The record's field at this index, appended as a BSON string (invalid UTF-8 repaired).
     case text(Int)
     /// The record's field at this index, a `PlainLiteral` cell (a list): appended as it is walked,
@@ -18,16 +22,54 @@ enum Slot {
     /// row's printed literals (`coerce`'s `literals` writer); `repaired`: invalid UTF-8 replaced.
     case printedLiteral(Range<Int>, repaired: Bool)
 
-    var fieldValue: FieldValue? {
-        if case .value(let value) = self { return value }
-        return nil
-    }
-
     var isAbsent: Bool {
         switch self {
         case .missing, .null: true
         default: false
         }
+    }
+}
+
+/// One row's coerced values: a `Slot` per plan leaf, and the values other than integers that
+/// slots hold (`Slot.value`), emptied by `RowBuilder.coerce` at the start of each row.
+struct RowSlots {
+    var slots: [Slot]
+    var values: [FieldValue] = []
+
+    init(leaves: Int) {
+        slots = Array(repeating: .missing, count: leaves)
+    }
+
+    var count: Int { slots.count }
+
+    subscript(leaf: Int) -> Slot {
+        get { slots[leaf] }
+        set { slots[leaf] = newValue }
+    }
+
+    /// The value leaf `leaf` holds (`.int` or `.value`); nil for any other slot.
+    func value(_ leaf: Int) -> FieldValue? {
+        value(of: slots[leaf])
+    }
+
+    func value(of slot: Slot) -> FieldValue? {
+        switch slot {
+        case .int(let number): .int(number)
+        case .value(let index): values[index]
+        default: nil
+        }
+    }
+
+    /// Leaf `leaf` set to `value`.
+    mutating func set(_ leaf: Int, _ value: FieldValue) {
+        slots[leaf] = Self.slot(for: value, in: &values)
+    }
+
+    /// The slot of `value`, kept in `values` unless it is an integer.
+    static func slot(for value: FieldValue, in values: inout [FieldValue]) -> Slot {
+        if case .int(let number) = value { return .int(number) }
+        values.append(value)
+        return .value(values.count - 1)
     }
 }
 
@@ -174,7 +216,7 @@ struct RowBuilder: Sendable {
     /// `PlainLiteral` cell is printed there as it is checked (`Slot.printedLiteral`), so that it is
     /// walked once rather than checked by one walk and written by another; `literals` is emptied
     /// first, and `build` must get its bytes.
-    func coerce(_ record: CSVRecord, into slots: inout [Slot], skippingObjects: UInt64 = 0,
+    func coerce(_ record: CSVRecord, into row: inout RowSlots, skippingObjects: UInt64 = 0,
                 literals: RelaxedJSONWriter? = nil) -> Result<Int64, Reject> {
         if record.count != header.count {
             return .failure(Reject(reason: "\(record.count) fields where the header has \(header.count)", column: ""))
@@ -183,6 +225,11 @@ struct RowBuilder: Sendable {
             return .failure(Reject(reason: problem, column: header[record.problemColumn - 1]))
         }
         literals?.removeAll()
+        // The values apart while the slots are written through a pointer (one access each).
+        var values: [FieldValue] = []
+        swap(&values, &row.values)
+        values.removeAll(keepingCapacity: true)
+        defer { swap(&values, &row.values) }
         return record.bytes.withUnsafeBufferPointer { buffer -> Result<Int64, Reject> in
             if record.mayHoldNUL, let base = buffer.baseAddress, let nul = memchr(base, 0, buffer.count) {
                 let offset = UnsafeRawPointer(nul) - UnsafeRawPointer(base)
@@ -191,7 +238,7 @@ struct RowBuilder: Sendable {
                                        column: header[column]))
             }
             // One exclusive access to the slots for the whole row, not a uniqueness check per cell.
-            let failure = slots.withUnsafeMutableBufferPointer { slotBuffer -> Reject? in
+            let failure = row.slots.withUnsafeMutableBufferPointer { slotBuffer -> Reject? in
                 hot.withUnsafeBufferPointer { hotLeaves -> Reject? in
                     guard let hotBase = hotLeaves.baseAddress else { return nil }  // no leaves
                     // A skipped object's children (a range of leaves) are passed over at once.
@@ -218,7 +265,7 @@ struct RowBuilder: Sendable {
                             // Blank cells are common: read the leaf's fields only when needed (a copy of
                             // the whole `Leaf` retains and releases each of its references).
                             if leafInfo.pointee.hasEmptyValue, let fallback = plan.leaves[index].emptyValue {
-                                slotBuffer[index] = .value(fallback)
+                                slotBuffer[index] = RowSlots.slot(for: fallback, in: &values)
                             } else if leafInfo.pointee.isRequired {
                                 return Reject(reason: "required field \(plan.leaves[index].path) is empty", column: header[column])
                             } else {
@@ -262,14 +309,14 @@ struct RowBuilder: Sendable {
                                let problem = Self.check(value, against: leafInfo.pointee, column: column, of: header) {
                                 return Reject(reason: problem, column: header[column])
                             }
-                            slotBuffer[index] = .value(value)
+                            slotBuffer[index] = RowSlots.slot(for: value, in: &values)
                         }
                     }
                     return nil
                 }
             }
             if let failure { return .failure(failure) }
-            guard case .value(.int(let id)) = slots[plan.idLeaf] else {
+            guard case .int(let id) = row.slots[plan.idLeaf] else {
                 return .failure(Reject(reason: "no id", column: plan.leaves[plan.idLeaf].columnName ?? ""))
             }
             return .success(id)
@@ -316,7 +363,7 @@ struct RowBuilder: Sendable {
     /// written (`RowDocumentWriter.lastValueSpan`), for `fragments(_:id:spans:line:into:)`.
     /// With `reuse` (JSON writers only), the objects it matched are copied from it, and the
     /// others built and kept in it.
-    func build<Writer: RowDocumentWriter>(_ record: CSVRecord, slots: [Slot], lookups: ResolvedLookups, trackID: Int64,
+    func build<Writer: RowDocumentWriter>(_ record: CSVRecord, slots: RowSlots, lookups: ResolvedLookups, trackID: Int64,
                                           into builder: Writer, warnings: inout [String],
                                           leafSpans: UnsafeMutableBufferPointer<Range<Int>>? = nil,
                                           reuse: ObjectReuse? = nil,
@@ -326,8 +373,8 @@ struct RowBuilder: Sendable {
             for step in shape.steps {
                 switch step {
                 case .leaf(let index):
-                    if try !Self.append(slots[index], key: shape.leafKeys[index], to: builder, buffer: buffer, record: record,
-                                        literals: literals) {
+                    if try !Self.append(slots[index], values: slots.values, key: shape.leafKeys[index], to: builder, buffer: buffer,
+                                        record: record, literals: literals) {
                         valid = false
                     }
                     if let leafSpans, let span = builder.lastValueSpan { leafSpans[index] = span }
@@ -354,7 +401,7 @@ struct RowBuilder: Sendable {
                     if let reuse, let span = builder.lastValueSpan, let writer = builder as? RelaxedJSONWriter, writer.refusal == nil {
                         var unknownID: Int64?
                         if warnings.count > warned, let idLeaf = shape.objects[object].lookupIDLeaf,
-                           case .value(.int(let id)) = slots[idLeaf] {
+                           case .int(let id) = slots[idLeaf] {
                             unknownID = id
                         }
                         reuse.store(object, record: record, json: UnsafeBufferPointer(rebasing: writer.bytes[span]),
@@ -381,21 +428,21 @@ struct RowBuilder: Sendable {
     /// taken from dictionaries keeps no text, so it is not flagged). Flags the row as text's
     /// repair does.
     @inline(__always)
-    private func repairedLiteral(_ index: Int, slots: [Slot], buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord) -> Bool {
-        guard hot[index].cellType == .pythonLiteral, case .value = slots[index],
-              UnsafeBufferPointer(rebasing: buffer[record.byteRange(hot[index].column)]).firstInvalidUTF8Offset != nil,
-              case .value(let value) = slots[index] else { return false }
-        return value.containsReplacementCharacter
+    private func repairedLiteral(_ index: Int, slots: RowSlots, buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord) -> Bool {
+        guard hot[index].cellType == .pythonLiteral, case .value(let valueIndex) = slots[index],
+              UnsafeBufferPointer(rebasing: buffer[record.byteRange(hot[index].column)]).firstInvalidUTF8Offset != nil else { return false }
+        return slots.values[valueIndex].containsReplacementCharacter
     }
 
     /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
-    private static func append<Writer: RowDocumentWriter>(_ slot: Slot, key: Unmanaged<BSONKey>, to builder: Writer,
-                                                          buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord,
+    private static func append<Writer: RowDocumentWriter>(_ slot: Slot, values: [FieldValue], key: Unmanaged<BSONKey>,
+                                                          to builder: Writer, buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord,
                                                           literals: UnsafeBufferPointer<UInt8>) throws(BSONBuilderError) -> Bool {
         try borrowed(key) { (key) throws(BSONBuilderError) -> Bool in
             switch slot {
             case .missing, .null: try builder.appendNull(key)
-            case .value(let value): try builder.append(key, value)
+            case .int(let number): try builder.append(key, .int(number))
+            case .value(let index): try builder.append(key, values[index])
             case .text(let column):
                 return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
             case .plainLiteral(let column):
@@ -535,14 +582,14 @@ struct RowBuilder: Sendable {
             + " reference kept"
     }
 
-    private func appendObject<Writer: RowDocumentWriter>(_ objectIndex: Int, to builder: Writer, slots: [Slot],
+    private func appendObject<Writer: RowDocumentWriter>(_ objectIndex: Int, to builder: Writer, slots: RowSlots,
                               buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, literals: UnsafeBufferPointer<UInt8>,
                               lookups: ResolvedLookups,
                               trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         let object = shape.objects[objectIndex]
         var fragments: LookupRowView?
         if objectIndex < lookups.indexes.count, lookups.indexes[objectIndex] != nil,
-           let idLeaf = object.lookupIDLeaf, case .value(.int(let id)) = slots[idLeaf] {
+           let idLeaf = object.lookupIDLeaf, case .int(let id) = slots[idLeaf] {
             fragments = lookups.row(objectIndex, id: id)
             if fragments == nil {
                 warnings.append(unknownReference(objectIndex, id: id, trackID: trackID, lookups: lookups))
@@ -564,8 +611,8 @@ struct RowBuilder: Sendable {
                     continue
                 }
             }
-            if try !Self.append(slots[index], key: shape.leafKeys[index], to: builder, buffer: buffer, record: record,
-                                literals: literals) { valid = false }
+            if try !Self.append(slots[index], values: slots.values, key: shape.leafKeys[index], to: builder, buffer: buffer,
+                                record: record, literals: literals) { valid = false }
             if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
         }
         try builder.endDocument()
@@ -578,7 +625,7 @@ struct RowBuilder: Sendable {
     /// and as JSON text when `text` is: each in the form the tracks will be built in.
     /// `fragments(_:id:spans:line:into:)` copies the same JSON text out of the row's own line
     /// instead, where it can.
-    func fragments(_ leaves: [Int], id: Int64, slots: [Slot], record: CSVRecord, builder: BSONBuilder?,
+    func fragments(_ leaves: [Int], id: Int64, slots: RowSlots, record: CSVRecord, builder: BSONBuilder?,
                    text: RelaxedJSONWriter?, into store: LookupStore,
                    literals: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0)) throws(BSONBuilderError) -> Int {
         builder?.reset()
@@ -588,14 +635,14 @@ struct RowBuilder: Sendable {
                 let key = BSONKey.unretainedIndex(position)
                 try withExtendedLifetime(key) { () throws(BSONBuilderError) in
                     if let builder {
-                        _ = try Self.append(slots[leaf], key: key.unmanaged, to: builder, buffer: buffer, record: record,
-                                            literals: literals)
+                        _ = try Self.append(slots[leaf], values: slots.values, key: key.unmanaged, to: builder, buffer: buffer,
+                                            record: record, literals: literals)
                     }
                     guard let text else { return }
                     let value = text.captureValue { text in
                         do {
-                            _ = try Self.append(slots[leaf], key: key.unmanaged, to: text, buffer: buffer, record: record,
-                                                literals: literals)
+                            _ = try Self.append(slots[leaf], values: slots.values, key: key.unmanaged, to: text, buffer: buffer,
+                                                record: record, literals: literals)
                         } catch {
                             preconditionFailure("the JSON writer throws nothing: \(error)")
                         }

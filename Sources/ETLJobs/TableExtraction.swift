@@ -97,9 +97,9 @@ final class TableExtraction {
 
     /// Reads every record; `body` gets each valid row (its id and values) and decides what to do
     /// with it (`write`, `reject`, or keep it for later). Rejects of the row checks are handled here.
-    func run(only: Set<Int64>?, _ body: (_ record: CSVRecord, _ id: Int64, _ slots: inout [Slot]) throws -> Void) throws {
+    func run(only: Set<Int64>?, _ body: (_ record: CSVRecord, _ id: Int64, _ slots: inout RowSlots) throws -> Void) throws {
         var record = CSVRecord()
-        var slots = [Slot](repeating: .missing, count: plan.leaves.count)
+        var slots = RowSlots(leaves: plan.leaves.count)
         while try reader.next(into: &record) {
             if let only, let id = rows.id(of: record), !only.contains(id) {
                 counts.skipped += 1
@@ -231,7 +231,7 @@ final class TableExtraction {
     /// Extended JSON (`JSONLinePrinter`). Counts the row as written, or, if libbson refuses the
     /// document (over the BSON size limit), quarantines it; returns whether it was written.
     @discardableResult
-    func write(_ record: CSVRecord, slots: [Slot], trackID: Int64) throws -> Bool {
+    func write(_ record: CSVRecord, slots: RowSlots, trackID: Int64) throws -> Bool {
         var warnings: [String] = []
         let valid: Bool
         do {
