@@ -27,12 +27,12 @@ extension RelaxedJSONWriter {
 
     public func append(_ key: BSONKey, int64 value: Int64) {
         member(key)
-        withOutput { Self.appendDecimal(value, into: &$0) }
+        Self.appendDecimal(value, into: &output)
     }
 
     public func append(_ key: BSONKey, double value: Double) {
         member(key)
-        withOutput { Self.appendDouble(value, into: &$0) }
+        Self.appendDouble(value, into: &output)
     }
 
     public func append(_ key: BSONKey, bool value: Bool) {
@@ -43,7 +43,7 @@ extension RelaxedJSONWriter {
     /// A UTC date-time in milliseconds since the Unix epoch.
     public func append(_ key: BSONKey, dateTime milliseconds: Int64) {
         member(key)
-        withOutput { Self.appendDate(milliseconds, into: &$0) }
+        Self.appendDate(milliseconds, into: &output)
     }
 
     public func append(_ key: BSONKey, string: String) {
@@ -105,7 +105,7 @@ extension RelaxedJSONWriter {
     public func append(_ key: BSONKey, printedValue: UnsafeBufferPointer<UInt8>) {
         member(key)
         guard let base = printedValue.baseAddress else { return }
-        withOutput { $0.append(base, printedValue.count) }
+        output.append(base, printedValue.count)
     }
 
     /// Empties the writer and runs `body`, which appends one value (its key is not printed);
@@ -138,22 +138,18 @@ extension RelaxedJSONWriter {
 
     /// `text` escaped between quotes; false (partly written) for invalid UTF-8.
     private func quoted(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
-        withOutput { output in
-            output.append(UInt8(ascii: "\""))
-            if let base = text.baseAddress, !Self.appendEscaped(base, text.count, into: &output) { return false }
-            output.append(UInt8(ascii: "\""))
-            return true
-        }
+        output.append(UInt8(ascii: "\""))
+        if let base = text.baseAddress, !Self.appendEscaped(base, text.count, into: &output) { return false }
+        output.append(UInt8(ascii: "\""))
+        return true
     }
 
     /// The separator and, in a document, the key.
     @inline(__always)
     private func member(_ key: BSONKey) {
         if key.holdsNUL && refusal == nil { refusal = BSONBuilder.refused(key.name) }
-        withOutput { output in
-            if needsSeparator { output.append(", ") }
-            if !inArray { output.append(key.jsonPrefix, key.jsonPrefixLength) }
-        }
+        if needsSeparator { output.append(", ") }
+        if !inArray { output.append(key.jsonPrefix, key.jsonPrefixLength) }
         if depth == 1 { valueStart = count }
         needsSeparator = true
     }
@@ -199,12 +195,6 @@ extension RelaxedJSONWriter {
 
     @inline(__always)
     private func appendBytes(_ text: StaticString) {
-        withOutput { $0.append(text) }
-    }
-
-    /// The buffer, in place, for the static printers.
-    @inline(__always)
-    private func withOutput<R>(_ body: (inout Output) throws -> R) rethrows -> R {
-        try body(&output)
+        output.append(text)
     }
 }

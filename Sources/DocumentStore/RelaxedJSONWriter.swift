@@ -19,7 +19,7 @@ import CTextKernels
 public final class RelaxedJSONWriter {
     // The buffer and the building state are only touched by this object's own methods, never two
     // at once (one writer per thread), so their per-access exclusivity checks are switched off.
-    /// The text written so far. One stored value that the printers get in place (`withOutput`):
+    /// The text written so far. One stored value that the printers get in place (`&output`):
     /// copying it into a local and back made a 16-byte load of two fields just stored one by one,
     /// a stalled store-to-load forward on every field written (up to half of a field's cost).
     @exclusivity(unchecked) var output: Output
