@@ -20,6 +20,7 @@ public final class AtomicFileWriter {
     private var descriptor: Int32
     private var pending: [UInt8] = []
     private let flushThreshold = 1 << 20
+    private static let directWriteMinimum = 64 << 10
     public private(set) var bytesWritten = 0
     /// Bytes handed to the kernel's writeback so far (`startWriteback`).
     private var writebackStarted = 0
@@ -52,10 +53,11 @@ public final class AtomicFileWriter {
         try bytes.withUnsafeBufferPointer { buffer in Result { () throws(FileWriteError) in try write(buffer) } }.get()
     }
 
-    /// The fast path for encoded lines: one copy into the pending buffer, or none for a chunk
-    /// that is already large (a worker's batch, callers that buffer themselves).
+    /// The fast path for encoded lines: one copy into the pending buffer, or none for a chunk of
+    /// 64 KiB or more (a worker's batch, callers that buffer themselves): copying a one-worker
+    /// batch's lines (128 KiB of input) into the pending buffer was 2.3 % of a profile.
     public func write(_ bytes: UnsafeBufferPointer<UInt8>) throws(FileWriteError) {
-        if pending.isEmpty && bytes.count >= flushThreshold {
+        if pending.isEmpty && bytes.count >= Self.directWriteMinimum {
             try writeAll(UnsafeRawBufferPointer(bytes))
             return
         }
