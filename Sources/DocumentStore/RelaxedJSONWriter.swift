@@ -165,8 +165,8 @@ public final class RelaxedJSONWriter {
 
     // MARK: Printing
 
-    /// The output buffer as a value, so the recursive printer works on locals (no class property
-    /// accesses, no exclusivity checks in the inner loops).
+    /// The output buffer as one value, passed `inout` to the static printers: they work on it
+    /// without class property accesses or exclusivity checks in their inner loops.
     struct Output {
         var base: UnsafeMutablePointer<UInt8>
         var count: Int

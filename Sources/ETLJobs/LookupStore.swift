@@ -99,7 +99,7 @@ final class LookupStore: @unchecked Sendable {  // see above: written by one thr
         if capacity % hugePage == 0 {
             var memory: UnsafeMutableRawPointer?
             if posix_memalign(&memory, hugePage, capacity) == 0, let memory {
-                _ = madvise(memory, capacity, 14)  // MADV_HUGEPAGE; a hint: failure changes nothing
+                _ = madvise(memory, capacity, MADV_HUGEPAGE)  // a hint: failure changes nothing
                 return memory.bindMemory(to: UInt8.self, capacity: capacity)
             }
         }

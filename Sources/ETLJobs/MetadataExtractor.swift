@@ -291,10 +291,10 @@ public struct MetadataExtractor {
                 let derivesAll = allLeaf.map { if case .missing = slots[$0] { true } else { false } } ?? false
                 guard derivesTop || derivesAll else { return }
                 let ids = list.compactMap { value -> Int64? in if case .int(let g) = value { return g }; return nil }
-                if let topLeaf, case .missing = slots[topLeaf] {
+                if derivesTop, let topLeaf {
                     if let title = genres.topGenreTitle(of: ids) { slots.set(topLeaf, .string(title)) } else { slots[topLeaf] = .null }
                 }
-                if let allLeaf, case .missing = slots[allLeaf] {
+                if derivesAll, let allLeaf {
                     slots.set(allLeaf, .list(genres.withAncestors(ids).map { .int($0) }))
                 }
             }

@@ -211,7 +211,7 @@ struct RowBuilder: Sendable {
     }
 
     /// Checks the record's shape and coerces every bound column; returns the row's id. The
-    /// children of the objects in `skippingObjects` (bit k: object k) are left as they are:
+    /// children of the objects in `skippingObjects` (bit k: object k) are not coerced (`.missing`):
     /// `build` takes those objects from `ObjectReuse`. With `literals` (rows written as JSON), a
     /// `PlainLiteral` cell is printed there as it is checked (`Slot.printedLiteral`), so that it is
     /// walked once rather than checked by one walk and written by another; `literals` is emptied
@@ -250,7 +250,10 @@ struct RowBuilder: Sendable {
                         if skippingObjects != 0 {
                             let object = shape.objectOfLeaf[index]
                             if object >= 0 && object < 64 && skippingObjects & (1 << UInt64(object)) != 0 {
-                                skipUntil = shape.objects[object].children.upperBound
+                                // Marked missing: an index into the last row's values would be stale.
+                                let children = shape.objects[object].children
+                                for child in children { slotBuffer[child] = .missing }
+                                skipUntil = children.upperBound
                                 continue
                             }
                         }
