@@ -112,21 +112,11 @@ extension RelaxedJSONWriter {
     /// returns the value's text.
     public func captureValue(_ body: (RelaxedJSONWriter) throws -> Void) rethrows -> UnsafeBufferPointer<UInt8> {
         removeAll()
-        try appendValue(body)
-        return bytes
-    }
-
-    /// Runs `body`, which appends one value (its key is not printed) after the text already
-    /// written, outside any document; returns where the value's text lies.
-    @discardableResult
-    public func appendValue(_ body: (RelaxedJSONWriter) throws -> Void) rethrows -> Range<Int> {
-        let start = count
-        depth = 0
         pushLevel(array: true)  // as an array element: no key, no separator before the first
         try body(self)
         depth = 0
         needsSeparator = false
-        return start..<count
+        return bytes
     }
 
     // MARK: Pieces

@@ -49,11 +49,7 @@ struct RowSlots {
 
     /// The value leaf `leaf` holds (`.int` or `.value`); nil for any other slot.
     func value(_ leaf: Int) -> FieldValue? {
-        value(of: slots[leaf])
-    }
-
-    func value(of slot: Slot) -> FieldValue? {
-        switch slot {
+        switch slots[leaf] {
         case .int(let number): .int(number)
         case .value(let index): values[index]
         default: nil
