@@ -5,49 +5,115 @@
 // HALF_WIDTH and the HALF_ operations add a narrower step to the escape's tail.
 // Not a public header.
 
+#ifdef VEC_WIDTH
+// The lanes of `v` holding a byte the escape must look at: `"`, `\\`, below 0x20, or 0x80 and up.
+static KERNEL_TARGET inline uint32_t KERNEL(special_lanes)(VEC v) {
+    VEC control = CMPEQ(MIN_U8(v, SET1(0x1F)), v);  // v <= 0x1F
+    VEC marks = OR(OR(CMPEQ(v, SET1('"')), CMPEQ(v, SET1('\\'))), control);
+    return MOVEMASK(marks) | MOVEMASK(v);  // high bit: >= 0x80
+}
+#ifdef HALF_WIDTH
+static KERNEL_TARGET inline uint32_t KERNEL(special_half_lanes)(HALF_VEC v) {
+    HALF_VEC control = HALF_CMPEQ(HALF_MIN_U8(v, HALF_SET1(0x1F)), v);
+    HALF_VEC marks = HALF_OR(HALF_OR(HALF_CMPEQ(v, HALF_SET1('"')), HALF_CMPEQ(v, HALF_SET1('\\'))), control);
+    return HALF_MOVEMASK(marks) | HALF_MOVEMASK(v);
+}
+#define TAIL_WIDTH HALF_WIDTH
+#define TAIL_VEC HALF_VEC
+#define TAIL_LOADU HALF_LOADU
+#define TAIL_STOREU HALF_STOREU
+#define TAIL_SPECIAL_LANES KERNEL(special_half_lanes)
+#else
+#define TAIL_WIDTH VEC_WIDTH
+#define TAIL_VEC VEC
+#define TAIL_LOADU LOADU
+#define TAIL_STOREU STOREU
+#define TAIL_SPECIAL_LANES KERNEL(special_lanes)
+#endif
+#endif
+
 static KERNEL_TARGET ptrdiff_t KERNEL(json_escape)(const uint8_t *text, size_t length, uint8_t *out) {
     static const char hex[] = "0123456789abcdef";
     uint8_t *o = out;
     size_t i = 0;
+#ifdef VEC_WIDTH
+    // text[run_start..<i] was copied as is, ending at o: a vector that ends at the text's end may
+    // start inside that run and store its bytes again, the same bytes at the same places.
+    size_t run_start = 0;
+#endif
     while (i < length) {
 #ifdef VEC_WIDTH
         // Copy a vector at a time while no byte needs a look; on the first that does, keep the
         // bytes before it (the store may write past them: the capacity allows for it).
-        const VEC quote = SET1('"'), backslash = SET1('\\'), below = SET1(0x1F);
-        int stopped = 0;
+        uint32_t mask = 0;
         while (i + VEC_WIDTH <= length) {
             VEC v = LOADU(text + i);
-            VEC control = CMPEQ(MIN_U8(v, below), v);  // v <= 0x1F
-            VEC marks = OR(OR(CMPEQ(v, quote), CMPEQ(v, backslash)), control);
-            uint32_t mask = MOVEMASK(marks) | MOVEMASK(v);  // high bit: >= 0x80
+            mask = KERNEL(special_lanes)(v);
             STOREU(o, v);
-            if (mask == 0) {
-                i += VEC_WIDTH;
-                o += VEC_WIDTH;
-                continue;
-            }
-            unsigned skip = (unsigned)__builtin_ctz(mask);
-            i += skip;
-            o += skip;
-            stopped = 1;
-            break;
+            if (mask != 0) break;
+            i += VEC_WIDTH;
+            o += VEC_WIDTH;
         }
 #ifdef HALF_WIDTH
-        // Most strings are short (titles, names): one half-width step before the byte loop.
-        if (!stopped && i + HALF_WIDTH <= length) {
+        // Most strings are short (titles, names): a half-width step before the tail.
+        if (mask == 0 && i + HALF_WIDTH <= length) {
             HALF_VEC v = HALF_LOADU(text + i);
-            HALF_VEC control = HALF_CMPEQ(HALF_MIN_U8(v, HALF_SET1(0x1F)), v);
-            HALF_VEC marks = HALF_OR(HALF_OR(HALF_CMPEQ(v, HALF_SET1('"')), HALF_CMPEQ(v, HALF_SET1('\\'))), control);
-            uint32_t mask = HALF_MOVEMASK(marks) | HALF_MOVEMASK(v);
+            mask = KERNEL(special_half_lanes)(v);
             HALF_STOREU(o, v);
-            unsigned skip = mask == 0 ? HALF_WIDTH : (unsigned)__builtin_ctz(mask);
-            i += skip;
-            o += skip;
+            if (mask == 0) {
+                i += HALF_WIDTH;
+                o += HALF_WIDTH;
+            }
         }
 #endif
-#endif
+        if (mask == 0) {
+            // Fewer than TAIL_WIDTH bytes left, looked at in one step instead of a loop per byte
+            // (most strings end in one): the vector that ends at the text's end when it starts
+            // inside the run, else two overlapping halves of the rest loaded into one vector.
+            size_t rest = length - i;
+            if (rest == 0) break;
+            if (length >= TAIL_WIDTH && length - TAIL_WIDTH >= run_start) {
+                size_t back = TAIL_WIDTH - rest;
+                TAIL_VEC v = TAIL_LOADU(text + length - TAIL_WIDTH);
+                mask = TAIL_SPECIAL_LANES(v) >> back;
+                TAIL_STOREU(o - back, v);
+            } else if (rest >= 8) {
+                // Two 8-byte halves, the second ending at the text's end (they may overlap).
+                __m128i low = _mm_loadl_epi64((const __m128i *)(text + i));
+                __m128i high = _mm_loadl_epi64((const __m128i *)(text + length - 8));
+                uint32_t lanes = TAIL_SPECIAL_LANES(_mm_unpacklo_epi64(low, high));
+                mask = (lanes & 0xFFu) | ((lanes >> 8) << (rest - 8));
+                _mm_storel_epi64((__m128i *)o, low);
+                _mm_storel_epi64((__m128i *)(o + rest - 8), high);
+            } else if (rest >= 4) {
+                uint32_t low, high;
+                memcpy(&low, text + i, 4);
+                memcpy(&high, text + length - 4, 4);
+                uint32_t lanes = TAIL_SPECIAL_LANES(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int)low), _mm_cvtsi32_si128((int)high)));
+                mask = (lanes & 0xFu) | (((lanes >> 4) & 0xFu) << (rest - 4));
+                memcpy(o, &low, 4);
+                memcpy(o + rest - 4, &high, 4);
+            } else {
+                for (size_t k = 0; k < rest; k++) {
+                    o[k] = text[i + k];
+                    if (is_special(text[i + k])) {
+                        mask = 1u << k;
+                        break;
+                    }
+                }
+            }
+            if (mask == 0) {
+                o += rest;
+                break;
+            }
+        }
+        unsigned skip = (unsigned)__builtin_ctz(mask);
+        i += skip;
+        o += skip;
+#else
         while (i < length && !is_special(text[i])) *o++ = text[i++];
         if (i >= length) break;
+#endif
         uint8_t byte = text[i];
         if (byte >= 0x80) {
             size_t sequence = sequence_length(text, length, i);
@@ -55,27 +121,37 @@ static KERNEL_TARGET ptrdiff_t KERNEL(json_escape)(const uint8_t *text, size_t l
             memcpy(o, text + i, sequence);
             o += sequence;
             i += sequence;
-            continue;
+        } else {
+            *o++ = '\\';
+            switch (byte) {
+            case '"': case '\\': *o++ = byte; break;
+            case 0x08: *o++ = 'b'; break;
+            case 0x0C: *o++ = 'f'; break;
+            case 0x0A: *o++ = 'n'; break;
+            case 0x0D: *o++ = 'r'; break;
+            case 0x09: *o++ = 't'; break;
+            default:
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = (uint8_t)hex[byte >> 4];
+                *o++ = (uint8_t)hex[byte & 0xF];
+            }
+            i++;
         }
-        *o++ = '\\';
-        switch (byte) {
-        case '"': case '\\': *o++ = byte; break;
-        case 0x08: *o++ = 'b'; break;
-        case 0x0C: *o++ = 'f'; break;
-        case 0x0A: *o++ = 'n'; break;
-        case 0x0D: *o++ = 'r'; break;
-        case 0x09: *o++ = 't'; break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = (uint8_t)hex[byte >> 4];
-            *o++ = (uint8_t)hex[byte & 0xF];
-        }
-        i++;
+#ifdef VEC_WIDTH
+        run_start = i;
+#endif
     }
     return o - out;
 }
+#ifdef VEC_WIDTH
+#undef TAIL_WIDTH
+#undef TAIL_VEC
+#undef TAIL_LOADU
+#undef TAIL_STOREU
+#undef TAIL_SPECIAL_LANES
+#endif
 
 // Quoted CSV fields are the long ones (HTML), with quotes doubled inside: finding the next quote
 // and counting the line ends before it in one pass instead of three (memchr for the quote, for LF,

@@ -52,6 +52,62 @@ struct TextKernelsTests {
         }
     }
 
+    /// libbson's escaping, a byte at a time: nil for invalid UTF-8.
+    static func modelEscape(_ text: [UInt8]) -> [UInt8]? {
+        guard String(validating: text, as: UTF8.self) != nil else { return nil }
+        let hexDigits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
+            case 0x08: out += Array("\\b".utf8)
+            case 0x0C: out += Array("\\f".utf8)
+            case 0x0A: out += Array("\\n".utf8)
+            case 0x0D: out += Array("\\r".utf8)
+            case 0x09: out += Array("\\t".utf8)
+            case 0..<0x20: out += Array("\\u00".utf8) + [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]]
+            default: out.append(byte)
+            }
+        }
+        return out
+    }
+
+    func expectEscapeMatchesModel(_ text: [UInt8], _ context: @autoclosure () -> String) {
+        let expected = Self.modelEscape(text)
+        for kernels in [baseline, avx2] {
+            var out = [UInt8](repeating: 0, count: musicetl_json_escape_capacity(text.count))
+            let written = text.withUnsafeBufferPointer { kernels.json_escape($0.baseAddress, $0.count, &out) }
+            let name = String(cString: kernels.name)
+            if let expected {
+                #expect(written == expected.count && Array(out[..<max(0, written)]) == expected, "\(name): \(context())")
+            } else {
+                #expect(written == -1, "\(name): \(context())")
+            }
+        }
+    }
+
+    /// The escape's vector steps, its tail (a vector ending at the text's end, or two overlapping
+    /// halves of a short rest) and its byte steps against the model: every special byte (valid or
+    /// not) at every offset of every length up to a few vectors, then random text.
+    @Test func jsonEscapeMatchesModel() {
+        let pieces: [[UInt8]] = ["\"", "\\", "\n", "\u{1}", "\u{7F}", "é", "€", "🎵"].map { Array($0.utf8) } + [[0x00], [0xFF], [0xE2, 0x82]]
+        for length in 0...70 {
+            let plain = (0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+            expectEscapeMatchesModel(plain, "plain, length \(length)")
+            for piece in pieces where piece.count <= length {
+                for offset in 0...(length - piece.count) {
+                    var text = plain
+                    text.replaceSubrange(offset..<(offset + piece.count), with: piece)
+                    expectEscapeMatchesModel(text, "\(piece) at \(offset) of \(length)")
+                }
+            }
+        }
+        var random = SplitMix64(seed: 0xE5CA9F)
+        for round in 0..<20_000 {
+            expectEscapeMatchesModel(Self.randomText(&random), "round \(round)")
+        }
+    }
+
     @Test func findQuoteAgrees() {
         var random = SplitMix64(seed: 0x0_E07E)
         for round in 0..<20_000 {
