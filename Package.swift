@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "TestSupport"]),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "TestSupport"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "DocumentStore", "TestSupport"]),
-        .testTarget(name: "JobsTests", dependencies: ["ETLJobs", "Pipeline", "Export", "TestSupport"]),
+        .testTarget(name: "JobsTests", dependencies: ["ETLJobs", "Pipeline", "Export", "CTextKernels", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

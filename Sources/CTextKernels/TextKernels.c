@@ -1,6 +1,6 @@
 // The extract's byte scans (see TextKernels.h): JSON string escaping for the staged documents,
-// and finding CSV field ends and quotes. Text fields are most of the bytes (HTML bios and
-// descriptions); each scan runs a vector of bytes at a time: 32 with AVX2 where the CPU has it,
+// printing plain Python list cells as JSON, and finding CSV field ends and quotes. Text fields
+// are most of the bytes (HTML bios and descriptions); each scan runs a vector of bytes at a time: 32 with AVX2 where the CPU has it,
 // else 16 with SSE2 (every x86-64 CPU), and falls back to its scalar loop elsewhere. The bodies
 // are written once (TextKernelBodies.h) and compiled for each, as in CAudioKernels.
 #include "TextKernels.h"
@@ -97,11 +97,12 @@ static inline int is_special(uint8_t byte) {
 
 static const musicetl_text_kernels baseline_kernels = {
     .name = "baseline", .json_escape = json_escape_baseline, .find_quote = find_quote_baseline,
-    .scan_fields = scan_fields_baseline,
+    .scan_fields = scan_fields_baseline, .plain_literal_json = plain_literal_json_baseline,
 };
 #ifdef HAVE_AVX2_VERSION
 static const musicetl_text_kernels avx2_kernels = {
     .name = "avx2", .json_escape = json_escape_avx2, .find_quote = find_quote_avx2, .scan_fields = scan_fields_avx2,
+    .plain_literal_json = plain_literal_json_avx2,
 };
 #endif
 
@@ -141,4 +142,8 @@ size_t musicetl_csv_find_quote(const uint8_t *text, size_t length, size_t *line_
 size_t musicetl_csv_scan_fields(const uint8_t *text, size_t length, size_t *ends, size_t capacity, size_t bias,
                                 size_t *count) {
     return chosen_kernels()->scan_fields(text, length, ends, capacity, bias, count);
+}
+
+ptrdiff_t musicetl_plain_literal_json(const uint8_t *cell, size_t length, uint8_t *out) {
+    return chosen_kernels()->plain_literal_json(cell, length, out);
 }

@@ -67,6 +67,17 @@ extension RelaxedJSONWriter {
         appendBytes(text)
     }
 
+    /// JSON text printed by `body` straight into the writer's buffer, outside the building API's
+    /// levels and separators (as `appendJSONText(_:)`): `body` gets room for `capacity` bytes and
+    /// returns how many it wrote, or nil to append nothing. Returns whether it appended.
+    @inline(__always)
+    public func appendJSONText(capacity: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int?) -> Bool {
+        output.reserve(capacity)
+        guard let written = body(output.base + output.count) else { return false }
+        output.count += written
+        return true
+    }
+
     /// `bytes` as a JSON string, without key or separator; invalid UTF-8 replaced by U+FFFD as
     /// `append(_:repairingUTF8:)` does. Returns false when it repaired.
     public func appendString(repairingUTF8 bytes: UnsafeBufferPointer<UInt8>) -> Bool {

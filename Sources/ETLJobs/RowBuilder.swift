@@ -466,11 +466,21 @@ struct RowBuilder: Sendable {
 
     /// The cell printed as a JSON value into `literals` if it has the plain shape, the bytes libbson
     /// prints for the value `appendPlainLiteral` builds: whether its text was valid UTF-8, or nil
-    /// (part of a value may have been written: the caller truncates). Printed from the walk's
-    /// events directly: through the building API (a key found by its bytes for every dictionary
-    /// entry, levels and separators kept per value) the printing cost twice the walk.
-    /// No key can be one libbson refuses: plain strings hold no control byte, so no NUL.
+    /// (part of a value may have been written: the caller truncates). Printed in one pass by
+    /// `PlainLiteral.printJSON` (C), else from the walk's events: not through the building API
+    /// (a key found by its bytes for every dictionary entry, levels and separators kept per
+    /// value), which cost twice the walk. No key can be one libbson refuses: plain strings hold
+    /// no control byte, so no NUL.
     static func printPlainLiteral(_ cell: UnsafeBufferPointer<UInt8>, into literals: RelaxedJSONWriter) -> Bool? {
+        if literals.appendJSONText(capacity: PlainLiteral.jsonCapacity(cell.count), { PlainLiteral.printJSON(cell, to: $0) }) {
+            return true
+        }
+        return printPlainLiteralByEvents(cell, into: literals)
+    }
+
+    /// `printPlainLiteral` from the walk's events: the cells the one-pass printer leaves (another
+    /// shape, or text to repair), and its reference in the tests.
+    static func printPlainLiteralByEvents(_ cell: UnsafeBufferPointer<UInt8>, into literals: RelaxedJSONWriter) -> Bool? {
         var walker = PlainLiteral.Walker(cell)
         var valid = true
         // Whether the next key or value follows another at its level; a key's value never does.

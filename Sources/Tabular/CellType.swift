@@ -1,3 +1,4 @@
+import CTextKernels
 import Foundation
 
 /// The type of a CSV cell as a schema names it (`x-type`), and how its bytes become a `FieldValue`.
@@ -254,13 +255,26 @@ public enum PlainLiteral {
         case null
     }
 
-    public static let maximumDepth = 8
+    public static let maximumDepth = Int(PLAIN_LITERAL_MAXIMUM_DEPTH)  // the C printer's limit too
 
     /// Whether `cell` is a list of the plain shape.
     public static func matches(_ cell: UnsafeBufferPointer<UInt8>) -> Bool {
         var walker = Walker(cell)
         while walker.next() != nil {}
         return walker.finished
+    }
+
+    /// The room `printJSON` needs for a cell of `length` bytes.
+    public static func jsonCapacity(_ length: Int) -> Int { musicetl_plain_literal_capacity(length) }
+
+    /// A cell of the plain shape printed at `out` (room for `jsonCapacity(cell.count)` bytes) as
+    /// libbson prints its value in relaxed JSON, in one pass (`CTextKernels`); the bytes written.
+    /// nil when the cell has another shape or a string in it is not valid UTF-8: the walk tells
+    /// the two apart.
+    public static func printJSON(_ cell: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) -> Int? {
+        guard let base = cell.baseAddress else { return nil }
+        let written = musicetl_plain_literal_json(base, cell.count, out)
+        return written >= 0 ? written : nil
     }
 
     /// The events of a cell, one `next()` at a time (no closure, no recursion: the jobs call it

@@ -1,3 +1,4 @@
+import CTextKernels
 import DocumentStore
 import Testing
 import TestSupport
@@ -49,6 +50,59 @@ import TestSupport
         }
         #expect(printed > 3000 && nested > 500 && repaired > 100, "the common shapes are covered (\(printed), \(nested) with dictionaries, \(repaired) repaired)")
         #expect(refused > 3000)
+    }
+
+    /// The one-pass printer (`PlainLiteral.printJSON`, both C builds) against the walk's events,
+    /// on random cells and on each with one byte changed, inserted or dropped (shapes the walk
+    /// refuses, text to repair): where the printer prints, the walk prints the same valid text;
+    /// where the walk prints valid text, so does the printer.
+    @Test func onePassPrinterAgreesWithTheWalk() {
+        let builds = [musicetl_text_kernels_baseline(), musicetl_text_kernels_avx2()].compactMap { $0?.pointee }
+        let bytes: [UInt8] = Array("[]{}'\",: N\\a".utf8) + [0x01, 0x1F, 0x7F, 0xFF, 0xC3, 0xA9, 0xE2]
+        var random = SplitMix64(seed: 20_261_122_17)
+        var printed = 0, left = 0
+        // Nesting up to and past the deepest level the walk takes.
+        var nested: [[UInt8]] = []
+        for depth in 1...(PlainLiteral.maximumDepth + 2) {
+            let lists: String = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+            let pairs = (depth - 1) / 2
+            let dictionaries: String = "[" + String(repeating: "{'k': [", count: pairs) + "None" + String(repeating: "]}", count: pairs) + "]"
+            nested += [Array(lists.utf8), Array(dictionaries.utf8)]
+        }
+        for round in 0..<6000 {
+            let original = RandomPythonLiteral.listCell(&random)
+            var cells = [original] + (round == 0 ? nested : [])
+            for _ in 0..<3 where !original.isEmpty {
+                var changed = original
+                let at = Int(random.next() % UInt64(original.count))
+                let byte = bytes[Int(random.next() % UInt64(bytes.count))]
+                switch random.next() % 3 {
+                case 0: changed[at] = byte
+                case 1: changed.insert(byte, at: at)
+                default: changed.remove(at: at)
+                }
+                cells.append(changed)
+            }
+            for cell in cells {
+                let writer = RelaxedJSONWriter()
+                let walked = cell.withUnsafeBufferPointer { RowBuilder.printPlainLiteralByEvents($0, into: writer) }
+                let walkedText = Array(writer.bytes)
+                for build in builds {
+                    var out = [UInt8](repeating: 0, count: PlainLiteral.jsonCapacity(cell.count))
+                    let written = cell.withUnsafeBufferPointer { build.plain_literal_json($0.baseAddress, $0.count, &out) }
+                    let name = String(cString: build.name)
+                    if written >= 0 {
+                        #expect(walked == true && Array(out[..<written]) == walkedText,
+                                "\(name) printed \(String(decoding: out[..<written], as: UTF8.self)) for \(String(decoding: cell, as: UTF8.self))")
+                        printed += 1
+                    } else {
+                        #expect(walked != true, "\(name) left a plain, valid cell: \(String(decoding: cell, as: UTF8.self))")
+                        left += 1
+                    }
+                }
+            }
+        }
+        #expect(printed > 5000 && left > 5000, "both outcomes are covered (\(printed) printed, \(left) left)")
     }
 
     /// FMA's own shapes, written out, so a failure reads plainly.

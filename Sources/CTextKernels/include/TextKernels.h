@@ -28,7 +28,23 @@ size_t musicetl_csv_find_quote(const uint8_t *text, size_t length, size_t *line_
 size_t musicetl_csv_scan_fields(const uint8_t *text, size_t length, size_t *ends, size_t capacity, size_t bias,
                                 size_t *count);
 
-/// The three scans of one build: the functions above call the default one (AVX2 where the CPU
+/// The levels a plain literal may nest (`PlainLiteral.maximumDepth` in Tabular).
+#define PLAIN_LITERAL_MAXIMUM_DEPTH 8
+
+/// The longest output of `musicetl_plain_literal_json` for a cell of `length` bytes: twice it
+/// (`[]` prints as `[  ]`, `'"'` as `"\""`), plus what a vector step may store past its output.
+static inline size_t musicetl_plain_literal_capacity(size_t length) { return length * 2 + 64; }
+
+/// A Python list cell of the plain shape (`PlainLiteral` in Tabular: lists, dictionaries with
+/// string keys, strings quoted with ' or " holding no backslash or byte below 0x20, `None`,
+/// repr's ", " and ": " between items, at most PLAIN_LITERAL_MAXIMUM_DEPTH levels) printed as
+/// libbson prints its value in relaxed JSON (`[ "a", { "k" : null } ]`). `out` must have room
+/// for `musicetl_plain_literal_capacity(length)` bytes. Returns the number of bytes written, or
+/// -1 when the cell has another shape or a string in it is not valid UTF-8 (the caller's walk
+/// tells the two apart, and repairs the text); `out` then holds garbage.
+ptrdiff_t musicetl_plain_literal_json(const uint8_t *cell, size_t length, uint8_t *out);
+
+/// The four scans of one build: the functions above call the default one (AVX2 where the CPU
 /// has it, unless MUSICETL_TEXT_KERNELS=baseline; else the SSE2 baseline). Tests compare them.
 typedef struct {
     /// "avx2" or "baseline".
@@ -36,6 +52,7 @@ typedef struct {
     ptrdiff_t (*json_escape)(const uint8_t *text, size_t length, uint8_t *out);
     size_t (*find_quote)(const uint8_t *text, size_t length, size_t *line_ends);
     size_t (*scan_fields)(const uint8_t *text, size_t length, size_t *ends, size_t capacity, size_t bias, size_t *count);
+    ptrdiff_t (*plain_literal_json)(const uint8_t *cell, size_t length, uint8_t *out);
 } musicetl_text_kernels;
 
 const musicetl_text_kernels *musicetl_text_kernels_default(void);
