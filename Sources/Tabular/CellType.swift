@@ -80,16 +80,19 @@ public enum CellType: String, Sendable, CaseIterable {
         if scanner.take(UInt8(ascii: "]")) { return scanner.isAtEnd ? .list(result) : nil }
         // Tracks have a few genres: one allocation instead of growing 1, 2, 4.
         result.reserveCapacity(8)
-        while true {
-            if scanner.peek == UInt8(ascii: "{") {
-                guard let itemKey, let value = scanner.itemValue(key: itemKey.utf8) else { return nil }
-                result.append(.int(value))
-            } else {
-                guard let value = scanner.integer(quoted: false) else { return nil }
-                result.append(.int(value))
+        var key = itemKey ?? ""
+        return key.withUTF8 { key -> FieldValue? in
+            while true {
+                if scanner.peek == UInt8(ascii: "{") {
+                    guard itemKey != nil, let value = scanner.itemValue(key: key) else { return nil }
+                    result.append(.int(value))
+                } else {
+                    guard let value = scanner.integer(quoted: false) else { return nil }
+                    result.append(.int(value))
+                }
+                if scanner.take(UInt8(ascii: "]")) { return scanner.isAtEnd ? .list(result) : nil }
+                guard scanner.take(UInt8(ascii: ",")), scanner.take(UInt8(ascii: " ")) else { return nil }
             }
-            if scanner.take(UInt8(ascii: "]")) { return scanner.isAtEnd ? .list(result) : nil }
-            guard scanner.take(UInt8(ascii: ",")), scanner.take(UInt8(ascii: " ")) else { return nil }
         }
     }
 
@@ -190,7 +193,7 @@ private struct LiteralScanner {
 
     /// `{'key': value, …}` of plain single-quoted keys; returns the integer under `key` (its first
     /// occurrence), skipping the other values when they are plain strings, numbers or None.
-    mutating func itemValue(key: String.UTF8View) -> Int64? {
+    mutating func itemValue(key: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard take(UInt8(ascii: "{")) else { return nil }
         var found: Int64?
         var first = true
@@ -199,9 +202,9 @@ private struct LiteralScanner {
             first = false
             guard let name = plainString() else { return nil }
             guard take(UInt8(ascii: ":")), take(UInt8(ascii: " ")) else { return nil }
-            // A native string's bytes compared at once (`elementsEqual` walked the view per byte).
+            // The bytes compared at once (`elementsEqual` walked them one by one).
             if found == nil && name.count == key.count
-                && (key.withContiguousStorageIfAvailable { $0.elementsEqual(name) } ?? name.elementsEqual(key)) {
+                && Self.sameBytes(name, key) {
                 guard let value = peek == UInt8(ascii: "'") ? integer(quoted: true) : integer(quoted: false) else { return nil }
                 found = value
             } else {
@@ -211,10 +214,27 @@ private struct LiteralScanner {
         return found
     }
 
+    static func sameBytes(_ name: UnsafeBufferPointer<UInt8>.SubSequence, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let nameBase = name.base.baseAddress, let keyBase = key.baseAddress else { return name.isEmpty && key.isEmpty }
+        return name.count == key.count && memcmp(nameBase + name.startIndex, keyBase, key.count) == 0
+    }
+
     /// A single-quoted string without backslashes (its bytes).
     mutating func plainString() -> UnsafeBufferPointer<UInt8>.SubSequence? {
         guard take(UInt8(ascii: "'")) else { return nil }
         let start = position
+        // 8 bytes at a time up to the word holding the closing quote or a backslash (the titles
+        // and URLs skipped beside each genre id were a loop per byte).
+        if let base = bytes.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            let quotes = ones &* UInt64(UInt8(ascii: "'")), backslashes = ones &* UInt64(UInt8(ascii: "\\"))
+            func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+            while position + 8 <= bytes.count {
+                let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
+                if hasZero(word ^ quotes) || hasZero(word ^ backslashes) { break }
+                position += 8
+            }
+        }
         while let byte = peek, byte != UInt8(ascii: "'") {
             guard byte != UInt8(ascii: "\\") else { return nil }
             position += 1

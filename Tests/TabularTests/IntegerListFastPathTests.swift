@@ -20,8 +20,11 @@ import TestSupport
         func pick<T>(_ options: [T]) -> T { options[Int(random.next() % UInt64(options.count))] }
         let numbers = ["21", "0", "7", "1235", "021", "-3", "+4", "999999999999999999", "9999999999999999999", " 5", "1.0", "x"]
         let texts = ["'Hip-Hop'", "'Rock'", "''", "'It\\'s'", "\"Don't\"", "'a, b'", "'{}'", "None", "True", "12", "'x]'",
-                     "'/genre/Hip-Hop/'", "'é'", "[1]"]
-        let keys = ["'genre_id'", "'genre_title'", "'genre_url'", "\"genre_id\"", "'genre\\_id'", "'other'"]
+                     "'/genre/Hip-Hop/'", "'é'", "[1]",
+                     // A backslash far from any quote, and long text: past the 8-byte steps of the scan.
+                     "'http://freemusicarchive.org/genre\\\\Hip-Hop/and/more'", "'http://freemusicarchive.org/genre/Old-Time__Historic/'"]
+        // 'genre_ix' differs from the item key in its last byte only.
+        let keys = ["'genre_id'", "'genre_title'", "'genre_url'", "\"genre_id\"", "'genre\\_id'", "'other'", "'genre_ix'"]
         var items: [String] = []
         for _ in 0..<Int(random.next() % 4) {
             if random.next() % 3 == 0 {
