@@ -289,13 +289,11 @@ public struct MetadataExtractor {
                 // tracks.csv has both columns: its rows need no array of ids.
                 let derivesTop = topLeaf.map { if case .missing = slots[$0] { true } else { false } } ?? false
                 let derivesAll = allLeaf.map { if case .missing = slots[$0] { true } else { false } } ?? false
-                guard derivesTop || derivesAll else { return }
-                let ids = list.compactMap { value -> Int64? in if case .int(let g) = value { return g }; return nil }
                 if derivesTop, let topLeaf {
-                    if let title = genres.topGenreTitle(of: ids) { slots.set(topLeaf, .string(title)) } else { slots[topLeaf] = .null }
+                    if let title = genres.topGenreTitle(of: list) { slots.set(topLeaf, .string(title)) } else { slots[topLeaf] = .null }
                 }
                 if derivesAll, let allLeaf {
-                    slots.set(allLeaf, .list(genres.withAncestors(ids).map { .int($0) }))
+                    slots.set(allLeaf, genres.ancestorList(of: list))
                 }
             }
         }
@@ -358,21 +356,24 @@ final class GenreLookup: Sendable {
     private let titles: [String?]
     /// The top-level genre `genre_top` goes by (-1: none).
     private let roots: [Int64]
-    /// The genre and its ancestors, as `GenreHierarchy.withAncestors` walks them.
+    /// The genre and its ancestors, as `GenreHierarchy.withAncestors` walks them; and as the
+    /// list value a track with that one genre gets (most have one: no array made per track).
     private let chains: [[Int64]]
+    private let chainLists: [FieldValue]
     private static let largestDenseID: Int64 = 1 << 16
 
     init(_ hierarchy: GenreHierarchy) {
         self.hierarchy = hierarchy
         let ids = Set(hierarchy.parent.keys).union(hierarchy.title.keys).union(hierarchy.topLevel.keys)
         guard let largest = ids.max(), let smallest = ids.min(), smallest >= 0, largest < Self.largestDenseID else {
-            (titles, roots, chains) = ([], [], [])
+            (titles, roots, chains, chainLists) = ([], [], [], [])
             return
         }
         let count = Int(largest) + 1
         titles = (0..<count).map { hierarchy.title[Int64($0)] }
         roots = (0..<count).map { hierarchy.topLevel[Int64($0)] ?? hierarchy.root(of: Int64($0)) ?? -1 }
         chains = (0..<count).map { hierarchy.withAncestors([Int64($0)]) }
+        chainLists = chains.map { .list($0.map { .int($0) }) }
     }
 
     private func dense(_ genre: Int64) -> Int? {
@@ -384,10 +385,11 @@ final class GenreLookup: Sendable {
         return titles[index] != nil
     }
 
-    /// `GenreHierarchy.topGenreTitle`.
-    func topGenreTitle(of genres: [Int64]) -> String? {
+    /// `GenreHierarchy.topGenreTitle` of the list's integers (a track's `genres`; other items
+    /// are passed over).
+    func topGenreTitle(of genres: [FieldValue]) -> String? {
         var root: Int64?
-        for genre in genres {
+        for case .int(let genre) in genres {
             let found: Int64?
             if let index = dense(genre) {
                 found = roots[index] >= 0 ? roots[index] : nil
@@ -403,16 +405,20 @@ final class GenreLookup: Sendable {
         return hierarchy.title[root]
     }
 
-    /// `GenreHierarchy.withAncestors`: the union of each genre's chain, ascending.
-    func withAncestors(_ genres: [Int64]) -> [Int64] {
-        guard genres.allSatisfy({ dense($0) != nil }) else { return hierarchy.withAncestors(genres) }
-        if genres.count == 1, let index = dense(genres[0]) { return chains[index] }  // made sorted
+    /// `GenreHierarchy.withAncestors` of the list's integers (other items are passed over), as a
+    /// list value: the union of each genre's chain, ascending.
+    func ancestorList(of list: [FieldValue]) -> FieldValue {
+        if list.count == 1, case .int(let genre) = list[0], let index = dense(genre) { return chainLists[index] }
         var all: [Int64] = []
-        for genre in genres {
-            guard let index = dense(genre) else { continue }
+        all.reserveCapacity(16)
+        for case .int(let genre) in list {
+            guard let index = dense(genre) else {
+                let genres = list.compactMap { item -> Int64? in if case .int(let genre) = item { genre } else { nil } }
+                return .list(hierarchy.withAncestors(genres).map { .int($0) })
+            }
             for member in chains[index] where !all.contains(member) { all.append(member) }
         }
         all.sort()
-        return all
+        return .list(all.map { .int($0) })
     }
 }

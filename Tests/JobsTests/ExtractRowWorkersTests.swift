@@ -198,8 +198,12 @@ extension GenreHierarchy {
             let lookup = GenreLookup(hierarchy)
             for _ in 0..<20 {
                 let genres = (0..<Int(random.next() % 5)).map { _ in offset + Int64(random.next() % UInt64(size + 3)) }
-                #expect(lookup.withAncestors(genres) == hierarchy.withAncestors(genres), "\(genres) in \(hierarchy.parent)")
-                #expect(lookup.topGenreTitle(of: genres) == hierarchy.topGenreTitle(of: genres), "\(genres) in \(hierarchy)")
+                // As a track's list value, sometimes with an item that is not an integer (passed over).
+                var list: [FieldValue] = genres.map { .int($0) }
+                if random.next() % 4 == 0 { list.insert(.string("21"), at: Int(random.next() % UInt64(list.count + 1))) }
+                #expect(lookup.ancestorList(of: list) == .list(hierarchy.withAncestors(genres).map { .int($0) }),
+                        "\(genres) in \(hierarchy.parent)")
+                #expect(lookup.topGenreTitle(of: list) == hierarchy.topGenreTitle(of: genres), "\(genres) in \(hierarchy)")
                 for genre in genres { #expect(lookup.isKnown(genre) == (hierarchy.title[genre] != nil)) }
             }
         }
