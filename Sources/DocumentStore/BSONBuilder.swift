@@ -22,10 +22,11 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
     public let name: String
     let pointer: UnsafeMutablePointer<CChar>
     let length: Int32
-    /// The key as a JSON member prefix, `"name" : ` (escaped as libbson prints keys), for
-    /// `RelaxedJSONWriter`'s building API.
-    let jsonPrefix: UnsafeMutablePointer<UInt8>
-    let jsonPrefixLength: Int
+    /// The key as a JSON member prefix after a separator, `, "name" : ` (escaped as libbson
+    /// prints keys), for `RelaxedJSONWriter`'s building API: a member that follows another is
+    /// one copy of it, the first one a copy of all but the separator.
+    let jsonMember: UnsafeMutablePointer<UInt8>
+    let jsonMemberLength: Int
     /// libbson refuses a key that holds a NUL byte; the JSON writer refuses it likewise.
     let holdsNUL: Bool
 
@@ -38,19 +39,19 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
         length = Int32(utf8.count)
         holdsNUL = utf8.contains(0)
         var output = RelaxedJSONWriter.Output(base: .allocate(capacity: utf8.count * 6 + 8), count: 0, capacity: utf8.count * 6 + 8)
-        output.append(UInt8(ascii: "\""))
+        output.append(", \"")
         utf8.withUnsafeBufferPointer { text in
             // A String's UTF-8 is valid, so this never fails.
             if let base = text.baseAddress { _ = RelaxedJSONWriter.appendEscaped(base, text.count, into: &output) }
         }
         output.append("\" : ")
-        jsonPrefix = output.base
-        jsonPrefixLength = output.count
+        jsonMember = output.base
+        jsonMemberLength = output.count
     }
 
     deinit {
         pointer.deallocate()
-        jsonPrefix.deallocate()
+        jsonMember.deallocate()
     }
 
     private static let indexKeys: [BSONKey] = (0..<256).map { BSONKey(String($0)) }

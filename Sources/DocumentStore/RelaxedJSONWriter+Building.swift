@@ -149,8 +149,12 @@ extension RelaxedJSONWriter {
     @inline(__always)
     private func member(_ key: BSONKey) {
         if key.holdsNUL && refusal == nil { refusal = BSONBuilder.refused(key.name) }
-        if needsSeparator { output.append(", ") }
-        if !inArray { output.append(key.jsonPrefix, key.jsonPrefixLength) }
+        if inArray {
+            if needsSeparator { output.append(", ") }
+        } else {
+            let separator = needsSeparator ? 0 : 2  // ", " leads the key's member prefix
+            output.append(key.jsonMember + separator, key.jsonMemberLength - separator)
+        }
         if depth == 1 { valueStart = count }
         needsSeparator = true
     }
