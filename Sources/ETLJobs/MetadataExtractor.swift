@@ -282,18 +282,31 @@ public struct MetadataExtractor {
             let allLeaf = plan.leaves.firstIndex { $0.derive == "genre-ancestors" }
             let genres = GenreLookup(hierarchy)
             work.complete = { id, slots, warnings in
-                guard case .list(let list) = slots.value(genresLeaf) else { return }
-                for case .int(let genre) in list where !genres.isKnown(genre) {
-                    warnings.append("track \(id): unknown genre \(genre)")
+                // The track's genre ids: in the row's store of integers, or (a cell the fast scan
+                // left to the parser) a list value, whose ids are added to the store.
+                let ids: Range<Int>
+                switch slots[genresLeaf] {
+                case .integers(let range):
+                    ids = range
+                case .value:
+                    guard case .list(let list) = slots.value(genresLeaf) else { return }
+                    let start = slots.integers.count
+                    for case .int(let genre) in list { slots.integers.append(genre) }
+                    ids = start..<slots.integers.count
+                default:
+                    return
+                }
+                for index in ids where !genres.isKnown(slots.integers[index]) {
+                    warnings.append("track \(id): unknown genre \(slots.integers[index])")
                 }
                 // tracks.csv has both columns: its rows need no array of ids.
                 let derivesTop = topLeaf.map { if case .missing = slots[$0] { true } else { false } } ?? false
                 let derivesAll = allLeaf.map { if case .missing = slots[$0] { true } else { false } } ?? false
                 if derivesTop, let topLeaf {
-                    if let title = genres.topGenreTitle(of: list) { slots.set(topLeaf, .string(title)) } else { slots[topLeaf] = .null }
+                    if let title = genres.topGenreTitle(of: slots.integers[ids]) { slots.set(topLeaf, .string(title)) } else { slots[topLeaf] = .null }
                 }
                 if derivesAll, let allLeaf {
-                    slots.set(allLeaf, genres.ancestorList(of: list))
+                    slots[allLeaf] = .integers(genres.appendAncestors(of: ids, to: &slots.integers))
                 }
             }
         }
@@ -356,24 +369,21 @@ final class GenreLookup: Sendable {
     private let titles: [String?]
     /// The top-level genre `genre_top` goes by (-1: none).
     private let roots: [Int64]
-    /// The genre and its ancestors, as `GenreHierarchy.withAncestors` walks them; and as the
-    /// list value a track with that one genre gets (most have one: no array made per track).
+    /// The genre and its ancestors, as `GenreHierarchy.withAncestors` walks them.
     private let chains: [[Int64]]
-    private let chainLists: [FieldValue]
     private static let largestDenseID: Int64 = 1 << 16
 
     init(_ hierarchy: GenreHierarchy) {
         self.hierarchy = hierarchy
         let ids = Set(hierarchy.parent.keys).union(hierarchy.title.keys).union(hierarchy.topLevel.keys)
         guard let largest = ids.max(), let smallest = ids.min(), smallest >= 0, largest < Self.largestDenseID else {
-            (titles, roots, chains, chainLists) = ([], [], [], [])
+            (titles, roots, chains) = ([], [], [])
             return
         }
         let count = Int(largest) + 1
         titles = (0..<count).map { hierarchy.title[Int64($0)] }
         roots = (0..<count).map { hierarchy.topLevel[Int64($0)] ?? hierarchy.root(of: Int64($0)) ?? -1 }
         chains = (0..<count).map { hierarchy.withAncestors([Int64($0)]) }
-        chainLists = chains.map { .list($0.map { .int($0) }) }
     }
 
     private func dense(_ genre: Int64) -> Int? {
@@ -385,11 +395,10 @@ final class GenreLookup: Sendable {
         return titles[index] != nil
     }
 
-    /// `GenreHierarchy.topGenreTitle` of the list's integers (a track's `genres`; other items
-    /// are passed over).
-    func topGenreTitle(of genres: [FieldValue]) -> String? {
+    /// `GenreHierarchy.topGenreTitle`.
+    func topGenreTitle<Genres: Sequence<Int64>>(of genres: Genres) -> String? {
         var root: Int64?
-        for case .int(let genre) in genres {
+        for genre in genres {
             let found: Int64?
             if let index = dense(genre) {
                 found = roots[index] >= 0 ? roots[index] : nil
@@ -405,20 +414,20 @@ final class GenreLookup: Sendable {
         return hierarchy.title[root]
     }
 
-    /// `GenreHierarchy.withAncestors` of the list's integers (other items are passed over), as a
-    /// list value: the union of each genre's chain, ascending.
-    func ancestorList(of list: [FieldValue]) -> FieldValue {
-        if list.count == 1, case .int(let genre) = list[0], let index = dense(genre) { return chainLists[index] }
-        var all: [Int64] = []
-        all.reserveCapacity(16)
-        for case .int(let genre) in list {
-            guard let index = dense(genre) else {
-                let genres = list.compactMap { item -> Int64? in if case .int(let genre) = item { genre } else { nil } }
-                return .list(hierarchy.withAncestors(genres).map { .int($0) })
+    /// `GenreHierarchy.withAncestors` of `integers[genres]` (a track's genres in its row's store
+    /// of integers), appended to `integers`: the union of each genre's chain, ascending. Returns
+    /// where it lies; nothing is allocated per track.
+    func appendAncestors(of genres: Range<Int>, to integers: inout [Int64]) -> Range<Int> {
+        let start = integers.count
+        for position in genres {
+            guard let index = dense(integers[position]) else {
+                integers.removeSubrange(start...)
+                integers += hierarchy.withAncestors(Array(integers[genres]))
+                return start..<integers.count
             }
-            for member in chains[index] where !all.contains(member) { all.append(member) }
+            for member in chains[index] where !integers[start...].contains(member) { integers.append(member) }
         }
-        all.sort()
-        return .list(all.map { .int($0) })
+        integers[start...].sort()
+        return start..<integers.count
     }
 }

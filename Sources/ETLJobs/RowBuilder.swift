@@ -13,6 +13,9 @@ enum Slot {
     case int(Int64)
     /// Any other value: `RowSlots.values[index]`.
     case value(Int)
+    /// A list of integers (a track's genres): `RowSlots.integers[range]`, so that a row's lists
+    /// allocate nothing.
+    case integers(Range<Int>)
     /// The record's field at this index, appended as a BSON string (invalid UTF-8 repaired).
     case text(Int)
     /// The record's field at this index, a `PlainLiteral` cell (a list): appended as it is walked,
@@ -30,11 +33,13 @@ enum Slot {
     }
 }
 
-/// One row's coerced values: a `Slot` per plan leaf, and the values other than integers that
-/// slots hold (`Slot.value`), emptied by `RowBuilder.coerce` at the start of each row.
+/// One row's coerced values: a `Slot` per plan leaf, the values other than integers that slots
+/// hold (`Slot.value`) and the integers of its integer lists (`Slot.integers`), emptied by
+/// `RowBuilder.coerce` at the start of each row.
 struct RowSlots {
     var slots: [Slot]
     var values: [FieldValue] = []
+    var integers: [Int64] = []
 
     init(leaves: Int) {
         slots = Array(repeating: .missing, count: leaves)
@@ -47,11 +52,12 @@ struct RowSlots {
         set { slots[leaf] = newValue }
     }
 
-    /// The value leaf `leaf` holds (`.int` or `.value`); nil for any other slot.
+    /// The value leaf `leaf` holds (`.int`, `.value` or `.integers`); nil for any other slot.
     func value(_ leaf: Int) -> FieldValue? {
         switch slots[leaf] {
         case .int(let number): .int(number)
         case .value(let index): values[index]
+        case .integers(let range): .list(integers[range].map { .int($0) })
         default: nil
         }
     }
@@ -222,10 +228,15 @@ struct RowBuilder: Sendable {
         }
         literals?.removeAll()
         // The values apart while the slots are written through a pointer (one access each).
-        var values: [FieldValue] = []
+        var values: [FieldValue] = [], integers: [Int64] = []
         swap(&values, &row.values)
+        swap(&integers, &row.integers)
         values.removeAll(keepingCapacity: true)
-        defer { swap(&values, &row.values) }
+        integers.removeAll(keepingCapacity: true)
+        defer {
+            swap(&values, &row.values)
+            swap(&integers, &row.integers)
+        }
         return record.bytes.withUnsafeBufferPointer { buffer -> Result<Int64, Reject> in
             if record.mayHoldNUL, let base = buffer.baseAddress, let nul = memchr(base, 0, buffer.count) {
                 let offset = UnsafeRawPointer(nul) - UnsafeRawPointer(base)
@@ -300,7 +311,16 @@ struct RowBuilder: Sendable {
                                 continue
                             }
                         }
-                        switch cellType.coerce(utf8: cell, itemKey: leafInfo.pointee.hasItemKey ? plan.leaves[index].itemKey : nil) {
+                        let itemKey = leafInfo.pointee.hasItemKey ? plan.leaves[index].itemKey : nil
+                        if cellType == .intList && !leafInfo.pointee.expectsObject {
+                            // A list passes every other check; its integers go to the row's store.
+                            let start = integers.count
+                            if CellType.plainIntegers(cell, itemKey: itemKey, into: &integers) {
+                                slotBuffer[index] = .integers(start..<integers.count)
+                                continue
+                            }
+                        }
+                        switch cellType.coerce(utf8: cell, itemKey: itemKey) {
                         case .failure(let failure):
                             return Reject(reason: failure.reason, column: header[column])
                         case .success(let value):
@@ -372,7 +392,7 @@ struct RowBuilder: Sendable {
             for step in shape.steps {
                 switch step {
                 case .leaf(let index):
-                    if try !Self.append(slots[index], values: slots.values, key: shape.leafKeys[index], to: builder, buffer: buffer,
+                    if try !Self.append(slots[index], in: slots, key: shape.leafKeys[index], to: builder, buffer: buffer,
                                         record: record, literals: literals) {
                         valid = false
                     }
@@ -434,14 +454,22 @@ struct RowBuilder: Sendable {
     }
 
     /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
-    private static func append<Writer: RowDocumentWriter>(_ slot: Slot, values: [FieldValue], key: Unmanaged<BSONKey>,
+    private static func append<Writer: RowDocumentWriter>(_ slot: Slot, in slots: RowSlots, key: Unmanaged<BSONKey>,
                                                           to builder: Writer, buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord,
                                                           literals: UnsafeBufferPointer<UInt8>) throws(BSONBuilderError) -> Bool {
         try borrowed(key) { (key) throws(BSONBuilderError) -> Bool in
             switch slot {
             case .missing, .null: try builder.appendNull(key)
             case .int(let number): try builder.append(key, .int(number))
-            case .value(let index): try builder.append(key, values[index])
+            case .value(let index): try builder.append(key, slots.values[index])
+            case .integers(let range):
+                try builder.beginArray(key)
+                for index in range {
+                    try withIndexKey(index - range.lowerBound) { (key) throws(BSONBuilderError) in
+                        try builder.append(key, int64: slots.integers[index])
+                    }
+                }
+                try builder.endArray()
             case .text(let column):
                 return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
             case .plainLiteral(let column):
@@ -620,7 +648,7 @@ struct RowBuilder: Sendable {
                     continue
                 }
             }
-            if try !Self.append(slots[index], values: slots.values, key: shape.leafKeys[index], to: builder, buffer: buffer,
+            if try !Self.append(slots[index], in: slots, key: shape.leafKeys[index], to: builder, buffer: buffer,
                                 record: record, literals: literals) { valid = false }
             if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
         }
@@ -644,13 +672,13 @@ struct RowBuilder: Sendable {
                 let key = BSONKey.unretainedIndex(position)
                 try withExtendedLifetime(key) { () throws(BSONBuilderError) in
                     if let builder {
-                        _ = try Self.append(slots[leaf], values: slots.values, key: key.unmanaged, to: builder, buffer: buffer,
+                        _ = try Self.append(slots[leaf], in: slots, key: key.unmanaged, to: builder, buffer: buffer,
                                             record: record, literals: literals)
                     }
                     guard let text else { return }
                     let value = text.captureValue { text in
                         do {
-                            _ = try Self.append(slots[leaf], values: slots.values, key: key.unmanaged, to: text, buffer: buffer,
+                            _ = try Self.append(slots[leaf], in: slots, key: key.unmanaged, to: text, buffer: buffer,
                                                 record: record, literals: literals)
                         } catch {
                             preconditionFailure("the JSON writer throws nothing: \(error)")

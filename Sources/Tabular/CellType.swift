@@ -74,26 +74,34 @@ public enum CellType: String, Sendable, CaseIterable {
     /// messages. Where this returns a value it is the one the general path returns
     /// (`CellTypeTests` checks the two on random cells).
     static func plainIntegers(_ cell: UnsafeBufferPointer<UInt8>, itemKey: String?) -> FieldValue? {
+        var integers: [Int64] = []
+        guard plainIntegers(cell, itemKey: itemKey, into: &integers) else { return nil }
+        return .list(integers.map { .int($0) })
+    }
+
+    /// `plainIntegers(_:itemKey:)` appending the integers to `integers` (a row's store of them:
+    /// no list allocated per cell); false, and `integers` as it was, where that returns nil.
+    public static func plainIntegers(_ cell: UnsafeBufferPointer<UInt8>, itemKey: String?, into integers: inout [Int64]) -> Bool {
+        let start = integers.count
         var scanner = LiteralScanner(bytes: cell)
-        guard scanner.take(UInt8(ascii: "[")) else { return nil }
-        var result: [FieldValue] = []
-        if scanner.take(UInt8(ascii: "]")) { return scanner.isAtEnd ? .list(result) : nil }
-        // Tracks have a few genres: one allocation instead of growing 1, 2, 4.
-        result.reserveCapacity(8)
         var key = itemKey ?? ""
-        return key.withUTF8 { key -> FieldValue? in
+        let answered = key.withUTF8 { key -> Bool in
+            guard scanner.take(UInt8(ascii: "[")) else { return false }
+            if scanner.take(UInt8(ascii: "]")) { return scanner.isAtEnd }
             while true {
                 if scanner.peek == UInt8(ascii: "{") {
-                    guard itemKey != nil, let value = scanner.itemValue(key: key) else { return nil }
-                    result.append(.int(value))
+                    guard itemKey != nil, let value = scanner.itemValue(key: key) else { return false }
+                    integers.append(value)
                 } else {
-                    guard let value = scanner.integer(quoted: false) else { return nil }
-                    result.append(.int(value))
+                    guard let value = scanner.integer(quoted: false) else { return false }
+                    integers.append(value)
                 }
-                if scanner.take(UInt8(ascii: "]")) { return scanner.isAtEnd ? .list(result) : nil }
-                guard scanner.take(UInt8(ascii: ",")), scanner.take(UInt8(ascii: " ")) else { return nil }
+                if scanner.take(UInt8(ascii: "]")) { return scanner.isAtEnd }
+                guard scanner.take(UInt8(ascii: ",")), scanner.take(UInt8(ascii: " ")) else { return false }
             }
         }
+        if !answered { integers.removeSubrange(start...) }
+        return answered
     }
 
     static func integers(in value: FieldValue, itemKey: String?) -> Result<FieldValue, Failure> {

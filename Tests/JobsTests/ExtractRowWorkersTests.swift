@@ -113,6 +113,25 @@ import TestSupport
         }
     }
 
+    /// Genre lists the fast scan leaves to the literal parser (a double-quoted key, the same value
+    /// for Python) give the tracks the same genres, `genres_all` and `genre_top` as plain ones.
+    @Test func genreListsLeftToTheParserDeriveTheSame() throws {
+        let original = try String(contentsOfFile: ExtractRun.sample + "/raw_tracks.csv", encoding: .utf8)
+        let changed = original.replacingOccurrences(of: "'genre_id'", with: "\"\"genre_id\"\"")
+        #expect(changed != original)
+        let plainWork = TemporaryDirectory(), parsedWork = TemporaryDirectory()
+        try changed.write(toFile: parsedWork.path + "/raw_tracks.csv", atomically: true, encoding: .utf8)
+        let plainMetadata = try ExtractRun.metadata(in: plainWork)
+        let parsedMetadata = try ExtractRun.metadata(replacing: ["raw_tracks.csv": parsedWork.path + "/raw_tracks.csv"], in: parsedWork)
+        let plain = try Self.extract(plainMetadata, workers: 1, batchBytes: 1 << 20, tracksFile: "raw_tracks.csv", in: plainWork)
+        let parsed = try Self.extract(parsedMetadata, workers: 1, batchBytes: 1 << 20, tracksFile: "raw_tracks.csv", in: parsedWork)
+        let tracks = try #require(plain.files["staging/tracks.jsonl"])
+        let text = String(decoding: tracks, as: UTF8.self)
+        #expect(text.contains(#""genres_all" : [ 1, "#) && text.contains(#""genre_top" : "Hip-Hop""#), "the sample derives both")
+        #expect(parsed.files["staging/tracks.jsonl"] == tracks)
+        #expect(parsed.counts == plain.counts)
+    }
+
     /// A Python dictionary whose key holds a NUL byte (`\\x00`): libbson refuses such a key, so the row
     /// goes to quarantine with libbson's reason on both paths, and nothing else changes.
     @Test func keyWithANULByteIsRefusedOnBothPaths() throws {
@@ -198,12 +217,13 @@ extension GenreHierarchy {
             let lookup = GenreLookup(hierarchy)
             for _ in 0..<20 {
                 let genres = (0..<Int(random.next() % 5)).map { _ in offset + Int64(random.next() % UInt64(size + 3)) }
-                // As a track's list value, sometimes with an item that is not an integer (passed over).
-                var list: [FieldValue] = genres.map { .int($0) }
-                if random.next() % 4 == 0 { list.insert(.string("21"), at: Int(random.next() % UInt64(list.count + 1))) }
-                #expect(lookup.ancestorList(of: list) == .list(hierarchy.withAncestors(genres).map { .int($0) }),
-                        "\(genres) in \(hierarchy.parent)")
-                #expect(lookup.topGenreTitle(of: list) == hierarchy.topGenreTitle(of: genres), "\(genres) in \(hierarchy)")
+                // In a row's store of integers, after what the row holds before them.
+                let before = (0..<Int(random.next() % 3)).map { _ in Int64(random.next() % 50) }
+                var integers = before + genres
+                let ancestors = lookup.appendAncestors(of: before.count..<integers.count, to: &integers)
+                #expect(Array(integers[ancestors]) == hierarchy.withAncestors(genres), "\(genres) in \(hierarchy.parent)")
+                #expect(Array(integers[..<ancestors.lowerBound]) == before + genres && ancestors.upperBound == integers.count)
+                #expect(lookup.topGenreTitle(of: genres) == hierarchy.topGenreTitle(of: genres), "\(genres) in \(hierarchy)")
                 for genre in genres { #expect(lookup.isKnown(genre) == (hierarchy.title[genre] != nil)) }
             }
         }
