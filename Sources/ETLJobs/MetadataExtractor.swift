@@ -299,7 +299,7 @@ public struct MetadataExtractor {
                 for index in ids where !genres.isKnown(slots.integers[index]) {
                     warnings.append("track \(id): unknown genre \(slots.integers[index])")
                 }
-                // tracks.csv has both columns: its rows need no array of ids.
+                // tracks.csv has both columns: nothing to derive.
                 let derivesTop = topLeaf.map { if case .missing = slots[$0] { true } else { false } } ?? false
                 let derivesAll = allLeaf.map { if case .missing = slots[$0] { true } else { false } } ?? false
                 if derivesTop, let topLeaf {

@@ -56,7 +56,13 @@ import TestSupport
         for _ in 0..<20_000 {
             let cell = Array(Self.randomCell(&random).utf8)
             for itemKey in ["genre_id", nil] as [String?] {
-                guard let fast = cell.withUnsafeBufferPointer({ CellType.plainIntegers($0, itemKey: itemKey) }) else { continue }
+                // Into a row's store of integers: appended after what it holds, or nothing changed.
+                var store: [Int64] = [99]
+                let stored = cell.withUnsafeBufferPointer { CellType.plainIntegers($0, itemKey: itemKey, into: &store) }
+                let fast = cell.withUnsafeBufferPointer { CellType.plainIntegers($0, itemKey: itemKey) }
+                #expect(stored == (fast != nil) && store.first == 99)
+                #expect(stored ? FieldValue.list(store.dropFirst().map { .int($0) }) == fast : store == [99])
+                guard let fast else { continue }
                 answered += 1
                 let general = Self.general(cell, itemKey: itemKey)
                 #expect(general == .success(fast), "\(String(decoding: cell, as: UTF8.self)) with key \(itemKey ?? "none")")
