@@ -16,6 +16,8 @@ enum Slot {
     /// A list of integers (a track's genres): `RowSlots.integers[range]`, so that a row's lists
     /// allocate nothing.
     case integers(Range<Int>)
+    /// A UTC date-time, milliseconds since the Unix epoch.
+    case dateTime(Int64)
     /// The record's field at this index, appended as a BSON string (invalid UTF-8 repaired).
     case text(Int)
     /// The record's field at this index, a `PlainLiteral` cell (a list): appended as it is walked,
@@ -58,6 +60,7 @@ struct RowSlots {
         case .int(let number): .int(number)
         case .value(let index): values[index]
         case .integers(let range): .list(integers[range].map { .int($0) })
+        case .dateTime(let milliseconds): .dateTime(millisecondsSinceEpoch: milliseconds)
         default: nil
         }
     }
@@ -311,6 +314,20 @@ struct RowBuilder: Sendable {
                                 continue
                             }
                         }
+                        // Integers and dates, most typed cells, straight into their slots when they pass
+                        // every check (no result or value made); otherwise the general path below
+                        // decides, with its messages.
+                        // (Only python-literal leaves expect a list or a dictionary, and a range
+                        // applies to numbers only: a date passes every check.)
+                        if cellType == .int, let number = try? CellParsers.integer(utf8: cell),
+                           !leafInfo.pointee.hasChecks || Self.inRange(Double(number), leafInfo) {
+                            slotBuffer[index] = .int(number)
+                            continue
+                        }
+                        if cellType == .dateTime, let milliseconds = try? CellParsers.dateTimeMilliseconds(utf8: cell) {
+                            slotBuffer[index] = .dateTime(milliseconds)
+                            continue
+                        }
                         let itemKey = leafInfo.pointee.hasItemKey ? plan.leaves[index].itemKey : nil
                         if cellType == .intList && !leafInfo.pointee.expectsObject {
                             // A list passes every other check; its integers go to the row's store.
@@ -347,6 +364,14 @@ struct RowBuilder: Sendable {
         if cell.isEmpty { return true }
         if text { return false }
         return cell.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+    }
+
+    /// Whether a number is within the leaf's range, as `check` requires.
+    @inline(__always)
+    private static func inRange(_ number: Double, _ leaf: UnsafePointer<HotLeaf>) -> Bool {
+        if let minimum = leaf.pointee.minimum, number < minimum { return false }
+        if let maximum = leaf.pointee.maximum, number > maximum { return false }
+        return true
     }
 
     /// The column's name is only read for a message: passing the name retained it per checked cell
@@ -461,6 +486,7 @@ struct RowBuilder: Sendable {
             switch slot {
             case .missing, .null: try builder.appendNull(key)
             case .int(let number): try builder.append(key, .int(number))
+            case .dateTime(let milliseconds): try builder.append(key, dateTime: milliseconds)
             case .value(let index): try builder.append(key, slots.values[index])
             case .integers(let range):
                 try builder.beginArray(key)

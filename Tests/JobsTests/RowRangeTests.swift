@@ -1,0 +1,36 @@
+import DocumentStore
+import Tabular
+import Testing
+@testable import ETLJobs
+
+/// Integer cells go straight into their slots when they are within the schema's range; a value
+/// outside it still goes to quarantine with the general path's message, at either end.
+@Suite struct RowRangeTests {
+    @Test func integersOutsideTheRangeAreRejected() throws {
+        let schema = try EntitySchema(document: [
+            "title": "thing", "x-collection": "things", "required": ["_id"],
+            "properties": .document([
+                "_id": .document(["bsonType": "int", "x-columns": ["id"], "x-type": "int"]),
+                "count": .document(["bsonType": "int", "x-columns": ["count"], "x-type": "int", "minimum": 0, "maximum": 10]),
+            ]),
+        ], path: "inline")
+        var plan = try ExtractPlan(schema: schema)
+        _ = plan.bind(header: ["id", "count"])
+        let builder = RowBuilder(plan: plan, header: ["id", "count"])
+        let countLeaf = try #require(plan.leaves.firstIndex { $0.name == "count" })
+        var slots = RowSlots(leaves: plan.leaves.count)
+        func reason(_ count: String) -> String? {
+            switch builder.coerce(CSVRecord(fields: ["1", count]), into: &slots) {
+            case .success: nil
+            case .failure(let reject): reject.reason
+            }
+        }
+        for accepted in ["0", "7", "10"] {
+            #expect(reason(accepted) == nil)
+            #expect(slots.value(countLeaf) == .int(Int64(accepted) ?? -1))
+        }
+        #expect(reason("11") == "count must be ≤ 10, got 11")
+        #expect(reason("-1") == "count must be ≥ 0, got -1")
+        #expect(reason("x")?.contains("integer") == true)
+    }
+}
