@@ -18,6 +18,7 @@ enum Slot {
     case integers(Range<Int>)
     /// A UTC date-time, milliseconds since the Unix epoch.
     case dateTime(Int64)
+    case double(Double)
     /// The record's field at this index, appended as a BSON string (invalid UTF-8 repaired).
     case text(Int)
     /// The record's field at this index, a `PlainLiteral` cell (a list): appended as it is walked,
@@ -61,6 +62,7 @@ struct RowSlots {
         case .value(let index): values[index]
         case .integers(let range): .list(integers[range].map { .int($0) })
         case .dateTime(let milliseconds): .dateTime(millisecondsSinceEpoch: milliseconds)
+        case .double(let number): .double(number)
         default: nil
         }
     }
@@ -314,7 +316,7 @@ struct RowBuilder: Sendable {
                                 continue
                             }
                         }
-                        // Integers and dates, most typed cells, straight into their slots when they pass
+                        // Numbers and dates, most typed cells, straight into their slots when they pass
                         // every check (no result or value made); otherwise the general path below
                         // decides, with its messages.
                         // (Only python-literal leaves expect a list or a dictionary, and a range
@@ -322,6 +324,12 @@ struct RowBuilder: Sendable {
                         if cellType == .int, let number = try? CellParsers.integer(utf8: cell),
                            !leafInfo.pointee.hasChecks || Self.inRange(Double(number), leafInfo) {
                             slotBuffer[index] = .int(number)
+                            continue
+                        }
+                        if cellType == .double || cellType == .duration,
+                           let number = try? (cellType == .double ? CellParsers.double(utf8: cell) : CellParsers.durationSeconds(utf8: cell)),
+                           !leafInfo.pointee.hasChecks || Self.inRange(number, leafInfo) {
+                            slotBuffer[index] = .double(number)
                             continue
                         }
                         if cellType == .dateTime, let milliseconds = try? CellParsers.dateTimeMilliseconds(utf8: cell) {
@@ -487,6 +495,7 @@ struct RowBuilder: Sendable {
             case .missing, .null: try builder.appendNull(key)
             case .int(let number): try builder.append(key, .int(number))
             case .dateTime(let milliseconds): try builder.append(key, dateTime: milliseconds)
+            case .double(let number): try builder.append(key, double: number)
             case .value(let index): try builder.append(key, slots.values[index])
             case .integers(let range):
                 try builder.beginArray(key)
