@@ -18,6 +18,7 @@ enum Slot {
     case integers(Range<Int>)
     /// A UTC date-time, milliseconds since the Unix epoch.
     case dateTime(Int64)
+    /// A double or a duration in seconds.
     case double(Double)
     /// The record's field at this index, appended as a BSON string (invalid UTF-8 repaired).
     case text(Int)

@@ -231,17 +231,10 @@ private struct LiteralScanner {
     mutating func plainString() -> UnsafeBufferPointer<UInt8>.SubSequence? {
         guard take(UInt8(ascii: "'")) else { return nil }
         let start = position
-        // 8 bytes at a time up to the word holding the closing quote or a backslash (the titles
-        // and URLs skipped beside each genre id were a loop per byte).
+        // Up to the word holding the closing quote or a backslash (the titles and URLs skipped
+        // beside each genre id were a loop per byte).
         if let base = bytes.baseAddress {
-            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-            let quotes = ones &* UInt64(UInt8(ascii: "'")), backslashes = ones &* UInt64(UInt8(ascii: "\\"))
-            func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
-            while position + 8 <= bytes.count {
-                let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
-                if hasZero(word ^ quotes) || hasZero(word ^ backslashes) { break }
-                position += 8
-            }
+            position = PlainLiteral.plainWordsEnd(base, from: position, end: bytes.count, quote: UInt8(ascii: "'"), controls: false)
         }
         while let byte = peek, byte != UInt8(ascii: "'") {
             guard byte != UInt8(ascii: "\\") else { return nil }
@@ -408,25 +401,34 @@ public enum PlainLiteral {
         return true
     }
 
+    /// Where the whole 8-byte words from `index` stop holding only plain text: the start of the
+    /// first word with `quote`, a backslash or (with `controls`) a byte below 0x20, else of the
+    /// last part shorter than a word. The caller's byte loop finds which byte. The tests are exact
+    /// for "some byte is zero" and "some byte is below 0x20" (a high bit only in such a lane, or
+    /// above one).
+    @inlinable @inline(__always)
+    static func plainWordsEnd(_ base: UnsafePointer<UInt8>, from index: Int, end: Int, quote: UInt8, controls: Bool) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let quotes = ones &* UInt64(quote), backslashes = ones &* UInt64(UInt8(ascii: "\\"))
+        func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        var index = index
+        while index + 8 <= end {
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            if controls && (word &- ones &* 0x20) & ~word & highs != 0 { break }
+            if hasZero(word ^ quotes) || hasZero(word ^ backslashes) { break }
+            index += 8
+        }
+        return index
+    }
+
     /// A quoted string without escapes or control bytes; its text.
     @inlinable @inline(__always)
     static func string(_ base: UnsafePointer<UInt8>, _ end: Int, _ position: inout Int) -> UnsafeBufferPointer<UInt8>? {
         let quote = base[position]
         let start = position + 1
-        // The first byte that is the closing quote, a backslash or a control byte: 8 bytes at a
-        // time (image lists are mostly long URLs; a byte at a time, this was half the walk).
-        var index = start
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        let quotes = ones &* UInt64(quote), backslashes = ones &* UInt64(UInt8(ascii: "\\"))
-        while index + 8 <= end {
-            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-            // Exact tests for "some byte is zero" and "some byte is below 0x20" (high bits only
-            // where that holds, or above a lane that does: the scalar loop below finds which).
-            func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
-            let below = (word &- ones &* 0x20) & ~word & highs != 0
-            if below || hasZero(word ^ quotes) || hasZero(word ^ backslashes) { break }
-            index += 8
-        }
+        // The first byte that is the closing quote, a backslash or a control byte (image lists
+        // are mostly long URLs; a byte at a time, this was half the walk).
+        var index = plainWordsEnd(base, from: start, end: end, quote: quote, controls: true)
         while index < end, base[index] != quote {
             if base[index] < 0x20 || base[index] == UInt8(ascii: "\\") { return nil }
             index += 1
