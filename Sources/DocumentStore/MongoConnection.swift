@@ -72,27 +72,55 @@ public final class MongoConnection: @unchecked Sendable {
         }
     }
 
-    /// Replaces the password in `mongodb://user:password@host/…` with `***`.
+    /// Hides the credentials of a connection string, valid or not: everything between the
+    /// scheme's `:` (and its slashes) and the last `@` becomes `***`, keeping the user name when a
+    /// `:` separates it from the password (`mongodb://etl:***@db1`). The scheme is matched in any
+    /// case (`MONGODB://`, `mongodb:/`, `mongodb+srv://`); without one, a `user:password@host`
+    /// (after a `=` in a flag) is redacted the same way. A raw `@` in the user name or password
+    /// cannot leak part of it, since the last `@` ends the credentials.
     public static func redact(_ uri: String) -> String {
-        guard let schemeEnd = uri.range(of: "://") else { return uri }
-        let rest = uri[schemeEnd.upperBound...]
-        guard let at = rest.firstIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") else { return uri }
-        return String(uri[..<rest.index(after: colon)]) + "***" + String(rest[at...])
+        guard let at = uri.lastIndex(of: "@") else { return uri }
+        let start: String.Index
+        var hasScheme = false
+        if let scheme = uri.range(of: "mongodb(\\+srv)?:/*", options: [.regularExpression, .caseInsensitive]),
+           scheme.upperBound <= at {
+            start = scheme.upperBound
+            hasScheme = true
+        } else if let scheme = uri.range(of: "[A-Za-z][A-Za-z0-9+.-]*:/+", options: .regularExpression),
+                  scheme.upperBound <= at {
+            start = scheme.upperBound
+            hasScheme = true
+        } else if let equals = uri[..<at].lastIndex(of: "=") {
+            start = uri.index(after: equals)
+        } else {
+            start = uri.startIndex
+        }
+        let credentials = uri[start..<at]
+        guard !credentials.isEmpty else { return uri }
+        if let colon = credentials.firstIndex(of: ":") {
+            return String(uri[...colon]) + "***" + String(uri[at...])
+        }
+        // `user@host` without a scheme is an address, not a secret.
+        guard hasScheme else { return uri }
+        return String(uri[..<start]) + "***" + String(uri[at...])
     }
 
-    /// Redacts the password of every `mongodb://` or `mongodb+srv://` URI inside a text.
+    /// Redacts the credentials of every connection string inside a text (see `redact`): each
+    /// word between blanks or quotes that holds an `@` is redacted on its own.
     public static func redactSecrets(in text: String) -> String {
-        guard text.contains("mongodb") else { return text }
+        guard text.contains("@") else { return text }
         var result = ""
-        var rest = Substring(text)
-        while let start = rest.range(of: "mongodb") {
-            result += rest[..<start.lowerBound]
-            let end = rest[start.lowerBound...].firstIndex(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\n" })
-                ?? rest.endIndex
-            result += redact(String(rest[start.lowerBound..<end]))
-            rest = rest[end...]
+        var word = ""
+        for character in text {
+            if character.isWhitespace || character == "\"" || character == "'" || character == "`" {
+                result += redact(word)
+                word = ""
+                result.append(character)
+            } else {
+                word.append(character)
+            }
         }
-        return result + rest
+        return result + redact(word)
     }
 
     private static func hosts(of uri: OpaquePointer) -> String {

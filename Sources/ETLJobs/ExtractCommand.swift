@@ -42,10 +42,7 @@ public struct ExtractCommand: JobCommand {
     }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: metadata, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw JobError(.unavailable, "metadata directory \(metadata) does not exist")
-        }
+        try InputDirectory.check(metadata, flag: "--metadata", name: "metadata directory")
         let dryRun = context.options.dryRun
         var extractor = MetadataExtractor(metadataDirectory: metadata, catalog: try schemaCatalog(),
                                           stagingDirectory: context.work.metadataStaging.path,

@@ -77,10 +77,8 @@ public struct FeaturesCommand: JobCommand {
     var workerCount: Int { jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
+        try InputDirectory.check(audio, flag: "--audio", name: "audio directory")
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: audio, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw JobError(.unavailable, "audio directory \(audio) does not exist")
-        }
         if let spillDir {
             guard FileManager.default.fileExists(atPath: spillDir, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw JobError(.unavailable, "spill directory \(spillDir) does not exist")

@@ -194,6 +194,8 @@ struct FeaturesPipeline {
                     next += 1
                 }
                 if next == items.count { break }
+                // SIGTERM / SIGINT: the files in flight finish, nothing new starts, nothing is committed.
+                try Task.checkCancellation()
 
                 // Launch up to `workers` files, no further ahead than the window.
                 while inFlight < workers, launched < computeIndices.count, launched - written < window {

@@ -106,12 +106,18 @@ public func runJob<Command: AsyncParsableCommand>(_ command: Command.Type) async
         exitWithUsageError(job: job, message: resolution.annotate(command.message(for: error)), json: json, usage: usage)
     }
     if printConfig { command.exit() }
-    do {
+    // The job runs in a task that SIGTERM / SIGINT cancel (see `Interruption`).
+    let running = Task { [parsed] in
+        var parsed = parsed
         if var asyncCommand = parsed as? AsyncParsableCommand {
             try await asyncCommand.run()
         } else {
             try parsed.run()
         }
+    }
+    Interruption.install { running.cancel() }
+    do {
+        try await running.value
     } catch {
         command.exit(withError: error)
     }

@@ -213,13 +213,10 @@ public struct LoadCommand: JobCommand {
 
     /// The run ledger file (every job's runs, including those that never touch MongoDB) → `etl_runs`.
     private func uploadLedger(context: JobContext, connection: MongoConnection) throws {
-        let path = RunLedger.path(in: context.work)
-        guard FileManager.default.fileExists(atPath: path) else { return }
         let client = try connection.client()
         let collection = try client.collection(RunLedger.collection, database: mongo.database)
-        let reader = try JSONLinesReader(path: path)
         var batch: [BSONDocument] = []
-        while let entry = try reader.next() {
+        try RunLedger.forEachEntry(in: context.work, skipped: { context.logger.warning("\($0)") }) { entry in
             batch.append(entry)
             if batch.count == batchSize {
                 _ = try collection.upsertByID(batch)

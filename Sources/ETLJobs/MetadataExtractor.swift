@@ -125,7 +125,6 @@ public struct MetadataExtractor {
             var result = FileResult(schema: file.schema, collection: plan.schema.collection, file: file.file)
             let outputPath = stagingDirectory + "/" + plan.schema.stagingFile
             let started = DispatchTime.now().uptimeNanoseconds
-            defer { results[results.count - 1].seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
             do {
                 let extraction = try TableExtraction(plan: plan, inputPath: metadataDirectory + "/" + file.file,
                                                      headerRows: file.headerRows,
@@ -164,6 +163,8 @@ public struct MetadataExtractor {
                 result.failure = classified.message
                 logger.error("\(file.file): \(classified.message); nothing staged for \(plan.schema.collection)")
             }
+            // Timed here, not in a defer: an error thrown above (a full disk) leaves no result to time.
+            result.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             results.append(result)
         }
         return results

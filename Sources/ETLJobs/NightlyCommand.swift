@@ -31,6 +31,9 @@ public struct NightlyCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Hive partitions of the export by this column (default: split).")
     public var partitionBy = "split"
 
+    @Option(name: .long, help: "Threads for the steps that take --jobs (extract, features, export; default: the number of active CPUs).")
+    public var jobs: Int?
+
     @OptionGroup public var mongo: MongoOptions
 
     @OptionGroup public var common: CommonOptions
@@ -38,6 +41,7 @@ public struct NightlyCommand: AsyncParsableCommand {
     public init() {}
 
     public func validate() throws {
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         guard Self.steps.contains(from) else {
             throw ValidationError("--from must be one of \(Self.steps.joined(separator: ", "))")
         }
@@ -60,7 +64,7 @@ public struct NightlyCommand: AsyncParsableCommand {
             if !common.dryRun {
                 let connection = try mongo.connect(job: "etl-nightly")
                 context.recorder.useMongo(connection, database: mongo.database)
-                let taken = Lease(name: "nightly", holder: "\(ProcessInfo.processInfo.hostName) pid \(getpid()) run \(runID)",
+                let taken = Lease(name: "nightly", host: common.host, detail: "run \(runID)",
                                   connection: connection, database: mongo.database)
                 try taken.acquire()
                 lease = taken
@@ -82,6 +86,11 @@ public struct NightlyCommand: AsyncParsableCommand {
         var summary = JobSummary()
         var stepsOK = 0
         for step in steps {
+            // A signal between two steps: the night stops before the next one.
+            if let interruption = Interruption.error(while: "before \(step.name); resume with --from \(step.name.dropFirst(4))") {
+                summary.count("steps ok", stepsOK)
+                throw interruption
+            }
             let (stepStatus, stepSummary) = await JobRunner.run(job: step.name, options: common, runID: runID, step.execute)
             summary.outputs += stepSummary.outputs
             if stepStatus != .ok {
@@ -100,16 +109,18 @@ public struct NightlyCommand: AsyncParsableCommand {
     /// Each step is its own command, parsed from its own flags (so its defaults apply), then
     /// given the nightly's shared options.
     private func makeSteps() throws -> [(name: String, execute: (JobContext) async throws -> JobSummary)] {
-        var extract = try parseStep(ExtractCommand.self, ["--metadata", metadata] + (tracksFile.map { ["--tracks-file", $0] } ?? []))
+        let threads = jobs.map { ["--jobs", String($0)] } ?? []
+        var extract = try parseStep(ExtractCommand.self, ["--metadata", metadata] + (tracksFile.map { ["--tracks-file", $0] } ?? [])
+                                    + threads)
         extract.common = common
-        var features = try parseStep(FeaturesCommand.self, ["--audio", audio])
+        var features = try parseStep(FeaturesCommand.self, ["--audio", audio] + threads)
         features.common = common
         var normalize = try parseStep(NormalizeCommand.self, [])
         normalize.common = common
         var load = try parseStep(LoadCommand.self, [])
         load.mongo = mongo
         load.common = common
-        var export = try parseStep(ExportCommand.self, ["--collection", exportCollection, "--partition-by", partitionBy])
+        var export = try parseStep(ExportCommand.self, ["--collection", exportCollection, "--partition-by", partitionBy] + threads)
         export.mongo = mongo
         export.common = common
         return [(ExtractCommand.jobName, extract.execute), (FeaturesCommand.jobName, features.execute),

@@ -32,10 +32,18 @@ public struct CommonOptions: ParsableArguments, Sendable {
         valueName: "file"))
     public var config: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "This host's name in the work-dir lock, the MongoDB lease and the run ledger (default: the host name; set it where host names are not unique, e.g. containers).",
+        valueName: "id"))
+    public var hostId: String?
+
     @Flag(name: .long, help: "Print the effective configuration (flags > MUSICETL_* environment > config file > defaults) with each value's source, then exit.")
     public var printConfig = false
 
     public init() {}
+
+    /// `--host-id`, else the host name.
+    public var host: String { hostId ?? ProcessInfo.processInfo.hostName }
 
     /// `--only` as a set of ids; nil when every id is wanted.
     public var onlyIDs: Set<String>? {
@@ -45,6 +53,9 @@ public struct CommonOptions: ParsableArguments, Sendable {
 
     public func validate() throws {
         if quiet && verbose { throw ValidationError("--quiet and --verbose exclude each other") }
+        if let hostId, hostId.isEmpty || hostId.contains(where: \.isWhitespace) {
+            throw ValidationError("--host-id must be one word")
+        }
         if let ids = onlyIDs, ids.isEmpty { throw ValidationError("--only needs at least one id") }
     }
 }

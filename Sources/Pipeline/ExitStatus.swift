@@ -13,6 +13,10 @@ public enum ExitStatus: Int32, Sendable, CustomStringConvertible {
     case unavailable = 69
     /// Another run holds the lock: try again later.
     case locked = 75
+    /// Stopped by SIGINT (128 + 2, what a shell reports for Ctrl-C).
+    case interrupted = 130
+    /// Stopped by SIGTERM (128 + 15: systemd, Kubernetes, `kill`).
+    case terminated = 143
 
     public var description: String {
         switch self {
@@ -22,6 +26,7 @@ public enum ExitStatus: Int32, Sendable, CustomStringConvertible {
         case .dataError: "data error"
         case .unavailable: "unavailable"
         case .locked: "locked"
+        case .interrupted, .terminated: "interrupted"
         }
     }
 }

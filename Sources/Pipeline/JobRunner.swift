@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// What a job reports at the end: counts in a fixed order (they become the summary line and the
 /// run ledger entry) and where its outputs are.
@@ -48,47 +49,80 @@ public enum JobRunner {
     public static func run(job: String, options: CommonOptions, runID: String = RunID.make(),
                            _ body: (JobContext) async throws -> JobSummary) async -> (ExitStatus, JobSummary) {
         let outer = StderrLogHandler.configure(.init(format: options.logFormat, runID: runID, job: job))
+        if options.logFormat == .json { StandardError.wrapForeignLines() }
         defer { StderrLogHandler.configure(outer) }
         var logger = Logger(label: "musicetl.\(job)")
         logger.logLevel = options.quiet ? .warning : options.verbose ? .debug : .info
         logger[metadataKey: "run"] = "\(runID)"
         let context = JobContext(job: job, runID: runID, options: options, work: WorkDirectory(options.workDir),
                                  logger: logger, startedAt: Date(), recorder: RunRecorder())
+        // The summary and ledger entry are written once: here, or by `Interruption.abandon` when
+        // a signal's grace period runs out while the body is still running.
+        let ended = Mutex(false)
+        let finish: @Sendable (JobSummary) -> Void = { summary in
+            guard ended.withLock({ done in defer { done = true }; return !done }) else { return }
+            record(summary, context: context)
+        }
+        let active = Interruption.begin { error in
+            var abandoned = JobSummary()
+            abandoned.status = error.status
+            abandoned.problem = error.message
+            finish(abandoned)
+        }
+        defer { Interruption.end(active) }
         var summary: JobSummary
         do {
-            let lock = try WorkLock.acquire(context.work, job: job, runID: runID)
+            let lock = try WorkLock.acquire(context.work, job: job, runID: runID, host: options.host)
             defer { withExtendedLifetime(lock) {} }
+            if !options.dryRun {
+                for path in context.work.removeDeadTemporaries() {
+                    logger.info("removed \(path), left by a run that was killed")
+                }
+            }
             summary = try await body(context)
         } catch let error as JobError where error.status == .locked {
             // Another run's work directory: report it, but leave no ledger entry behind.
             var locked = JobSummary()
             locked.status = .locked
             locked.problem = error.message
+            ended.withLock { $0 = true }
             printSummary(job: job, runID: runID, summary: locked, seconds: Date().timeIntervalSince(context.startedAt),
                          format: options.logFormat, dryRun: options.dryRun)
             return (.locked, locked)
         } catch {
-            let classified = JobError.classify(error)
+            // Whatever a cancelled body throws (CancellationError, a failed call), the run was interrupted.
+            var classified = JobError.classify(error)
+            if let interruption = Interruption.error(), classified.status != interruption.status {
+                classified = interruption
+            }
             summary = JobSummary()
             summary.status = classified.status
             summary.problem = classified.message
         }
+        finish(summary)
+        return (summary.status, summary)
+    }
+
+    /// The ledger entry (not for a dry run) and the summary line of a finished run.
+    private static func record(_ summary: JobSummary, context: JobContext) {
+        let options = context.options
         let endedAt = Date()
         if !options.dryRun {
             let entry = RunLedger.entry(context: context, summary: summary, endedAt: endedAt)
             for problem in RunLedger.record(entry, work: context.work, recorder: context.recorder) {
-                logger.warning("run ledger: \(problem)")
+                context.logger.warning("run ledger: \(problem)")
             }
         }
         context.recorder.releaseMongo()
         let seconds = endedAt.timeIntervalSince(context.startedAt)
-        printSummary(job: job, runID: runID, summary: summary, seconds: seconds, format: options.logFormat,
-                     dryRun: options.dryRun)
-        return (summary.status, summary)
+        printSummary(job: context.job, runID: context.runID, summary: summary, seconds: seconds,
+                     format: options.logFormat, dryRun: options.dryRun)
     }
 
     static func printSummary(job: String, runID: String, summary: JobSummary, seconds: Double, format: LogFormat,
                              dryRun: Bool) {
+        // What libraries printed before the summary is forwarded first: the summary stays last.
+        StandardError.drain()
         let counts = summary.counts.map { "\($0.value) \($0.name)" }.joined(separator: ", ")
         var line = "\(job) \(summary.status)\(dryRun ? " (dry run)" : "")"
         if let problem = summary.problem { line += ": \(problem)" }
@@ -96,7 +130,7 @@ public enum JobRunner {
         line += String(format: " in %.2f s [run %@]", seconds, runID)
         switch format {
         case .text:
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            StandardError.write(line + "\n")
         case .json:
             var object: [String: Any] = ["summary": line, "message": line, "level": summary.status == .ok ? "notice" : "error",
                                          "job": job, "run_id": runID,
@@ -104,7 +138,7 @@ public enum JobRunner {
                                          "seconds": seconds]
             object["counts"] = Dictionary(summary.counts.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            FileHandle.standardError.write(data + Data("\n".utf8))
+            StandardError.write(String(decoding: data, as: UTF8.self) + "\n")
         }
     }
 }

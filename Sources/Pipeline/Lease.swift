@@ -9,15 +9,19 @@ public final class Lease: @unchecked Sendable {
     // @unchecked: the connection is a thread-safe pool; the other fields are immutable.
     public let name: String
     public let holder: String
+    /// The host part of `holder` (`--host-id`): a dead holder of this host is taken over.
+    public let host: String
     private let connection: MongoConnection
     private let database: String
     private let duration: TimeInterval
 
-    /// `holder` should start with `"<host> pid <pid>"`: a lease left by a dead process of this
-    /// host is taken over at once instead of blocking until it expires.
-    public init(name: String, holder: String, connection: MongoConnection, database: String, duration: TimeInterval = 600) {
+    /// The holder is `"<host> pid <pid> <detail>"`: a lease left by a dead process of this host is
+    /// taken over at once instead of blocking until it expires.
+    public init(name: String, host: String, detail: String, connection: MongoConnection, database: String,
+                duration: TimeInterval = 600) {
         self.name = name
-        self.holder = holder
+        self.host = host
+        self.holder = "\(host) pid \(getpid()) \(detail)"
         self.connection = connection
         self.database = database
         self.duration = duration
@@ -26,6 +30,7 @@ public final class Lease: @unchecked Sendable {
     /// Takes or renews the lease; throws `JobError(.locked)` naming the current holder.
     public func acquire() throws {
         try acquire(replacingDeadHolder: nil)
+        Interruption.hold(self)
     }
 
     private func acquire(replacingDeadHolder deadHolder: String?) throws {
@@ -47,7 +52,7 @@ public final class Lease: @unchecked Sendable {
             }
             let current = try client.collection("locks", database: database).find(["_id": .string(name)]).next()
             let who = current?["holder"]?.stringValue ?? "another host"
-            if deadHolder == nil, Self.isDeadProcessOfThisHost(who) {
+            if deadHolder == nil, Self.isDeadProcess(who, of: host) {
                 try acquire(replacingDeadHolder: who)
                 return
             }
@@ -56,15 +61,17 @@ public final class Lease: @unchecked Sendable {
         }
     }
 
-    /// True when `holder` names a process of this host (`"<host> pid <pid> …"`) that no longer runs.
-    static func isDeadProcessOfThisHost(_ holder: String) -> Bool {
+    /// True when `holder` names a process of `host` (`"<host> pid <pid> …"`) that no longer runs.
+    static func isDeadProcess(_ holder: String, of host: String) -> Bool {
         let parts = holder.split(separator: " ")
-        guard parts.count >= 3, parts[0] == ProcessInfo.processInfo.hostName, parts[1] == "pid",
+        guard parts.count >= 3, parts[0] == host, parts[1] == "pid",
               let pid = pid_t(parts[2]) else { return false }
         return kill(pid, 0) != 0 && errno == ESRCH
     }
 
+    /// Gives the lease up (only if it is still ours), so the next night, on any host, starts at once.
     public func release() {
+        Interruption.drop(self)
         guard let client = try? connection.client() else { return }
         _ = try? client.runCommand(["delete": "locks", "deletes": .array([.document([
             "q": .document(["_id": .string(name), "holder": .string(holder)]), "limit": 1])])], database: database)

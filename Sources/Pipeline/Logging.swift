@@ -58,6 +58,15 @@ public struct StderrLogHandler: LogHandler {
         TerminalLine.writeLines(line + "\n")
     }
 
+    /// A line some library printed on stderr, as a JSON log line of the running job.
+    static func foreignLine(_ text: String) -> String {
+        let settings = Self.settings.withLock { $0 }
+        let object: [String: String] = ["time": Date().formatted(.iso8601), "level": "warning", "job": settings.job,
+                                        "run_id": settings.runID, "source": "stderr", "message": text]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// The log format of the running job (a progress bar is drawn only for text).
     static var currentFormat: LogFormat { settings.withLock { $0.format } }
 }

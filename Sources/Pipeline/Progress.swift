@@ -175,7 +175,7 @@ enum TerminalLine {
     }
 
     private static func write(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        StandardError.write(text)
     }
 
     /// The terminal's width, 80 when unknown.

@@ -47,7 +47,7 @@ public enum RunLedger {
             "run_id": .string(context.runID),
             "job": .string(context.job),
             "arguments": .array(redactedArguments().map { .string($0) }),
-            "host": .string(ProcessInfo.processInfo.hostName),
+            "host": .string(context.options.host),
             "pid": .integer(Int(getpid())),
             "version": .string(MusicETL.version),
             "started_at": .date(context.startedAt),
@@ -67,21 +67,31 @@ public enum RunLedger {
     }
 
     /// Appends the entry to the ledger file (one `write` of one line with O_APPEND, so concurrent
-    /// jobs do not interleave) and, when the job has a MongoDB connection, upserts it.
+    /// jobs do not interleave) and, when the job has a MongoDB connection, upserts it. A short
+    /// write (a full disk) is reported; the torn line it leaves is skipped by `forEachEntry`, and
+    /// the next entry starts on a line of its own.
     static func record(_ entry: Document, work: WorkDirectory, recorder: RunRecorder) -> [String] {
         var problems: [String] = []
+        let path = path(in: work)
         do {
-            let line = try BSONDocument(entry).relaxedExtendedJSON + "\n"
-            let path = path(in: work)
+            var line = Array((try BSONDocument(entry).relaxedExtendedJSON + "\n").utf8)
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            let descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             if descriptor < 0 {
                 problems.append("cannot append to \(path): \(String(cString: strerror(errno)))")
             } else {
-                let written = line.withCString { write(descriptor, $0, strlen($0)) }
-                if written < 0 { problems.append("cannot append to \(path): \(String(cString: strerror(errno)))") }
-                close(descriptor)
+                defer { close(descriptor) }
+                if endsInsideALine(descriptor) { line.insert(UInt8(ascii: "\n"), at: 0) }
+                let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                if written < 0 {
+                    problems.append("cannot append to \(path): \(String(cString: strerror(errno)))")
+                } else if written < line.count {
+                    // The rest would fail with the reason (ENOSPC, EFBIG): ask for it.
+                    let rest = line[written...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                    let reason = rest < 0 ? String(cString: strerror(errno)) : "short write"
+                    problems.append("short write to \(path): \(written) of \(line.count) bytes of this run's entry (\(reason)); the torn line is skipped when the ledger is read")
+                }
             }
         } catch {
             problems.append("ledger entry not written: \(error)")
@@ -96,5 +106,37 @@ public enum RunLedger {
             }
         }
         return problems
+    }
+
+    /// True when the file's last byte is not a newline (a torn entry of a run that ran out of disk).
+    private static func endsInsideALine(_ descriptor: Int32) -> Bool {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_size > 0 else { return false }
+        var last: UInt8 = 0
+        return pread(descriptor, &last, 1, status.st_size - 1) == 1 && last != UInt8(ascii: "\n")
+    }
+
+    /// Every readable entry of the ledger file, in order. A line that does not parse (torn by a
+    /// full disk or a crash) is skipped and reported through `skipped`, so it never fails a run.
+    public static func forEachEntry(in work: WorkDirectory, skipped: (String) -> Void,
+                                    _ body: (BSONDocument) throws -> Void) throws {
+        let path = path(in: work)
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let reader = try JSONLinesReader(path: path)
+        var lastFailedLine = -1
+        while true {
+            let entry: BSONDocument?
+            do {
+                entry = try reader.next()
+            } catch {
+                // A read error repeats on the same line: only a parse error moves on.
+                guard error.line > 0, error.line != lastFailedLine else { throw error }
+                lastFailedLine = error.line
+                skipped("run ledger \(path):\(error.line) is not a complete entry (skipped): \(error.message)")
+                continue
+            }
+            guard let entry else { return }
+            try body(entry)
+        }
     }
 }

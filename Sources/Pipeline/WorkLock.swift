@@ -31,7 +31,8 @@ public final class WorkLock {
         if descriptor >= 0 { close(descriptor) }
     }
 
-    public static func acquire(_ work: WorkDirectory, job: String, runID: String) throws(JobError) -> WorkLock {
+    public static func acquire(_ work: WorkDirectory, job: String, runID: String,
+                               host: String = ProcessInfo.processInfo.hostName) throws(JobError) -> WorkLock {
         let path = work.root.appendingPathComponent(".musicetl.lock").path
         let nested = heldByThisProcess.withLock { held -> Bool in
             guard let depth = held[path] else { return false }
@@ -54,7 +55,7 @@ public final class WorkLock {
             close(descriptor)
             throw JobError(.locked, "\(work.root.path) is locked by another run (\(holder.isEmpty ? "holder unknown" : holder)); try again later")
         }
-        let holder = "\(job) pid \(getpid()) on \(ProcessInfo.processInfo.hostName), run \(runID), since \(Date().formatted(.iso8601))\n"
+        let holder = "\(job) pid \(getpid()) on \(host), run \(runID), since \(Date().formatted(.iso8601))\n"
         _ = ftruncate(descriptor, 0)
         _ = holder.withCString { pwrite(descriptor, $0, strlen($0), 0) }
         heldByThisProcess.withLock { $0[path] = 1 }

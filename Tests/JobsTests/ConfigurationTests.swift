@@ -1,3 +1,4 @@
+import DocumentStore
 import Foundation
 import Pipeline
 import Testing
@@ -76,6 +77,44 @@ import TestSupport
         let uri = printedSettings(run.standardOutput)["mongodb-uri"]
         #expect(uri?.source == "env MONGODB_URI")
         #expect(uri?.value.contains("db.example:27017") == true, "\(run.standardOutput)")
+    }
+
+    /// Credentials are hidden by rule, whatever shape the string has.
+    @Test(arguments: [
+        ("mongodb://etl:hunter2@db1:27017,db2/?replicaSet=rs", "mongodb://etl:***@db1:27017,db2/?replicaSet=rs"),
+        ("mongodb://etl@corp:hunter2@db1/", "mongodb://etl@corp:***@db1/"),
+        ("mongodb://etl:hun@ter2@db1/", "mongodb://etl:***@db1/"),
+        ("MONGODB://etl:hunter2@db1", "MONGODB://etl:***@db1"),
+        ("MongoDB+SRV://etl:hunter2@cluster.example", "MongoDB+SRV://etl:***@cluster.example"),
+        ("mongodb:/etl:hunter2@db1", "mongodb:/etl:***@db1"),
+        ("mongodb:etl:hunter2@db1", "mongodb:etl:***@db1"),
+        ("mongodb:///etl:hunter2@db1", "mongodb:///etl:***@db1"),
+        ("mongodb://hunter2@db1", "mongodb://***@db1"),
+        ("mongodb//etl:hunter2@db1", "mongodb//etl:***@db1"),
+        ("--mongodb-uri=mongodb://etl:hunter2@db1", "--mongodb-uri=mongodb://etl:***@db1"),
+        ("--mongodb-uri=etl:hunter2@db1", "--mongodb-uri=etl:***@db1"),
+        ("etl:hunter2@db1:27017", "etl:***@db1:27017"),
+        ("mongodb://127.0.0.1:1", "mongodb://127.0.0.1:1"),
+        ("someone@example.org", "someone@example.org"),
+    ])
+    func credentialsAreRedactedByRule(uri: String, redacted: String) {
+        #expect(MongoConnection.redact(uri) == redacted)
+        #expect(MongoConnection.redactSecrets(in: "cannot use \"\(uri)\" (bad)") == "cannot use \"\(redacted)\" (bad)")
+    }
+
+    @Test func aMalformedURIsPasswordIsNeitherPrintedNorStored() throws {
+        let work = TemporaryDirectory()
+        for uri in ["mongodb://etl@corp:hunter2@127.0.0.1:1/", "MONGODB://etl:hunter2@127.0.0.1:1/",
+                    "mongodb:/etl:hunter2@127.0.0.1:1", "mongodb://etl:hunter2@[::1:1/"] {
+            let run = try JobProcess.run("etl-export", ["--work-dir", work.path], environment: ["MONGODB_URI": uri])
+            #expect(run.status != 0, "\(uri): \(run.standardError)")
+            #expect(!run.standardError.contains("hunter2"), "\(uri): \(run.standardError)")
+            let flagged = try JobProcess.run("etl-export", ["--work-dir", work.path, "--mongodb-uri", uri])
+            #expect(!flagged.standardError.contains("hunter2"), "\(uri): \(flagged.standardError)")
+        }
+        let ledger = try String(contentsOfFile: work.path + "/ledger/etl_runs.jsonl", encoding: .utf8)
+        #expect(ledger.split(separator: "\n").count == 8)
+        #expect(!ledger.contains("hunter2"), "\(ledger)")
     }
 
     @Test func perJobTablesOverrideTheTopLevel() throws {
@@ -213,6 +252,31 @@ import TestSupport
         #expect(usage.status == 64)
         let object = try JSONSerialization.jsonObject(with: Data(usage.standardError.utf8)) as? [String: Any]
         #expect(object?["level"] as? String == "error" && object?["exit_code"] as? Int == 64, "\(usage.standardError)")
+    }
+
+    /// libmpg123 prints "Note: …" lines of its own on stderr while libsndfile decodes an MP3 with
+    /// damaged frames; with --log-format json they arrive wrapped, one JSON object per line.
+    @Test func jsonLogsWrapWhatCLibrariesPrint() throws {
+        let audio = TemporaryDirectory(), work = TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: Fixtures.url("audio/corrupt/resync_garbage.mp3").path,
+                                         toPath: audio.path + "/7.mp3")
+        let text = try JobProcess.run("etl-features", ["--audio", audio.path, "--work-dir", work.path, "--force"])
+        #expect(text.standardError.contains("Note: "), "the decoder prints: \(text.standardError)")
+        let run = try JobProcess.run("etl-features", ["--audio", audio.path, "--work-dir", work.path, "--force",
+                                                      "--log-format", "json"])
+        let lines = run.standardError.split(separator: "\n")
+        var wrapped = 0
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object != nil, "not a JSON object: \(line)")
+            if object?["source"] as? String == "stderr" {
+                wrapped += 1
+                #expect(object?["job"] as? String == "etl-features" && (object?["run_id"] as? String)?.isEmpty == false)
+            }
+        }
+        #expect(wrapped > 0, "\(run.standardError)")
+        let last = try JSONSerialization.jsonObject(with: Data((lines.last ?? "").utf8)) as? [String: Any]
+        #expect(last?["summary"] != nil, "the summary stays last: \(run.standardError)")
     }
 
     @Test func quietPrintsOnlyTheSummaryOfASuccessfulRun() throws {

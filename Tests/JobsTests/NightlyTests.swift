@@ -122,4 +122,91 @@ import TestSupport
         let exported = { (work: TemporaryDirectory) in try Data(contentsOf: work.url.appendingPathComponent("exports/training/output.csv")) }
         #expect(try exported(crashedWork) == exported(cleanWork))
     }
+
+    /// SIGTERM at the start of each step: the night stops with 143, records `interrupted`, gives
+    /// the lease back, and the next night, from another host, starts at once and converges.
+    @Test(arguments: NightlyStep.allCases)
+    func terminatedInAStepThenAnotherHostConverges(step: NightlyStep) throws {
+        let uri = try TestServer.uri()
+        let clean = TestServer.uniqueDatabaseName(), stopped = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(clean); TestServer.dropDatabase(stopped) }
+        let cleanWork = TemporaryDirectory(), stoppedWork = TemporaryDirectory()
+        let reference = try JobProcess.run("etl-nightly", nightlyArguments(work: cleanWork),
+                                           environment: ["MONGODB_URI": uri, "MUSICETL_DB": clean])
+        #expect(reference.status == 0, "\(reference.standardError)")
+
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": stopped]
+        let night = try JobProcess.start("etl-nightly", nightlyArguments(work: stoppedWork) + ["--host-id", "host-a"],
+                                         environment: environment)
+        // The step has started when the one before it is in the ledger (extract: when the night holds the lock).
+        let ledger = stoppedWork.path + "/ledger/etl_runs.jsonl"
+        let lockFile = stoppedWork.path + "/.musicetl.lock"
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let started = if let previous = step.previous {
+                ((try? String(contentsOfFile: ledger, encoding: .utf8)) ?? "").contains("\"job\" : \"etl-\(previous)\"")
+            } else {
+                ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").contains("etl-nightly pid \(night.pid)")
+            }
+            if started { break }
+            usleep(2_000)
+        }
+        kill(night.pid, SIGTERM)
+        let outcome = night.wait()
+        #expect(outcome.status == 143, "\(step): \(outcome.standardError)")
+        #expect(outcome.lastLine.hasPrefix("etl-nightly interrupted: "), "\(outcome.lastLine)")
+        #expect(outcome.lastLine.contains("SIGTERM"), "\(outcome.lastLine)")
+        let entries = try String(contentsOfFile: ledger, encoding: .utf8).split(separator: "\n")
+        let nightly = try #require(entries.last { $0.contains("\"job\" : \"etl-nightly\"") })
+        #expect(nightly.contains("\"status\" : \"interrupted\""), "\(nightly)")
+        #expect(nightly.contains("\"exit_code\" : 143"), "\(nightly)")
+        #expect(nightly.contains("\"host\" : \"host-a\""), "\(nightly)")
+        let lease = try MongoConnection(uri: uri).client().collection("locks", database: stopped)
+            .find(["_id": "nightly"]).next()
+        #expect(lease == nil, "the lease was released: \(String(describing: lease))")
+
+        // Another host: a lease still held would keep it out for ten minutes (exit 75).
+        let next = try JobProcess.run("etl-nightly", nightlyArguments(work: stoppedWork) + ["--host-id", "host-b"],
+                                      environment: environment)
+        #expect(next.status == 0, "\(step): \(next.standardError)")
+        #expect(try state(uri: uri, database: stopped) == state(uri: uri, database: clean))
+        let exported = { (work: TemporaryDirectory) in try Data(contentsOf: work.url.appendingPathComponent("exports/training/output.csv")) }
+        #expect(try exported(stoppedWork) == exported(cleanWork))
+    }
+
+    @Test func interruptedByCtrlCExits130AndRecordsIt() throws {
+        let work = TemporaryDirectory(), longer = TemporaryDirectory()
+        // Eight 43 s clips on one worker: seconds of work, so the signal arrives mid-run.
+        for id in 1...8 {
+            try FileManager.default.copyItem(atPath: Fixtures.url("audio/chimes_48k.ogg").path, toPath: longer.path + "/\(id).ogg")
+        }
+        let job = try JobProcess.start("etl-features", ["--audio", longer.path, "--work-dir", work.path, "--jobs", "1"])
+        let lockFile = work.path + "/.musicetl.lock"
+        let deadline = Date().addingTimeInterval(60)
+        while !((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").contains("etl-features pid \(job.pid)")
+            && Date() < deadline { usleep(2_000) }
+        kill(job.pid, SIGINT)
+        let outcome = job.wait()
+        #expect(outcome.status == 130, "\(outcome.standardError)")
+        #expect(outcome.lastLine.hasPrefix("etl-features interrupted: received SIGINT"), "\(outcome.lastLine)")
+        let ledger = try String(contentsOfFile: work.path + "/ledger/etl_runs.jsonl", encoding: .utf8)
+        #expect(ledger.contains("\"status\" : \"interrupted\""), "\(ledger)")
+        #expect(ledger.contains("\"exit_code\" : 130"), "\(ledger)")
+        // Nothing half-written is left in staging.
+        let staged = (try? FileManager.default.contentsOfDirectory(atPath: work.path + "/staging/features")) ?? []
+        #expect(!staged.contains { $0.contains(".tmp-") }, "\(staged)")
+    }
+}
+
+enum NightlyStep: String, CaseIterable, Sendable, CustomStringConvertible {
+    case extract, features, normalize, load, export
+
+    /// The step that runs before this one.
+    var previous: String? {
+        let all = Self.allCases
+        guard let index = all.firstIndex(of: self), index > 0 else { return nil }
+        return all[index - 1].rawValue
+    }
+
+    var description: String { rawValue }
 }

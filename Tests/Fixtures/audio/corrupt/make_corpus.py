@@ -67,3 +67,22 @@ write_wav("all_silence_22050.wav", 22050, 1, [(0.0,)] * 22050)
 
 # 1 s of a constant +0.5 (pure DC) at 22.05 kHz.
 write_wav("dc_offset_22050.wav", 22050, 1, [(0.5,)] * 22050)
+
+# An MP3 with 3 000 bytes of noise spliced into the middle: libmpg123 prints "Note: Illegal
+# Audio-MPEG-Header …" / "Trying to resync" lines on stderr while it skips them.
+with open(os.path.join(CLIPS, "loop_compus_160k.mp3"), "rb") as f:
+    clip = f.read()
+noise, state = bytearray(), 12345
+for _ in range(3000):
+    state = (1103515245 * state + 12345) % 2**31
+    noise.append(state >> 16 & 0xFF)
+middle = len(clip) // 2
+with open(os.path.join(HERE, "resync_garbage.mp3"), "wb") as f:
+    f.write(clip[:middle] + bytes(noise) + clip[middle:])
+
+# A WAV whose header announces ten hours (mono 16-bit, 44.1 kHz) but which holds one second.
+ten_hours = 10 * 3600 * 44100 * 2
+with open(os.path.join(HERE, "ten_hours_announced_one_second.wav"), "wb") as f:
+    f.write(b"RIFF" + struct.pack("<I", 36 + ten_hours) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 44100, 88200, 2, 16)
+            + b"data" + struct.pack("<I", ten_hours))
+    f.write(b"".join(struct.pack("<h", round(0.5 * 32767 * sine(440, 44100, t))) for t in range(44100)))

@@ -1,0 +1,153 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+
+/// SIGTERM and SIGINT: a job stops cleanly instead of dying where it stands.
+///
+/// The first signal cancels the job's task (cancellation reaches every child task: the lease
+/// renewer, the features workers) and the steps stop at their next batch boundary
+/// (`Task.checkCancellation`, `Interruption.checkpoint`); each running job then writes its ledger
+/// entry with status `interrupted` and its summary line, the nightly releases its MongoDB lease,
+/// and the process exits 143 (SIGTERM) or 130 (SIGINT). A step still running `gracePeriod`
+/// seconds after the signal (a long blocking call), or a second signal, abandons the run: the
+/// same entries and summary lines are written from here, the leases released, and the process
+/// exits. Abandoning is safe because every staged file is replaced by a rename and every load
+/// is idempotent; the work-dir lock goes with the process.
+public enum Interruption {
+    /// Seconds a job has after the signal to reach a batch boundary.
+    public static let gracePeriod: Double = 10
+
+    /// A job run in progress: how to record it as interrupted if it is abandoned.
+    struct ActiveRun: Sendable {
+        var id: Int
+        var abandon: @Sendable (JobError) -> Void
+    }
+
+    struct State: Sendable {
+        var signal: Int32?
+        var cancel: [@Sendable () -> Void] = []
+        var runs: [ActiveRun] = []
+        var nextRunID = 0
+        var leases: [ObjectIdentifier: Lease] = [:]
+        var abandoning = false
+    }
+
+    private static let state = Mutex(State())
+    private static let queue = DispatchQueue(label: "musicetl.signals")
+    private static let sources = Mutex<[SignalSource]>([])
+
+    /// Owns one dispatch signal source (cancelled with it).
+    final class SignalSource: @unchecked Sendable {  // @unchecked: DispatchSourceSignal is thread-safe
+        let source: any DispatchSourceSignal
+        init(_ source: any DispatchSourceSignal) { self.source = source }
+        deinit { source.cancel() }
+    }
+
+    /// Takes over SIGTERM and SIGINT for this process (once) and cancels `cancel` when one arrives.
+    public static func install(cancelling cancel: @escaping @Sendable () -> Void) {
+        sources.withLock { sources in
+            if sources.isEmpty {
+                for number in [SIGTERM, SIGINT] {
+                    // The default action would kill the process before the handler runs.
+                    _ = Glibc.signal(number, SIG_IGN)
+                    let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+                    source.setEventHandler { received(number) }
+                    source.resume()
+                    sources.append(SignalSource(source))
+                }
+            }
+        }
+        let already = state.withLock { state -> Bool in
+            state.cancel.append(cancel)
+            return state.signal != nil
+        }
+        if already { cancel() }
+    }
+
+    /// The signal received so far (nil while the run may go on).
+    public static var signal: Int32? { state.withLock { $0.signal } }
+
+    /// The exit status of a run stopped by the received signal (nil when none was received).
+    public static var status: ExitStatus? {
+        signal.map { $0 == SIGINT ? .interrupted : .terminated }
+    }
+
+    /// "SIGTERM", "SIGINT".
+    public static func name(of signal: Int32) -> String {
+        switch signal {
+        case SIGTERM: "SIGTERM"
+        case SIGINT: "SIGINT"
+        default: "signal \(signal)"
+        }
+    }
+
+    /// A batch boundary of synchronous code (a worker thread, where `Task.isCancelled` does not
+    /// reach): throws the interruption when a signal has arrived.
+    public static func checkpoint() throws(JobError) {
+        if let error = error() { throw error }
+    }
+
+    /// The error a run stopped by the received signal reports.
+    public static func error(while doing: String? = nil) -> JobError? {
+        guard let signal, let status else { return nil }
+        return JobError(status, "received \(name(of: signal))" + (doing.map { " " + $0 } ?? ""))
+    }
+
+    static func received(_ number: Int32) {
+        let (first, cancel) = state.withLock { state -> (Bool, [@Sendable () -> Void]) in
+            if state.signal == nil {
+                state.signal = number
+                return (true, state.cancel)
+            }
+            return (false, [])
+        }
+        guard first else {
+            abandon(after: "a second signal")
+            return
+        }
+        cancel.forEach { $0() }
+        queue.asyncAfter(deadline: .now() + gracePeriod) {
+            abandon(after: String(format: "%.0f s without reaching a batch boundary", gracePeriod))
+        }
+    }
+
+    /// Records every running job as interrupted (innermost first, so the outermost summary is the
+    /// last line), releases the leases and exits.
+    static func abandon(after reason: String) {
+        let taken = state.withLock { state -> (runs: [ActiveRun], leases: [Lease], signal: Int32)? in
+            if state.abandoning { return nil }
+            state.abandoning = true
+            return (state.runs.reversed(), Array(state.leases.values), state.signal ?? SIGTERM)
+        }
+        guard let taken else { return }
+        let status: ExitStatus = taken.signal == SIGINT ? .interrupted : .terminated
+        let problem = "received \(name(of: taken.signal)); abandoned after \(reason)"
+        for run in taken.runs { run.abandon(JobError(status, problem)) }
+        for lease in taken.leases { lease.release() }
+        exit(status.rawValue)
+    }
+
+    /// Registers a running job; returns the id to end it with.
+    static func begin(abandon: @escaping @Sendable (JobError) -> Void) -> Int {
+        state.withLock { state in
+            state.nextRunID += 1
+            state.runs.append(ActiveRun(id: state.nextRunID, abandon: abandon))
+            return state.nextRunID
+        }
+    }
+
+    static func end(_ id: Int) {
+        state.withLock { $0.runs.removeAll { $0.id == id } }
+    }
+
+    static func hold(_ lease: Lease) {
+        state.withLock { $0.leases[ObjectIdentifier(lease)] = lease }
+    }
+
+    static func drop(_ lease: Lease) {
+        state.withLock { $0.leases[ObjectIdentifier(lease)] = nil }
+    }
+}
