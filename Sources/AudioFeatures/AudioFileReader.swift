@@ -38,7 +38,9 @@ public final class AudioFileReader {
     public let format: String
     public let sampleRate: Int
     public let channels: Int
-    /// `SF_INFO.frames`: an estimate for some formats, never used to stop reading.
+    /// The length the header announces: `SF_INFO.frames`, or for a PCM container whose data
+    /// chunk claims more bytes than the file holds (libsndfile then clamps `SF_INFO.frames` to
+    /// what is there), the frames of the claimed size. Never used to stop reading.
     public let announcedFrames: Int
     /// Mono frames handed out so far.
     public private(set) var framesRead = 0
@@ -59,8 +61,7 @@ public final class AudioFileReader {
         // read that state under one lock. Decoding itself runs unlocked.
         let opened: Result<OpaquePointer, AudioDecodeError> = soundFileOpenLock.withLock {
             if let handle = sf_open(path, Int32(SFM_READ), &info) { return .success(handle) }
-            return .failure(AudioDecodeError(kind: .unreadable, path: path, message: Self.libraryMessage(nil),
-                                             code: Int(sf_error(nil))))
+            return .failure(Self.openFailure(path: path, message: Self.libraryMessage(nil), code: Int(sf_error(nil))))
         }
         let handle: OpaquePointer
         switch opened {
@@ -75,7 +76,7 @@ public final class AudioFileReader {
         self.handle = handle
         self.sampleRate = Int(info.samplerate)
         self.channels = Int(info.channels)
-        self.announcedFrames = Int(info.frames)
+        self.announcedFrames = Self.headerFrames(handle, frames: Int(info.frames))
         self.format = Self.formatName(info.format)
         self.chunkFrames = max(1, chunkFrames)
         self.interleaved = .allocate(capacity: self.chunkFrames * Int(info.channels))
@@ -134,8 +135,54 @@ public final class AudioFileReader {
     private func checkStreamError() throws(AudioDecodeError) {
         let code = Int(sf_error(handle))
         guard code != SF_ERR_NO_ERROR else { return }
-        throw AudioDecodeError(kind: framesRead == 0 ? .unreadable : .truncated, path: path,
+        throw AudioDecodeError(kind: framesRead == 0 ? .undecodable : .truncated, path: path,
                                message: Self.libraryMessage(handle) + " (after \(framesRead) frames)", code: code)
+    }
+
+    /// Why `sf_open` failed. A file that is there but that no decoder takes is `undecodable`
+    /// (libsndfile's generic "File does not exist or is not a regular file" is replaced by what
+    /// is true); a path with no regular file behind it is `unreadable`.
+    static func openFailure(path: String, message: String, code: Int) -> AudioDecodeError {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            return AudioDecodeError(kind: .unreadable, path: path, message: String(cString: strerror(errno)), code: code)
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            return AudioDecodeError(kind: .unreadable, path: path, message: "not a regular file", code: code)
+        }
+        if status.st_size == 0 {
+            return AudioDecodeError(kind: .undecodable, path: path, message: "the file is empty (0 bytes)", code: code)
+        }
+        let said = message.hasPrefix("File does not exist")
+            ? "no decoder recognises its content (\(status.st_size) bytes)" : message
+        return AudioDecodeError(kind: .undecodable, path: path, message: said, code: code)
+    }
+
+    /// The frames the header announces (see `announcedFrames`). libsndfile logs a data chunk
+    /// that claims more than the file holds as `data : 3175200000 (should be 88200)` (`SSND`
+    /// for AIFF, and so on); the claimed length is `frames × claimed / present` bytes.
+    static func headerFrames(_ handle: OpaquePointer, frames: Int) -> Int {
+        var log = [CChar](repeating: 0, count: 16 << 10)
+        let length = Int(sf_command(handle, Int32(SFC_GET_LOG_INFO), &log, Int32(log.count)))
+        guard length > 0, frames > 0 else { return frames }
+        let text = String(decoding: log.prefix(min(length, log.count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return max(frames, claimedFrames(log: text, frames: frames))
+    }
+
+    /// `claimedFrames` of a libsndfile log: the largest ratio of a data chunk's claimed to
+    /// present size, times `frames`. Container lines (RIFF, FORM, RF64) are not the audio data.
+    static func claimedFrames(log: String, frames: Int) -> Int {
+        var claimed = frames
+        for line in log.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":"), let open = line.range(of: "(should be ") else { continue }
+            let label = line[..<colon].trimmingCharacters(in: .whitespaces).uppercased()
+            guard !["RIFF", "RIFX", "RF64", "FORM", "RIFF/WAVE"].contains(label) else { continue }
+            let stated = line[line.index(after: colon)..<open.lowerBound].trimmingCharacters(in: .whitespaces)
+            let present = line[open.upperBound...].prefix { $0.isNumber }
+            guard let stated = Double(stated), let present = Double(present), present > 0, stated > present else { continue }
+            claimed = max(claimed, Int((Double(frames) * stated / present).rounded()))
+        }
+        return claimed
     }
 
     private static func libraryMessage(_ handle: OpaquePointer?) -> String {

@@ -2,8 +2,11 @@
 /// (libsndfile's `sf_strerror` / `sf_error`) so a quarantine record says what actually went wrong.
 public struct AudioDecodeError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: String, Sendable, Equatable {
-        /// libsndfile could not open the file (missing, unrecognised format, malformed header).
+        /// There is no regular file to read at the path (missing, a directory, a FIFO, no permission).
         case unreadable
+        /// The file is there but no decoder takes it (empty, not audio, a malformed header):
+        /// the message is the decoder's reason.
+        case undecodable
         /// The file opened but decoded to zero sample frames.
         case empty
         /// Decoding stopped with an error after some data (a damaged or cut-off stream).

@@ -1,4 +1,4 @@
-import AudioFeatures
+@testable import AudioFeatures
 import Foundation
 import Testing
 import TestSupport
@@ -30,15 +30,47 @@ struct CorruptCorpusTests {
         #expect(frames.zcr.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
 
-    @Test("not audio at all: libsndfile's reason and code")
-    func unreadable() throws {
-        for name in ["zero_bytes.mp3", "text_renamed.mp3", "truncated.ogg", "does_not_exist.flac"] {
+    @Test("not audio at all: undecodable with libsndfile's reason and code; no file at all: unreadable")
+    func undecodable() throws {
+        for name in ["zero_bytes.mp3", "text_renamed.mp3", "truncated.ogg"] {
             let error = try decodeError(name)
-            #expect(error.kind == .unreadable, "\(name): \(error)")
+            #expect(error.kind == .undecodable, "\(name): \(error)")
             #expect(error.code != 0, "\(name): \(error)")
+            #expect(!error.message.contains("does not exist"), "the file is there: \(error)")
         }
         // libsndfile's own words, so a quarantine record explains itself.
         #expect(try decodeError("truncated.ogg").message.contains("malformed"))
+        #expect(try decodeError("zero_bytes.mp3").message.contains("empty"))
+        #expect(try decodeError("text_renamed.mp3").message.contains("no decoder recognises"))
+        let missing = try decodeError("does_not_exist.flac")
+        #expect(missing.kind == .unreadable && missing.message.contains("No such file"), "\(missing)")
+    }
+
+    @Test("a WAV whose header announces ten hours but holds one second is truncated")
+    func headerAnnouncesMoreThanTheFileHolds() throws {
+        let name = "ten_hours_announced_one_second.wav"
+        let error = try decodeError(name)
+        #expect(error.kind == .truncated, "\(error)")
+        #expect(error.message.contains("decoded 44100 of the 1587600000 frames the header announces"), "\(error)")
+        let lenient = try FeatureExtractor()
+        lenient.truncationTolerance = nil
+        let features = try lenient.extract(fileAt: Self.url(name), keepFrames: true)
+        #expect(features.source.decodedFrames == 44_100 && features.source.announcedFrames == 1_587_600_000)
+        // Complete files of every format are untouched by the rule (the MP3 over-reports slightly).
+        for clip in ["../loop_compus_160k.mp3", "../guit_em9.flac", "../tada.ogg", "../xblast_u8_22050_stereo.wav",
+                     "short_50ms_44100.wav", "eight_channels.wav"] {
+            #expect(throws: Never.self, "\(clip)") { try FeatureExtractor().extract(fileAt: Self.url(clip)) }
+        }
+    }
+
+    @Test("a libsndfile log's data chunk that claims more than is present")
+    func claimedFramesFromTheDecoderLog() {
+        let log = "File : x.wav\nRIFF : 3175200036 (should be 88236)\nWAVE\ndata : 3175200000 (should be 88200)\nEnd\n"
+        #expect(AudioFileReader.claimedFrames(log: log, frames: 44_100) == 1_587_600_000)
+        // Only the outer container is off (a trailing chunk): not a claim about the audio.
+        #expect(AudioFileReader.claimedFrames(log: "RIFF : 5000 (should be 4446)\ndata : 4410\n", frames: 2205) == 2205)
+        // A chunk claiming less than is there (trailing bytes) announces nothing more.
+        #expect(AudioFileReader.claimedFrames(log: "data : 100 (should be 4410)\n", frames: 2205) == 2205)
     }
 
     @Test("a header without data is empty")
