@@ -59,15 +59,15 @@ public enum JobRunner {
         // The summary and ledger entry are written once: here, or by `Interruption.abandon` when
         // a signal's grace period runs out while the body is still running.
         let ended = Mutex(false)
-        let finish: @Sendable (JobSummary) -> Void = { summary in
-            guard ended.withLock({ done in defer { done = true }; return !done }) else { return }
-            record(summary, context: context)
+        let finish: @Sendable (JobSummary) -> JobSummary = { summary in
+            guard ended.withLock({ done in defer { done = true }; return !done }) else { return summary }
+            return record(summary, context: context)
         }
         let active = Interruption.begin { error in
             var abandoned = JobSummary()
             abandoned.status = error.status
             abandoned.problem = error.message
-            finish(abandoned)
+            _ = finish(abandoned)
         }
         defer { Interruption.end(active) }
         var summary: JobSummary
@@ -99,24 +99,33 @@ public enum JobRunner {
             summary.status = classified.status
             summary.problem = classified.message
         }
-        finish(summary)
+        summary = finish(summary)
         return (summary.status, summary)
     }
 
-    /// The ledger entry (not for a dry run) and the summary line of a finished run.
-    private static func record(_ summary: JobSummary, context: JobContext) {
+    /// The ledger entry (not for a dry run) and the summary line of a finished run. A run whose
+    /// entry cannot be written to the ledger file (a full disk) is not ok: it fails (exit 1)
+    /// naming the reason, whatever its work did.
+    private static func record(_ summary: JobSummary, context: JobContext) -> JobSummary {
+        var summary = summary
         let options = context.options
         let endedAt = Date()
         if !options.dryRun {
             let entry = RunLedger.entry(context: context, summary: summary, endedAt: endedAt)
-            for problem in RunLedger.record(entry, work: context.work, recorder: context.recorder) {
+            let problems = RunLedger.record(entry, work: context.work, recorder: context.recorder)
+            for problem in problems.file + problems.mongo {
                 context.logger.warning("run ledger: \(problem)")
+            }
+            if summary.status == .ok, let problem = problems.file.first {
+                summary.status = .failure
+                summary.problem = "run ledger: " + problem
             }
         }
         context.recorder.releaseMongo()
         let seconds = endedAt.timeIntervalSince(context.startedAt)
         printSummary(job: context.job, runID: context.runID, summary: summary, seconds: seconds,
                      format: options.logFormat, dryRun: options.dryRun)
+        return summary
     }
 
     static func printSummary(job: String, runID: String, summary: JobSummary, seconds: Double, format: LogFormat,

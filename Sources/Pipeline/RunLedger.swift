@@ -70,7 +70,9 @@ public enum RunLedger {
     /// jobs do not interleave) and, when the job has a MongoDB connection, upserts it. A short
     /// write (a full disk) is reported; the torn line it leaves is skipped by `forEachEntry`, and
     /// the next entry starts on a line of its own.
-    static func record(_ entry: Document, work: WorkDirectory, recorder: RunRecorder) -> [String] {
+    /// Returns what went wrong: with the ledger file (`file`: the run is not recorded) and with
+    /// the `etl_runs` copy in MongoDB (`mongo`: the next `etl-load` uploads the file anyway).
+    static func record(_ entry: Document, work: WorkDirectory, recorder: RunRecorder) -> (file: [String], mongo: [String]) {
         var problems: [String] = []
         let path = path(in: work)
         do {
@@ -96,16 +98,17 @@ public enum RunLedger {
         } catch {
             problems.append("ledger entry not written: \(error)")
         }
+        var mongoProblems: [String] = []
         if let mongo = recorder.mongo {
             do {
                 let client = try mongo.connection.client()
                 let result = try client.collection(collection, database: mongo.database).upsertByID([BSONDocument(entry)])
-                if let refused = result.writeErrors.first { problems.append("etl_runs refused the entry: \(refused.message)") }
+                if let refused = result.writeErrors.first { mongoProblems.append("etl_runs refused the entry: \(refused.message)") }
             } catch {
-                problems.append("etl_runs entry not written: \(error)")
+                mongoProblems.append("etl_runs entry not written: \(error)")
             }
         }
-        return problems
+        return (problems, mongoProblems)
     }
 
     /// True when the file's last byte is not a newline (a torn entry of a run that ran out of disk).

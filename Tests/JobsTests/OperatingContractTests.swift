@@ -65,4 +65,85 @@ import TestSupport
             #expect(run.status == expected, "\(job) \(arguments): \(run.standardError)")
         }
     }
+
+    @Test func aFileGivenWhereADirectoryIsExpectedExits64SayingSo() throws {
+        let work = TemporaryDirectory()
+        let csv = Fixtures.url("sample/fma_metadata/raw_tracks.csv").path
+        let flac = Fixtures.url("sample/audio/000/000002.flac").path
+        let audio = Fixtures.url("sample/audio").path
+        for (job, arguments, flag) in [
+            ("etl-extract", ["--metadata", csv], "--metadata"),
+            ("etl-features", ["--audio", flac], "--audio"),
+            ("etl-nightly", ["--metadata", csv, "--audio", audio, "--dry-run"], "--metadata"),
+            ("etl-nightly", ["--metadata", Fixtures.url("sample/fma_metadata").path, "--audio", flac, "--dry-run"], "--audio"),
+        ] {
+            let run = try JobProcess.run(job, arguments + ["--work-dir", work.path])
+            #expect(run.status == 64, "\(job) \(arguments): \(run.standardError)")
+            #expect(run.lastLine.contains("\(flag) \(flag == "--audio" ? flac : csv) is a file, not a directory"), "\(run.lastLine)")
+        }
+    }
+
+    @Test func nightlyPassesJobsToItsSteps() throws {
+        let work = TemporaryDirectory()
+        let run = try JobProcess.run("etl-nightly", ["--metadata", Fixtures.url("sample/fma_metadata").path,
+                                                     "--audio", Fixtures.url("sample/audio").path, "--work-dir", work.path,
+                                                     "--dry-run", "--jobs", "3"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardError.contains("; 3 workers"), "features got --jobs: \(run.standardError)")
+        let refused = try JobProcess.run("etl-nightly", ["--metadata", "x", "--audio", "y", "--jobs", "0"])
+        #expect(refused.status == 64 && refused.lastLine.contains("--jobs must be at least 1"), "\(refused.lastLine)")
+    }
+
+    /// A ledger line torn by a full disk or a crash: reported, skipped, never a failed run.
+    @Test func aTornLedgerLineNeverFailsALaterRun() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let sample = Fixtures.url("sample/fma_metadata").path
+        let first = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work.path, "--max-reject-ratio", "1"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let ledger = work.path + "/ledger/etl_runs.jsonl"
+        let whole = try String(contentsOfFile: ledger, encoding: .utf8)
+        // The first 60 bytes of an entry, without its newline: what a write cut short leaves.
+        try (whole + String(whole.prefix(60))).write(toFile: ledger, atomically: true, encoding: .utf8)
+        let again = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work.path, "--max-reject-ratio", "1"])
+        #expect(again.status == 0, "\(again.standardError)")
+        let lines = try String(contentsOfFile: ledger, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3, "the next entry starts on its own line: \(lines)")
+        #expect(lines.last?.hasPrefix("{ \"_id\"") == true && lines.last?.hasSuffix("}") == true)
+        let load = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(load.status == 0, "\(load.standardError)")
+        #expect(load.standardError.contains("etl_runs.jsonl:2 is not a complete entry (skipped)"), "\(load.standardError)")
+        let uploaded = try MongoConnection(uri: uri).client().collection("etl_runs", database: database).countDocuments()
+        #expect(uploaded == 3, "both extract entries and the load's own")
+    }
+
+    @Test func killedRunsTemporariesAreRemovedByTheNextRunLiveOnesKept() throws {
+        let work = TemporaryDirectory()
+        // A pid that ran and is gone.
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let dead = finished.processIdentifier
+        let manager = FileManager.default
+        let leftovers = ["staging/metadata/tracks.jsonl.tmp-\(dead)", "staging/features/features.shard-1-of-2.jsonl.tmp-\(dead)",
+                         "exports/.tmp-training-\(dead)/output.csv", "quarantine/20260101T000000-abcdef/audio.rejects.csv.tmp-\(dead)"]
+        // pid 1 always runs: its temporary is someone's work in progress.
+        let live = "staging/features/features.jsonl.tmp-1"
+        for path in leftovers + [live, "staging/metadata/notes.tmp-readme"] {
+            let url = work.url.appendingPathComponent(path)
+            try manager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try "partial".write(to: url, atomically: false, encoding: .utf8)
+        }
+        let run = try JobProcess.run("etl-normalize", ["--work-dir", work.path])
+        #expect(run.status == 69, "nothing staged to normalize, but the leftovers go first: \(run.standardError)")
+        for path in leftovers {
+            #expect(!manager.fileExists(atPath: work.path + "/" + path), "\(path) removed")
+        }
+        #expect(!manager.fileExists(atPath: work.path + "/exports/.tmp-training-\(dead)"))
+        #expect(manager.fileExists(atPath: work.path + "/" + live), "a live process's temporary is kept")
+        #expect(manager.fileExists(atPath: work.path + "/staging/metadata/notes.tmp-readme"), "not a temporary's name")
+        #expect(run.standardError.contains("tracks.jsonl.tmp-\(dead), left by a run that was killed"), "\(run.standardError)")
+    }
 }
