@@ -146,4 +146,93 @@ import TestSupport
         #expect(manager.fileExists(atPath: work.path + "/staging/metadata/notes.tmp-readme"), "not a temporary's name")
         #expect(run.standardError.contains("tracks.jsonl.tmp-\(dead), left by a run that was killed"), "\(run.standardError)")
     }
+
+    /// A full disk: every job that has to write exits 1 with "No space left on device" in its
+    /// summary line (no trap), and once space is back the next night runs and converges, torn
+    /// ledger lines included. Needs a small tmpfs, so root (CI runs as root).
+    @Test(.enabled(if: SmallFileSystem.canMount)) func aFullDiskFailsEveryJobWithItsReasonAndTheNextNightConverges() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let disk = try SmallFileSystem(bytes: 2 << 20)
+        let work = disk.path + "/work"
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let metadata = Fixtures.url("sample/fma_metadata").path, audio = Fixtures.url("sample/audio").path
+        let night = ["--metadata", metadata, "--tracks-file", "raw_tracks.csv", "--audio", audio, "--work-dir", work]
+        let first = try JobProcess.run("etl-nightly", night, environment: environment)
+        #expect(first.status == 0, "\(first.standardError)")
+        let exported = try Data(contentsOf: URL(fileURLWithPath: work + "/exports/training/output.csv"))
+
+        try disk.fill()
+        for (job, arguments) in [
+            ("etl-extract", ["--metadata", metadata, "--tracks-file", "raw_tracks.csv", "--force"]),
+            ("etl-features", ["--audio", audio, "--force"]),
+            ("etl-normalize", ["--force"]),
+            ("etl-export", []),
+            ("etl-nightly", Array(night.dropLast(2)) + ["--force"]),
+        ] {
+            let run = try JobProcess.run(job, arguments + ["--work-dir", work], environment: environment)
+            #expect(run.status == 1, "\(job): \(run.standardError)")
+            #expect(run.lastLine.hasPrefix("\(job) failed") && run.lastLine.contains("No space left on device"),
+                    "\(job): \(run.lastLine)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: work + "/exports/training/output.csv")) == exported,
+                "the previous export is untouched")
+
+        try disk.unfill()
+        let next = try JobProcess.run("etl-nightly", night, environment: environment)
+        #expect(next.status == 0, "\(next.standardError)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: work + "/exports/training/output.csv")) == exported)
+        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: work).filter { $0.contains(".tmp-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+}
+
+/// A tmpfs of a few megabytes mounted on a temporary directory (root only), to run jobs out of disk.
+final class SmallFileSystem {
+    let directory = TemporaryDirectory()
+    var path: String { directory.path }
+    private var filler: String { path + "/filler" }
+
+    static let canMount: Bool = {
+        guard getuid() == 0, let probe = try? SmallFileSystem(bytes: 64 << 10) else { return false }
+        _ = probe
+        return true
+    }()
+
+    init(bytes: Int) throws {
+        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(bytes)", "tmpfs", directory.path]) == 0 else {
+            throw SmallFileSystemError(message: "cannot mount a tmpfs on \(directory.path)")
+        }
+    }
+
+    deinit { _ = Self.run("/bin/umount", [directory.path]) }
+
+    /// Writes zeros until the file system has no block left.
+    func fill() throws {
+        let descriptor = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else { throw SmallFileSystemError(message: "cannot create \(filler)") }
+        defer { close(descriptor) }
+        let block = [UInt8](repeating: 0, count: 4096)
+        while block.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+        // Single bytes too, into the last partial block.
+        while block.withUnsafeBytes({ write(descriptor, $0.baseAddress, 1) }) > 0 {}
+    }
+
+    func unfill() throws {
+        try FileManager.default.removeItem(atPath: filler)
+    }
+
+    private static func run(_ tool: String, _ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+struct SmallFileSystemError: Error {
+    var message: String
 }
