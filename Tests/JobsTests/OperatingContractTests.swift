@@ -147,6 +147,34 @@ import TestSupport
         #expect(run.standardError.contains("tracks.jsonl.tmp-\(dead), left by a run that was killed"), "\(run.standardError)")
     }
 
+    /// A step blocked in a call that does not return (server selection against a dead server)
+    /// cannot reach a batch boundary: after the grace period, or at a second signal, the run is
+    /// abandoned with the same records.
+    @Test(arguments: [false, true]) func aBlockedJobIsAbandonedAfterTheGracePeriodOrASecondSignal(secondSignal: Bool) throws {
+        let work = TemporaryDirectory()
+        let sample = Fixtures.url("sample/fma_metadata").path
+        let staged = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work.path, "--max-reject-ratio", "1"])
+        #expect(staged.status == 0, "\(staged.standardError)")
+        let stuck = try JobProcess.start("etl-load", ["--work-dir", work.path],
+                                         environment: ["MONGODB_URI": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=60000"])
+        let lockFile = work.path + "/.musicetl.lock"
+        let deadline = Date().addingTimeInterval(30)
+        while !((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").contains("etl-load pid \(stuck.pid)")
+            && Date() < deadline { usleep(20_000) }
+        kill(stuck.pid, SIGTERM)
+        if secondSignal {
+            usleep(300_000)
+            kill(stuck.pid, SIGTERM)
+        }
+        let outcome = stuck.wait()
+        #expect(outcome.status == 143, "\(outcome.standardError)")
+        let reason = secondSignal ? "a second signal" : "10 s without reaching a batch boundary"
+        #expect(outcome.lastLine.hasPrefix("etl-load interrupted: received SIGTERM; abandoned after \(reason)"), "\(outcome.lastLine)")
+        let ledger = try String(contentsOfFile: work.path + "/ledger/etl_runs.jsonl", encoding: .utf8)
+        let entry = try #require(ledger.split(separator: "\n").last)
+        #expect(entry.contains("\"job\" : \"etl-load\"") && entry.contains("\"status\" : \"interrupted\""), "\(entry)")
+    }
+
     /// A full disk: every job that has to write exits 1 with "No space left on device" in its
     /// summary line (no trap), and once space is back the next night runs and converges, torn
     /// ledger lines included. Needs a small tmpfs, so root (CI runs as root).
