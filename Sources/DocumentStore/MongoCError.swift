@@ -87,7 +87,7 @@ let libmongocInitialized: Void = {
     mongoc_log_set_handler({ level, domain, message, _ in
         guard level.rawValue <= MONGOC_LOG_LEVEL_WARNING.rawValue, let message else { return }
         let domainText = domain.map { String(cString: $0) } ?? "mongoc"
-        let line = "libmongoc \(domainText): \(String(cString: message))\n"
+        let line = "libmongoc \(domainText): \(MongoConnection.redactSecrets(in: String(cString: message)))\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
     }, nil)
 }()

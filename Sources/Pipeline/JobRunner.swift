@@ -1,3 +1,4 @@
+import DocumentStore
 import Foundation
 import Logging
 import Synchronization
@@ -134,7 +135,7 @@ public enum JobRunner {
         StandardError.drain()
         let counts = summary.counts.map { "\($0.value) \($0.name)" }.joined(separator: ", ")
         var line = "\(job) \(summary.status)\(dryRun ? " (dry run)" : "")"
-        if let problem = summary.problem { line += ": \(problem)" }
+        if let problem = summary.problem { line += ": \(MongoConnection.redactSecrets(in: problem))" }
         if !counts.isEmpty { line += (summary.problem == nil ? ": " : "; ") + counts }
         line += String(format: " in %.2f s [run %@]", seconds, runID)
         switch format {

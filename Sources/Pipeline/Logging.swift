@@ -1,3 +1,4 @@
+import DocumentStore
 import Foundation
 import Logging
 import Synchronization
@@ -43,14 +44,16 @@ public struct StderrLogHandler: LogHandler {
         var merged = metadata
         event.metadata?.forEach { merged[$0.key] = $0.value }
         let time = Date().formatted(.iso8601)
+        // A message may quote a connection string (an error from libmongoc): never its password.
+        let message = MongoConnection.redactSecrets(in: "\(event.message)")
         let line: String
         switch settings.format {
         case .text:
             let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            line = "\(time) \(event.level) \(settings.job): \(event.message)" + (fields.isEmpty ? "" : " " + fields)
+            line = "\(time) \(event.level) \(settings.job): \(message)" + (fields.isEmpty ? "" : " " + fields)
         case .json:
             var object: [String: String] = ["time": time, "level": "\(event.level)", "job": settings.job,
-                                            "run_id": settings.runID, "message": "\(event.message)"]
+                                            "run_id": settings.runID, "message": message]
             merged.forEach { object[$0.key] = "\($0.value)" }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             line = String(decoding: data, as: UTF8.self)
@@ -62,7 +65,8 @@ public struct StderrLogHandler: LogHandler {
     static func foreignLine(_ text: String) -> String {
         let settings = Self.settings.withLock { $0 }
         let object: [String: String] = ["time": Date().formatted(.iso8601), "level": "warning", "job": settings.job,
-                                        "run_id": settings.runID, "source": "stderr", "message": text]
+                                        "run_id": settings.runID, "source": "stderr",
+                                        "message": MongoConnection.redactSecrets(in: text)]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

@@ -175,6 +175,30 @@ import TestSupport
         #expect(entry.contains("\"job\" : \"etl-load\"") && entry.contains("\"status\" : \"interrupted\""), "\(entry)")
     }
 
+    /// The disk fills in the middle of the ledger entry: the short write is reported, and the
+    /// torn line it leaves is skipped by every later reader.
+    @Test(.enabled(if: SmallFileSystem.canMount)) func aShortWriteToTheLedgerIsReported() throws {
+        let disk = try SmallFileSystem(bytes: 256 << 10)
+        let work = disk.path + "/work"
+        let ledger = work + "/ledger/etl_runs.jsonl"
+        try FileManager.default.createDirectory(atPath: work + "/ledger", withIntermediateDirectories: true)
+        // One page minus 50 bytes: the next entry's first 50 bytes fit, the rest does not.
+        try (String(repeating: " ", count: 4096 - 51) + "\n").write(toFile: ledger, atomically: false, encoding: .utf8)
+        try disk.fill()
+        let sample = Fixtures.url("sample/fma_metadata").path
+        let run = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work, "--dry-run"])
+        #expect(run.status == 0, "a dry run writes no ledger entry: \(run.standardError)")
+        let normalize = try JobProcess.run("etl-normalize", ["--work-dir", work])
+        #expect(normalize.status == 69, "its own outcome is kept: \(normalize.standardError)")
+        #expect(normalize.standardError.contains("short write to \(ledger): 50 of "), "\(normalize.standardError)")
+        #expect(normalize.standardError.contains("No space left on device"), "\(normalize.standardError)")
+        try disk.unfill()
+        let again = try JobProcess.run("etl-normalize", ["--work-dir", work])
+        #expect(again.status == 69)
+        let lines = try String(contentsOfFile: ledger, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 4 && lines[1].count == 50 && lines[2].hasPrefix("{ \"_id\""), "torn line, then a whole entry: \(lines)")
+    }
+
     /// A full disk: every job that has to write exits 1 with "No space left on device" in its
     /// summary line (no trap), and once space is back the next night runs and converges, torn
     /// ledger lines included. Needs a small tmpfs, so root (CI runs as root).
