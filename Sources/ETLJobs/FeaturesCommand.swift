@@ -22,15 +22,18 @@ public struct FeaturesCommand: JobCommand {
             A re-run reuses the staged document of every file whose path, size, modification time \
             (milliseconds), parameter hash and extractor version are unchanged (and which has frames exactly \
             when --frames asks for them); --force recomputes. --only restricts the work to those ids; the \
-            other ids' staged documents are kept as they are. --dry-run prints one line per file that would be \
-            computed (compute, id, path, reason; tab-separated) on stdout and writes nothing.
+            other ids' staged documents are kept as they are, in the staged layout: when the staging is the \
+            shards of one --shard N layout, each id goes to its shard's file. --dry-run prints one line per \
+            file that would be computed (compute, id, path, reason; tab-separated) on stdout and writes nothing.
 
             Rejected: files libsndfile cannot open, that decode to zero samples ("empty"), that end well \
             before the length their header announces ("truncated"), or that decode to NaN/infinity. Any file \
             of at least one sample is accepted, as librosa accepts it (a 0.05 s clip gives 3 frames).
 
             --shard K/N takes the ids whose FNV-1a 64-bit hash of the id text (the decimal number, or the \
-            path) is K−1 modulo N, and writes features.shard-K-of-N.jsonl.
+            path) is K−1 modulo N, and writes features.shard-K-of-N.jsonl. A run without --shard or --only \
+            covers every id, so it replaces the shard files of earlier --shard runs (reusing their \
+            documents) with features.jsonl: no id is ever staged in two files.
 
             Exit status 65 when the rejected share of the files exceeds --max-reject-ratio (the documents of \
             the good files are still written); 69 when --audio does not exist.
@@ -78,6 +81,18 @@ public struct FeaturesCommand: JobCommand {
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
         try InputDirectory.check(audio, flag: "--audio", name: "audio directory")
+        if shard == nil, let only = common.onlyIDs.map(Self.normalizedIDs),
+           let count = Self.stagedShardCount(in: context.work.featuresStaging) {
+            // --only in a sharded staging: each id into its own shard's file, never a new layout.
+            let shards = Set(only.map { Int(TrackID(text: $0).stableHash % UInt64(count)) + 1 }).sorted()
+            var summary = JobSummary()
+            for index in shards {
+                var step = self
+                step.shard = ShardSpec(index: index, count: count)
+                summary.add(try await step.execute(context))
+            }
+            return summary
+        }
         var isDirectory: ObjCBool = false
         if let spillDir {
             guard FileManager.default.fileExists(atPath: spillDir, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -128,6 +143,13 @@ public struct FeaturesCommand: JobCommand {
         let result = try await pipeline.run(plan: plan, previous: previous, output: output, rejects: rejects)
         try output.commit()
         try rejects.commit()
+        if shard == nil && common.onlyIDs == nil {
+            // Every id is in features.jsonl now: other layouts' files would stage ids twice.
+            for path in previous.paths where path != outputPath {
+                try FileManager.default.removeItem(atPath: path)
+                context.logger.info("removed \(path): superseded by \(outputName)")
+            }
+        }
 
         summary.count("computed", result.computed)
         summary.count("reused", result.reused)
@@ -146,6 +168,19 @@ public struct FeaturesCommand: JobCommand {
             summary.problem = "\(rejects.count) of \(considered) audio files rejected, over --max-reject-ratio \(maxRejectRatio) (see \(rejects.path))"
         }
         return summary
+    }
+
+    /// N when the staged features are shard files of one `--shard K/N` layout and no
+    /// `features.jsonl`; nil otherwise.
+    static func stagedShardCount(in directory: URL) -> Int? {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+            .filter { $0.hasPrefix("features") && $0.hasSuffix(".jsonl") }
+        let counts = Set(names.map { name -> Int? in
+            let parts = name.dropFirst("features.shard-".count).dropLast(".jsonl".count).split(separator: "-")
+            return name.hasPrefix("features.shard-") && parts.count == 3 && parts[1] == "of" ? Int(parts[2]) : nil
+        })
+        guard counts.count == 1, let count = counts.first ?? nil, count > 1 else { return nil }
+        return count
     }
 
     /// `--only 000002,5` → {"2", "5"}: integer ids compare as numbers, paths as given.
@@ -183,5 +218,17 @@ final class AudioRejects {
 
     func commit() throws {
         try writer?.commit()
+    }
+}
+
+extension JobSummary {
+    /// Adds another run's counts and outputs (one summary for the shards an `--only` run wrote).
+    mutating func add(_ other: JobSummary) {
+        for count in other.counts { self.count(count.name, self[count: count.name] + count.value) }
+        outputs += other.outputs
+        if other.status != .ok {
+            status = other.status
+            problem = [problem, other.problem].compactMap { $0 }.joined(separator: "; ")
+        }
     }
 }

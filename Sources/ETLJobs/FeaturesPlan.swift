@@ -33,6 +33,16 @@ enum TrackID: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// From the text `--only` gives (normalised): digits are a number, anything else a path.
+    init(text: String) {
+        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+           let value = Int64(text) {
+            self = .integer(value)
+        } else {
+            self = .path(text)
+        }
+    }
+
     init?(bson: BSONValue) {
         if let integer = bson.int64Value {
             self = .integer(integer)

@@ -13,6 +13,22 @@ public struct LoadCommand: JobCommand {
     public static let configuration = CommandConfiguration(
         commandName: jobName,
         abstract: "Load staged documents into MongoDB: idempotent bulk upserts, validators and indexes from Schemas/.",
+        discussion: """
+            --only IDS loads only those track ids into the collections keyed by track id (tracks, \
+            features, training); genres, albums, artists and scalers, which extract and normalize \
+            stage whole, are loaded whole (unchanged documents are not written). With --only, \
+            --prune deletes only ids of --only that are no longer staged.
+
+            --prune acts only on staging a successful extract vouches for: \
+            staging/metadata/_SUCCESS.json present and its row counts equal to the staged files', \
+            and staged features that are either features.jsonl or every shard of one --shard layout. \
+            Otherwise the load refuses before writing anything (exit 65).
+
+            Exit status 65 also when a track id is staged twice (in two files of a collection: two \
+            layouts or shards side by side), and when the server refuses a larger share of one \
+            collection's documents than --max-reject-ratio (the refused documents are in \
+            quarantine/<run>/load.rejects.jsonl); 69 when MongoDB is unreachable.
+            """,
         version: MusicETL.version)
 
     @OptionGroup public var mongo: MongoOptions
@@ -23,8 +39,11 @@ public struct LoadCommand: JobCommand {
     @Option(name: .long, help: "Bulk writes in flight at once, each on its own pooled client.")
     public var inFlight = 2
 
-    @Flag(name: .long, help: "Delete documents whose _id is no longer staged (a source row that went away).")
+    @Flag(name: .long, help: "Delete documents whose _id is no longer staged (a source row that went away); only on staging of a successful extract.")
     public var prune = false
+
+    @Option(name: .long, help: "Largest share of one collection's documents the server may refuse before the job fails with exit 65.")
+    public var maxRejectRatio: Double = 0.01
 
     @OptionGroup public var common: CommonOptions
 
@@ -33,10 +52,13 @@ public struct LoadCommand: JobCommand {
     /// MongoDB's limit for one document.
     static let maximumDocumentBytes = 16 * 1024 * 1024
     static let hashField = "_hash"
+    /// The collections whose `_id` is a track id: what `--only` narrows.
+    static let trackKeyedCollections: Set = ["tracks", "features", "training"]
 
     public func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         guard inFlight > 0 else { throw ValidationError("--in-flight must be positive") }
+        guard (0...1).contains(maxRejectRatio) else { throw ValidationError("--max-reject-ratio must be within 0…1") }
     }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
@@ -44,13 +66,18 @@ public struct LoadCommand: JobCommand {
         guard !staged.isEmpty else {
             throw JobError(.unavailable, "nothing staged under \(context.work.staging.path): run etl-extract first")
         }
+        let only = common.onlyIDs.map(FeaturesCommand.normalizedIDs)
+        if prune { try StagedCollections.checkPrunable(staged, work: context.work) }
+        for collection in staged { try collection.checkNoIDStagedTwice() }
         var summary = JobSummary()
         if context.options.dryRun {
             for collection in staged {
                 var count = 0
                 for path in collection.files {
                     let reader = try JSONLinesReader(path: path)
-                    while try reader.next() != nil { count += 1 }
+                    while let document = try reader.next() {
+                        if collection.selects(document["_id"], only: only) { count += 1 }
+                    }
                 }
                 summary.count("\(collection.schema.collection) would load", count)
             }
@@ -64,7 +91,9 @@ public struct LoadCommand: JobCommand {
         defer { progress.finish() }
         if progress.isEnabled { progress.update(done: 0, total: ProgressBar.countLines(inFiles: staged.flatMap(\.files))) }
         var loadedBefore = 0
+        var overRatio: [String] = []
         for staged in staged {
+            let narrowed = staged.isTrackKeyed ? only : nil
             let client = try connection.client()
             let collection = try client.collection(staged.schema.collection, database: mongo.database)
             try collection.installValidator(staged.schema.validator)
@@ -72,13 +101,21 @@ public struct LoadCommand: JobCommand {
             var counts = Counts()
             var stagedIDs: [BSONValue] = []
             for path in staged.files {
-                try await load(path: path, into: collection, connection: connection, rejects: rejects,
+                try await load(path: path, only: narrowed, into: collection, connection: connection, rejects: rejects,
                                counts: &counts, stagedIDs: &stagedIDs, logger: context.logger,
                                progress: progress, progressBase: loadedBefore)
             }
             loadedBefore += counts.read
-            if prune {
+            if prune, let narrowed {
+                // Only ids of --only: every other document stays whatever the staging holds.
+                let stillStaged = Set(stagedIDs.map(\.idText))
+                let gone = narrowed.subtracting(stillStaged).sorted().map { Int64($0).map(BSONValue.integer) ?? .string($0) }
+                if !gone.isEmpty { counts.pruned = try collection.deleteMany(["_id": .document(["$in": .array(gone)])]) }
+            } else if prune, only == nil {
                 counts.pruned = try collection.deleteMany(["_id": .document(["$nin": .array(stagedIDs)])])
+            }
+            if counts.read > 0, Double(counts.rejected) / Double(counts.read) > maxRejectRatio {
+                overRatio.append("\(counts.rejected) of \(counts.read) \(staged.schema.collection)")
             }
             context.logger.info("\(staged.schema.collection): \(counts.read) read, \(counts.inserted) inserted, \(counts.updated) updated, \(counts.unchanged) unchanged, \(counts.rejected) rejected\(prune ? ", \(counts.pruned) pruned" : "")")
             let name = staged.schema.collection
@@ -93,6 +130,11 @@ public struct LoadCommand: JobCommand {
         try uploadLedger(context: context, connection: connection)
         if rejects.count > 0 {
             context.logger.warning("\(rejects.count) documents refused by the server: \(rejects.path)")
+            summary.outputs.append(rejects.path)
+        }
+        if !overRatio.isEmpty {
+            summary.status = .dataError
+            summary.problem = "documents refused over --max-reject-ratio \(maxRejectRatio): \(overRatio.joined(separator: ", ")) (see \(rejects.path))"
         }
         return summary
     }
@@ -121,7 +163,7 @@ public struct LoadCommand: JobCommand {
 
     /// Reads one staged file and writes it in batches, up to `--in-flight` of them at once on
     /// clients of the pool (reading and hashing overlap with the server's work).
-    private func load(path: String, into collection: MongoCollection, connection: MongoConnection,
+    private func load(path: String, only: Set<String>?, into collection: MongoCollection, connection: MongoConnection,
                       rejects: LoadRejects, counts: inout Counts, stagedIDs: inout [BSONValue],
                       logger: Logger, progress: ProgressBar, progressBase: Int) async throws {
         let reader = try JSONLinesReader(path: path)
@@ -157,6 +199,7 @@ public struct LoadCommand: JobCommand {
                 batchBytes = 0
             }
             while let document = try reader.next() {
+                if let only, let id = document["_id"], !only.contains(id.idText) { continue }
                 counts.read += 1
                 guard let id = document["_id"] else {
                     try rejects.add(collection: name, document: document, code: 0,
@@ -232,6 +275,88 @@ public struct LoadCommand: JobCommand {
 struct StagedCollections {
     let schema: EntitySchema
     let files: [String]
+
+    var isTrackKeyed: Bool { LoadCommand.trackKeyedCollections.contains(schema.collection) }
+
+    /// Whether `--only` (normalised ids) takes the document of `id` from this collection.
+    func selects(_ id: BSONValue?, only: Set<String>?) -> Bool {
+        guard let only, isTrackKeyed else { return true }
+        return id.map { only.contains($0.idText) } ?? true
+    }
+
+    static func duplicateMessage(id: BSONValue, first: String, second: String) -> String {
+        "id \(id.idText) is staged twice, at \(first) and at \(second): two layouts or shards side by side; remove the stale file (or re-run the job that writes them) so each id is staged once"
+    }
+
+    /// Stops (exit 65, naming both places) when one id is staged twice across the collection's
+    /// files: an unsharded file left beside shards, or shards of two layouts.
+    func checkNoIDStagedTwice() throws {
+        guard files.count > 1 else { return }
+        var stagedAt: [String: String] = [:]
+        for path in files {
+            let reader = try JSONLinesReader(path: path)
+            while let document = try reader.next() {
+                guard let id = document["_id"] else { continue }
+                let location = "\((path as NSString).lastPathComponent):\(reader.lineNumber)"
+                if let earlier = stagedAt.updateValue(location, forKey: id.canonicalKey) {
+                    throw JobError(.dataError, Self.duplicateMessage(id: id, first: earlier, second: location))
+                }
+            }
+        }
+    }
+
+    /// `--prune` deletes what is not staged, so the staging must be whole: a successful extract's
+    /// marker whose counts match the staged metadata, and features of one complete layout.
+    static func checkPrunable(_ staged: [StagedCollections], work: WorkDirectory) throws {
+        let markerPath = ExtractSuccessMarker.path(in: work)
+        guard let marker = try ExtractSuccessMarker.read(in: work) else {
+            throw JobError(.dataError, "--prune refused: \(markerPath) is missing, so the metadata staging is not known to be from a successful extract; run etl-extract")
+        }
+        let metadataDirectory = work.metadataStaging.path
+        var stagedRows: [String: Int] = [:]
+        for collection in staged {
+            for path in collection.files where (path as NSString).deletingLastPathComponent == metadataDirectory {
+                let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+                stagedRows[name] = try countDocuments(path)
+            }
+        }
+        for name in Set(stagedRows.keys).union(marker.rows.keys).sorted() where stagedRows[name] != marker.rows[name] {
+            let has = stagedRows[name].map { "\($0) rows" } ?? "no file"
+            let says = marker.rows[name].map { "\($0)" } ?? "none"
+            throw JobError(.dataError, "--prune refused: staging/metadata/\(name).jsonl has \(has), the success marker of run \(marker.runID) says \(says); the staging is from a failed or partial run: run etl-extract")
+        }
+        if let features = staged.first(where: { $0.schema.collection == "features" }), let problem = incompleteLayout(features.files) {
+            throw JobError(.dataError, "--prune refused: staged features \(problem); prune needs features.jsonl or every shard of one --shard layout")
+        }
+    }
+
+    /// Why these feature files are not one whole layout, or nil when they are.
+    static func incompleteLayout(_ files: [String]) -> String? {
+        let names = files.map { ($0 as NSString).lastPathComponent }
+        if names == ["features.jsonl"] { return nil }
+        if names.contains("features.jsonl") { return "mix features.jsonl with shards (\(names.joined(separator: ", ")))" }
+        var shards: [Int: Set<Int>] = [:]
+        for name in names {
+            let parts = name.dropFirst("features.shard-".count).dropLast(".jsonl".count).split(separator: "-")
+            guard parts.count == 3, parts[1] == "of", let k = Int(parts[0]), let n = Int(parts[2]) else {
+                return "include \(name), not a shard file"
+            }
+            shards[n, default: []].insert(k)
+        }
+        guard shards.count == 1, let layout = shards.first else {
+            return "mix layouts (\(names.joined(separator: ", ")))"
+        }
+        let count = layout.key
+        let missing = Set(1...max(count, 1)).subtracting(layout.value).sorted()
+        return missing.isEmpty ? nil : "lack shard \(missing.map { "\($0)-of-\(count)" }.joined(separator: ", "))"
+    }
+
+    private static func countDocuments(_ path: String) throws -> Int {
+        let reader = try JSONLinesReader(path: path)
+        var count = 0
+        while try reader.next() != nil { count += 1 }
+        return count
+    }
 
     static func find(in work: WorkDirectory, catalog: SchemaCatalog) throws -> [StagedCollections] {
         try catalog.all().compactMap { schema in

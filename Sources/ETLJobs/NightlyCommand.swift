@@ -123,6 +123,9 @@ public struct NightlyCommand: AsyncParsableCommand {
         var export = try parseStep(ExportCommand.self, ["--collection", exportCollection, "--partition-by", partitionBy] + threads)
         export.mongo = mongo
         export.common = common
+        // --only narrows the work, never the dataset: after the load the database holds every id,
+        // so the night's export is the full one and output.csv stays whole.
+        export.common.only = nil
         return [(ExtractCommand.jobName, extract.execute), (FeaturesCommand.jobName, features.execute),
                 (NormalizeCommand.jobName, normalize.execute), (LoadCommand.jobName, load.execute),
                 (ExportCommand.jobName, export.execute)]

@@ -6,15 +6,29 @@ import Tabular
 
 /// `etl-normalize`: staged tracks + features → `staging/training.jsonl` (labels and the scaled
 /// feature vector per track) and `staging/scaler.json` (fitted on the training split only).
+///
+/// A full run fits the scaler and rewrites every row. `--only` rescales those ids with the
+/// persisted scaler of the last full fit and keeps every other row as it is staged.
 public struct NormalizeCommand: JobCommand {
     public static let jobName = "etl-normalize"
     public static let configuration = CommandConfiguration(
         commandName: jobName,
         abstract: "Join tracks and features, fit a scaler on the training split, write training rows.",
+        discussion: """
+            A full run fits the scaler on the training split and rewrites every row. With --only, \
+            the ids given are rescaled with the scaler of the last full fit (staging/scaler.json) and \
+            every other staged row is kept byte for byte; refitting is a full run's act (the first \
+            --only run with no fitted scaler fits on all staged training rows). Every row records \
+            its scaler_version, the hash of the method and the per-feature parameters, so a refit \
+            that gives the same parameters gives the same version.
+
+            Exit status 65 when a track id is staged twice in the features (two layouts or shards \
+            side by side) or when no training row is there to fit on; 69 when nothing is staged.
+            """,
         version: MusicETL.version)
 
-    @Option(name: .long, help: "Scaling: zscore (default) or minmax.")
-    public var method: FeatureScaler.Method = .zscore
+    @Option(name: .long, help: "Scaling: zscore (default) or minmax. With --only, must be the persisted scaler's.")
+    public var method: FeatureScaler.Method?
 
     @OptionGroup public var common: CommonOptions
 
@@ -29,6 +43,9 @@ public struct NormalizeCommand: JobCommand {
         var matched = false
     }
 
+    static let rowsFile = "training.jsonl"
+    static let scalerFile = "scaler.json"
+
     public func execute(_ context: JobContext) async throws -> JobSummary {
         let tracksPath = context.work.metadataStaging.appendingPathComponent("tracks.jsonl").path
         guard FileManager.default.fileExists(atPath: tracksPath) else {
@@ -39,72 +56,111 @@ public struct NormalizeCommand: JobCommand {
             throw JobError(.unavailable, "no staged features under \(context.work.featuresStaging.path): run etl-features first")
         }
         var labels = try readLabels(tracksPath)
-        let only = common.onlyIDs
+        let only = common.onlyIDs.map(FeaturesCommand.normalizedIDs)
+        let rowsPath = context.work.staging.appendingPathComponent(Self.rowsFile).path
+        let scalerPath = context.work.staging.appendingPathComponent(Self.scalerFile).path
+        let persisted = only == nil ? nil : try PersistedScaler.read(path: scalerPath)
+        if let persisted, let method, method != persisted.scaler.method {
+            throw JobError(.usage, "--method \(method.rawValue) differs from the fitted scaler's \(persisted.scaler.method.rawValue) (\(scalerPath)): a change of method is a full run's (without --only)")
+        }
+        func selected(_ id: BSONValue) -> Bool { only?.contains(id.idText) ?? true }
 
-        // Pass 1: fit on training rows only (a validation or test outlier never moves the scaler).
+        // Pass 1: check that no id is staged twice, and fit on training rows only (a validation
+        // or test outlier never moves the scaler) unless an --only run reuses the fitted scaler.
         var accumulator = FeatureScaler.Accumulator(width: FeatureVector.names.count)
         var hashSplitUsed = 0
         var unmatched: [(String, String)] = []
         var malformed = 0
+        var stagedAt: [String: String] = [:]
         try forEachFeatureDocument(featureFiles) { id, document, location in
+            if let earlier = stagedAt.updateValue(location, forKey: id.canonicalKey) {
+                throw JobError(.dataError, StagedCollections.duplicateMessage(id: id, first: earlier, second: location))
+            }
             guard let track = labels[id.canonicalKey] else {
-                unmatched.append((id.idText, "features without a track (\(location))"))
+                if selected(id) { unmatched.append((id.idText, "features without a track (\(location))")) }
                 return
             }
             let values: [Double]
             do {
                 values = try FeatureVector.values(of: document)
             } catch {
-                malformed += 1
-                unmatched.append((id.idText, "malformed feature document (\(location)): \(error)"))
+                if selected(id) {
+                    malformed += 1
+                    unmatched.append((id.idText, "malformed feature document (\(location)): \(error)"))
+                }
                 return
             }
             labels[id.canonicalKey]?.matched = true
-            if track.split == nil { hashSplitUsed += 1 }
-            if (track.split ?? HashSplit.split(forID: id.idText)) == "training" { accumulator.add(values) }
+            if track.split == nil, selected(id) { hashSplitUsed += 1 }
+            if persisted == nil, (track.split ?? HashSplit.split(forID: id.idText)) == "training" { accumulator.add(values) }
         }
-        for track in labels.values where !track.matched {
+        for track in labels.values where !track.matched && selected(track.id) {
             unmatched.append((track.id.idText, "track without features"))
         }
-        guard accumulator.rows > 0 else {
-            // Say why, and leave the list of what did not match where the engineer will look.
-            let matched = labels.values.filter(\.matched).count
-            if !context.options.dryRun { try writeUnmatched(unmatched, context: context) }
-            throw JobError(.dataError, "no training rows to fit the scaler on: \(matched) of \(labels.count) staged tracks have features and none of them is in the training split (unmatched ids: \(context.quarantineDirectory.path)/normalize.unmatched.csv)")
+        let scaler: FeatureScaler
+        let version: String
+        var scalerDocument: Document?
+        if let persisted {
+            scaler = persisted.scaler
+            version = persisted.version
+        } else {
+            guard accumulator.rows > 0 else {
+                // Say why, and leave the list of what did not match where the engineer will look.
+                let matched = labels.values.filter(\.matched).count
+                if !context.options.dryRun { try writeUnmatched(unmatched, context: context) }
+                throw JobError(.dataError, "no training rows to fit the scaler on: \(matched) of \(labels.count) staged tracks have features and none of them is in the training split (unmatched ids: \(context.quarantineDirectory.path)/normalize.unmatched.csv)")
+            }
+            scaler = accumulator.scaler(method ?? .zscore)
+            let document = try Self.scalerDocument(scaler, splitSource: hashSplitUsed > 0 ? HashSplit.description : "tracks set.split")
+            version = document["_id"]?.stringValue ?? ""
+            scalerDocument = document
         }
-        let scaler = accumulator.scaler(method)
-        let scalerDocument = try scalerDocument(scaler, splitSource: hashSplitUsed > 0 ? HashSplit.description : "tracks set.split")
 
-        // Pass 2: scale every matched row.
+        // Pass 2: scale the selected rows; with --only, every other row is copied as staged, in
+        // the order a full run writes (the features' order), rows of ids without features last.
         var summary = JobSummary()
-        var written = 0, nonFinite = 0
-        let writer = context.options.dryRun ? nil
-            : try StagingWriter(path: context.work.staging.appendingPathComponent("training.jsonl").path)
+        var written = 0, kept = 0, nonFinite = 0
+        let previousRows = only == nil ? nil : try StagedLines(path: rowsPath)
+        let writer = context.options.dryRun ? nil : try AtomicFileWriter(path: rowsPath)
+        var copied = Set<String>()
+        func keep(_ key: String) throws {
+            guard let line = previousRows?.line(forKey: key), copied.insert(key).inserted else { return }
+            try writer?.write(line)
+            kept += 1
+        }
         try forEachFeatureDocument(featureFiles) { id, document, _ in
+            guard selected(id) else { return try keep(id.canonicalKey) }
             guard let track = labels[id.canonicalKey], let values = try? FeatureVector.values(of: document) else { return }
-            if let only, !only.contains(id.idText) { return }
             var row: Document = ["_id": id, "genre_top": track.genreTop, "genres": track.genres,
                                  "split": .string(track.split ?? HashSplit.split(forID: id.idText)),
-                                 "subset": track.subset]
+                                 "subset": track.subset, "scaler_version": .string(version)]
             for (name, value) in zip(FeatureVector.names, scaler.apply(values, nonFinite: &nonFinite)) {
                 row.append(name, .double(value))
             }
-            try writer?.write(row)
+            try writer?.write(Array((try BSONDocument(row).relaxedExtendedJSON + "\n").utf8))
             written += 1
         }
+        for (key, id) in previousRows?.keys ?? [] where !(only?.contains(id.idText) ?? false) { try keep(key) }
         try writer?.commit()
         if !context.options.dryRun {
-            let scalerWriter = try StagingWriter(path: context.work.staging.appendingPathComponent("scaler.json").path)
-            try scalerWriter.write(scalerDocument)
-            try scalerWriter.commit()
+            if let scalerDocument {
+                let scalerWriter = try StagingWriter(path: scalerPath)
+                try scalerWriter.write(scalerDocument)
+                try scalerWriter.commit()
+            }
             try writeUnmatched(unmatched, context: context)
         }
-        context.logger.info("scaler \(method.rawValue) version \(scalerDocument["_id"]?.stringValue ?? "") fitted on \(scaler.fittedRows) training rows; \(written) rows written; \(nonFinite) non-finite values set to 0")
+        if persisted != nil {
+            context.logger.info("scaler \(scaler.method.rawValue) version \(version) (the last full fit, \(scalerPath)) applied to the --only ids; \(written) rows written, \(kept) other rows kept; \(nonFinite) non-finite values set to 0")
+        } else {
+            context.logger.info("scaler \(scaler.method.rawValue) version \(version) fitted on \(scaler.fittedRows) training rows; \(written) rows written; \(nonFinite) non-finite values set to 0")
+        }
         if hashSplitUsed > 0 {
             context.logger.warning("\(hashSplitUsed) tracks have no set.split: used the hash split (\(HashSplit.description))")
         }
         summary.count("rows written", written)
-        summary.count("fitted on", scaler.fittedRows)
+        if only != nil { summary.count("rows kept", kept) }
+        summary.count("fitted on", persisted == nil ? scaler.fittedRows : 0)
         summary.count("tracks without features", unmatched.filter { $0.1 == "track without features" }.count)
         summary.count("features without a track", unmatched.filter { $0.1.hasPrefix("features without") }.count)
         summary.count("malformed", malformed)
@@ -139,14 +195,15 @@ public struct NormalizeCommand: JobCommand {
         }
     }
 
-    private func scalerDocument(_ scaler: FeatureScaler, splitSource: String) throws -> Document {
+    static func scalerDocument(_ scaler: FeatureScaler, splitSource: String) throws -> Document {
         var parameters = Document()
         for (index, name) in FeatureVector.names.enumerated() {
             let keys = scaler.method == .zscore ? ("mean", "std") : ("min", "range")
             parameters.append(name, .document([keys.0: .double(scaler.offsets[index]), keys.1: .double(scaler.scales[index])]))
         }
         var document: Document = ["method": .string(scaler.method.rawValue), "features": .document(parameters)]
-        // The version is the hash of the parameters: the same fit gives the same id.
+        // The version is the hash of the method and the per-feature parameters (their names
+        // included): the same fit gives the same id, whatever the rows or the program version.
         let version = String(try BSONDocument(document).contentHash.prefix(16))
         document = ["_id": .string(version), "method": .string(scaler.method.rawValue),
                     "fitted_on": .document(["split": "training", "rows": .integer(scaler.fittedRows),
@@ -167,3 +224,71 @@ public struct NormalizeCommand: JobCommand {
 }
 
 extension FeatureScaler.Method: ExpressibleByArgument {}
+
+/// `staging/scaler.json` as the last full fit left it: the scaler an `--only` run applies.
+struct PersistedScaler {
+    var scaler: FeatureScaler
+    var version: String
+
+    /// nil when no scaler was fitted yet.
+    static func read(path: String) throws -> PersistedScaler? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let reader = try JSONLinesReader(path: path)
+        func bad(_ why: String) -> JobError { JobError(.dataError, "\(path): \(why); run etl-normalize without --only to fit again") }
+        guard let document = try reader.next()?.document() else { throw bad("empty") }
+        guard let version = document["_id"]?.stringValue,
+              let method = document["method"]?.stringValue.flatMap(FeatureScaler.Method.init(rawValue:)),
+              let features = document["features"]?.documentValue else { throw bad("not a scaler (_id, method, features)") }
+        let keys = method == .zscore ? ("mean", "std") : ("min", "range")
+        var offsets: [Double] = [], scales: [Double] = []
+        for name in FeatureVector.names {
+            guard let parameters = features[name]?.documentValue, let offset = parameters[keys.0]?.doubleValue,
+                  let scale = parameters[keys.1]?.doubleValue else { throw bad("no \(keys.0) and \(keys.1) for \(name)") }
+            offsets.append(offset)
+            scales.append(scale)
+        }
+        let rows = Int(document[path: "fitted_on.rows"]?.int64Value ?? 0)
+        return PersistedScaler(scaler: FeatureScaler(method: method, offsets: offsets, scales: scales, fittedRows: rows),
+                               version: version)
+    }
+}
+
+/// The lines of a staged JSON Lines file by `_id` (memory-mapped: only the index is in memory),
+/// so a merge copies the rows it keeps byte for byte.
+struct StagedLines {
+    private let data: Data
+    private var ranges: [String: Range<Int>] = [:]
+    /// Canonical keys and ids in file order.
+    private(set) var keys: [(String, BSONValue)] = []
+
+    /// An absent file has no lines.
+    init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            data = Data()
+            return
+        }
+        data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        var start = 0
+        var lineNumber = 0
+        while start < data.count {
+            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? data.count
+            lineNumber += 1
+            let text = String(decoding: data[start..<end], as: UTF8.self)
+            if !text.allSatisfy(\.isWhitespace) {
+                guard let id = (try? BSONDocument(json: text))?["_id"] else {
+                    throw JobError(.dataError, "\(path):\(lineNumber): not a staged document with an _id")
+                }
+                if ranges.updateValue(start..<end, forKey: id.canonicalKey) == nil { keys.append((id.canonicalKey, id)) }
+            }
+            start = end
+        }
+    }
+
+    /// The line (with its newline) staged for `key`.
+    func line(forKey key: String) -> [UInt8]? {
+        guard let range = ranges[key] else { return nil }
+        var bytes = [UInt8](data[range])
+        if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+        return bytes
+    }
+}

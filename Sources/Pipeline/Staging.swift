@@ -1,4 +1,5 @@
 import DocumentStore
+import Foundation
 import Tabular
 
 /// Writes a staging file: JSON Lines, one document a line, in relaxed Extended JSON produced by
@@ -74,5 +75,56 @@ public final class QuarantineFile {
 
     public func commit() throws(FileWriteError) {
         try writer?.commit()
+    }
+}
+
+/// `staging/metadata/_SUCCESS.json`: written last, atomically, by an extract that succeeded, so
+/// its presence says the metadata staging is whole. `{"run_id": …, "entities": {"tracks":
+/// {"rows": N}, …}}`, one entry per staged file (`tracks` is `tracks.jsonl`). `etl-load --prune`
+/// deletes only on staging this marker vouches for: present, and its row counts equal the
+/// staged files' line counts.
+public struct ExtractSuccessMarker: Sendable, Equatable {
+    public static let fileName = "_SUCCESS.json"
+
+    public var runID: String
+    /// Rows staged per entity, keyed by the staging file's name without `.jsonl`.
+    public var rows: [String: Int]
+
+    public init(runID: String, rows: [String: Int]) {
+        self.runID = runID
+        self.rows = rows
+    }
+
+    public static func path(in work: WorkDirectory) -> String {
+        work.metadataStaging.appendingPathComponent(fileName).path
+    }
+
+    /// The marker, or nil when there is none; a marker that does not parse is an error.
+    public static func read(in work: WorkDirectory) throws(JobError) -> ExtractSuccessMarker? {
+        let path = path(in: work)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let document = try? BSONDocument(json: String(decoding: data, as: UTF8.self)).document(),
+              let runID = document["run_id"]?.stringValue, let entities = document["entities"]?.documentValue
+        else {
+            throw JobError(.dataError, "\(path) is not an extract success marker ({\"run_id\": …, \"entities\": {…}})")
+        }
+        var rows: [String: Int] = [:]
+        for field in entities.fields {
+            guard let count = field.value.documentValue?["rows"]?.int64Value else {
+                throw JobError(.dataError, "\(path): entities.\(field.key).rows is not a number")
+            }
+            rows[field.key] = Int(count)
+        }
+        return ExtractSuccessMarker(runID: runID, rows: rows)
+    }
+
+    /// Atomically (the reader never sees half a marker).
+    public func write(in work: WorkDirectory) throws {
+        var entities = Document()
+        for name in rows.keys.sorted() { entities.append(name, .document(["rows": .integer(Int64(rows[name] ?? 0))])) }
+        let json = try BSONDocument(["run_id": .string(runID), "entities": .document(entities)]).relaxedExtendedJSON
+        let writer = try AtomicFileWriter(path: Self.path(in: work))
+        try writer.write(Array((json + "\n").utf8))
+        try writer.commit()
     }
 }

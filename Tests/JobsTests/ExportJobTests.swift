@@ -28,8 +28,8 @@ import TestSupport
         let export = work.url.appendingPathComponent("exports/training")
         let rows = try readCSV(export.appendingPathComponent("output.csv").path)
         let header = try #require(rows.first)
-        #expect(Array(header.prefix(4)) == ["track_id", "genre_top", "split", "subset"])
-        #expect(header.count == 4 + 154, "genres (an array) is left out, not dumped as JSON")
+        #expect(Array(header.prefix(5)) == ["track_id", "genre_top", "split", "subset", "scaler_version"])
+        #expect(header.count == 5 + 154, "genres (an array) is left out, not dumped as JSON")
         #expect(rows.count == 61)
 
         // Bit for bit: every number in the CSV parses to exactly the double stored in MongoDB.
@@ -39,7 +39,7 @@ import TestSupport
         while let document = try cursor.next() {
             let row = rows[index]
             #expect(row[0] == String(document["_id"]?.int64Value ?? -1))
-            for (column, name) in header.enumerated().dropFirst(4) {
+            for (column, name) in header.enumerated().dropFirst(5) {
                 let stored = try #require(document[name]?.doubleValue)
                 #expect(Double(row[column])?.bitPattern == stored.bitPattern, "\(name) of track \(row[0])")
             }

@@ -206,9 +206,20 @@ import TestSupport
                 #expect(Int(hash % 2) == index, "\(id)")
             }
         }
-        // An unsharded run reuses what the shards computed.
+        // --only in the sharded staging: each id into its shard's file, the others kept, no new layout.
+        let shardFiles = (1...2).map { work.path + "/staging/features/features.shard-\($0)-of-2.jsonl" }
+        let shardLines = try shardFiles.map(stagedLines)
+        let only = try run(["--audio", tree.path, "--work-dir", work.path, "--only", "2,extra/intro.wav", "--force"])
+        #expect(only.status == 0, "\(only.standardError)")
+        #expect(only.lastLine.contains("2 computed, 0 reused, 3 kept"), "\(only.lastLine)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/staging/features/features.jsonl"))
+        #expect(try shardFiles.map(stagedLines) == shardLines, "recomputed the same; every other line kept")
+
+        // An unsharded run reuses what the shards computed, and replaces them.
         let whole = try run(["--audio", tree.path, "--work-dir", work.path])
         #expect(whole.lastLine.contains("5 files, 0 computed, 5 reused"), "\(whole.lastLine)")
+        #expect(shardFiles.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "no id staged in two files")
+        #expect(try Set(stagedLines(work.path + "/staging/features/features.jsonl")) == Set(shardLines.joined()))
     }
 
     @Test func framesAreStoredOnRequest() throws {

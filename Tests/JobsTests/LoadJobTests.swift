@@ -1,5 +1,6 @@
 import DocumentStore
 import Foundation
+import Pipeline
 import Testing
 import TestSupport
 
@@ -14,6 +15,16 @@ import TestSupport
         let extract = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work.path, "--max-reject-ratio", "1"])
         #expect(extract.status == 0, "\(extract.standardError)")
         return work
+    }
+
+    /// The success marker a successful extract leaves, with the staged files' counts as they are now.
+    private func markSuccessfulExtract(_ work: TemporaryDirectory) throws {
+        var rows: [String: Int] = [:]
+        for name in ["genres", "albums", "artists", "tracks"] {
+            let url = work.url.appendingPathComponent("staging/metadata/\(name).jsonl")
+            if FileManager.default.fileExists(atPath: url.path) { rows[name] = try StagedInputs.read(url).count }
+        }
+        try ExtractSuccessMarker(runID: "test", rows: rows).write(in: WorkDirectory(work.path))
     }
 
     private func documents(_ collection: String, uri: String, database: String) throws -> [Document] {
@@ -72,10 +83,109 @@ import TestSupport
         let withoutPrune = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
         #expect(withoutPrune.lastLine.contains("162 genres unchanged"), "\(withoutPrune.lastLine)")
         #expect(try documents("genres", uri: uri, database: database).count == 163, "no --prune: nothing deleted")
+        try markSuccessfulExtract(work)
         let pruned = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
         #expect(pruned.lastLine.contains("1 genres pruned"), "\(pruned.lastLine)")
         let remaining = try documents("genres", uri: uri, database: database)
         #expect(remaining.count == 162 && !remaining.contains { $0["_id"] == 21 })
+    }
+
+    @Test func pruneRefusesStagingNoSuccessfulExtractVouchesFor() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
+        let loaded = try documents("genres", uri: uri, database: database).count
+        // A failed extract's leftovers: no marker at all.
+        try? FileManager.default.removeItem(atPath: ExtractSuccessMarker.path(in: WorkDirectory(work.path)))
+        let staged = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
+        try StagedInputs.writeLines(Array(try StagedInputs.read(staged).prefix(3)), to: staged)
+        let noMarker = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
+        #expect(noMarker.status == 65, "\(noMarker.standardError)")
+        #expect(noMarker.lastLine.contains("--prune refused") && noMarker.lastLine.contains("_SUCCESS.json is missing"),
+                "\(noMarker.lastLine)")
+        // A marker whose counts are not those of the staged files.
+        try markSuccessfulExtract(work)
+        var marker = try #require(try ExtractSuccessMarker.read(in: WorkDirectory(work.path)))
+        marker.rows["genres"] = 163
+        try marker.write(in: WorkDirectory(work.path))
+        let disagreeing = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
+        #expect(disagreeing.status == 65, "\(disagreeing.standardError)")
+        #expect(disagreeing.lastLine.contains("genres.jsonl has 3 rows, the success marker of run test says 163"),
+                "\(disagreeing.lastLine)")
+        // Features staged by one shard of two: the other shard's ids would be deleted.
+        try markSuccessfulExtract(work)
+        try StagedInputs.writeLines([StagedInputs.featureDocument(id: 2) { _, _ in 1 }],
+                                    to: work.url.appendingPathComponent("staging/features/features.shard-1-of-2.jsonl"))
+        let oneShard = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
+        #expect(oneShard.status == 65, "\(oneShard.standardError)")
+        #expect(oneShard.lastLine.contains("lack shard 2-of-2"), "\(oneShard.lastLine)")
+        #expect(try documents("genres", uri: uri, database: database).count == loaded, "nothing deleted")
+    }
+
+    @Test func onlyLoadsThoseTrackIDsAndPruneNeverDeletesAnotherID() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
+        let before = try documents("tracks", uri: uri, database: database)
+        let ids = before.compactMap { $0["_id"]?.int64Value }
+        #expect(ids.count >= 4)
+        // Staging changes for four tracks: a, b retitled; c and d gone. --only names b and d.
+        let (a, b, c, d) = (ids[0], ids[1], ids[2], ids[3])
+        let staged = work.url.appendingPathComponent("staging/metadata/tracks.jsonl")
+        var tracks = try StagedInputs.read(staged).filter { $0["_id"] != .integer(c) && $0["_id"] != .integer(d) }
+        for index in tracks.indices where [a, b].contains(tracks[index]["_id"]?.int64Value ?? -1) {
+            tracks[index]["title"] = "Retitled"
+        }
+        try StagedInputs.writeLines(tracks, to: staged)
+        try markSuccessfulExtract(work)
+        let only = try JobProcess.run("etl-load", ["--work-dir", work.path, "--only", "\(b),\(d)", "--prune"],
+                                      environment: environment)
+        #expect(only.status == 0, "\(only.standardError)")
+        #expect(only.lastLine.contains("1 tracks read, 0 tracks inserted, 1 tracks updated"), "\(only.lastLine)")
+        #expect(only.lastLine.contains("1 tracks pruned") && only.lastLine.contains("0 genres pruned"), "\(only.lastLine)")
+        let after = try documents("tracks", uri: uri, database: database)
+        #expect(after.first { $0["_id"] == .integer(b) }?["title"] == "Retitled")
+        #expect(!after.contains { $0["_id"] == .integer(d) }, "d is in --only and no longer staged")
+        #expect(after.first { $0["_id"] == .integer(a) } == before.first { $0["_id"] == .integer(a) }, "a is outside --only")
+        #expect(after.contains { $0["_id"] == .integer(c) }, "c is outside --only: never pruned")
+        #expect(after.count == before.count - 1)
+    }
+
+    @Test func aServerThatRefusesTheDocumentsFailsTheLoadNamingTheRejects() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        // Every genre breaks the validator (title must be a string).
+        let staged = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
+        var genres = try StagedInputs.read(staged)
+        for index in genres.indices { genres[index]["title"] = .integer(Int64(index)) }
+        try StagedInputs.writeLines(genres, to: staged)
+        let load = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(load.status == 65, "\(load.standardError)")
+        #expect(load.lastLine.contains("163 of 163 genres") && load.lastLine.contains("load.rejects.jsonl"), "\(load.lastLine)")
+        #expect(load.lastLine.contains("tracks inserted"), "the other collections are still loaded: \(load.lastLine)")
+        // A looser ratio accepts the same load.
+        let loose = try JobProcess.run("etl-load", ["--work-dir", work.path, "--max-reject-ratio", "1"],
+                                       environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(loose.status == 0, "\(loose.lastLine)")
+    }
+
+    @Test func anIDStagedInTwoFeatureFilesIsNeverLoaded() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let document = StagedInputs.featureDocument(id: 2) { _, _ in 1 }
+        try StagedInputs.writeLines([document], to: work.url.appendingPathComponent("staging/features/features.jsonl"))
+        try StagedInputs.writeLines([document], to: work.url.appendingPathComponent("staging/features/features.shard-2-of-2.jsonl"))
+        let load = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(load.status == 65, "\(load.standardError)")
+        #expect(load.lastLine.contains("id 2 is staged twice, at features.jsonl:1 and at features.shard-2-of-2.jsonl:1"),
+                "\(load.lastLine)")
+        #expect(try documents("features", uri: uri, database: database).isEmpty)
     }
 
     @Test func documentBreakingTheValidatorIsQuarantinedWithCode121AndTheRestLand() throws {

@@ -63,6 +63,79 @@ enum HashSplitProbe {
         #expect(scalerAgain["_id"] == scaler["_id"] && scalerAgain["features"] == scaler["features"])
     }
 
+    @Test func onlyRescalesThoseIDsWithTheLastFullFitAndKeepsEveryOtherRow() throws {
+        let work = TemporaryDirectory()
+        try stage(work: work, outlier: 1e6)
+        #expect(try JobProcess.run("etl-normalize", ["--work-dir", work.path]).status == 0)
+        let rowsURL = work.url.appendingPathComponent("staging/training.jsonl")
+        let scalerURL = work.url.appendingPathComponent("staging/scaler.json")
+        let firstLines = try String(contentsOf: rowsURL, encoding: .utf8).split(separator: "\n")
+        let firstScaler = try Data(contentsOf: scalerURL)
+        let version = try #require(try StagedInputs.read(scalerURL).first?["_id"])
+        #expect(try StagedInputs.read(rowsURL).allSatisfy { $0["scaler_version"] == version })
+
+        // Track 1 (training) and track 5 (validation) change; an --only run must not refit.
+        let features = work.url.appendingPathComponent("staging/features/features.jsonl")
+        var documents = try StagedInputs.read(features)
+        documents[0] = featureDocument(id: 1, value: 100)
+        documents[4] = featureDocument(id: 5, value: 7)
+        try StagedInputs.writeLines(documents, to: features)
+        let only = try JobProcess.run("etl-normalize", ["--work-dir", work.path, "--only", "1,5"])
+        #expect(only.status == 0, "\(only.standardError)")
+        #expect(only.lastLine.contains("2 rows written, 4 rows kept"), "\(only.lastLine)")
+        #expect(try Data(contentsOf: scalerURL) == firstScaler, "the fitted scaler stays")
+        let lines = try String(contentsOf: rowsURL, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 6)
+        for index in [1, 2, 3, 5] { #expect(lines[index] == firstLines[index], "row \(index + 1) kept byte for byte") }
+        let rows = try StagedInputs.read(rowsURL)
+        #expect(rows.map { $0["_id"]?.int64Value } == [1, 2, 3, 4, 5, 6], "the order of a full run")
+        // The fit of the first run (training 1, 2, 3, 4: mean 2.5, std sqrt(1.25)), not a new one.
+        #expect(abs((rows[0]["mfcc_mean_01"]?.doubleValue ?? 0) - (100 - 2.5) / 1.25.squareRoot()) < 1e-12)
+        #expect(abs((rows[4]["mfcc_mean_01"]?.doubleValue ?? 0) - (7 - 2.5) / 1.25.squareRoot()) < 1e-12)
+        #expect(rows.allSatisfy { $0["scaler_version"] == version })
+
+        // A method other than the fitted one is a full run's business.
+        let otherMethod = try JobProcess.run("etl-normalize", ["--work-dir", work.path, "--only", "1", "--method", "minmax"])
+        #expect(otherMethod.status == 64, "\(otherMethod.lastLine)")
+        // A full run refits: a new version, recorded by every row.
+        #expect(try JobProcess.run("etl-normalize", ["--work-dir", work.path]).status == 0)
+        let refitted = try #require(try StagedInputs.read(scalerURL).first?["_id"])
+        #expect(refitted != version)
+        #expect(try StagedInputs.read(rowsURL).allSatisfy { $0["scaler_version"] == refitted })
+    }
+
+    @Test func aRefitWithTheSameParametersKeepsTheVersionAndTheRowsBytes() throws {
+        let work = TemporaryDirectory()
+        try stage(work: work, outlier: 1e6)
+        #expect(try JobProcess.run("etl-normalize", ["--work-dir", work.path]).status == 0)
+        let rowsURL = work.url.appendingPathComponent("staging/training.jsonl")
+        let before = try Data(contentsOf: rowsURL)
+        // A validation row changes: the training split, so the fit, is the same.
+        let features = work.url.appendingPathComponent("staging/features/features.jsonl")
+        var documents = try StagedInputs.read(features)
+        documents[4] = featureDocument(id: 5, value: 7)
+        try StagedInputs.writeLines(documents, to: features)
+        #expect(try JobProcess.run("etl-normalize", ["--work-dir", work.path]).status == 0)
+        let after = try String(contentsOf: rowsURL, encoding: .utf8).split(separator: "\n")
+        let beforeLines = String(decoding: before, as: UTF8.self).split(separator: "\n")
+        #expect(after.count == beforeLines.count)
+        for index in after.indices where index != 4 { #expect(after[index] == beforeLines[index]) }
+    }
+
+    @Test func anIDStagedInTwoFeatureFilesStopsTheJobNamingBoth() throws {
+        let work = TemporaryDirectory()
+        try stage(work: work, outlier: 1e6)
+        // An unsharded file left beside a shard of a later --shard run.
+        try StagedInputs.writeLines([featureDocument(id: 3, value: 30)],
+                                    to: work.url.appendingPathComponent("staging/features/features.shard-1-of-2.jsonl"))
+        let run = try JobProcess.run("etl-normalize", ["--work-dir", work.path])
+        #expect(run.status == 65, "\(run.standardError)")
+        #expect(run.lastLine.contains("id 3 is staged twice") && run.lastLine.contains("features.jsonl:3")
+                && run.lastLine.contains("features.shard-1-of-2.jsonl:1"), "\(run.lastLine)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/staging/scaler.json"), "nothing fitted")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/staging/training.jsonl"), "nothing written")
+    }
+
     @Test func withoutInputsTheJobSaysWhatToRunFirst() throws {
         let work = TemporaryDirectory()
         let run = try JobProcess.run("etl-normalize", ["--work-dir", work.path])

@@ -15,8 +15,13 @@ enum StagedInputs {
         func summary(_ offset: Int) -> BSONValue {
             .document(Document(statistics.map { Document.Field($0, .double(value($0, offset))) }))
         }
-        return ["_id": .integer(id), "n_frames": 10, "mfcc": .document(mfcc),
-                "spectral_centroid": summary(20), "zcr": summary(21)]
+        // source and extractor as etl-features writes them, so the documents pass the validator.
+        let source: Document = ["path": .string("000/\(id).flac"), "bytes": 1000, "mtime": .dateTime(1_600_000_000_000),
+                                "format": "FLAC", "sample_rate": 22050, "channels": 1, "duration_s": .double(1)]
+        let extractor: Document = ["version": "test", "params_hash": "0123456789abcdef", "sample_rate": 22050, "n_fft": 2048,
+                                   "hop_length": 512, "n_mels": 128, "n_mfcc": 20]
+        return ["_id": .integer(id), "source": .document(source), "extractor": .document(extractor), "n_frames": 10,
+                "mfcc": .document(mfcc), "spectral_centroid": summary(20), "zcr": summary(21)]
     }
 
     static func track(id: Int, split: String, genreTop: String = "Rock") -> Document {
