@@ -70,6 +70,7 @@ public struct ExtractCommand: JobCommand {
             }
             if let path = result.outputPath { summary.outputs.append(path) }
         }
+        summary.count("values nulled", results.reduce(0) { $0 + $1.valuesNulled })
         summary.count("warnings", results.reduce(0) { $0 + $1.warnings })
         summary.count("rows with repaired text", results.reduce(0) { $0 + $1.repairedText })
         if results.contains(where: { $0.skipped > 0 }) {

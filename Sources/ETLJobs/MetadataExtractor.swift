@@ -28,6 +28,8 @@ public struct MetadataExtractor {
         public var written = 0
         public var quarantined = 0
         public var repairedText = 0
+        /// Optional values that failed to parse or check, nulled in rows that were kept.
+        public var valuesNulled = 0
         public var warnings = 0
         public var skipped = 0
         public var blankLines = 0
@@ -147,13 +149,14 @@ public struct MetadataExtractor {
                 result.written = counts.written
                 result.quarantined = counts.quarantined
                 result.repairedText = counts.repairedText
+                result.valuesNulled = counts.valuesNulled
                 result.warnings = counts.warnings
                 result.skipped = counts.skipped
                 result.blankLines = counts.blankLines
                 result.bytes = counts.bytes
                 result.outputPath = dryRun ? nil : outputPath
                 var line = "\(file.file): \(counts.rowsIn) rows in = \(counts.written) written + \(counts.quarantined) quarantined"
-                line += "; \(counts.warnings) warnings, \(counts.repairedText) with repaired text"
+                line += "; \(counts.valuesNulled) values nulled, \(counts.warnings) warnings, \(counts.repairedText) with repaired text"
                 if counts.blankLines > 0 { line += ", \(counts.blankLines) blank lines skipped" }
                 if counts.skipped > 0 { line += ", \(counts.skipped) outside --only" }
                 line += dryRun ? " (dry run: nothing written)" : " → \(outputPath)"

@@ -86,7 +86,7 @@ import TestSupport
             }
         }
         let counts = results.map {
-            "\($0.file): in \($0.rowsIn) written \($0.written) quarantined \($0.quarantined) warnings \($0.warnings) repaired \($0.repairedText) failure \($0.failure ?? "-")"
+            "\($0.file): in \($0.rowsIn) written \($0.written) quarantined \($0.quarantined) nulled \($0.valuesNulled) warnings \($0.warnings) repaired \($0.repairedText) failure \($0.failure ?? "-")"
         }
         return Result(counts: counts, files: files)
     }
