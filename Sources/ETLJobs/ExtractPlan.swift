@@ -62,9 +62,17 @@ struct ExtractPlan: Sendable {
 
     struct Extra {
         var index: Int
+        /// The header name as written, and the key it is kept under in `extra` (`extraKey`).
         var name: String
+        var keyName: String
         var key: BSONKey
     }
+
+    /// The sub-document that holds a row's columns no property claims: header names are data,
+    /// so they never become top-level keys (an empty, `$`-prefixed or dotted name, or one such
+    /// as `_id`, would make a document the server refuses or one that clashes with the load's).
+    static let extraField = "extra"
+    let extraKey = BSONKey(Self.extraField)
 
     let schema: EntitySchema
     var leaves: [Leaf] = []
@@ -111,6 +119,9 @@ struct ExtractPlan: Sendable {
             }
         }
         guard let idLeaf else { throw JobError(.usage, "schema \(schema.path): no _id property") }
+        if schema.properties.contains(where: { $0.name == Self.extraField }) {
+            throw JobError(.usage, "schema \(schema.path): property \(Self.extraField) is reserved for the columns no property claims")
+        }
         self.idLeaf = idLeaf
     }
 
@@ -186,11 +197,30 @@ struct ExtractPlan: Sendable {
                 binding.missingOptional.append(leaf.path)
             }
         }
-        extras = header.indices.filter { !claimed.contains($0) }.map {
-            Extra(index: $0, name: header[$0], key: BSONKey(header[$0]))
+        var used = Set<String>()
+        extras = header.indices.filter { !claimed.contains($0) }.map { index in
+            var name = Self.safeKey(header[index], position: index + 1)
+            if used.contains(name) {
+                var suffix = 2
+                while used.contains(name + "_\(suffix)") { suffix += 1 }
+                name += "_\(suffix)"
+            }
+            used.insert(name)
+            return Extra(index: index, name: header[index], keyName: name, key: BSONKey(name))
         }
         binding.unknown = extras.map(\.name)
         return binding
+    }
+
+    /// A header name as a key of `extra`: an empty name is `column_<position>` (1-based); a
+    /// leading `$` becomes `_`, and every `.` and NUL `_`, the characters MongoDB refuses or
+    /// reads as paths. Two names that end up equal are told apart by the caller (`_2`, …).
+    static func safeKey(_ name: String, position: Int) -> String {
+        let trimmed = name.trimmingSpaces
+        if trimmed.isEmpty { return "column_\(position)" }
+        var key = String(trimmed.map { $0 == "." || $0 == "\0" ? "_" : $0 })
+        if key.hasPrefix("$") { key = "_" + key.dropFirst() }
+        return key
     }
 
     /// True when some leaf of `object` is bound to a column of the current file.

@@ -122,6 +122,7 @@ struct RowBuilder: Sendable {
         var objectNodes: [ExtractPlan.Object] = []
         var leafKeys: [Unmanaged<BSONKey>]
         var extras: [(column: Int, key: Unmanaged<BSONKey>)]
+        var extraKey: Unmanaged<BSONKey>
         /// Per leaf, the object it is a child of (-1: a top-level leaf).
         var objectOfLeaf: [Int]
 
@@ -129,6 +130,7 @@ struct RowBuilder: Sendable {
             leafKeys = plan.leaves.map { Unmanaged.passUnretained($0.key) }
             objectOfLeaf = Array(repeating: -1, count: plan.leaves.count)
             extras = plan.extras.map { ($0.index, Unmanaged.passUnretained($0.key)) }
+            extraKey = Unmanaged.passUnretained(plan.extraKey)
             for node in plan.nodes {
                 switch node {
                 case .leaf(let index):
@@ -500,15 +502,18 @@ struct RowBuilder: Sendable {
                     }
                 }
             }
-            for extra in shape.extras {
-                let range = record.byteRange(extra.column)
-                try borrowed(extra.key) { (key) throws(BSONBuilderError) in
-                    if range.isEmpty {
-                        try builder.appendNull(key)
-                    } else if try !builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) {
-                        valid = false
+            // The columns no property claims, as text in `extra` (empty cells left out; no
+            // `extra` when all are empty, as with a trailing comma on every line).
+            if shape.extras.contains(where: { !record.byteRange($0.column).isEmpty }) {
+                try borrowed(shape.extraKey) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+                for extra in shape.extras {
+                    let range = record.byteRange(extra.column)
+                    if range.isEmpty { continue }
+                    try borrowed(extra.key) { (key) throws(BSONBuilderError) in
+                        if try !builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) { valid = false }
                     }
                 }
+                try builder.endDocument()
             }
         }
         return valid

@@ -80,6 +80,14 @@ final class TableExtraction {
             }
             header = record.fields
         }
+        // Two columns of one name: which one a property or `extra` would hold is a guess.
+        var firstColumn: [String: Int] = [:]
+        for (index, column) in header.enumerated() where !column.trimmingSpaces.isEmpty {
+            if let first = firstColumn[column] {
+                throw JobError(.dataError, "\(inputPath): column name '\(column)' appears twice in the header (columns \(first + 1) and \(index + 1)); rename one")
+            }
+            firstColumn[column] = index
+        }
         var bound = plan
         let binding = bound.bind(header: header)
         self.plan = bound
@@ -93,8 +101,9 @@ final class TableExtraction {
         if !binding.missingOptional.isEmpty {
             logger.notice("\(name): optional columns absent, left null: \(binding.missingOptional.joined(separator: ", "))")
         }
-        if !binding.unknown.isEmpty {
-            logger.warning("\(name): columns not in schema \(plan.schema.name), carried through as text: \(binding.unknown.joined(separator: ", "))")
+        if !self.plan.extras.isEmpty {
+            let names = self.plan.extras.map { $0.name == $0.keyName ? $0.name : "'\($0.name)' as \($0.keyName)" }
+            logger.warning("\(name): columns not in schema \(plan.schema.name), carried through as text under \(ExtractPlan.extraField): \(names.joined(separator: ", "))")
         }
     }
 

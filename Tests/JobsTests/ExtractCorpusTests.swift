@@ -63,7 +63,14 @@ let corpus: [CorpusCase] = [
     .init(file: "raw_tracks--missing-required-column.csv", status: 65,
           lastLine: ["raw_tracks.csv: missing required column track_id", "schema track"]),
     .init(file: "raw_tracks--unknown-extra-column.csv", written: [2, 3, 5],
-          messages: ["columns not in schema track, carried through as text: track_mood"]),
+          messages: ["columns not in schema track, carried through as text under extra: track_mood"]),
+    // Header names are data: unclaimed columns go under `extra` with safe keys; two of one name fail the file.
+    .init(file: "raw_tracks--trailing-comma-every-line.csv", written: [2, 3, 5],
+          messages: ["carried through as text under extra: '' as column_40"]),
+    .init(file: "raw_tracks--unsafe-header-names.csv", written: [2, 3, 5],
+          messages: ["under extra: '$where' as _where, 'a.b' as a_b, _id, _hash, '' as column_44, title"]),
+    .init(file: "raw_tracks--duplicate-column-name.csv", status: 65,
+          lastLine: ["raw_tracks.csv: column name 'track_listens' appears twice in the header (columns 34 and 40); rename one"]),
     .init(file: "raw_tracks--missing-optional-column.csv", written: [2, 3, 5],
           messages: ["raw_tracks.csv: optional columns absent, left null: set.split, set.subset, lyricist"]),
     .init(file: "raw_tracks--quote-in-unquoted-field.csv", written: [2, 5], quarantined: 1,
@@ -255,7 +262,24 @@ func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
 
     @Test func unknownColumnIsCarriedThroughAsText() throws {
         let tracks = try #require(try corpusRun("raw_tracks--unknown-extra-column.csv").staged("tracks"))
-        #expect(tracks.allSatisfy { $0.keys.contains("track_mood") })
+        #expect(tracks.map { ($0["extra"] as? [String: Any])?["track_mood"] as? String } == ["happy", nil, "sad"])
+        #expect(tracks.allSatisfy { !$0.keys.contains("track_mood") }, "never a top-level key")
+    }
+
+    @Test func headerNamesAreNeverDocumentKeys() throws {
+        let trailing = try #require(try corpusRun("raw_tracks--trailing-comma-every-line.csv").staged("tracks"))
+        let plain = try #require(try corpusRun("raw_tracks--semicolon-delimited.csv").staged("tracks"))
+        #expect(trailing.map { NSDictionary(dictionary: $0) } == plain.map { NSDictionary(dictionary: $0) },
+                "an empty column of an unnamed header adds nothing")
+        let tracks = try #require(try corpusRun("raw_tracks--unsafe-header-names.csv").staged("tracks"))
+        #expect(tracks.map { ($0["_id"] as? NSNumber)?.intValue } == [2, 3, 5], "_id is the track's")
+        #expect(NSDictionary(dictionary: tracks[0]["extra"] as? [String: Any] ?? [:])
+                == ["_where": "1", "a_b": "x", "_id": "7", "_hash": "h", "column_44": "blank-named", "title": "shadow"])
+        #expect(tracks[1]["extra"] == nil, "no extra when its cells are empty")
+        #expect(NSDictionary(dictionary: tracks[2]["extra"] as? [String: Any] ?? [:]) == ["_where": "$x", "a_b": "y.z", "_id": "8"])
+        for track in tracks {
+            #expect(!track.keys.contains { $0.isEmpty || $0.hasPrefix("$") || $0.contains(".") || $0 == "_hash" })
+        }
     }
 
     @Test func unknownAlbumKeepsTheReferenceAndCountsWarnings() throws {
