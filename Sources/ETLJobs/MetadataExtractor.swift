@@ -143,7 +143,6 @@ public struct MetadataExtractor {
             var result = FileResult(schema: file.schema, collection: plan.schema.collection, file: file.file)
             let outputPath = stagingDirectory + "/" + plan.schema.stagingFile
             let started = DispatchTime.now().uptimeNanoseconds
-            defer { results[results.count - 1].seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
             do {
                 let extraction = try TableExtraction(plan: plan, inputPath: metadataDirectory + "/" + file.file,
                                                      headerRows: file.headerRows,
@@ -197,6 +196,7 @@ public struct MetadataExtractor {
                 result.failure = classified.message
                 logger.error("\(file.file): \(classified.message)")
             }
+            result.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             results.append(result)
         }
         guard !dryRun else { return results }

@@ -206,7 +206,7 @@ final class TableExtraction {
                 }
                 for warning in row.warnings { warn(warning) }
                 if !row.repairs.isEmpty { try report(row.repairs, of: batch.record(at: index), id: row.id) }
-                if row.repairedText { counts.repairedText += 1 }
+                if row.repairedText { repairedText(line: batch.line(at: index)) }
                 counts.written += 1
                 if let values = row.fragments { fragments.append(row: values, of: batch.fragmentRows) }
             }
@@ -248,6 +248,14 @@ final class TableExtraction {
         }
     }
 
+    /// Counts a row kept with invalid UTF-8 replaced by U+FFFD, naming the first few by line.
+    private func repairedText(line: Int) {
+        counts.repairedText += 1
+        if counts.repairedText <= 5 {
+            logger.warning("\(inputName):\(line): invalid UTF-8 replaced by U+FFFD (row kept, counted as repaired text)")
+        }
+    }
+
     /// Logs a row-level warning (the first few of each file in full) and counts it.
     func warn(_ message: @autoclosure () -> String) {
         counts.warnings += 1
@@ -278,7 +286,7 @@ final class TableExtraction {
         for warning in warnings { warn(warning) }
         if !slots.repairs.isEmpty { try report(slots.repairs, of: record, id: trackID) }
         try printer?.add(builder)
-        if !valid { counts.repairedText += 1 }
+        if !valid { repairedText(line: record.line) }
         counts.written += 1
         return true
     }

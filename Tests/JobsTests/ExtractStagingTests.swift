@@ -116,3 +116,54 @@ import TestSupport
         #expect(run.outcome.lastLine.contains("raw_albums.csv:0: record 0: not a regular file (a FIFO)"), "\(run.outcome.lastLine)")
     }
 }
+
+/// A full disk or an unwritable staging directory ends the run with exit 1, the system's reason
+/// and the summary line, never a trap; the previous staging stays.
+@Suite struct ExtractWriteFailureTests {
+    @Test func unwritableStagingIsExitOneWithTheReason() throws {
+        let work = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: work.path + "/work/staging", withIntermediateDirectories: true)
+        // A file where the staging directory should be: every staged file fails to open.
+        #expect(FileManager.default.createFile(atPath: work.path + "/work/staging/metadata", contents: Data()))
+        let run = try ExtractRun.run(metadata: ExtractRun.sample, work: work)
+        #expect(run.outcome.status == 1, "\(run.outcome.standardError)")
+        #expect(run.outcome.lastLine.hasPrefix("etl-extract failed: "), "\(run.outcome.lastLine)")
+        #expect(run.outcome.lastLine.contains("Not a directory"), "\(run.outcome.lastLine)")
+    }
+
+    /// A 64 KiB tmpfs, filled: needs the right to mount (root in the CI container).
+    static let smallFileSystem: String? = {
+        let directory = NSTemporaryDirectory() + "musicetl-full-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=64k", "tmpfs", directory]
+        mount.standardError = FileHandle.nullDevice
+        guard (try? mount.run()) != nil else { return nil }
+        mount.waitUntilExit()
+        return mount.terminationStatus == 0 ? directory : nil
+    }()
+
+    @Test(.enabled(if: smallFileSystem != nil, "mounting a tmpfs needs root"))
+    func fullDiskIsExitOneWithNoSpaceLeft() throws {
+        let root = try #require(Self.smallFileSystem)
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = [root]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        for filler in [40, 64] {  // room for some files but not all, then none at all
+            let work = root + "/work-\(filler)"
+            _ = try? FileManager.default.removeItem(atPath: root + "/filler")
+            FileManager.default.createFile(atPath: root + "/filler", contents: Data(count: filler << 10))
+            let outcome = try JobProcess.run("etl-extract", ["--metadata", ExtractRun.sample, "--work-dir", work])
+            #expect(outcome.status == 1, "\(filler) KiB filled: \(outcome.standardError)")
+            #expect(outcome.lastLine.hasPrefix("etl-extract failed: ") && outcome.lastLine.contains("No space left on device"),
+                    "\(outcome.lastLine)")
+            #expect(!FileManager.default.fileExists(atPath: work + "/staging/metadata/_SUCCESS.json"))
+            _ = try? FileManager.default.removeItem(atPath: work)
+        }
+    }
+}
