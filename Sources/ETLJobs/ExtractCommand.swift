@@ -52,6 +52,8 @@ public struct ExtractCommand: JobCommand {
         extractor.tracksFile = tracksFile
         extractor.rowJobs = jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
         extractor.onlyTracks = context.options.onlyIDs.map { Set($0.compactMap { Int64($0) }) }
+        extractor.maxRejectRatio = maxRejectRatio
+        extractor.runID = context.runID
         let results = try extractor.run()
 
         var summary = JobSummary()
@@ -62,11 +64,12 @@ public struct ExtractCommand: JobCommand {
             summary.count("\(result.collection) written", result.written)
             summary.count("\(result.collection) quarantined", result.quarantined)
             if let failure = result.failure { failures.append(failure) }
-            if result.rowsIn > 0, Double(result.quarantined) / Double(result.rowsIn) > maxRejectRatio {
+            if result.overRejectRatio {
                 overRatio.append("\(result.file) \(result.quarantined)/\(result.rowsIn)")
             }
             if let path = result.outputPath { summary.outputs.append(path) }
         }
+        summary.count("values nulled", results.reduce(0) { $0 + $1.valuesNulled })
         summary.count("warnings", results.reduce(0) { $0 + $1.warnings })
         summary.count("rows with repaired text", results.reduce(0) { $0 + $1.repairedText })
         if results.contains(where: { $0.skipped > 0 }) {
@@ -76,6 +79,7 @@ public struct ExtractCommand: JobCommand {
         if !overRatio.isEmpty {
             problems.append("rejects over --max-reject-ratio \(maxRejectRatio): \(overRatio.joined(separator: ", ")) (see \(context.quarantineDirectory.path))")
         }
+        if !problems.isEmpty && !context.options.dryRun { problems.append("staging left as it was") }
         if !problems.isEmpty {
             summary.status = .dataError
             summary.problem = problems.joined(separator: "; ")

@@ -14,7 +14,11 @@ import Tabular
 /// - `x-lookup` on an object: the entity whose documents complete it by id; `x-lookup-field` on a
 ///   child: the field of that entity it is completed from (default: the child's own name);
 /// - `x-derive`: a derivation applied when the input has no value (`genre-root`, `genre-top`,
-///   `genre-ancestors`; see `GenreHierarchy`).
+///   `genre-ancestors`; see `GenreHierarchy`);
+/// - `x-on-invalid`: what a value that fails to parse or check does to its row, on the schema
+///   (every optional property) or on one property (overrides the schema's): `null` (the default
+///   for optional properties) keeps the row with the value null and reports it in the repairs
+///   file; `reject` quarantines the row. The id and required properties always reject.
 /// Validator keywords also checked during extraction: `required`, `minimum`, `maximum`, `enum`,
 /// and `bsonType` array/object for Python literals.
 struct ExtractPlan: Sendable {
@@ -35,6 +39,8 @@ struct ExtractPlan: Sendable {
         var expectsObject = false
         var derive: String?
         var lookupField: String?
+        /// `x-on-invalid: null`: a value that fails to parse or check becomes null (the row is kept).
+        var nullsInvalid = false
         /// A child of an object completed from another entity (`x-lookup`): not reported missing.
         var fromLookup = false
         /// Bound to a header by `bind`.
@@ -56,9 +62,17 @@ struct ExtractPlan: Sendable {
 
     struct Extra {
         var index: Int
+        /// The header name as written, and the key it is kept under in `extra` (`extraKey`).
         var name: String
+        var keyName: String
         var key: BSONKey
     }
+
+    /// The sub-document that holds a row's columns no property claims: header names are data,
+    /// so they never become top-level keys (an empty, `$`-prefixed or dotted name, or one such
+    /// as `_id`, would make a document the server refuses or one that clashes with the load's).
+    static let extraField = "extra"
+    let extraKey = BSONKey(Self.extraField)
 
     let schema: EntitySchema
     var leaves: [Leaf] = []
@@ -69,6 +83,7 @@ struct ExtractPlan: Sendable {
     init(schema: EntitySchema) throws {
         self.schema = schema
         var idLeaf: Int?
+        let schemaPolicy = try Self.onInvalid(schema.document, at: "the schema", schema: schema) ?? .null
         for property in schema.properties {
             let definition = property.definition
             if let children = definition["properties"]?.documentValue {
@@ -80,19 +95,45 @@ struct ExtractPlan: Sendable {
                     var leaf = try Self.leaf(name: child.key, path: property.name + "." + child.key,
                                              definition: childDefinition, isRequired: false, schema: schema)
                     leaf.fromLookup = definition["x-lookup"] != nil
+                    let policy = try Self.onInvalid(childDefinition, at: leaf.path, schema: schema)
+                        ?? Self.onInvalid(definition, at: property.name, schema: schema) ?? schemaPolicy
+                    leaf.nullsInvalid = policy == .null
                     leaves.append(leaf)
                 }
                 nodes.append(.object(Object(name: property.name, key: BSONKey(property.name),
                                             lookup: definition["x-lookup"]?.stringValue, children: start..<leaves.count)))
             } else {
                 if property.name == "_id" { idLeaf = leaves.count }
-                leaves.append(try Self.leaf(name: property.name, path: property.name, definition: definition,
-                                            isRequired: property.isRequired, schema: schema))
+                var leaf = try Self.leaf(name: property.name, path: property.name, definition: definition,
+                                         isRequired: property.isRequired, schema: schema)
+                let own = try Self.onInvalid(definition, at: property.name, schema: schema)
+                if leaf.isRequired || property.name == "_id" {
+                    if own == .null {
+                        throw JobError(.usage, "schema \(schema.path): property \(property.name) is required (or the id): x-on-invalid null cannot apply to it")
+                    }
+                } else {
+                    leaf.nullsInvalid = (own ?? schemaPolicy) == .null
+                }
+                leaves.append(leaf)
                 nodes.append(.leaf(leaves.count - 1))
             }
         }
         guard let idLeaf else { throw JobError(.usage, "schema \(schema.path): no _id property") }
+        if schema.properties.contains(where: { $0.name == Self.extraField }) {
+            throw JobError(.usage, "schema \(schema.path): property \(Self.extraField) is reserved for the columns no property claims")
+        }
         self.idLeaf = idLeaf
+    }
+
+    enum InvalidValuePolicy: String { case null, reject }
+
+    /// The `x-on-invalid` keyword of `definition`, if it has one.
+    private static func onInvalid(_ definition: Document, at place: String, schema: EntitySchema) throws -> InvalidValuePolicy? {
+        guard let value = definition["x-on-invalid"] else { return nil }
+        guard let text = value.stringValue, let policy = InvalidValuePolicy(rawValue: text) else {
+            throw JobError(.usage, "schema \(schema.path): x-on-invalid of \(place) must be \"null\" or \"reject\"")
+        }
+        return policy
     }
 
     private static func leaf(name: String, path: String, definition: Document, isRequired: Bool,
@@ -156,11 +197,30 @@ struct ExtractPlan: Sendable {
                 binding.missingOptional.append(leaf.path)
             }
         }
-        extras = header.indices.filter { !claimed.contains($0) }.map {
-            Extra(index: $0, name: header[$0], key: BSONKey(header[$0]))
+        var used = Set<String>()
+        extras = header.indices.filter { !claimed.contains($0) }.map { index in
+            var name = Self.safeKey(header[index], position: index + 1)
+            if used.contains(name) {
+                var suffix = 2
+                while used.contains(name + "_\(suffix)") { suffix += 1 }
+                name += "_\(suffix)"
+            }
+            used.insert(name)
+            return Extra(index: index, name: header[index], keyName: name, key: BSONKey(name))
         }
         binding.unknown = extras.map(\.name)
         return binding
+    }
+
+    /// A header name as a key of `extra`: an empty name is `column_<position>` (1-based); a
+    /// leading `$` becomes `_`, and every `.` and NUL `_`, the characters MongoDB refuses or
+    /// reads as paths. Two names that end up equal are told apart by the caller (`_2`, …).
+    static func safeKey(_ name: String, position: Int) -> String {
+        let trimmed = name.trimmingSpaces
+        if trimmed.isEmpty { return "column_\(position)" }
+        var key = String(trimmed.map { $0 == "." || $0 == "\0" ? "_" : $0 })
+        if key.hasPrefix("$") { key = "_" + key.dropFirst() }
+        return key
     }
 
     /// True when some leaf of `object` is bound to a column of the current file.

@@ -28,12 +28,19 @@ public struct MetadataExtractor {
         public var written = 0
         public var quarantined = 0
         public var repairedText = 0
+        /// Optional values that failed to parse or check, nulled in rows that were kept.
+        public var valuesNulled = 0
         public var warnings = 0
         public var skipped = 0
         public var blankLines = 0
         public var bytes = 0
         public var failure: String?
+        /// More of the file's rows quarantined than `maxRejectRatio` allows: the run fails.
+        public var overRejectRatio = false
+        /// Staged (nil: not replaced, the run failed or was a dry run).
         public var outputPath: String?
+        /// Lines in the staged file (with --only: the merged file).
+        public var stagedRows = 0
         /// Wall time spent on this file (read, validate, write).
         public var seconds = 0.0
     }
@@ -48,6 +55,11 @@ public struct MetadataExtractor {
     /// (they are small, and the tracks' lookups need them).
     public var onlyTracks: Set<Int64>?
     public var tracksFile: String?
+    /// The largest share of a file's rows that may be quarantined for the run to succeed (and
+    /// replace the staging).
+    public var maxRejectRatio = 1.0
+    /// Named in the staging marker.
+    public var runID = ""
     /// Threads that coerce, build and print the rows of the album, artist and track files while
     /// the calling thread reads and admits them; 1 does everything on the calling thread. The
     /// output is the same for any number.
@@ -110,14 +122,20 @@ public struct MetadataExtractor {
     }
 
     /// Extracts every entity. A file-level error (unreadable header, missing required column,
-    /// unterminated quote) fails that file only: its result carries `failure`, nothing of it is staged.
+    /// unterminated quote) fails that file only: its result carries `failure`. Staging is replaced
+    /// only by a successful run, all entities together: every file is written under a temporary
+    /// name first, and only when no file failed and none is over `maxRejectRatio` are they renamed
+    /// into place and the marker `_SUCCESS.json` written (`StagingMarker`); otherwise the staged
+    /// files and the marker stay as the last successful run left them.
     public func run() throws -> [FileResult] {
         let files = try inputFiles()
         var plans: [String: ExtractPlan] = [:]
         for file in files {
             plans[file.schema] = try ExtractPlan(schema: try catalog.schema(file.schema))
         }
+        if !dryRun { StagingMarker.removeDeadTemporaries(in: stagingDirectory, logger: logger) }
         var results: [FileResult] = []
+        var pending: [(writer: AtomicFileWriter, result: Int)] = []
         var hierarchy: GenreHierarchy?
         var lookups = LookupTables()
         for file in files {
@@ -129,7 +147,9 @@ public struct MetadataExtractor {
                 let extraction = try TableExtraction(plan: plan, inputPath: metadataDirectory + "/" + file.file,
                                                      headerRows: file.headerRows,
                                                      quarantineDirectory: quarantineDirectory, logger: logger)
-                if !dryRun { extraction.stage(to: try AtomicFileWriter(path: outputPath)) }
+                // With --only, the tracks' new lines are merged into the staged file afterwards.
+                let mergesOnly = file.schema == "track" && onlyTracks != nil
+                if !dryRun { extraction.stage(to: try AtomicFileWriter(path: outputPath + (mergesOnly ? ".only" : ""))) }
                 switch file.schema {
                 case "genre":
                     hierarchy = try extractGenres(extraction)
@@ -140,33 +160,61 @@ public struct MetadataExtractor {
                     lookups.tables[file.schema] = table
                 }
                 try extraction.finish()
-                try extraction.output?.commit()
                 let counts = extraction.counts
+                result.stagedRows = counts.written
+                if let output = extraction.output {
+                    try output.finishWriting()
+                    if mergesOnly, let onlyTracks {
+                        let merged = try AtomicFileWriter(path: outputPath)
+                        result.stagedRows = try StagedLines.merge(new: output.temporaryPath, previous: outputPath,
+                                                                  only: onlyTracks, into: merged)
+                        try merged.finishWriting()
+                        pending.append((merged, results.count))
+                    } else {
+                        pending.append((output, results.count))
+                    }
+                }
                 result.rowsIn = counts.rowsIn
                 result.written = counts.written
                 result.quarantined = counts.quarantined
                 result.repairedText = counts.repairedText
+                result.valuesNulled = counts.valuesNulled
                 result.warnings = counts.warnings
                 result.skipped = counts.skipped
                 result.blankLines = counts.blankLines
                 result.bytes = counts.bytes
-                result.outputPath = dryRun ? nil : outputPath
+                result.overRejectRatio = counts.rowsIn > 0 && Double(counts.quarantined) / Double(counts.rowsIn) > maxRejectRatio
                 var line = "\(file.file): \(counts.rowsIn) rows in = \(counts.written) written + \(counts.quarantined) quarantined"
-                line += "; \(counts.warnings) warnings, \(counts.repairedText) with repaired text"
+                line += "; \(counts.valuesNulled) values nulled, \(counts.warnings) warnings, \(counts.repairedText) with repaired text"
                 if counts.blankLines > 0 { line += ", \(counts.blankLines) blank lines skipped" }
                 if counts.skipped > 0 { line += ", \(counts.skipped) outside --only" }
-                line += dryRun ? " (dry run: nothing written)" : " → \(outputPath)"
+                line += dryRun ? " (dry run: nothing written)" : ""
                 logger.info("\(line)")
             } catch {
                 let classified = JobError.classify(error)
                 guard classified.status == .dataError else { throw error }
                 result.failure = classified.message
-                logger.error("\(file.file): \(classified.message); nothing staged for \(plan.schema.collection)")
+                logger.error("\(file.file): \(classified.message)")
             }
             // Timed here, not in a defer: an error thrown above (a full disk) leaves no result to time.
             result.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             results.append(result)
         }
+        guard !dryRun else { return results }
+        guard results.allSatisfy({ $0.failure == nil && !$0.overRejectRatio }) else {
+            logger.error("staging left as the last successful run left it (\(stagingDirectory)): this run failed")
+            return results
+        }
+        // The marker goes first and comes back last: a run killed in between leaves none.
+        try StagingMarker.remove(in: stagingDirectory)
+        for (writer, index) in pending {
+            try writer.publish()
+            results[index].outputPath = writer.path
+        }
+        try StagingMarker(job: ExtractCommand.jobName, run: runID, only: onlyTracks,
+                          files: results.map { .init(name: ($0.outputPath as NSString?)?.lastPathComponent ?? "", collection: $0.collection,
+                                                     source: $0.file, rows: $0.stagedRows) })
+            .write(in: stagingDirectory)
         return results
     }
 

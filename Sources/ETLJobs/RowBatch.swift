@@ -44,6 +44,8 @@ struct BuiltRow {
     var line: Range<Int>?
     var repairedText: Bool
     var warnings: [String]
+    /// Optional values nulled because they failed to parse or check.
+    var repairs: [ValueRepair]
     /// The row's lookup fields: its row in the batch's `fragmentRows`.
     var fragments: Int?
 }
@@ -223,6 +225,7 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
                                                 text: work.buildsWithLibbson ? nil : fragmentText, into: fragmentRows,
                                                 literals: printedLiterals)
         }
-        outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, fragments: fragments)))
+        outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, repairs: slots.repairs,
+                                        fragments: fragments)))
     }
 }

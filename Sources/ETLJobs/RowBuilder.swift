@@ -44,6 +44,8 @@ struct RowSlots {
     var slots: [Slot]
     var values: [FieldValue] = []
     var integers: [Int64] = []
+    /// Values of optional fields that failed to parse or check and were nulled (`x-on-invalid`).
+    var repairs: [ValueRepair] = []
 
     init(leaves: Int) {
         slots = Array(repeating: .missing, count: leaves)
@@ -81,6 +83,13 @@ struct RowSlots {
     }
 }
 
+/// A value nulled because it failed to parse or check: the leaf, the record's column and why.
+struct ValueRepair: Sendable {
+    var leaf: Int
+    var column: Int
+    var reason: String
+}
+
 /// Coerces, validates and builds the rows of one file against its bound plan. Immutable, so the
 /// worker threads of `TableExtraction` share one.
 struct RowBuilder: Sendable {
@@ -113,6 +122,7 @@ struct RowBuilder: Sendable {
         var objectNodes: [ExtractPlan.Object] = []
         var leafKeys: [Unmanaged<BSONKey>]
         var extras: [(column: Int, key: Unmanaged<BSONKey>)]
+        var extraKey: Unmanaged<BSONKey>
         /// Per leaf, the object it is a child of (-1: a top-level leaf).
         var objectOfLeaf: [Int]
 
@@ -120,6 +130,7 @@ struct RowBuilder: Sendable {
             leafKeys = plan.leaves.map { Unmanaged.passUnretained($0.key) }
             objectOfLeaf = Array(repeating: -1, count: plan.leaves.count)
             extras = plan.extras.map { ($0.index, Unmanaged.passUnretained($0.key)) }
+            extraKey = Unmanaged.passUnretained(plan.extraKey)
             for node in plan.nodes {
                 switch node {
                 case .leaf(let index):
@@ -196,6 +207,7 @@ struct RowBuilder: Sendable {
         var maximum: Double?
         var expectsArray: Bool
         var expectsObject: Bool
+        var nullsInvalid: Bool
     }
 
     static func hotLeaves(_ plan: ExtractPlan) -> [HotLeaf] {
@@ -203,7 +215,8 @@ struct RowBuilder: Sendable {
             HotLeaf(column: leaf.columnIndex ?? -1, cellType: leaf.cellType,
                     hasChecks: leaf.minimum != nil || leaf.maximum != nil || leaf.allowed != nil || leaf.expectsArray || leaf.expectsObject,
                     hasItemKey: leaf.itemKey != nil, hasEmptyValue: leaf.emptyValue != nil, isRequired: leaf.isRequired,
-                    minimum: leaf.minimum, maximum: leaf.maximum, expectsArray: leaf.expectsArray, expectsObject: leaf.expectsObject)
+                    minimum: leaf.minimum, maximum: leaf.maximum, expectsArray: leaf.expectsArray, expectsObject: leaf.expectsObject,
+                    nullsInvalid: leaf.nullsInvalid)
         }
     }
 
@@ -234,14 +247,17 @@ struct RowBuilder: Sendable {
         }
         literals?.removeAll()
         // The values apart while the slots are written through a pointer (one access each).
-        var values: [FieldValue] = [], integers: [Int64] = []
+        var values: [FieldValue] = [], integers: [Int64] = [], repairs: [ValueRepair] = []
         swap(&values, &row.values)
         swap(&integers, &row.integers)
+        swap(&repairs, &row.repairs)
         values.removeAll(keepingCapacity: true)
         integers.removeAll(keepingCapacity: true)
+        repairs.removeAll(keepingCapacity: true)
         defer {
             swap(&values, &row.values)
             swap(&integers, &row.integers)
+            swap(&repairs, &row.repairs)
         }
         return record.bytes.withUnsafeBufferPointer { buffer -> Result<Int64, Reject> in
             if record.mayHoldNUL, let base = buffer.baseAddress, let nul = memchr(base, 0, buffer.count) {
@@ -292,13 +308,19 @@ struct RowBuilder: Sendable {
                         if cellType == .string {
                             // Read in place: binding the set to a local retained it per cell, a count
                             // both workers share.
-                            if leafInfo.pointee.hasChecks, plan.leaves[index].allowed != nil {
+                            if leafInfo.pointee.hasChecks, let allowed = plan.leaves[index].allowed {
+                                // Spaces around a listed value are a hand edit, not another value.
                                 let text = String(decoding: cell, as: UTF8.self)
-                                guard plan.leaves[index].allowed?.contains(text) ?? true else {
-                                    let allowed = plan.leaves[index].allowed ?? []
-                                    return Reject(reason: "'\(text.excerpt)' is not one of \(allowed.sorted().joined(separator: ", "))",
-                                                  column: header[column])
+                                let trimmed = String(text.trimmingSpaces)
+                                if allowed.contains(trimmed) {
+                                    slotBuffer[index] = trimmed == text ? .text(column) : RowSlots.slot(for: .string(trimmed), in: &values)
+                                    continue
                                 }
+                                let reason = "'\(text.excerpt)' is not one of \(allowed.sorted().joined(separator: ", "))"
+                                guard leafInfo.pointee.nullsInvalid else { return Reject(reason: reason, column: header[column]) }
+                                slotBuffer[index] = .null
+                                repairs.append(ValueRepair(leaf: index, column: column, reason: reason))
+                                continue
                             }
                             slotBuffer[index] = .text(column)
                             continue
@@ -346,16 +368,22 @@ struct RowBuilder: Sendable {
                                 continue
                             }
                         }
+                        let problem: String
                         switch cellType.coerce(utf8: cell, itemKey: itemKey) {
                         case .failure(let failure):
-                            return Reject(reason: failure.reason, column: header[column])
+                            problem = failure.reason
                         case .success(let value):
-                            if leafInfo.pointee.hasChecks,
-                               let problem = Self.check(value, against: leafInfo.pointee, column: column, of: header) {
-                                return Reject(reason: problem, column: header[column])
+                            guard leafInfo.pointee.hasChecks,
+                                  let failedCheck = Self.check(value, against: leafInfo.pointee, column: column, of: header) else {
+                                slotBuffer[index] = RowSlots.slot(for: value, in: &values)
+                                continue
                             }
-                            slotBuffer[index] = RowSlots.slot(for: value, in: &values)
+                            problem = failedCheck
                         }
+                        // An optional field's bad value costs the value, not the row (`x-on-invalid`).
+                        guard leafInfo.pointee.nullsInvalid else { return Reject(reason: problem, column: header[column]) }
+                        slotBuffer[index] = .null
+                        repairs.append(ValueRepair(leaf: index, column: column, reason: problem))
                     }
                     return nil
                 }
@@ -368,12 +396,22 @@ struct RowBuilder: Sendable {
         }
     }
 
-    /// Empty, or (for typed cells) only spaces and tabs.
-    private static func isBlank(_ cell: UnsafeBufferPointer<UInt8>, text: Bool) -> Bool {
+    /// Empty, or (for typed cells) only spaces and tabs or a missing-value marker as spreadsheets
+    /// and pandas write them: `NaN`, `null`, `N/A`, `NA`, `None` (any case, spaces around).
+    /// Text is kept as written: a title may well be "None".
+    static func isBlank(_ cell: UnsafeBufferPointer<UInt8>, text: Bool) -> Bool {
         if cell.isEmpty { return true }
         if text { return false }
-        return cell.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+        var start = 0, end = cell.count
+        while start < end && (cell[start] == 0x20 || cell[start] == 0x09) { start += 1 }
+        while end > start && (cell[end - 1] == 0x20 || cell[end - 1] == 0x09) { end -= 1 }
+        guard end - start <= 4 else { return false }
+        if start == end { return true }
+        let word = cell[start..<end].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }  // ASCII lower case
+        return Self.missingValueMarkers.contains { $0.elementsEqual(word) }
     }
+
+    private static let missingValueMarkers: [[UInt8]] = ["nan", "null", "n/a", "na", "none"].map { Array($0.utf8) }
 
     /// Whether a number is within the leaf's range, as `check` requires.
     @inline(__always)
@@ -451,7 +489,9 @@ struct RowBuilder: Sendable {
                     if !objectValid { valid = false }
                     // Not kept when libbson would refuse the row (a key with a NUL byte): a copy
                     // would not carry the refusal.
-                    if let reuse, let span = builder.lastValueSpan, let writer = builder as? RelaxedJSONWriter, writer.refusal == nil {
+                    // Nor when a child's value was nulled: a reuse would not report the repair again.
+                    if let reuse, let span = builder.lastValueSpan, let writer = builder as? RelaxedJSONWriter, writer.refusal == nil,
+                       !slots.repairs.contains(where: { shape.objectOfLeaf[$0.leaf] == object }) {
                         var unknownID: Int64?
                         if warnings.count > warned, let idLeaf = shape.objects[object].lookupIDLeaf,
                            case .int(let id) = slots[idLeaf] {
@@ -462,15 +502,18 @@ struct RowBuilder: Sendable {
                     }
                 }
             }
-            for extra in shape.extras {
-                let range = record.byteRange(extra.column)
-                try borrowed(extra.key) { (key) throws(BSONBuilderError) in
-                    if range.isEmpty {
-                        try builder.appendNull(key)
-                    } else if try !builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) {
-                        valid = false
+            // The columns no property claims, as text in `extra` (empty cells left out; no
+            // `extra` when all are empty, as with a trailing comma on every line).
+            if shape.extras.contains(where: { !record.byteRange($0.column).isEmpty }) {
+                try borrowed(shape.extraKey) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+                for extra in shape.extras {
+                    let range = record.byteRange(extra.column)
+                    if range.isEmpty { continue }
+                    try borrowed(extra.key) { (key) throws(BSONBuilderError) in
+                        if try !builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) { valid = false }
                     }
                 }
+                try builder.endDocument()
             }
         }
         return valid

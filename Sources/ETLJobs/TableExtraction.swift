@@ -17,6 +17,8 @@ struct TableCounts: Sendable {
     var quarantined = 0
     /// Rows kept with invalid UTF-8 replaced by U+FFFD.
     var repairedText = 0
+    /// Optional values that failed to parse or check, nulled in rows that were kept (`x-on-invalid`).
+    var valuesNulled = 0
     /// Row-level warnings that do not reject a row (unknown album, genre cycle root, …).
     var warnings = 0
     var skipped = 0
@@ -43,6 +45,7 @@ final class TableExtraction {
     private let reader: CSVReader
     private(set) var header: [String] = []
     private var quarantine: QuarantineFile?
+    private var repairsFile: CSVWriter?
     private let quarantineDirectory: String?
     /// Updated per row while admitting, on one thread: no dynamic exclusivity checks.
     @exclusivity(unchecked) var counts = TableCounts()
@@ -77,6 +80,14 @@ final class TableExtraction {
             }
             header = record.fields
         }
+        // Two columns of one name: which one a property or `extra` would hold is a guess.
+        var firstColumn: [String: Int] = [:]
+        for (index, column) in header.enumerated() where !column.trimmingSpaces.isEmpty {
+            if let first = firstColumn[column] {
+                throw JobError(.dataError, "\(inputPath): column name '\(column)' appears twice in the header (columns \(first + 1) and \(index + 1)); rename one")
+            }
+            firstColumn[column] = index
+        }
         var bound = plan
         let binding = bound.bind(header: header)
         self.plan = bound
@@ -90,8 +101,9 @@ final class TableExtraction {
         if !binding.missingOptional.isEmpty {
             logger.notice("\(name): optional columns absent, left null: \(binding.missingOptional.joined(separator: ", "))")
         }
-        if !binding.unknown.isEmpty {
-            logger.warning("\(name): columns not in schema \(plan.schema.name), carried through as text: \(binding.unknown.joined(separator: ", "))")
+        if !self.plan.extras.isEmpty {
+            let names = self.plan.extras.map { $0.name == $0.keyName ? $0.name : "'\($0.name)' as \($0.keyName)" }
+            logger.warning("\(name): columns not in schema \(plan.schema.name), carried through as text under \(ExtractPlan.extraField): \(names.joined(separator: ", "))")
         }
     }
 
@@ -193,7 +205,8 @@ final class TableExtraction {
                     continue
                 }
                 for warning in row.warnings { warn(warning) }
-                if row.repairedText { counts.repairedText += 1 }
+                if !row.repairs.isEmpty { try report(row.repairs, of: batch.record(at: index), id: row.id) }
+                if row.repairedText { repairedText(line: batch.line(at: index)) }
                 counts.written += 1
                 if let values = row.fragments { fragments.append(row: values, of: batch.fragmentRows) }
             }
@@ -213,6 +226,34 @@ final class TableExtraction {
             quarantine = QuarantineFile(directory: quarantineDirectory, inputFileName: inputName, header: header)
         }
         try quarantine?.reject(record, reason: reason, column: column)
+    }
+
+    /// Sends the values nulled in a kept row to `quarantine/<run-id>/<file>.repairs.csv`: one line
+    /// per value with the record's line, its id, the property, the column, the value as read and why.
+    func report(_ repairs: [ValueRepair], of record: CSVRecord, id: Int64) throws {
+        for repair in repairs {
+            counts.valuesNulled += 1
+            let path = plan.leaves[repair.leaf].path
+            if counts.valuesNulled <= 5 {
+                logger.warning("\(inputName):\(record.line): \(header[repair.column]): \(repair.reason) → value nulled, row kept")
+            }
+            guard let quarantineDirectory else { continue }
+            if repairsFile == nil {
+                let writer = try CSVWriter(path: quarantineDirectory + "/" + inputName + ".repairs.csv")
+                try writer.writeRecord(["line", "id", "field", "column", "value", "reason"])
+                repairsFile = writer
+            }
+            try repairsFile?.writeRecord([String(record.line), String(id), path, header[repair.column], record[repair.column],
+                                          repair.reason])
+        }
+    }
+
+    /// Counts a row kept with invalid UTF-8 replaced by U+FFFD, naming the first few by line.
+    private func repairedText(line: Int) {
+        counts.repairedText += 1
+        if counts.repairedText <= 5 {
+            logger.warning("\(inputName):\(line): invalid UTF-8 replaced by U+FFFD (row kept, counted as repaired text)")
+        }
     }
 
     /// Logs a row-level warning (the first few of each file in full) and counts it.
@@ -243,8 +284,9 @@ final class TableExtraction {
             return false
         }
         for warning in warnings { warn(warning) }
+        if !slots.repairs.isEmpty { try report(slots.repairs, of: record, id: trackID) }
         try printer?.add(builder)
-        if !valid { counts.repairedText += 1 }
+        if !valid { repairedText(line: record.line) }
         counts.written += 1
         return true
     }
@@ -261,6 +303,10 @@ final class TableExtraction {
     func finish() throws {
         try printer?.finish()
         try quarantine?.commit()
+        try repairsFile?.commit()
+        if counts.valuesNulled > 0 {
+            logger.warning("\(inputName): \(counts.valuesNulled) values nulled in rows kept\(repairsFile.map { " (see \($0.path))" } ?? " (dry run: not written)")")
+        }
         if counts.quarantined > 0 {
             logger.warning("\(inputName): \(counts.quarantined) rows quarantined\(quarantine.map { " in \($0.path)" } ?? " (dry run: not written)")")
         }

@@ -22,6 +22,8 @@ public final class AtomicFileWriter {
     private let flushThreshold = 1 << 20
     private static let directWriteMinimum = 64 << 10
     public private(set) var bytesWritten = 0
+    /// Renamed over `path`: the temporary file is no longer this writer's to remove.
+    private var published = false
     /// Bytes handed to the kernel's writeback so far (`startWriteback`).
     private var writebackStarted = 0
     /// Writeback is started every this many bytes, so that `commit`'s fsync finds little left
@@ -37,10 +39,8 @@ public final class AtomicFileWriter {
     }
 
     deinit {
-        if descriptor >= 0 {  // never committed: discard the partial output
-            close(descriptor)
-            unlink(temporaryPath)
-        }
+        if descriptor >= 0 { close(descriptor) }
+        if !published { unlink(temporaryPath) }  // never committed: discard the output
     }
 
     public func write<Bytes: Sequence>(_ bytes: Bytes) throws(FileWriteError) where Bytes.Element == UInt8 {
@@ -112,15 +112,31 @@ public final class AtomicFileWriter {
 
     /// Writes what is buffered, syncs it to disk and renames the file into place.
     public func commit() throws(FileWriteError) {
+        try finishWriting()
+        try publish()
+    }
+
+    /// Writes what is buffered, syncs it to disk and closes it, under its temporary name (read
+    /// it there); `publish` renames it into place, or the writer's end removes it.
+    public func finishWriting() throws(FileWriteError) {
+        guard descriptor >= 0 else { return }
         try flush()
         let synced = fsync(descriptor) == 0
+        let reason = synced ? "" : Self.lastError()
         let closed = close(descriptor) == 0
         descriptor = -1
-        guard synced, closed, rename(temporaryPath, path) == 0 else {
-            let reason = Self.lastError()
-            unlink(temporaryPath)
-            throw FileWriteError(path: path, message: "cannot complete the write: \(reason)")
+        guard synced, closed else {
+            throw FileWriteError(path: temporaryPath, message: "cannot complete the write: \(synced ? Self.lastError() : reason)")
         }
+    }
+
+    /// Renames the finished file over `path` (`finishWriting` first).
+    public func publish() throws(FileWriteError) {
+        precondition(descriptor < 0, "publish before finishWriting")
+        guard rename(temporaryPath, path) == 0 else {
+            throw FileWriteError(path: path, message: "cannot complete the write: \(Self.lastError())")
+        }
+        published = true
     }
 
     static func createParentDirectories(of path: String) throws(FileWriteError) {

@@ -97,6 +97,14 @@ public struct CSVRecord: Sendable {
 /// A streaming RFC 4180 reader over bytes: any file size in flat memory (one read buffer plus the
 /// current record). Accepts LF, CRLF and CR-only line ends, a UTF-8 byte-order mark, quoted fields
 /// with embedded delimiters, quotes (`""`) and newlines. Blank lines are skipped and counted.
+///
+/// The delimiter is found on the first line (after a byte-order mark): `;` when that line holds
+/// more semicolons than commas outside quotes (a spreadsheet's export in a comma-decimal locale),
+/// else `,`. A `;` file is read by the same scanner with the two bytes swapped as they are read and
+/// swapped back in each record, so the fields hold the file's bytes either way.
+///
+/// Only a regular file is read: a FIFO, a directory or a device is refused at once, without
+/// blocking. A UTF-16 file (its byte-order mark) is refused naming the encoding.
 public final class CSVReader {
     public let path: String
     private let descriptor: Int32
@@ -119,20 +127,49 @@ public final class CSVReader {
     @exclusivity(unchecked) public private(set) var bytesRead = 0
     /// Some block read so far held a NUL byte.
     @exclusivity(unchecked) private var sawNUL = false
+    /// The file's delimiter (`,` or `;`), found when the first record is read.
+    public private(set) var delimiter = UInt8(ascii: ",")
 
-    private static let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\""),
+    private static let comma = UInt8(ascii: ","), semicolon = UInt8(ascii: ";"), quote = UInt8(ascii: "\""),
                        lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
 
     public init(path: String, bufferSize: Int = 1 << 20) throws(CSVError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else {
-            throw CSVError(path: path, line: 0, record: 0, column: 0, message: String(cString: strerror(errno)))
+        func refused(_ message: String) -> CSVError { CSVError(path: path, line: 0, record: 0, column: 0, message: message) }
+        // Non-blocking: opening a FIFO without a writer would wait forever; the type is checked
+        // again on the open descriptor (the name may have changed in between).
+        var status = stat()
+        if stat(path, &status) == 0, let kind = Self.nonRegularKind(status.st_mode) {
+            throw refused("not a regular file (\(kind)); refusing to read it")
+        }
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw refused(String(cString: strerror(errno))) }
+        guard fstat(descriptor, &status) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw refused(reason)
+        }
+        if let kind = Self.nonRegularKind(status.st_mode) {
+            close(descriptor)
+            throw refused("not a regular file (\(kind)); refusing to read it")
         }
         self.descriptor = descriptor
         ownsDescriptor = true
         capacity = max(bufferSize, 4)
         buffer = .allocate(capacity: capacity)
+    }
+
+    /// What a file of this mode is when it is not a regular file; nil for a regular file.
+    static func nonRegularKind(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: nil
+        case S_IFIFO: "a FIFO"
+        case S_IFDIR: "a directory"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        default: "not a regular file"
+        }
     }
 
     deinit {
@@ -145,7 +182,20 @@ public final class CSVReader {
     public func next(into record: inout CSVRecord) throws(CSVError) -> Bool {
         guard try nextRecord(into: &record) else { return false }
         record.mayHoldNUL = sawNUL
+        if delimiter != Self.comma { restoreSwappedBytes(&record) }
         return true
+    }
+
+    /// A `;` file's record as the file has it: its bytes were read with `;` and `,` swapped;
+    /// swapped back, the separators between fields stay commas, as in every record.
+    private func restoreSwappedBytes(_ record: inout CSVRecord) {
+        let semicolon = delimiter
+        record.bytes.withUnsafeMutableBufferPointer { bytes in
+            for index in bytes.indices {
+                if bytes[index] == Self.comma { bytes[index] = semicolon } else if bytes[index] == semicolon { bytes[index] = Self.comma }
+            }
+            for end in record.fieldEnds.dropLast() { bytes[end] = Self.comma }
+        }
     }
 
     @inline(__always)
@@ -153,6 +203,7 @@ public final class CSVReader {
         if atStart {
             atStart = false
             try skipByteOrderMark()
+            findDelimiter()
         }
         while true {
             guard let first = try peek() else { return false }
@@ -346,6 +397,41 @@ public final class CSVReader {
         if limit - position >= 3, buffer[position] == 0xEF, buffer[position + 1] == 0xBB, buffer[position + 2] == 0xBF {
             position += 3
         }
+        if limit - position >= 2 {
+            let first = buffer[position], second = buffer[position + 1]
+            if (first == 0xFF && second == 0xFE) || (first == 0xFE && second == 0xFF) {
+                throw CSVError(path: path, line: 1, record: 1, column: 0,
+                               message: "the file is UTF-16 (\(first == 0xFF ? "little" : "big")-endian, by its byte-order mark), not UTF-8; save or convert it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)")
+            }
+        }
+    }
+
+    /// Picks the delimiter from the first line as far as the buffer holds it (see the type's
+    /// comment), and swaps the bytes read so far for a `;` file.
+    private func findDelimiter() {
+        var commas = 0, semicolons = 0, quoted = false
+        var index = position
+        while index < limit {
+            let byte = buffer[index]
+            if byte == Self.quote {
+                quoted.toggle()
+            } else if !quoted {
+                if byte == Self.lf || byte == Self.cr { break }
+                if byte == Self.comma { commas += 1 } else if byte == Self.semicolon { semicolons += 1 }
+            }
+            index += 1
+        }
+        guard semicolons > commas else { return }
+        delimiter = Self.semicolon
+        swapDelimiters(position..<limit)
+    }
+
+    /// `,` ↔ `;` in the buffer (a `;` file, as read).
+    private func swapDelimiters(_ range: Range<Int>) {
+        for index in range {
+            let byte = buffer[index]
+            if byte == Self.comma { buffer[index] = Self.semicolon } else if byte == Self.semicolon { buffer[index] = Self.comma }
+        }
     }
 
     @inline(__always)
@@ -380,6 +466,7 @@ public final class CSVReader {
             }
             if count == 0 { endOfInput = true }
             if !sawNUL && count > 0 && memchr(buffer + limit, 0, count) != nil { sawNUL = true }
+            if delimiter != Self.comma && count > 0 { swapDelimiters(limit..<(limit + count)) }
             limit += count
             bytesRead += count
         }

@@ -16,7 +16,8 @@ public enum CellParsers {
     ///
     /// Accepts an optional `+` or `-` sign and decimal digits (leading zeros allowed: `007` is 7).
     /// Also accepts an integral value written as a decimal with a zero fraction (`2.0`, `-3.00`),
-    /// because pandas writes integer columns that contain missing values as floats. Rejects a
+    /// because pandas writes integer columns that contain missing values as floats, and thousands
+    /// separators as spreadsheets write them (`1,234`; `withoutThousandsSeparators`). Rejects a
     /// non-zero fraction (`1.5`), exponents (`1e3`), `_` separators, hex and anything out of range.
     public static func integer(_ cell: String) throws(CellParseError) -> Int64 {
         try withBytes(cell) { bytes throws(CellParseError) in try integer(utf8: bytes) }
@@ -38,6 +39,9 @@ public enum CellParsers {
         guard digitsEnd > digitsStart else {
             throw CellParseError(.invalidInteger,
                                  "expected an integer like 42 or -7, got \(quoted(cell))")
+        }
+        if scanner.peek == comma, let plain = withoutThousandsSeparators(cell) {
+            return try plain.withUnsafeBufferPointer { (plain) throws(CellParseError) in try integer(utf8: plain) }
         }
         if scanner.peek == dot {
             scanner.advance()
@@ -70,6 +74,42 @@ public enum CellParsers {
         return -value
     }
 
+    /// The cell without its thousands separators when it is a number written with them as
+    /// spreadsheets do: an optional sign, one to three digits, then groups of `,` and exactly
+    /// three digits, then an optional fraction (`1,234`, `-12,345,678.5`). nil for anything else,
+    /// so `1,23` or `1,2345` stay errors (a list or a decimal comma, not a thousands separator).
+    static func withoutThousandsSeparators(_ cell: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var scanner = CellScanner(cell)
+        var plain: [UInt8] = []
+        if let sign = scanner.peek, sign == plusSign || sign == minusSign {
+            plain.append(sign)
+            scanner.advance()
+        }
+        var leading = 0
+        while let byte = scanner.peek, isDigit(byte) {
+            plain.append(byte)
+            leading += 1
+            scanner.advance()
+        }
+        guard (1...3).contains(leading), scanner.peek == comma else { return nil }
+        while scanner.consume(comma) {
+            for _ in 0..<3 {
+                guard let byte = scanner.peek, isDigit(byte) else { return nil }
+                plain.append(byte)
+                scanner.advance()
+            }
+        }
+        if let byte = scanner.peek, isDigit(byte) { return nil }
+        if scanner.consume(dot) {
+            plain.append(dot)
+            while let byte = scanner.peek, isDigit(byte) {
+                plain.append(byte)
+                scanner.advance()
+            }
+        }
+        return scanner.isAtEnd ? plain : nil
+    }
+
     private static func integerOutOfRange(_ cell: UnsafeBufferPointer<UInt8>) -> CellParseError {
         CellParseError(.integerOutOfRange,
                        "integer \(quoted(cell)) is outside the 64-bit range "
@@ -95,6 +135,9 @@ public enum CellParsers {
         }
         let start = scanner.position
         guard scanner.skipDecimalNumber(allowSign: true, allowExponent: true), scanner.isAtEnd else {
+            if let plain = withoutThousandsSeparators(cell) {
+                return try plain.withUnsafeBufferPointer { (plain) throws(CellParseError) in try double(utf8: plain) }
+            }
             if isNonFiniteName(scanner.bytes[scanner.start..<scanner.end]) {
                 throw CellParseError(.nonFiniteDouble,
                                      "expected a finite number, got \(quoted(cell)): "
@@ -181,8 +224,9 @@ public enum CellParsers {
 
     // MARK: Booleans
 
-    /// A boolean: `1`/`0` or `true`/`false` in any case (`True`/`False` as Python writes them).
-    /// `yes`/`no` and FMA's `Radio-Safe`-style labels are not booleans and are rejected.
+    /// A boolean: `1`/`0`, `true`/`false` or `yes`/`no` in any case (`True`/`False` as Python
+    /// writes them, `TRUE`/`FALSE` as spreadsheets do). FMA's `Radio-Safe`-style labels are not
+    /// booleans and are rejected.
     public static func boolean(_ cell: String) throws(CellParseError) -> Bool {
         try withBytes(cell) { bytes throws(CellParseError) in try boolean(utf8: bytes) }
     }
@@ -190,9 +234,9 @@ public enum CellParsers {
     public static func boolean(utf8 cell: UnsafeBufferPointer<UInt8>) throws(CellParseError) -> Bool {
         let scanner = CellScanner(cell)
         let lowered = asciiLowercased(scanner.bytes[scanner.start..<scanner.end])
-        if lowered.elementsEqual("1".utf8) || lowered.elementsEqual("true".utf8) { return true }
-        if lowered.elementsEqual("0".utf8) || lowered.elementsEqual("false".utf8) { return false }
-        throw CellParseError(.invalidBoolean, "expected a boolean (1, 0, true or false), got \(quoted(cell))")
+        if lowered.elementsEqual("1".utf8) || lowered.elementsEqual("true".utf8) || lowered.elementsEqual("yes".utf8) { return true }
+        if lowered.elementsEqual("0".utf8) || lowered.elementsEqual("false".utf8) || lowered.elementsEqual("no".utf8) { return false }
+        throw CellParseError(.invalidBoolean, "expected a boolean (1, 0, true, false, yes or no), got \(quoted(cell))")
     }
 
     // MARK: Date-times
@@ -203,7 +247,9 @@ public enum CellParsers {
     ///   digit (`1/01/2008`, `1/22/2011 9:04:27 AM`) as in the FMA files; seconds are optional;
     /// - `YYYY-MM-DD`, `YYYY-MM-DD HH:mm[:ss]`, ISO 8601 `YYYY-MM-DDTHH:mm[:ss][.fff…]` with an
     ///   optional `Z` or offset `±HH:MM`, `±HHMM`, `±HH` (fractions beyond milliseconds are truncated);
-    /// - `YYYY` alone, meaning January 1st of that year at 00:00 UTC.
+    /// - `YYYY` alone, meaning January 1st of that year at 00:00 UTC;
+    /// - the slash layouts with a two-digit year, as spreadsheets write them (`1/01/08`,
+    ///   `1/22/11 9:04 AM`): 00–68 are 2000–2068, 69–99 are 1969–1999 (the pivot of `%y`).
     /// Times without an offset are taken as UTC: the FMA files do not record their time zone.
     /// Impossible dates (month 13, February 30, hour 24, second 60) are errors of kind
     /// `.impossibleDateTime`; MySQL's zero date `0000-00-00` has kind `.zeroDate`, so a schema
@@ -287,7 +333,7 @@ public enum CellParsers {
         return try fields.millisecondsSinceEpoch(cell: cell)
     }
 
-    private static let slashLayoutHint = "MM/DD/YYYY, MM/DD/YYYY hh:mm:ss AM or MM/DD/YYYY HH:mm:ss"
+    private static let slashLayoutHint = "MM/DD/YYYY, MM/DD/YYYY hh:mm:ss AM, MM/DD/YYYY HH:mm:ss or MM/DD/YY"
     private static let dashLayoutHint =
         "YYYY-MM-DD, YYYY-MM-DD HH:mm:ss or YYYY-MM-DDTHH:mm:ss[.sss][Z|±HH:MM]"
 
@@ -298,11 +344,19 @@ public enum CellParsers {
         func mismatch() -> CellParseError {
             CellParseError(.invalidDateTime, "expected a date like \(slashLayoutHint), got \(quoted(cell))")
         }
+        let yearStart: Int
         guard let month = scanner.readNumber(minDigits: 1, maxDigits: 2), scanner.consume(slash),
-              let day = scanner.readNumber(minDigits: 1, maxDigits: 2), scanner.consume(slash),
-              let year = scanner.readNumber(digits: 4)
+              let day = scanner.readNumber(minDigits: 1, maxDigits: 2), scanner.consume(slash)
         else { throw mismatch() }
-        var fields = DateTimeFields(year: year, month: month, day: day, layout: "MM/DD/YYYY")
+        yearStart = scanner.position
+        guard let written = scanner.readNumber(minDigits: 2, maxDigits: 4), scanner.position - yearStart != 3 else {
+            throw mismatch()
+        }
+        // Spreadsheets write two-digit years (`1/01/08`): the pivot of C's and Python's `%y`.
+        let twoDigitYear = scanner.position - yearStart == 2
+        let year = twoDigitYear ? (written <= 68 ? 2000 + written : 1900 + written) : written
+        let yearLayout = twoDigitYear ? "YY" : "YYYY"
+        var fields = DateTimeFields(year: year, month: month, day: day, layout: "MM/DD/\(yearLayout)")
         if scanner.isAtEnd { return fields }
         guard scanner.skipSpaces() > 0,
               let hour = scanner.readNumber(minDigits: 1, maxDigits: 2), scanner.consume(colon),
@@ -316,7 +370,7 @@ public enum CellParsers {
         }
         scanner.skipSpaces()
         if scanner.isAtEnd {
-            fields.layout = "MM/DD/YYYY HH:mm:ss"
+            fields.layout = "MM/DD/\(yearLayout) HH:mm:ss"
             return fields
         }
         guard let marker = scanner.peek.map({ $0 | 0x20 }), marker == 0x61 || marker == 0x70 else {
@@ -327,7 +381,7 @@ public enum CellParsers {
         scanner.advance()
         guard scanner.isAtEnd else { throw mismatch() }
         fields.meridiem = marker == 0x61 ? .am : .pm
-        fields.layout = "MM/DD/YYYY hh:mm:ss AM"
+        fields.layout = "MM/DD/\(yearLayout) hh:mm:ss AM"
         return fields
     }
 
@@ -553,6 +607,7 @@ public struct CellParseError: Error, Sendable, Equatable, CustomStringConvertibl
 private let plusSign: UInt8 = 0x2B
 private let minusSign: UInt8 = 0x2D
 private let dot: UInt8 = 0x2E
+private let comma: UInt8 = 0x2C
 private let slash: UInt8 = 0x2F
 private let colon: UInt8 = 0x3A
 private let space: UInt8 = 0x20

@@ -155,7 +155,7 @@ extension FieldValue {
 }
 
 extension String {
-    var trimmingSpaces: Substring {
+    public var trimmingSpaces: Substring {
         var slice = Substring(self)
         while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
         while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }

@@ -14,6 +14,10 @@ struct CorpusCase: Sendable, CustomTestStringConvertible {
     var reason: String?
     var line: String?
     var column: String?
+    /// Optional values nulled in kept rows (`<file>.repairs.csv`), and the substring of every
+    /// repair's reason, its line and column.
+    var nulled = 0
+    var repair: (reason: String, line: String, column: String)?
     /// Substrings of the last stderr line (file-level errors: file, line, record) …
     var lastLine: [String] = []
     /// … and of stderr as a whole (warnings, notes).
@@ -39,30 +43,35 @@ let corpus: [CorpusCase] = [
     .init(file: "raw_tracks--header-only.csv", written: [], messages: ["raw_tracks.csv: the file has a header but no data rows"]),
     .init(file: "raw_tracks--duplicate-track-id.csv", written: [2, 3], quarantined: 1,
           reason: "duplicate track_id 2, first seen at line 2", line: "4", column: "track_id"),
-    .init(file: "raw_tracks--text-in-int-column.csv", written: [2, 5], quarantined: 1,
-          reason: "expected an integer like 42 or -7, got 'many'", line: "3", column: "track_listens"),
-    .init(file: "raw_tracks--impossible-date.csv", written: [2, 5], quarantined: 1,
-          reason: "impossible date '13/40/2008 01:48:14 AM' (read as MM/DD/YYYY hh:mm:ss AM): month 13 is not in 1...12",
-          line: "3", column: "track_date_created"),
-    .init(file: "raw_tracks--february-30.csv", written: [2, 5], quarantined: 1,
-          reason: "impossible date '02/30/2008' (read as MM/DD/YYYY): day 30 does not exist in February 2008, which has 29 days",
-          line: "3", column: "track_date_recorded"),
-    .init(file: "raw_tracks--unknown-date-layout.csv", written: [2, 5], quarantined: 1,
-          reason: "expected a date like MM/DD/YYYY hh:mm:ss AM, YYYY-MM-DD hh:mm:ss, YYYY-MM-DDThh:mm:ssZ or YYYY, got '26 Nov 2008, 1:48'",
-          line: "3", column: "track_date_created"),
-    .init(file: "raw_tracks--bad-duration.csv", written: [2, 5], quarantined: 1,
-          reason: "invalid duration '1:75' (read as mm:ss): seconds 75 is not in 0...59", line: "3", column: "track_duration"),
+    .init(file: "raw_tracks--text-in-int-column.csv", written: [2, 3, 5], nulled: 1,
+          repair: ("expected an integer like 42 or -7, got 'many'", "3", "track_listens")),
+    .init(file: "raw_tracks--impossible-date.csv", written: [2, 3, 5], nulled: 1,
+          repair: ("impossible date '13/40/2008 01:48:14 AM' (read as MM/DD/YYYY hh:mm:ss AM): month 13 is not in 1...12", "3", "track_date_created")),
+    .init(file: "raw_tracks--february-30.csv", written: [2, 3, 5], nulled: 1,
+          repair: ("impossible date '02/30/2008' (read as MM/DD/YYYY): day 30 does not exist in February 2008, which has 29 days", "3", "track_date_recorded")),
+    .init(file: "raw_tracks--unknown-date-layout.csv", written: [2, 3, 5], nulled: 1,
+          repair: ("expected a date like MM/DD/YYYY hh:mm:ss AM, YYYY-MM-DD hh:mm:ss, YYYY-MM-DDThh:mm:ssZ or YYYY, got '26 Nov 2008, 1:48'", "3", "track_date_created")),
+    .init(file: "raw_tracks--bad-duration.csv", written: [2, 3, 5], nulled: 1,
+          repair: ("invalid duration '1:75' (read as mm:ss): seconds 75 is not in 0...59", "3", "track_duration")),
     .init(file: "raw_tracks--mmss-durations.csv", written: [2, 3, 5]),
     .init(file: "raw_tracks--invalid-utf8-in-key.csv", written: [2, 3], quarantined: 1,
           reason: "expected an integer like 42 or -7, got '5\u{FFFD}'", line: "4", column: "track_id"),
-    .init(file: "raw_tracks--invalid-utf8-in-text.csv", written: [2, 3, 5], lastLine: ["1 rows with repaired text"]),
+    .init(file: "raw_tracks--invalid-utf8-in-text.csv", written: [2, 3, 5], lastLine: ["1 rows with repaired text"],
+          messages: ["raw_tracks.csv:3: invalid UTF-8 replaced by U+FFFD"]),
     .init(file: "raw_tracks--invalid-utf8-in-tags.csv", written: [2, 3, 5], lastLine: ["2 rows with repaired text"]),
     .init(file: "raw_tracks--nul-byte-in-text.csv", written: [2, 5], quarantined: 1,
           reason: "NUL byte in column track_title", line: "3", column: "track_title"),
     .init(file: "raw_tracks--missing-required-column.csv", status: 65,
           lastLine: ["raw_tracks.csv: missing required column track_id", "schema track"]),
     .init(file: "raw_tracks--unknown-extra-column.csv", written: [2, 3, 5],
-          messages: ["columns not in schema track, carried through as text: track_mood"]),
+          messages: ["columns not in schema track, carried through as text under extra: track_mood"]),
+    // Header names are data: unclaimed columns go under `extra` with safe keys; two of one name fail the file.
+    .init(file: "raw_tracks--trailing-comma-every-line.csv", written: [2, 3, 5],
+          messages: ["carried through as text under extra: '' as column_40"]),
+    .init(file: "raw_tracks--unsafe-header-names.csv", written: [2, 3, 5],
+          messages: ["under extra: '$where' as _where, 'a.b' as a_b, _id, _hash, '' as column_44, title"]),
+    .init(file: "raw_tracks--duplicate-column-name.csv", status: 65,
+          lastLine: ["raw_tracks.csv: column name 'track_listens' appears twice in the header (columns 34 and 40); rename one"]),
     .init(file: "raw_tracks--missing-optional-column.csv", written: [2, 3, 5],
           messages: ["raw_tracks.csv: optional columns absent, left null: set.split, set.subset, lyricist"]),
     .init(file: "raw_tracks--quote-in-unquoted-field.csv", written: [2, 5], quarantined: 1,
@@ -71,14 +80,21 @@ let corpus: [CorpusCase] = [
           reason: "text after the closing quote of a quoted field", line: "3", column: "track_title"),
     .init(file: "raw_tracks--unknown-album-and-artist.csv", written: [2, 3],
           messages: ["track 3: unknown album_id 999999", "track 3: unknown artist_id 888888"]),
-    .init(file: "raw_tracks--negative-integer.csv", written: [2, 5], quarantined: 1,
-          reason: "track_listens must be ≥ 0, got -5", line: "3", column: "track_listens"),
+    .init(file: "raw_tracks--negative-integer.csv", written: [2, 3, 5], nulled: 1,
+          repair: ("track_listens must be ≥ 0, got -5", "3", "track_listens")),
     .init(file: "raw_tracks--overflowing-integer.csv", written: [2, 5], quarantined: 1,
           reason: "integer '99999999999999999999' is outside the 64-bit range -9223372036854775808...9223372036854775807",
           line: "3", column: "track_id"),
-    .init(file: "raw_tracks--unparsable-track-genres.csv", written: [2, 5], quarantined: 1,
-          reason: "unterminated string starting at offset 35", line: "3", column: "track_genres"),
+    .init(file: "raw_tracks--unparsable-track-genres.csv", written: [2, 3, 5], nulled: 1,
+          repair: ("unterminated string starting at offset 35", "3", "track_genres")),
     .init(file: "raw_tracks--whitespace-around-fields.csv", written: [2, 3, 5]),
+    // Hand-edited and spreadsheet-saved files: read as written, nothing nulled or quarantined.
+    .init(file: "raw_tracks--missing-value-markers.csv", written: [2, 3, 5]),
+    .init(file: "raw_tracks--two-digit-year-dates.csv", written: [2, 3, 5]),
+    .init(file: "raw_tracks--thousands-separators.csv", written: [2, 3, 5]),
+    .init(file: "raw_tracks--semicolon-delimited.csv", written: [2, 3, 5]),
+    .init(file: "raw_genres--utf16le-bom.csv", status: 65,
+          lastLine: ["raw_genres.csv:1: record 1: the file is UTF-16 (little-endian, by its byte-order mark), not UTF-8"]),
     .init(file: "raw_tracks--crlf-with-embedded-lf.csv", written: [2, 3, 5]),
     .init(file: "raw_genres--cr-only-line-ends.csv", written: [1, 2, 38, 21]),
     .init(file: "raw_genres--crlf-line-ends.csv", written: [1, 2, 38, 21]),
@@ -91,29 +107,28 @@ let corpus: [CorpusCase] = [
     .init(file: "raw_genres--self-parent.csv", written: [38, 16, 6, 763, 1193],
           messages: ["genre 763 is its own parent"]),
     .init(file: "raw_genres--unknown-parent.csv", written: [38, 13, 1], messages: ["genre 13 has unknown parent 126"]),
-    .init(file: "raw_albums--impossible-date-created.csv", written: [1], quarantined: 1,
-          reason: "impossible date '11/26/2008 25:45:05 AM' (read as MM/DD/YYYY hh:mm:ss AM): hour 25 is not in 1...12 on a 12-hour clock",
-          line: "3", column: "album_date_created"),
-    .init(file: "raw_albums--unparsable-album-images.csv", written: [1], quarantined: 1,
-          reason: "unexpected character \"'\" at offset 36: expected ':' after dictionary key", line: "3", column: "album_images"),
+    .init(file: "raw_albums--impossible-date-created.csv", written: [1, 4], nulled: 1,
+          repair: ("impossible date '11/26/2008 25:45:05 AM' (read as MM/DD/YYYY hh:mm:ss AM): hour 25 is not in 1...12 on a 12-hour clock", "3", "album_date_created")),
+    .init(file: "raw_albums--unparsable-album-images.csv", written: [1, 4], nulled: 1,
+          repair: ("unexpected character \"'\" at offset 36: expected ':' after dictionary key", "3", "album_images")),
     .init(file: "raw_albums--undoubled-quote-in-html.csv", written: [1], quarantined: 1,
           reason: "text after the closing quote of a quoted field", line: "3", column: "album_information"),
     .init(file: "raw_albums--excerpt-column-name.csv", written: [1, 4],
           messages: ["column album_year_released read as date_released (an alias of album_date_released"]),
-    .init(file: "raw_artists--bad-latitude.csv", written: [1], quarantined: 1,
-          reason: "expected a number like 3.14, -2 or 1.5e-3, got '40.0.5'", line: "3", column: "artist_latitude"),
+    .init(file: "raw_artists--bad-latitude.csv", written: [1, 10002], nulled: 1,
+          repair: ("expected a number like 3.14, -2 or 1.5e-3, got '40.0.5'", "3", "artist_latitude")),
     .init(file: "raw_artists--ragged-embedded-newline.csv", written: [1, 10002], quarantined: 1,
           reason: "24 fields where the header has 25", line: "3", column: ""),
-    .init(file: "genres--text-in-int-column.csv", written: [38, 2], quarantined: 1,
-          reason: "expected an integer like 42 or -7, got 'n/a'", line: "3", column: "#tracks"),
+    .init(file: "genres--text-in-int-column.csv", written: [38, 1, 2], nulled: 1,
+          repair: ("expected an integer like 42 or -7, got 'lots'", "3", "#tracks")),
     // #tracks (n_tracks) is optional in Schemas/genre.schema.json.
     .init(file: "genres--missing-hash-tracks-column.csv", written: [38, 1], messages: ["optional columns absent, left null: n_tracks"]),
     .init(file: "tracks--missing-second-header-row.csv", status: 65,
           lastLine: ["tracks.csv:2: record 2", "the second header row is missing"]),
     .init(file: "tracks--header-level-mismatch.csv", status: 65,
           lastLine: ["tracks.csv:1: record 1", "header rows differ in length (50 vs 53"]),
-    .init(file: "tracks--split-not-allowed.csv", written: [100544, 100975], quarantined: 1,
-          reason: "'train' is not one of test, training, validation", line: "5", column: "set.split"),
+    .init(file: "tracks--split-not-allowed.csv", written: [100544, 100745, 100975], nulled: 1,
+          repair: ("'train' is not one of test, training, validation", "5", "set.split")),
     .init(file: "tracks--single-header-row.csv", status: 65,
           lastLine: ["tracks.csv:1: record 1", "not the 3-row tracks.csv header (first cell 'track_id', expected empty)"]),
 ]
@@ -170,6 +185,17 @@ func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
             if let reason = expected.reason { #expect(reject["reason"]?.contains(reason) == true, "\(reject)") }
             if let line = expected.line { #expect(reject["line"] == line) }
             if let column = expected.column { #expect(reject["column"] == column) }
+        }
+        // A bad optional value costs the value: the row is kept and the value reported.
+        let repairs = try run.repairs(inputName)
+        #expect(repairs.count == expected.nulled)
+        if expected.written != nil { #expect(run.count("values nulled") == expected.nulled) }
+        for repair in repairs {
+            if let expected = expected.repair {
+                #expect(repair["reason"]?.contains(expected.reason) == true, "\(repair)")
+                #expect(repair["line"] == expected.line)
+                #expect(repair["column"] == expected.column)
+            }
         }
     }
 
@@ -237,7 +263,24 @@ func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
 
     @Test func unknownColumnIsCarriedThroughAsText() throws {
         let tracks = try #require(try corpusRun("raw_tracks--unknown-extra-column.csv").staged("tracks"))
-        #expect(tracks.allSatisfy { $0.keys.contains("track_mood") })
+        #expect(tracks.map { ($0["extra"] as? [String: Any])?["track_mood"] as? String } == ["happy", nil, "sad"])
+        #expect(tracks.allSatisfy { !$0.keys.contains("track_mood") }, "never a top-level key")
+    }
+
+    @Test func headerNamesAreNeverDocumentKeys() throws {
+        let trailing = try #require(try corpusRun("raw_tracks--trailing-comma-every-line.csv").staged("tracks"))
+        let plain = try #require(try corpusRun("raw_tracks--semicolon-delimited.csv").staged("tracks"))
+        #expect(trailing.map { NSDictionary(dictionary: $0) } == plain.map { NSDictionary(dictionary: $0) },
+                "an empty column of an unnamed header adds nothing")
+        let tracks = try #require(try corpusRun("raw_tracks--unsafe-header-names.csv").staged("tracks"))
+        #expect(tracks.map { ($0["_id"] as? NSNumber)?.intValue } == [2, 3, 5], "_id is the track's")
+        #expect(NSDictionary(dictionary: tracks[0]["extra"] as? [String: Any] ?? [:])
+                == ["_where": "1", "a_b": "x", "_id": "7", "_hash": "h", "column_44": "blank-named", "title": "shadow"])
+        #expect(tracks[1]["extra"] == nil, "no extra when its cells are empty")
+        #expect(NSDictionary(dictionary: tracks[2]["extra"] as? [String: Any] ?? [:]) == ["_where": "$x", "a_b": "y.z", "_id": "8"])
+        for track in tracks {
+            #expect(!track.keys.contains { $0.isEmpty || $0.hasPrefix("$") || $0.contains(".") || $0 == "_hash" })
+        }
     }
 
     @Test func unknownAlbumKeepsTheReferenceAndCountsWarnings() throws {
@@ -264,7 +307,7 @@ func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
     @Test func defaultRejectRatioTurnsOneBadRowOfThreeIntoExit65() throws {
         let work = TemporaryDirectory()
         let metadata = try ExtractRun.metadata(
-            replacing: ["raw_tracks.csv": Fixtures.url("malformed/raw_tracks--text-in-int-column.csv").path],
+            replacing: ["raw_tracks.csv": Fixtures.url("malformed/raw_tracks--quote-in-unquoted-field.csv").path],
             removing: ["tracks.csv"], in: work)
         let run = try ExtractRun.run(metadata: metadata, work: work)
         #expect(run.outcome.status == 65)

@@ -63,10 +63,19 @@ struct ExtractRun {
 
     /// Rows of the run's `<file>.rejects.csv` as header → value (empty when there is none).
     func rejects(_ file: String) throws -> [[String: String]] {
+        try quarantined(file + ".rejects.csv")
+    }
+
+    /// Rows of the run's `<file>.repairs.csv` (values nulled in kept rows) as header → value.
+    func repairs(_ file: String) throws -> [[String: String]] {
+        try quarantined(file + ".repairs.csv")
+    }
+
+    private func quarantined(_ name: String) throws -> [[String: String]] {
         let root = work.path + "/work/quarantine"
         guard let runs = try? FileManager.default.contentsOfDirectory(atPath: root) else { return [] }
         for run in runs {
-            let path = root + "/" + run + "/" + file + ".rejects.csv"
+            let path = root + "/" + run + "/" + name
             guard FileManager.default.fileExists(atPath: path) else { continue }
             let rows = try readCSV(path)
             let header = rows[0]

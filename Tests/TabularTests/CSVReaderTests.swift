@@ -257,3 +257,55 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "temporary file removed")
     }
 }
+
+/// The delimiter found on the first line, files that are not regular, and UTF-16.
+@Suite struct CSVReaderInputKindsTests {
+    @Test func semicolonFileIsReadWithCommasKeptInFields() throws {
+        let text = "\u{FEFF}id;title;listens\r\n1;Hello, world;\"1,234\"\r\n2;\"a;b\";7\r\n"
+        // A small buffer (refills swap what they read) that holds the header line.
+        let result = try records(text, bufferSize: 24)
+        #expect(result.rows == [["id", "title", "listens"], ["1", "Hello, world", "1,234"], ["2", "a;b", "7"]])
+        #expect(result.reader.delimiter == UInt8(ascii: ";"))
+    }
+
+    @Test func commaWinsUnlessTheHeaderHasMoreSemicolons() throws {
+        let result = try records("id,note\n1,a;b;c\n")
+        #expect(result.rows == [["id", "note"], ["1", "a;b;c"]])
+        #expect(result.reader.delimiter == UInt8(ascii: ","))
+    }
+
+    @Test(arguments: [([0xFF, 0xFE] as [UInt8], "little"), ([0xFE, 0xFF], "big")])
+    func utf16IsNamed(bom: [UInt8], endianness: String) throws {
+        var bytes = bom
+        for unit in "id,title\n1,x\n".utf16 {
+            let pair = [UInt8(unit & 0xFF), UInt8(unit >> 8)]
+            bytes += endianness == "little" ? pair : pair.reversed()
+        }
+        #expect {
+            _ = try records(bytes)
+        } throws: { error in
+            (error as? CSVError)?.message.contains("UTF-16 (\(endianness)-endian") == true
+        }
+    }
+
+    @Test func fifoIsRefusedWithoutBlocking() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/raw_tracks.csv"
+        #expect(mkfifo(path, 0o644) == 0)
+        #expect {
+            _ = try CSVReader(path: path)
+        } throws: { error in
+            (error as? CSVError)?.message == "not a regular file (a FIFO); refusing to read it"
+        }
+    }
+
+    @Test func directoryIsRefused() throws {
+        let directory = TemporaryDirectory()
+        #expect(mkdir(directory.path + "/genres.csv", 0o755) == 0)
+        #expect {
+            _ = try CSVReader(path: directory.path + "/genres.csv")
+        } throws: { error in
+            (error as? CSVError)?.description.contains("genres.csv:0: record 0: not a regular file (a directory)") == true
+        }
+    }
+}

@@ -38,11 +38,22 @@ struct IntegerParserTests {
         #expect(error?.reason == "expected an integer, got '1.5' which has a fractional part")
     }
 
-    @Test(arguments: ["abc", "12abc", "1e3", "1_000", "0x1F", "--1", "+", "-", "2.", ".0", "1 2", "١٢", "1,000", "NaN"])
+    @Test(arguments: ["abc", "12abc", "1e3", "1_000", "0x1F", "--1", "+", "-", "2.", ".0", "1 2", "١٢", "1,00", "1,0000", ",100", "1,000,00", "NaN"])
     func rejected(cell: String) {
         let error = failure { () throws(CellParseError) in try CellParsers.integer(cell) }
         #expect(error?.kind == .invalidInteger)
         #expect(error?.reason.hasPrefix("expected an integer") == true)
+    }
+
+    @Test(arguments: [("1,000", 1_000), ("12,345", 12_345), ("-1,234,567", -1_234_567), (" 4,656 ", 4_656), ("1,000.00", 1_000)])
+    func thousandsSeparatorsAreRead(cell: String, expected: Int64) throws {
+        #expect(try CellParsers.integer(cell) == expected)
+    }
+
+    @Test func thousandsSeparatorsInDoubles() throws {
+        #expect(try CellParsers.double("1,234.5") == 1_234.5)
+        #expect(try CellParsers.double("-12,345") == -12_345)
+        #expect(failure { () throws(CellParseError) in try CellParsers.double("1,5") }?.kind == .invalidDouble)
     }
 
     @Test func textInAnIntColumnQuotesTheCell() {
@@ -148,12 +159,13 @@ struct DoubleAndBooleanParserTests {
         #expect(error?.reason == "expected a number like 3.14, -2 or 1.5e-3, got '12,5'")
     }
 
-    @Test(arguments: [("1", true), ("0", false), ("true", true), ("False", false), ("TRUE", true), (" 0 ", false)])
+    @Test(arguments: [("1", true), ("0", false), ("true", true), ("False", false), ("TRUE", true), (" 0 ", false),
+                      ("yes", true), ("No", false), ("YES", true)])
     func booleans(cell: String, expected: Bool) throws {
         #expect(try CellParsers.boolean(cell) == expected)
     }
 
-    @Test(arguments: ["yes", "no", "2", "Radio-Safe", "", "t", "1.0", "\u{11}"])
+    @Test(arguments: ["y", "nope", "2", "Radio-Safe", "", "t", "1.0", "\u{11}"])
     func nonBooleansAreRejected(cell: String) {
         let error = failure { () throws(CellParseError) in try CellParsers.boolean(cell) }
         #expect(error?.kind == .invalidBoolean)
@@ -161,7 +173,7 @@ struct DoubleAndBooleanParserTests {
 
     @Test func booleanReason() {
         let error = failure { () throws(CellParseError) in try CellParsers.boolean("Radio-Unsafe") }
-        #expect(error?.reason == "expected a boolean (1, 0, true or false), got 'Radio-Unsafe'")
+        #expect(error?.reason == "expected a boolean (1, 0, true, false, yes or no), got 'Radio-Unsafe'")
     }
 }
 
@@ -250,10 +262,25 @@ struct DateTimeParserTests {
         #expect(error?.reason.contains("placeholder for a missing date") == true)
     }
 
+    @Test(arguments: [
+        ("1/01/08", "2008-01-01T00:00:00Z"), ("11/26/08 1:48 AM", "2008-11-26T01:48:00Z"),
+        ("11/26/08 1:48:12 PM", "2008-11-26T13:48:12Z"), ("2/29/68 23:59", "2068-02-29T23:59:00Z"),
+        ("12/31/69", "1969-12-31T00:00:00Z"), ("1/1/99", "1999-01-01T00:00:00Z"), ("1/1/00", "2000-01-01T00:00:00Z"),
+    ])
+    func twoDigitYearsPivotAsPercentY(cell: String, expected: String) throws {
+        let milliseconds = try CellParsers.dateTimeMilliseconds(cell)
+        #expect(milliseconds == (try CellParsers.dateTimeMilliseconds(expected)))
+    }
+
+    @Test func twoDigitYearNamesItsLayout() {
+        let error = failure { () throws(CellParseError) in try CellParsers.dateTimeMilliseconds("2/30/08") }
+        #expect(error?.reason == "impossible date '2/30/08' (read as MM/DD/YY): day 30 does not exist in February 2008, which has 29 days")
+    }
+
     @Test func slashShapeMismatchExplainsTheExpectedLayout() {
         let error = failure { () throws(CellParseError) in try CellParsers.dateTimeMilliseconds("26/Nov/2008") }
         #expect(error?.kind == .invalidDateTime)
-        #expect(error?.reason == "expected a date like MM/DD/YYYY, MM/DD/YYYY hh:mm:ss AM or MM/DD/YYYY HH:mm:ss, "
+        #expect(error?.reason == "expected a date like MM/DD/YYYY, MM/DD/YYYY hh:mm:ss AM, MM/DD/YYYY HH:mm:ss or MM/DD/YY, "
                 + "got '26/Nov/2008'")
     }
 
@@ -271,7 +298,7 @@ struct DateTimeParserTests {
     }
 
     @Test(arguments: [
-        "", "08", "20081", "11/26/08", "11/26/2008 01:48:12 XM", "11/26/2008 01:48:12 AMX",
+        "", "08", "20081", "11/26/008", "11/26/8", "11/26/08 01:48:12 XM", "11/26/2008 01:48:12 AMX",
         "11/26/2008 1:4:12 AM", "11/26/2008T01:48:12", "2008-11-26T01:48:12.Z", "2008-11-26T01:48:12+1",
         "2008-11-26 01:48:12 AM", "2008-11-26T01:48:12Z junk", "2008/11/26", "11-26-2008", "11/26/2008 01:48:12.5",
     ])

@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Logging
+import Pipeline
+import Tabular
+
+/// `staging/metadata/_SUCCESS.json`: written by `etl-extract` after a successful run has renamed
+/// all its staged files into place, and removed before it renames any, so that its presence
+/// means the staged files are those of that one complete, successful run. A consumer (the load)
+/// must refuse staging without it. One JSON object:
+///
+///     {"files":[{"collection":"genres","name":"genres.jsonl","rows":163,"source":"genres.csv"},…],
+///      "finished":"2026-12-07T14:20:00Z","job":"etl-extract","only":null,
+///      "run":"20261207T142000-1a2b3c","status":"ok"}
+///
+/// `status` is always `ok` (a failed run writes no marker and leaves the previous one); `only` is
+/// the sorted `--only` track ids of the run (its other tracks were kept from the run before) or
+/// null; `rows` is the number of lines of each staged file.
+public struct StagingMarker: Sendable, Equatable {
+    public static let fileName = "_SUCCESS.json"
+
+    public struct File: Sendable, Equatable {
+        public var name: String
+        public var collection: String
+        public var source: String
+        public var rows: Int
+    }
+
+    public var job: String
+    public var run: String
+    public var only: Set<Int64>?
+    public var files: [File]
+    public var status = "ok"
+    public var finished = Date()
+
+    public init(job: String, run: String, only: Set<Int64>?, files: [File]) {
+        self.job = job
+        self.run = run
+        self.only = only
+        self.files = files
+    }
+
+    var json: [String: Any] {
+        let formatter = ISO8601DateFormatter()
+        return [
+            "job": job, "run": run, "status": status, "finished": formatter.string(from: finished),
+            "only": only.map { $0.sorted() as [Any] } ?? NSNull(),
+            "files": files.map { ["name": $0.name, "collection": $0.collection, "source": $0.source, "rows": $0.rows] },
+        ]
+    }
+
+    func write(in directory: String) throws {
+        let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+        let writer = try AtomicFileWriter(path: directory + "/" + Self.fileName)
+        try writer.write(Array(data) + [UInt8(ascii: "\n")])
+        try writer.commit()
+    }
+
+    /// The marker of `directory`, nil when there is none (no successful run, or one under way
+    /// or killed while it replaced the files); throws when it cannot be read.
+    public static func read(in directory: String) throws -> StagingMarker? {
+        let path = directory + "/" + fileName
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any],
+              let job = object["job"] as? String, let run = object["run"] as? String, let status = object["status"] as? String,
+              let files = object["files"] as? [[String: Any]] else {
+            throw JobError(.dataError, "\(path): not a staging marker")
+        }
+        var marker = StagingMarker(job: job, run: run, only: (object["only"] as? [NSNumber]).map { Set($0.map(\.int64Value)) },
+                                   files: files.map {
+                                       File(name: $0["name"] as? String ?? "", collection: $0["collection"] as? String ?? "",
+                                            source: $0["source"] as? String ?? "", rows: ($0["rows"] as? NSNumber)?.intValue ?? 0)
+                                   })
+        marker.status = status
+        if let finished = object["finished"] as? String, let date = ISO8601DateFormatter().date(from: finished) {
+            marker.finished = date
+        }
+        return marker
+    }
+
+    static func remove(in directory: String) throws {
+        let path = directory + "/" + fileName
+        if unlink(path) != 0 && errno != ENOENT {
+            throw JobError(.failure, "\(path): cannot remove the staging marker: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Removes the `*.tmp-PID` files that runs killed while writing left in `directory`: those
+    /// whose process is gone. A live process's files (another run) are left alone.
+    static func removeDeadTemporaries(in directory: String, logger: Logger) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names {
+            guard let marker = name.range(of: ".tmp-", options: .backwards),
+                  let pid = pid_t(name[marker.upperBound...]), pid > 0 else { continue }
+            if pid == getpid() || kill(pid, 0) == 0 || errno == EPERM { continue }  // alive
+            if unlink(directory + "/" + name) == 0 {
+                logger.notice("removed \(name), left by a run (pid \(pid)) that ended without finishing it")
+            }
+        }
+    }
+}
+
+/// The staged JSON lines of `etl-extract --only`.
+enum StagedLines {
+    /// The staged file of the last run (`previous`) with the lines of the `only` ids replaced in
+    /// place by this run's (`new`, a file of lines), those no longer produced (rejected, gone
+    /// from the input) left out, and new ids appended in input order; every other line is kept
+    /// byte for byte. Returns the number of lines written to `output`.
+    static func merge(new: String, previous: String, only: Set<Int64>, into output: AtomicFileWriter) throws -> Int {
+        var fresh: [Int64: [UInt8]] = [:]
+        var order: [Int64] = []
+        try forEachLine(of: new) { line, number in
+            let id = try stagedID(line, path: new, line: number)
+            fresh[id] = Array(line)
+            order.append(id)
+        }
+        var written = 0
+        if FileManager.default.fileExists(atPath: previous) {
+            try forEachLine(of: previous) { line, number in
+                let id = try stagedID(line, path: previous, line: number)
+                if only.contains(id) {
+                    guard let replacement = fresh.removeValue(forKey: id) else { return }
+                    try output.write(replacement)
+                } else {
+                    try output.write(line)
+                }
+                written += 1
+            }
+        }
+        for id in order {
+            guard let line = fresh[id] else { continue }
+            try output.write(line)
+            written += 1
+        }
+        return written
+    }
+
+    /// Each line of the file with its line end, and its number.
+    private static func forEachLine(of path: String, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
+        guard let file = fopen(path, "r") else {
+            throw JobError(.failure, "\(path): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var buffer: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(buffer) }
+        var number = 0
+        while true {
+            let length = getline(&buffer, &capacity, file)
+            guard length > 0, let buffer else { break }
+            number += 1
+            try buffer.withMemoryRebound(to: UInt8.self, capacity: length) {
+                try body(UnsafeBufferPointer(start: $0, count: length), number)
+            }
+        }
+    }
+
+    /// The `_id` a staged line starts with (`{ "_id" : 42, …`).
+    static func stagedID(_ line: UnsafeBufferPointer<UInt8>, path: String, line number: Int) throws -> Int64 {
+        let prefix = Array(#"{ "_id" : "#.utf8)
+        guard line.count > prefix.count, line.prefix(prefix.count).elementsEqual(prefix) else {
+            throw JobError(.dataError, "\(path):\(number): a staged line that does not start with its _id")
+        }
+        let digits = line[prefix.count...].prefix { $0 == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        guard let id = Int64(String(decoding: digits, as: UTF8.self)) else {
+            throw JobError(.dataError, "\(path):\(number): a staged line whose _id is not an integer")
+        }
+        return id
+    }
+}
