@@ -112,6 +112,8 @@ public struct NightlyCommand: AsyncParsableCommand {
         var export = try parseStep(ExportCommand.self, ["--collection", exportCollection, "--partition-by", partitionBy])
         export.mongo = mongo
         export.common = common
+        // --only narrows the work, never the dataset: after the ids are re-run the export is the full one.
+        export.common.only = nil
         return [(ExtractCommand.jobName, extract.execute), (FeaturesCommand.jobName, features.execute),
                 (NormalizeCommand.jobName, normalize.execute), (LoadCommand.jobName, load.execute),
                 (ExportCommand.jobName, export.execute)]
