@@ -444,4 +444,29 @@ func readManifest(_ export: URL) throws -> Document {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "train_on_export.py failed (its stderr is above)")
     }
+
+    /// An FMA-shaped set (55 % without genre_top, genre lists, a string column, non-finite
+    /// features) read with pandas and pyarrow as the README writes, partitions and stratified
+    /// shards included, and LightGBM trained on it with no data repair (Tests/python/train_on_export.py).
+    /// `MUSICETL_TRAIN_CHECK_ROWS=4000` runs the same check at FMA scale by hand.
+    @Test func pandasPyarrowAndLightGBMTrainOnAnFMAShapedExport() throws {
+        let python = TestServer.packageRoot.appendingPathComponent(".venv-check/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python),
+                     "pandas, pyarrow and LightGBM are installed by Jobs/setup.sh into .venv-check")
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let count = Int(ProcessInfo.processInfo.environment["MUSICETL_TRAIN_CHECK_ROWS"] ?? "") ?? 400
+        try GeneratedTrainingSet.load(1...count, uri: uri, database: database)
+        let run = try JobProcess.run("etl-export", ["--work-dir", work.path, "--partition-by", "split", "--shards", "3"],
+                                     environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(run.status == 0, "\(run.standardError)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [TestServer.packageRoot.appendingPathComponent("Tests/python/train_on_export.py").path,
+                             work.url.appendingPathComponent("exports/training").path, "--min-accuracy", "0.8"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "train_on_export.py failed (its stderr is above)")
+    }
 }
