@@ -19,7 +19,7 @@ public struct ExportCommand: JobCommand {
     @Option(name: .long, help: "Collection to export (training: scaled rows; features: raw feature statistics; tracks, …).")
     public var collection = "training"
 
-    @Option(name: .long, help: "Export name: the folder under WORK/exports (default: the collection name). Required with --where, --only, --fields or --limit: a narrowed export never replaces the default one.")
+    @Option(name: .long, help: "Export name: the folder under WORK/exports (default: the collection name). Required with --where, --only, --fields or --limit, and not the collection's name: a narrowed export never replaces the default one.")
     public var name: String?
 
     @Option(name: .customLong("where"), help: "A MongoDB filter as a JSON object, e.g. '{\"split\": \"training\"}' or '{\"genre_top\": {\"$regex\": \"^Rock\"}}'.")
@@ -95,7 +95,7 @@ public struct ExportCommand: JobCommand {
         let order: Document = try sort.map { try QueryText.sortOrder($0, layout: layout) } ?? ["_id": 1]
         let narrowing = [filter.map { _ in "--where" }, common.only.map { _ in "--only" }, fields.map { _ in "--fields" },
                          limit.map { _ in "--limit" }].compactMap { $0 }
-        if name == nil, !toStandardOutput, let first = narrowing.first {
+        if name == nil || name == collection, !toStandardOutput, let first = narrowing.first {
             throw JobError(.usage, "\(first) narrows the export: give it its own --name (the default export WORK/exports/\(collection) is replaced only by a full export)")
         }
         let labelColumn = try resolveLabel(layout)

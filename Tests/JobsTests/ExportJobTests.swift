@@ -368,8 +368,8 @@ func readManifest(_ export: URL) throws -> Document {
         let cases: [(arguments: [String], status: Int32, says: String)] = [
             (["--db", typo], 65, "database \(typo) does not exist"),
             (["--collection", "features"], 65, "collection features does not exist in database \(database)"),
-            (["--where", #"{"split": "nope"}"#, "--name", "training"], 65, #"matches { "split" : "nope" }: nothing exported, the previous export is untouched"#),
             (["--where", #"{"split": "test"}"#], 64, "--where narrows the export: give it its own --name"),
+            (["--where", #"{"split": "test"}"#, "--name", "training"], 64, "--where narrows the export: give it its own --name"),
             (["--only", "3,4"], 64, "--only narrows the export: give it its own --name"),
             (["--where", "{split: 'test'}", "--name", "t"], 64, "the key split needs double quotes"),
             (["--where", #"{"split": 'test'}"#, "--name", "t"], 64, "use double quotes"),
@@ -388,11 +388,21 @@ func readManifest(_ export: URL) throws -> Document {
             #expect(!run.standardError.contains("SPECIAL") && !run.standardError.contains("parse error"), "\(run.standardError)")
             #expect(try Data(contentsOf: output) == before, "\(arguments) changed the default export")
         }
+        // A query that matches nothing leaves the previous export of that name as it was.
+        let tests = try JobProcess.run("etl-export", ["--work-dir", work.path, "--where", #"{"split": "test"}"#, "--name", "tests"], environment: environment)
+        #expect(tests.status == 0, "\(tests.standardError)")
+        let testsOutput = work.url.appendingPathComponent("exports/tests/output.csv")
+        let testsBefore = try Data(contentsOf: testsOutput)
+        let none = try JobProcess.run("etl-export", ["--work-dir", work.path, "--where", #"{"split": "nope"}"#, "--name", "tests"], environment: environment)
+        #expect(none.status == 65)
+        #expect(none.lastLine.contains(#"matches { "split" : "nope" }: nothing exported, the previous export is untouched"#), "\(none.lastLine)")
+        #expect(try Data(contentsOf: testsOutput) == testsBefore)
+
         // Nothing was created: not the typo'd database, not a half export.
         let names = try MongoConnection(uri: uri).client().runCommand(["listDatabases": 1, "nameOnly": true], database: "admin")["databases"]?
             .arrayValue?.compactMap { $0.documentValue?["name"]?.stringValue } ?? []
         #expect(names.contains(database) && !names.contains(typo))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: work.path + "/exports") == ["training"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work.path + "/exports").sorted() == ["tests", "training"])
 
         // The operators a user types work.
         let regex = try JobProcess.run("etl-export", ["--work-dir", work.path, "--where", #"{"genre_top": {"$regex": "^Hip"}}"#, "--name", "hiphop"],
