@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-packages=(libmongoc-dev libbson-dev libsndfile1-dev libfftw3-dev libsoxr-dev pkg-config python3-venv)
+packages=(libmongoc-dev libbson-dev libsndfile1-dev libfftw3-dev libsoxr-dev pkg-config python3-venv libgomp1)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -20,10 +20,13 @@ fi
 
 "$root/Jobs/local-mongo.sh" install
 
-# pandas and scikit-learn for the check that an export trains a model as it is.
+# pandas, pyarrow, scikit-learn and LightGBM for the check that an export trains a model as it is.
 check_venv=$root/.venv-check
-if ! "$check_venv/bin/python" -c "import pandas, sklearn" 2>/dev/null; then
-    echo "setup: installing pandas and scikit-learn into $check_venv" >&2
-    python3 -m venv "$check_venv"
-    "$check_venv/bin/pip" install --quiet --disable-pip-version-check "pandas>=2" "scikit-learn>=1.3"
+if ! "$check_venv/bin/python" -c "import pandas, sklearn, pyarrow, lightgbm" 2>/dev/null; then
+    echo "setup: installing pandas, pyarrow, scikit-learn and LightGBM into $check_venv" >&2
+    [ -x "$check_venv/bin/pip" ] || python3 -m venv "$check_venv"
+    "$check_venv/bin/pip" install --quiet --disable-pip-version-check "pandas>=2" "scikit-learn>=1.3" "pyarrow>=14"
+    # Where LightGBM has no wheel the check trains scikit-learn's HistGradientBoosting instead.
+    "$check_venv/bin/pip" install --quiet --disable-pip-version-check "lightgbm>=4" \
+        || echo "setup: LightGBM not installed; the training check falls back to scikit-learn" >&2
 fi

@@ -5,29 +5,45 @@ import Foundation
 import Pipeline
 
 /// `etl-export`: a MongoDB collection (default `training`) → `WORK/exports/<name>/`:
-/// `output.csv` (or `.jsonl`), Hive-style partitions, hash shards and `manifest.json`.
+/// `output.csv` (or `.jsonl`), Hive-style partitions, stratified shards, `manifest.json` (every
+/// column's type and role), `class_map.json` and, for scaled training rows, `scaler.json`.
 public struct ExportCommand: JobCommand {
     public static let jobName = "etl-export"
     public static let configuration = CommandConfiguration(
         commandName: jobName,
-        abstract: "Export a collection (default: training) as flat CSV/JSON Lines, streaming, rows ordered by id, with partitions and a manifest.",
+        abstract: "Export a collection (default: training) as flat CSV/JSON Lines, streaming, with column roles, a class map, the scaler, partitions, shards and a manifest.",
         version: MusicETL.version)
 
     @OptionGroup public var mongo: MongoOptions
 
-    @Option(name: .long, help: "Collection to export.")
+    @Option(name: .long, help: "Collection to export (training: scaled rows; features: raw feature statistics; tracks, …).")
     public var collection = "training"
 
-    @Option(name: .long, help: "Export name: the folder under WORK/exports (default: the collection name).")
+    @Option(name: .long, help: "Export name: the folder under WORK/exports (default: the collection name). Required with --where, --only, --fields or --limit, and not the collection's name: a narrowed export never replaces the default one.")
     public var name: String?
 
-    @Option(name: .customLong("where"), help: "A MongoDB filter as JSON, e.g. '{\"split\": \"training\"}'.")
+    @Option(name: .customLong("where"), help: "A MongoDB filter as a JSON object, e.g. '{\"split\": \"training\"}' or '{\"genre_top\": {\"$regex\": \"^Rock\"}}'.")
     public var filter: String?
+
+    @Option(name: .long, help: "The label column (default genre_top when the export has it; none: no label). Rows without a label go to unlabelled.csv, not to output, partitions or shards.")
+    public var label: String?
+
+    @Option(name: .long, help: "Only these columns, in this order (comma-separated headers or dotted paths).")
+    public var fields: String?
+
+    @Option(name: .long, help: "At most N rows.")
+    public var limit: Int?
+
+    @Option(name: .long, help: "Row order as a JSON object (default '{\"_id\": 1}').")
+    public var sort: String?
+
+    @Option(name: .long, help: "'-': write the rows to standard output instead of WORK/exports (no partitions, shards or manifest).")
+    public var out: String?
 
     @Option(name: .long, help: "Also write Hive-style partitions by this column (split, genre_top, …).")
     public var partitionBy: String?
 
-    @Option(name: .long, help: "Also write N shards by a stable hash of the id (for data-parallel training).")
+    @Option(name: .long, help: "Also write N shards (stratified by the label when there is one, else by a stable hash of the id).")
     public var shards = 0
 
     @Option(name: .long, help: "Rows per partition part file.")
@@ -52,25 +68,51 @@ public struct ExportCommand: JobCommand {
         guard rowsPerPart > 0 else { throw ValidationError("--rows-per-part must be positive") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         guard maxPartitions > 0 else { throw ValidationError("--max-partitions must be positive") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let out {
+            guard out == "-" else { throw ValidationError("--out takes '-' (standard output); exports to files go to WORK/exports/<--name>") }
+            if partitionBy != nil || shards > 0 { throw ValidationError("--out - writes one stream: leave out --partition-by and --shards") }
+        }
     }
+
+    private var toStandardOutput: Bool { out == "-" }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
         let schema = try schemaCatalog().schema(forCollection: collection)
-        var query: Document
-        do {
-            query = try filter.map { try BSONDocument(json: $0).document() } ?? [:]
-        } catch {
-            throw JobError(.usage, "--where is not a JSON object: \(error)")
+        var layout = ColumnLayout(schema: schema)
+        if let fields {
+            do {
+                layout = try layout.selecting(fields.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            } catch {
+                throw JobError(.usage, error.description)
+            }
         }
+        var query: Document = [:]
+        if let filter { query = try QueryText.filter(filter, flag: "--where", layout: layout) }
         if let ids = common.onlyIDs {
             query["_id"] = .document(["$in": .array(ids.map { Int64($0).map(BSONValue.integer) ?? .string($0) })])
         }
-        let layout = ColumnLayout(schema: schema)
+        let order: Document = try sort.map { try QueryText.sortOrder($0, layout: layout) } ?? ["_id": 1]
+        let narrowing = [filter.map { _ in "--where" }, common.only.map { _ in "--only" }, fields.map { _ in "--fields" },
+                         limit.map { _ in "--limit" }].compactMap { $0 }
+        if name == nil || name == collection, !toStandardOutput, let first = narrowing.first {
+            throw JobError(.usage, "\(first) narrows the export: give it its own --name (the default export WORK/exports/\(collection) is replaced only by a full export)")
+        }
+        let labelColumn = try resolveLabel(layout)
+        if let field = partitionBy, layout.index(ofHeader: field) == nil {
+            throw JobError(.usage, "--partition-by \(field) is not a column of this export\(ColumnLayout.suggestion(for: field, among: layout.columns.map(\.header)))")
+        }
+
         let connection = try mongo.connect(job: Self.jobName)
-        context.recorder.useMongo(connection, database: mongo.database)
         let client = try connection.client()
-        let cursor = try client.collection(collection, database: mongo.database)
-            .find(query, options: ["sort": .document(["_id": 1])])
+        // Before anything reads or writes: a typo'd --db or --collection must not create them
+        // (the run ledger would create the database).
+        try requireCollection(client)
+        context.recorder.useMongo(connection, database: mongo.database)
+
+        var findOptions: Document = ["sort": .document(order)]
+        if let limit { findOptions["limit"] = .integer(limit) }
+        let cursor = try client.collection(collection, database: mongo.database).find(query, options: findOptions)
         var options = ExportWriter.Options()
         options.format = format
         options.partitionBy = partitionBy
@@ -78,11 +120,19 @@ public struct ExportCommand: JobCommand {
         options.rowsPerPart = rowsPerPart
         if let jobs { options.workers = jobs }
         options.maxPartitions = maxPartitions
-        let directory = context.work.export(named: name ?? collection)
+        options.labelColumn = labelColumn
+        options.roles = roles(layout, label: labelColumn)
+        options.standardOutput = toStandardOutput
+        let exportName = name ?? collection
+        let directory = context.work.export(named: exportName)
+        if let labelColumn {
+            options.previousClassMap = previousClassMap(label: labelColumn, in: [directory, context.work.export(named: collection)])
+        }
         var summary = JobSummary()
         if context.options.dryRun {
             var rows = 0
-            while try cursor.nextBorrowed() != nil { rows += 1 }
+            while try nextDocument(cursor) != nil { rows += 1 }
+            if rows == 0 { throw nothingMatches(query) }
             summary.count("rows would export", rows)
             return summary
         }
@@ -94,23 +144,33 @@ public struct ExportCommand: JobCommand {
         }
         let progress = ProgressBar(label: Self.jobName, unit: "rows", logger: context.logger)
         defer { progress.finish() }
-        if progress.isEnabled {
+        if progress.isEnabled && !toStandardOutput {
             let total = try? client.collection(collection, database: mongo.database).countDocuments(query)
-            progress.update(done: 0, total: total.map { Int($0) })
+            progress.update(done: 0, total: total.map { Int(min($0, Int64(limit ?? Int.max))) })
         }
         do {
-            while let document = try cursor.nextBorrowed() {
+            while let document = try nextDocument(cursor) {
                 try writer.write(document)
                 if writer.rows % 1000 == 0 { progress.update(done: writer.rows) }
             }
             progress.update(done: writer.rows)
-            let manifest: Document = [
+            if writer.rows == 0 { throw nothingMatches(query) }
+            var manifest: Document = [
                 "collection": .string(collection), "database": .string(mongo.database),
-                "query": .document(query), "sort": .document(["_id": 1]),
+                "query": .document(query), "sort": .document(order), "limit": limit.map { .integer($0) } ?? .null,
                 "run_id": .string(context.runID), "musicetl_version": .string(MusicETL.version),
-                "scaler_versions": .array(try scalerVersions(client: client)),
             ]
-            let files = try writer.commit(manifest: manifest)
+            var attachments: [(name: String, text: String)] = []
+            let scaled = schema.name == "training_row" && options.roles.values.contains("feature")
+            if scaled, !toStandardOutput, let scaler = try scalerFile(client: client, query: query, layout: layout, context: context) {
+                attachments.append(("scaler.json", scaler.text))
+                manifest["scaler"] = .document(["file": "scaler.json", "versions": .array(scaler.versions)])
+                manifest["scaler_versions"] = .array(scaler.versions)
+            } else {
+                manifest["scaler"] = .null
+                manifest["features_scaled"] = .bool(scaled)
+            }
+            let files = try writer.commit(manifest: manifest, attachments: attachments)
             summary.outputs = files
         } catch let error as ExportError {
             writer.abandon()
@@ -119,19 +179,350 @@ public struct ExportCommand: JobCommand {
             writer.abandon()
             throw error
         }
-        summary.count("rows", writer.rows)
+        let written = writer.rows - writer.unlabelledRows
+        let nonFinite = writer.nonFiniteCounts.reduce(0, +)
+        summary.count("rows", written)
+        if let labelColumn {
+            summary.count("rows without \(labelColumn)", writer.unlabelledRows)
+            summary.count("classes", writer.classMap.count)
+        }
         summary.count("columns", layout.columns.count)
-        context.logger.info("wrote \(writer.rows) rows × \(layout.columns.count) columns to \(directory.path)/output.\(format)")
+        summary.count("non-finite cells left empty", nonFinite)
+        if !layout.omitted.isEmpty {
+            context.logger.warning("not exported (arrays of text or of arrays, or left out by --fields): \(layout.omitted.joined(separator: ", ")); see manifest.json \"omitted\"")
+        }
+        if let labelColumn, writer.unlabelledRows > 0 {
+            context.logger.warning("\(writer.unlabelledRows) rows have no \(labelColumn): \(toStandardOutput ? "left out of the stream" : "written to \(directory.path)/unlabelled.\(format), not to output, partitions or shards")")
+        }
+        if nonFinite > 0 {
+            context.logger.warning("\(nonFinite) non-finite numbers (NaN, ±inf) written as empty cells (missing); per column in manifest.json \"non_finite\"")
+        }
+        let destination = toStandardOutput ? "standard output" : "\(directory.path)/output.\(format)"
+        context.logger.info("wrote \(written) rows × \(layout.columns.count) columns to \(destination)")
         return summary
     }
 
-    /// The fitted scalers in the database (normally one): the manifest names the version the
-    /// exported features were scaled with.
-    private func scalerVersions(client: MongoClient) throws -> [BSONValue] {
-        let cursor = try client.collection("scalers", database: mongo.database)
-            .find([:], options: ["projection": .document(["_id": 1]), "sort": .document(["_id": 1])])
-        var versions: [BSONValue] = []
-        while let document = try cursor.next() { if let id = document["_id"] { versions.append(id) } }
-        return versions
+    /// The cursor's next document; a query the server refuses is a usage error in its words.
+    private func nextDocument(_ cursor: MongoCursor) throws -> BorrowedBSON? {
+        let result = Result { () throws(MongoError) -> BorrowedBSON? in try cursor.nextBorrowed() }
+        if case .failure(let error) = result, error.kind == .server {
+            throw JobError(.usage, "the server refused the query (--where/--sort): \(error.message)")
+        }
+        return try result.get()
+    }
+
+    private func nothingMatches(_ query: Document) -> JobError {
+        let what = query.fields.isEmpty ? "collection \(mongo.database).\(collection) is empty"
+            : "no document of \(mongo.database).\(collection) matches \((try? BSONDocument(query).relaxedExtendedJSON) ?? "the query")"
+        return JobError(.dataError, "\(what): nothing exported, the previous export is untouched")
+    }
+
+    /// The label column: `--label` (must be a column; `none` for no label), else `genre_top` when
+    /// the export has it.
+    private func resolveLabel(_ layout: ColumnLayout) throws -> String? {
+        guard let label else { return layout.index(ofHeader: "genre_top") == nil ? nil : "genre_top" }
+        if label == "none" { return nil }
+        guard let column = layout.column(named: label) else {
+            throw JobError(.usage, "--label \(label) is not a column of this export\(ColumnLayout.suggestion(for: label, among: layout.columns.filter { !$0.isList }.map(\.header)))")
+        }
+        guard !column.isList else {
+            throw JobError(.usage, "--label \(label) is a multi-label list: choose a single-valued column such as genre_top")
+        }
+        return column.header
+    }
+
+    /// Each column's role: id (the key), label (the label column and multi-label lists), split,
+    /// feature (the audio feature statistics: mfcc_*, spectral_centroid_*, zcr_*), partition_key
+    /// (--partition-by, when none of these), other (metadata such as subset or scaler_version).
+    private func roles(_ layout: ColumnLayout, label: String?) -> [String: String] {
+        let features = Set(FeatureVector.names)
+        var roles: [String: String] = [:]
+        for column in layout.columns {
+            roles[column.header] =
+                if column.path == "_id" { "id" }
+                else if column.header == label || column.isList { "label" }
+                else if column.header == "split" || column.path == "set.split" { "split" }
+                else if features.contains(column.header) && column.readerType == "float64" { "feature" }
+                else if column.header == partitionBy { "partition_key" }
+                else { "other" }
+        }
+        return roles
+    }
+
+    /// Exit 65 naming what is missing when the database or the collection does not exist, found
+    /// with listCollections (which creates nothing), with the closest names.
+    private func requireCollection(_ client: MongoClient) throws {
+        let collections = try collectionNames(client, database: mongo.database)
+        if collections.isEmpty {
+            let databases = (try? client.runCommand(["listDatabases": 1, "nameOnly": true], database: "admin"))?["databases"]?
+                .arrayValue?.compactMap { $0.documentValue?["name"]?.stringValue } ?? []
+            throw JobError(.dataError, "database \(mongo.database) does not exist (or holds no collection) on \(client.serverDescription)\(ColumnLayout.suggestion(for: mongo.database, among: databases)): nothing exported, created or changed")
+        }
+        if !collections.contains(collection) {
+            throw JobError(.dataError, "collection \(collection) does not exist in database \(mongo.database)\(ColumnLayout.suggestion(for: collection, among: collections)) (collections: \(collections.sorted().joined(separator: ", "))): nothing exported")
+        }
+    }
+
+    private func collectionNames(_ client: MongoClient, database: String) throws -> [String] {
+        let reply = try client.runCommand(["listCollections": 1, "nameOnly": true], database: database)
+        let batch = reply["cursor"]?.documentValue?["firstBatch"]?.arrayValue ?? []
+        return batch.compactMap { $0.documentValue?["name"]?.stringValue }
+    }
+
+    /// The class map of the last export of this label: this export's own, else the default export's
+    /// (so a named export numbers classes as the default one does).
+    private func previousClassMap(label: String, in directories: [URL]) -> [String: Int] {
+        for directory in directories {
+            let path = directory.appendingPathComponent("class_map.json").path
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                  let document = try? BSONDocument(json: text).document(),
+                  document["label"]?.stringValue == label,
+                  let classes = document["classes"]?.documentValue else { continue }
+            var map: [String: Int] = [:]
+            for field in classes.fields { if let index = field.value.int64Value { map[field.key] = Int(index) } }
+            return map
+        }
+        return [:]
+    }
+
+    /// `scaler.json`: the scaler(s) the exported rows were scaled with, from the `scalers`
+    /// collection etl-load fills: the versions the rows name (`scaler_version`) if they do, else
+    /// every scaler in the database (normally one). Nil when there is none.
+    private func scalerFile(client: MongoClient, query: Document, layout: ColumnLayout,
+                            context: JobContext) throws -> (text: String, versions: [BSONValue])? {
+        let named = (try? client.runCommand(["distinct": .string(collection), "key": "scaler_version", "query": .document(query)],
+                                            database: mongo.database))?["values"]?.arrayValue ?? []
+        var filter: Document = [:]
+        if !named.isEmpty { filter["_id"] = .document(["$in": .array(named)]) }
+        let cursor = try client.collection("scalers", database: mongo.database).find(filter, options: ["sort": .document(["_id": 1])])
+        var scalers: [Document] = []
+        while let document = try cursor.next() { scalers.append(ScalerFile.describe(document, columns: layout.columns.map(\.header))) }
+        guard !scalers.isEmpty else {
+            context.logger.warning("no scaler in \(mongo.database).scalers: the export has no scaler.json (run etl-normalize and etl-load)")
+            return nil
+        }
+        if scalers.count > 1 {
+            context.logger.warning("the rows were scaled with \(scalers.count) scalers (or the database holds several): scaler.json lists them all under \"scalers\"")
+        }
+        let body: Document = scalers.count == 1 ? scalers[0] : ["scalers": .array(scalers.map { .document($0) })]
+        return (try BSONDocument(body).relaxedExtendedJSON + "\n", scalers.compactMap { $0["version"] })
+    }
+}
+
+/// `scaler.json`'s shape: what a model needs to scale new audio the way the training rows were.
+enum ScalerFile {
+    static func describe(_ stored: Document, columns: [String]) -> Document {
+        let method = stored["method"]?.stringValue ?? ""
+        let parameters = stored["features"]?.documentValue ?? [:]
+        let exported = Set(columns)
+        let scaledColumns = parameters.fields.map(\.key).filter { exported.contains($0) || exported.isEmpty }
+        let formula: String = switch method {
+        case "zscore": "scaled = (raw - mean) / std (std is 1 for a feature constant on the training split)"
+        case "minmax": "scaled = (raw - min) / range (range is 1 for a feature constant on the training split)"
+        default: "see method"
+        }
+        let fittedOn = stored["fitted_on"]?.documentValue
+        let run = stored["run_id"] ?? fittedOn?["run_id"] ?? stored["fitted_by_run"] ?? .null
+        return [
+            "version": stored["_id"] ?? .null, "method": .string(method), "formula": .string(formula),
+            "columns": .array(scaledColumns.map { .string($0) }),
+            "parameters": .document(Document(parameters.fields.filter { scaledColumns.contains($0.key) })),
+            "fitted_on": fittedOn.map { .document($0) } ?? .null, "fitting_run": run,
+            "musicetl_version": stored["musicetl_version"] ?? .null,
+        ]
+    }
+}
+
+/// `--where` and `--sort` as a user types them: JSON objects, errors in plain words, query
+/// operators checked by name, column headers accepted for their dotted paths (`album_title` →
+/// `album.title`, `track_id` → `_id`).
+enum QueryText {
+    /// MongoDB's query operators that work through the export's find.
+    static let operators: Set = [
+        "$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$and", "$or", "$nor", "$not", "$exists", "$type",
+        "$regex", "$options", "$elemMatch", "$size", "$all", "$mod", "$expr", "$jsonSchema",
+        "$bitsAllSet", "$bitsAnySet", "$bitsAllClear", "$bitsAnyClear",
+        // Extended JSON type wrappers a value may use.
+        "$date", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal", "$oid", "$regularExpression",
+    ]
+    /// Operators refused by name, with the reason.
+    static let refused: [String: String] = [
+        "$where": "runs JavaScript on the server (often disabled); use $expr or $regex",
+        "$text": "needs a text index, which the export's collections do not have; use $regex",
+        "$near": "is a geospatial operator; the export's collections hold no coordinates",
+        "$nearSphere": "is a geospatial operator; the export's collections hold no coordinates",
+        "$geoWithin": "is a geospatial operator; the export's collections hold no coordinates",
+        "$geoIntersects": "is a geospatial operator; the export's collections hold no coordinates",
+        "$comment": "is a comment, not a filter; leave it out",
+    ]
+
+    static func filter(_ text: String, flag: String, layout: ColumnLayout) throws -> Document {
+        let document = try object(text, flag: flag, example: "'{\"split\": \"test\"}'")
+        try checkOperators(document, flag: flag)
+        return renamingHeaders(document, layout: layout)
+    }
+
+    static func sortOrder(_ text: String, layout: ColumnLayout) throws -> Document {
+        let document = renamingHeaders(try object(text, flag: "--sort", example: "'{\"genre_top\": 1, \"_id\": 1}'"), layout: layout)
+        for field in document.fields {
+            guard let direction = field.value.int64Value, direction == 1 || direction == -1 else {
+                throw JobError(.usage, "--sort: \(field.key) must be 1 (ascending) or -1 (descending)")
+            }
+        }
+        return document
+    }
+
+    /// Parses a JSON object, or says in plain words why `text` is not one.
+    static func object(_ text: String, flag: String, example: String) throws -> Document {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let first = trimmed.first else { throw JobError(.usage, "\(flag) is empty: give a JSON object such as \(example)") }
+        guard first == "{" else {
+            let kind = first == "[" ? "a list" : first == "\"" ? "a string" : "not JSON"
+            throw JobError(.usage, "\(flag) must be a JSON object such as \(example); this is \(kind)")
+        }
+        if let problem = JSONProblem.find(in: trimmed) {
+            throw JobError(.usage, "\(flag) is not valid JSON: \(problem); for example \(example)")
+        }
+        do {
+            // libbson reads {"$regex": …, "$options": …} as the legacy Extended JSON of a regular
+            // expression value (and refuses it without $options); a user means the query operator.
+            var text = trimmed
+            for (name, placeholder) in operatorPlaceholders {
+                text = text.replacingOccurrences(of: "\"\(name)\"", with: "\"\(placeholder)\"")
+            }
+            return restoringOperators(try BSONDocument(json: text).document())
+        } catch {
+            if let problem = JSONProblem.describe(trimmed) {
+                throw JobError(.usage, "\(flag) is not valid JSON: \(problem); for example \(example)")
+            }
+            // Valid JSON that is not valid Extended JSON (a "$date" of the wrong shape, …).
+            throw JobError(.usage, "\(flag) is not valid MongoDB Extended JSON (a $-key with a value of the wrong shape, e.g. \"$date\" needs an ISO 8601 text)")
+        }
+    }
+
+    private static let operatorPlaceholders = [("$regex", "musicetl-operator-regex"), ("$options", "musicetl-operator-options")]
+
+    private static func restoringOperators(_ document: Document) -> Document {
+        func restore(_ value: BSONValue) -> BSONValue {
+            switch value {
+            case .document(let nested): .document(restoringOperators(nested))
+            case .array(let items): .array(items.map(restore))
+            default: value
+            }
+        }
+        return Document(document.fields.map { field in
+            let key = operatorPlaceholders.first { $0.1 == field.key }?.0 ?? field.key
+            return Document.Field(key, restore(field.value))
+        })
+    }
+
+    /// Refuses an unknown or unsupported `$` operator by name.
+    static func checkOperators(_ document: Document, flag: String) throws {
+        try checkOperators(in: .document(document), flag: flag)
+    }
+
+    private static func checkOperators(in value: BSONValue, flag: String) throws {
+        switch value {
+        case .document(let nested):
+            for field in nested.fields {
+                if field.key.hasPrefix("$") {
+                    if let reason = refused[field.key] {
+                        throw JobError(.usage, "\(flag): \(field.key) is not supported: it \(reason)")
+                    }
+                    if !operators.contains(field.key) {
+                        throw JobError(.usage, "\(flag): \(field.key) is not a MongoDB query operator\(ColumnLayout.suggestion(for: field.key, among: operators.sorted()))")
+                    }
+                    // $expr holds an aggregation expression, with its own operators.
+                    if field.key == "$expr" || field.key == "$jsonSchema" { continue }
+                }
+                try checkOperators(in: field.value, flag: flag)
+            }
+        case .array(let items):
+            for item in items { try checkOperators(in: item, flag: flag) }
+        default:
+            break
+        }
+    }
+
+    /// Top-level (and $and/$or/$nor) keys that are column headers become their document paths.
+    static func renamingHeaders(_ document: Document, layout: ColumnLayout) -> Document {
+        Document(document.fields.map { field in
+            if ["$and", "$or", "$nor"].contains(field.key), case .array(let items) = field.value {
+                return Document.Field(field.key, .array(items.map { item in
+                    item.documentValue.map { .document(renamingHeaders($0, layout: layout)) } ?? item
+                }))
+            }
+            if let column = layout.columns.first(where: { $0.header == field.key }), !field.key.hasPrefix("$") {
+                return Document.Field(column.path, field.value)
+            }
+            return field
+        })
+    }
+}
+
+/// Finds why a text is not JSON, in words ("line 1, character 2: keys need double quotes").
+enum JSONProblem {
+    static func find(in text: String) -> String? {
+        do {
+            _ = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+            return nil
+        } catch {
+            return describe(text) ?? "it does not parse (check commas between fields and ':' between key and value)"
+        }
+    }
+
+    /// A small scan for the mistakes people make when typing JSON in a shell; nil when it finds none.
+    static func describe(_ text: String) -> String? {
+        let characters = Array(text)
+        var index = 0
+        var depth = 0
+        var expectKey = false
+        while index < characters.count {
+            let character = characters[index]
+            let position = "at character \(index + 1)"
+            switch character {
+            case "{":
+                depth += 1
+                expectKey = true
+            case "}":
+                depth -= 1
+                if depth < 0 { return "\(position): a '}' closes nothing" }
+                expectKey = false
+            case "\"":
+                // Skip a string.
+                index += 1
+                while index < characters.count, characters[index] != "\"" {
+                    if characters[index] == "\\" { index += 1 }
+                    index += 1
+                }
+                if index >= characters.count { return "a text in double quotes is not closed" }
+                expectKey = false
+            case "'":
+                return "\(position): use double quotes (\"), not single quotes (put the whole value in single quotes for the shell instead)"
+            case ",":
+                expectKey = depth > 0
+                var next = index + 1
+                while next < characters.count, characters[next].isWhitespace { next += 1 }
+                if next < characters.count, characters[next] == "}" || characters[next] == "]" {
+                    return "\(position): a comma before '\(characters[next])' (JSON allows no trailing comma)"
+                }
+            case _ where character.isLetter || character == "$" || character == "_":
+                var end = index
+                while end < characters.count, characters[end].isLetter || characters[end].isNumber || "_$.".contains(characters[end]) { end += 1 }
+                let word = String(characters[index..<end])
+                if expectKey { return "\(position): the key \(word) needs double quotes (\"\(word)\")" }
+                if !["true", "false", "null"].contains(word) {
+                    return "\(position): \(word) is not a JSON value (text needs double quotes: \"\(word)\")"
+                }
+                index = end - 1
+            case ":":
+                expectKey = false
+            default:
+                break
+            }
+            index += 1
+        }
+        if depth > 0 { return "a '{' is not closed (\(depth) missing '}')" }
+        return nil
     }
 }

@@ -3,7 +3,7 @@ import Tabular
 
 /// A batch of cursor documents (their BSON bytes back to back) and, once formatted, their CSV
 /// lines: the main line of each row, and where the export has them its partition line (the
-/// partition column left out), partition value and shard number.
+/// partition column left out), partition value, label value and hash shard number.
 ///
 /// Formatting is most of an export's CPU time, so batches are formatted on worker threads while
 /// the caller reads the cursor and writes the lines in order.
@@ -11,6 +11,7 @@ final class CSVBatch: @unchecked Sendable {  // one thread at a time (OrderedBat
     private let formatter: RowFormatter
     private let sequence = BSONSequenceReader()
     private let partitionIndex: Int?
+    private let labelIndex: Int?
     private let idIndex: Int
     private let shardCount: Int
 
@@ -22,14 +23,20 @@ final class CSVBatch: @unchecked Sendable {  // one thread at a time (OrderedBat
     private(set) var mainLineEnds: [Int] = []
     private(set) var partitionLineEnds: [Int] = []
     private(set) var partitionValues: [String] = []
+    private(set) var labelValues: [String] = []
     private(set) var shards: [Int] = []
     private(set) var failure: (any Error)?
     /// The export's row number of the first document, for error messages.
     var firstRow = 1
 
-    init(layout: ColumnLayout, partitionIndex: Int?, idIndex: Int, shardCount: Int) {
+    /// Non-finite numbers written as empty cells, per column.
+    var nonFiniteCounts: [Int] { formatter.nonFiniteCounts }
+
+    /// `shardCount`: hash shards computed here (0 when the writer assigns shards itself).
+    init(layout: ColumnLayout, partitionIndex: Int?, labelIndex: Int?, idIndex: Int, shardCount: Int) {
         formatter = RowFormatter(layout: layout)
         self.partitionIndex = partitionIndex
+        self.labelIndex = labelIndex
         self.idIndex = idIndex
         self.shardCount = shardCount
     }
@@ -47,6 +54,8 @@ final class CSVBatch: @unchecked Sendable {  // one thread at a time (OrderedBat
         mainLineEnds.removeAll(keepingCapacity: true)
         partitionLineEnds.removeAll(keepingCapacity: true)
         partitionValues.removeAll(keepingCapacity: true)
+        labelValues.removeAll(keepingCapacity: true)
+        formatter.resetCounts()
         shards.removeAll(keepingCapacity: true)
         failure = nil
     }
@@ -60,6 +69,7 @@ final class CSVBatch: @unchecked Sendable {  // one thread at a time (OrderedBat
                     row += 1
                     formatter.appendCSVLine(to: &lines)
                     mainLineEnds.append(lines.count)
+                    if let labelIndex { labelValues.append(formatter.text(labelIndex)) }
                     if let partitionIndex {
                         partitionValues.append(formatter.text(partitionIndex))
                         formatter.appendCSVLine(to: &lines, skipping: partitionIndex)

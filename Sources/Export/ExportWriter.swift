@@ -5,8 +5,15 @@ import Tabular
 
 /// Writes one export: `output.<format>`, optional Hive-style partitions
 /// (`by_<field>/<field>=<value>/part-00000.csv`, the partition column left out of the files so Spark
-/// recovers it from the path), optional hash shards (`shards/shard-00001-of-00004.csv`), and
-/// `manifest.json` with columns, row counts and SHA-256 per file.
+/// recovers it from the path), optional shards (`shards/shard-00001-of-00004.csv`), and
+/// `manifest.json` with columns (name, type, role), row counts and SHA-256 per file.
+///
+/// With a label column, the labelled sets (`output`, partitions, shards) hold only rows that have
+/// a label: a row without one goes to `unlabelled.<format>` (same columns) and is counted, so no
+/// reader learns a class `""` and nothing is lost. `class_map.json` numbers the classes (see
+/// `ClassMap`), and shards are stratified: the k-th row of each class, in export order, goes to
+/// shard (k + fnv1a64(class)) mod N, so every shard holds each class in proportion (±1 row).
+/// Without a label, shards are by a stable hash of the id.
 ///
 /// Everything is written under a temporary folder beside the target and renamed into place at
 /// `commit()`: a crash never leaves a half export that looks complete.
@@ -23,6 +30,14 @@ public final class ExportWriter {
         public var maxPartitions = 1000
         /// BSON bytes per batch handed to a worker (≈ 200 training rows by default).
         public var batchBytes = 1 << 19
+        /// The label column (header): rows without a value go to `unlabelled.<format>`.
+        public var labelColumn: String?
+        /// The previous class map of this label (label → integer), kept and extended.
+        public var previousClassMap: [String: Int] = [:]
+        /// Each column's role for the manifest, by header (default "other").
+        public var roles: [String: String] = [:]
+        /// `--out -`: output rows to stdout, no folder (no partitions, shards or manifest).
+        public var standardOutput = false
         public init() {}
     }
 
@@ -42,13 +57,28 @@ public final class ExportWriter {
     private var finishedFiles: [ExportFile] = []
     private var shardFiles: [ExportFile] = []
     public private(set) var rows = 0
+    private let labelIndex: Int?
+    private var unlabelled: ExportFile?
+    /// Rows without a label (left out of the labelled sets).
+    public private(set) var unlabelledRows = 0
+    /// Rows per label value, and per shard.
+    private var classRows: [String: Int] = [:]
+    private var shardClassRows: [[String: Int]] = []
+    /// Non-finite numbers written as empty cells (JSON null), per column.
+    public private(set) var nonFiniteCounts: [Int]
 
     public init(directory: URL, layout: ColumnLayout, options: Options) throws {
         guard let format = ExportFile.Format(rawValue: options.format) else {
             throw ExportError("unknown format \(options.format): use csv or jsonl")
         }
         if let field = options.partitionBy, layout.index(ofHeader: field) == nil {
-            throw ExportError("--partition-by \(field) is not a column; columns: \(layout.columns.map(\.header).joined(separator: ", "))")
+            throw ExportError("--partition-by \(field) is not a column of this export\(ColumnLayout.suggestion(for: field, among: layout.columns.map(\.header)))")
+        }
+        if let label = options.labelColumn, layout.index(ofHeader: label) == nil {
+            throw ExportError("--label \(label) is not a column of this export\(ColumnLayout.suggestion(for: label, among: layout.columns.map(\.header)))")
+        }
+        if options.standardOutput && (options.partitionBy != nil || options.shards > 0) {
+            throw ExportError("--out - writes one stream: it cannot be combined with --partition-by or --shards")
         }
         finalDirectory = directory
         stagingDirectory = directory.deletingLastPathComponent()
@@ -58,12 +88,19 @@ public final class ExportWriter {
         self.options = options
         self.format = format
         partitionIndex = options.partitionBy.flatMap { layout.index(ofHeader: $0) }
-        idIndex = layout.columns.firstIndex { $0.path == "_id" } ?? 0
-        current = CSVBatch(layout: layout, partitionIndex: partitionIndex, idIndex: idIndex, shardCount: options.shards)
+        labelIndex = options.labelColumn.flatMap { layout.index(ofHeader: $0) }
+        guard let idIndex = layout.columns.firstIndex(where: { $0.path == "_id" }) ?? (options.shards > 0 ? nil : 0) else {
+            throw ExportError("--shards needs the id column in the export (add it to --fields)")
+        }
+        self.idIndex = idIndex
+        nonFiniteCounts = [Int](repeating: 0, count: layout.columns.count)
+        current = CSVBatch(layout: layout, partitionIndex: partitionIndex, labelIndex: labelIndex, idIndex: idIndex,
+                           shardCount: labelIndex == nil ? options.shards : 0)
         batches = OrderedBatchQueue(workers: options.workers, label: "musicetl.export.format") { $0.format() }
         let headers = layout.columns.map(\.header)
         main = try ExportFile(directory: stagingDirectory.path, relativePath: "output.\(format.rawValue)",
-                              format: format, headers: headers)
+                              format: format, headers: headers, standardOutput: options.standardOutput)
+        shardClassRows = [[String: Int]](repeating: [:], count: options.shards)
         if options.shards > 0 {
             shardFiles = try (1...options.shards).map { shard in
                 try ExportFile(directory: stagingDirectory.path,
@@ -83,15 +120,55 @@ public final class ExportWriter {
             current.add(document)
             if current.documents.count >= options.batchBytes { try submit() }
         case .jsonl:
-            let row = layout.row(try document.document())
+            var row = layout.row(try document.document())
+            for (index, value) in row.enumerated() {
+                if case .double(let number)? = value, !number.isFinite {
+                    row[index] = .null
+                    nonFiniteCounts[index] += 1
+                }
+            }
+            let label = labelIndex.map { CellText.of(row[$0]) }
+            if label == "" {
+                try unlabelledFile()?.writeJSONLine(row)
+                return
+            }
             try main.writeJSONLine(row)
-            if !shardFiles.isEmpty { try shardFiles[shardIndex(idText: CellText.of(row[idIndex]))].writeJSONLine(row) }
+            if !shardFiles.isEmpty {
+                try shardFiles[shard(label: label, hashed: shardIndex(idText: CellText.of(row[idIndex])))].writeJSONLine(row)
+            }
+            if let label { classRows[label, default: 0] += 1 }
             if let partitionIndex {
                 var partitionRow = row
                 partitionRow.remove(at: partitionIndex)
                 try partitionFile(text: CellText.of(row[partitionIndex])).writeJSONLine(partitionRow)
             }
         }
+    }
+
+    /// The shard of a row: stratified by label when there is one, else by the id's hash (and
+    /// counted per class).
+    private func shard(label: String?, hashed: @autoclosure () -> Int) -> Int {
+        let shard: Int
+        if let label {
+            let seen = classRows[label, default: 0]
+            shard = (seen + Int(StableHash.fnv1a64(label) % UInt64(shardFiles.count))) % shardFiles.count
+        } else {
+            shard = hashed()
+        }
+        shardClassRows[shard][label ?? "", default: 0] += 1
+        return shard
+    }
+
+    /// The file for rows without a label; nil with `--out -` (one stream: such rows are counted
+    /// in the summary and left out).
+    private func unlabelledFile() throws -> ExportFile? {
+        unlabelledRows += 1
+        if let unlabelled { return unlabelled }
+        if options.standardOutput { return nil }
+        let file = try ExportFile(directory: stagingDirectory.path, relativePath: "unlabelled.\(format.rawValue)",
+                                  format: format, headers: layout.columns.map(\.header))
+        unlabelled = file
+        return file
     }
 
     private func submit() throws {
@@ -104,13 +181,23 @@ public final class ExportWriter {
     /// Writes a formatted batch's lines to their files, in row order.
     private func deliver(_ batch: CSVBatch) throws {
         if let failure = batch.failure { throw failure }
+        for (index, count) in batch.nonFiniteCounts.enumerated() { nonFiniteCounts[index] += count }
         try batch.lines.withUnsafeBufferPointer { lines in
             var start = 0
             for row in 0..<batch.count {
                 let mainLine = UnsafeBufferPointer(rebasing: lines[start..<batch.mainLineEnds[row]])
-                try main.write(line: mainLine)
-                if !shardFiles.isEmpty { try shardFiles[batch.shards[row]].write(line: mainLine) }
                 start = batch.mainLineEnds[row]
+                let label = labelIndex == nil ? nil : batch.labelValues[row]
+                if label == "" {
+                    try unlabelledFile()?.write(line: mainLine)
+                    if partitionIndex != nil { start = batch.partitionLineEnds[row] }
+                    continue
+                }
+                try main.write(line: mainLine)
+                if !shardFiles.isEmpty {
+                    try shardFiles[shard(label: label, hashed: batch.shards[row])].write(line: mainLine)
+                }
+                if let label { classRows[label, default: 0] += 1 }
                 if partitionIndex != nil {
                     let end = batch.partitionLineEnds[row]
                     try partitionFile(text: batch.partitionValues[row]).write(line: UnsafeBufferPointer(rebasing: lines[start..<end]))
@@ -129,7 +216,8 @@ public final class ExportWriter {
     }
 
     private func makeBatch() -> CSVBatch {
-        CSVBatch(layout: layout, partitionIndex: partitionIndex, idIndex: idIndex, shardCount: options.shards)
+        CSVBatch(layout: layout, partitionIndex: partitionIndex, labelIndex: labelIndex, idIndex: idIndex,
+                 shardCount: labelIndex == nil ? options.shards : 0)
     }
 
     private func shardIndex(idText: String) -> Int {
@@ -159,35 +247,94 @@ public final class ExportWriter {
                               format: format, headers: headers)
     }
 
-    /// Closes every file, writes the manifest and moves the export into place.
-    public func commit(manifest extra: Document) throws -> [String] {
+    /// The class map after this export: `ClassMap.extended` of the previous one with the labels seen.
+    public var classMap: [(label: String, index: Int)] {
+        ClassMap.extended(options.previousClassMap, with: classRows.keys)
+    }
+
+    /// Closes every file, writes `attachments` (name → text, e.g. `scaler.json`), the class map
+    /// and the manifest, and moves the export into place. With `--out -`, only ends the stream.
+    public func commit(manifest extra: Document, attachments: [(name: String, text: String)] = []) throws -> [String] {
         try drain()
-        let files = [main] + finishedFiles + partitions.values.map(\.file) + shardFiles
+        if options.standardOutput {
+            _ = try main.commit()
+            return []
+        }
+        let files = [main] + finishedFiles + partitions.values.map(\.file) + shardFiles + (unlabelled.map { [$0] } ?? [])
         var fileEntries: [BSONValue] = []
         for file in files.sorted(by: { $0.relativePath < $1.relativePath }) {
             let sha256 = try file.commit()
             fileEntries.append(.document(["path": .string(file.relativePath), "rows": .integer(file.rows),
                                           "sha256": .string(sha256)]))
         }
+        var attached = attachments
+        let label = options.labelColumn
+        if let label {
+            var classes = Document()
+            for (name, index) in classMap { classes.append(name, .integer(index)) }
+            let document: Document = ["label": .string(label), "rule": .string(ClassMap.rule), "classes": .document(classes)]
+            attached.append(("class_map.json", try BSONDocument(document).relaxedExtendedJSON + "\n"))
+        }
+        for (name, text) in attached {
+            let writer = try AtomicFileWriter(path: stagingDirectory.appendingPathComponent(name).path)
+            try writer.write(text)
+            try writer.commit()
+            fileEntries.append(.document(["path": .string(name), "sha256": .string(SHA256.hash(data: Array(text.utf8)).hexString)]))
+        }
         var manifest = extra
         manifest["format"] = .string(format.rawValue)
-        manifest["rows"] = .integer(rows)
+        manifest["rows"] = .integer(rows - unlabelledRows)
         manifest["columns"] = .array(layout.columns.map { column in
             .document(["name": .string(column.header), "source": .string(column.path),
+                       "type": .string(column.readerType), "role": .string(options.roles[column.header] ?? "other"),
                        "types": .array(column.types.map { .string($0) })])
         })
         manifest["omitted"] = .array(layout.omitted.map { .string($0) })
+        if let label {
+            var perClass = Document()
+            for (name, _) in classMap { perClass.append(name, .integer(classRows[name] ?? 0)) }
+            manifest["label"] = .document([
+                "column": .string(label), "class_map": "class_map.json", "rows_per_class": .document(perClass),
+                "unlabelled": .document([
+                    "rows": .integer(unlabelledRows),
+                    "file": unlabelled.map { .string($0.relativePath) } ?? .null,
+                    "policy": "rows without a label are left out of output, partitions and shards and written to the unlabelled file",
+                ]),
+            ])
+        } else {
+            manifest["label"] = .null
+        }
+        var nonFinite = Document()
+        for (column, count) in zip(layout.columns, nonFiniteCounts) where count > 0 { nonFinite.append(column.header, .integer(count)) }
+        manifest["non_finite"] = .document([
+            "policy": .string(format == .csv ? "NaN and ±inf are written as empty cells (missing)" : "NaN and ±inf are written as null (missing)"),
+            "cells": .integer(nonFiniteCounts.reduce(0, +)), "by_column": .document(nonFinite),
+        ])
         if let field = options.partitionBy {
             manifest["partition_by"] = .string(field)
             manifest["rows_per_part"] = .integer(options.rowsPerPart)
         }
-        if options.shards > 0 { manifest["shards"] = .document(["count": .integer(options.shards), "hash": "fnv1a64(id) mod N"]) }
+        if options.shards > 0 {
+            var perShard: [BSONValue] = []
+            for (file, classes) in zip(shardFiles, shardClassRows) {
+                var counts = Document()
+                for name in classes.keys.sorted(by: ClassMap.codePointOrder) { counts.append(name, .integer(classes[name] ?? 0)) }
+                perShard.append(.document(["path": .string(file.relativePath), "rows": .integer(file.rows),
+                                           "rows_per_class": label == nil ? .null : .document(counts)]))
+            }
+            manifest["shards"] = .document([
+                "count": .integer(options.shards),
+                "method": .string(label.map { "stratified by \($0): the k-th row of each class in export order goes to shard (k + fnv1a64(class)) mod N" }
+                                  ?? "fnv1a64(id) mod N"),
+                "files": .array(perShard),
+            ])
+        }
         manifest["files"] = .array(fileEntries)
         let writer = try AtomicFileWriter(path: stagingDirectory.appendingPathComponent("manifest.json").path)
         try writer.write(try BSONDocument(manifest).relaxedExtendedJSON + "\n")
         try writer.commit()
         try replaceFinalDirectory()
-        return files.map { finalDirectory.appendingPathComponent($0.relativePath).path }
+        return (files.map(\.relativePath) + attached.map(\.name) + ["manifest.json"]).map { finalDirectory.appendingPathComponent($0).path }
     }
 
     private func replaceFinalDirectory() throws {
@@ -228,12 +375,35 @@ public final class ExportWriter {
 
 }
 
+/// Label → integer, stable across runs: a label keeps the number it had in the previous map
+/// (also when it no longer occurs); labels new to this export are numbered after the largest
+/// number, in code-point order of their text. A first export therefore numbers its classes
+/// 0, 1, … in sorted order.
+public enum ClassMap {
+    public static let rule = "a label keeps its number from the previous export; new labels are numbered after the largest, in code-point order"
+
+    public static func extended(_ previous: [String: Int], with labels: some Sequence<String>) -> [(label: String, index: Int)] {
+        var map = previous
+        var next = (previous.values.max() ?? -1) + 1
+        for label in Set(labels).subtracting(previous.keys).sorted(by: codePointOrder) {
+            map[label] = next
+            next += 1
+        }
+        return map.map { (label: $0.key, index: $0.value) }.sorted { $0.index < $1.index }
+    }
+
+    /// Sorting by Unicode code points (what Python's `sorted` does with str).
+    public static func codePointOrder(_ a: String, _ b: String) -> Bool {
+        a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars)
+    }
+}
+
 public struct ExportError: Error, CustomStringConvertible {
     public var description: String
     /// True when the data itself is bad (a corrupt document); false for a request that cannot be
     /// carried out as given (an unknown column, too many partitions).
     public var isDataError = false
-    init(_ description: String, isDataError: Bool = false) {
+    public init(_ description: String, isDataError: Bool = false) {
         self.description = description
         self.isDataError = isDataError
     }

@@ -76,9 +76,14 @@ final class RowFormatter {
     private var shape = Shape()
     private let reader = BSONFieldReader()
     private(set) var cells: RowCells
+    private let isList: [Bool]
+    /// Non-finite numbers written as empty cells, per column, since the last `resetCounts`.
+    private(set) var nonFiniteCounts: [Int]
 
     init(layout: ColumnLayout) {
         cells = RowCells(columns: layout.columns.count)
+        isList = layout.columns.map(\.isList)
+        nonFiniteCounts = [Int](repeating: 0, count: layout.columns.count)
         for (index, column) in layout.columns.enumerated() {
             var level = 0
             let parts = column.path.split(separator: ".").map(String.init)
@@ -100,6 +105,10 @@ final class RowFormatter {
     /// The current row as a CSV line appended to `line` (without `skipped`'s cell).
     func appendCSVLine(to line: inout [UInt8], skipping skipped: Int? = nil) {
         CSVLine.append(cells, skipping: skipped, to: &line)
+    }
+
+    func resetCounts() {
+        for index in nonFiniteCounts.indices { nonFiniteCounts[index] = 0 }
     }
 
     /// The current row's text in `column`.
@@ -145,7 +154,7 @@ final class RowFormatter {
             case .column(let column):
                 try formatValue(column, into: &cells)
             case .nested(let child):
-                if reader.type == .document, reader.enter() {
+                if reader.type == .document || reader.type == .array, reader.enter() {
                     try formatLevel(child, into: &cells, shape: shape, event: &event, diverged: &diverged)
                     reader.leave()
                 }
@@ -167,7 +176,7 @@ final class RowFormatter {
                 shape.keys.append(contentsOf: key.utf8CString)
                 shape.levels.append(level)
                 shape.targets.append(target)
-                if case .nested(let child) = target, reader.type == .document, reader.enter() {
+                if case .nested(let child) = target, reader.type == .document || reader.type == .array, reader.enter() {
                     walk(child)
                     reader.leave()
                 }
@@ -181,10 +190,8 @@ final class RowFormatter {
         switch reader.type {
         case .double:
             let value = reader.double
-            if value.isNaN {
-                // empty cell
-            } else if value.isInfinite {
-                cells.bytes.append(contentsOf: value > 0 ? Self.positiveInfinity : Self.negativeInfinity)
+            if !value.isFinite {
+                nonFiniteCounts[column] += 1  // an empty cell: missing
             } else if !ShortestDouble.append(value, to: &cells.bytes) {
                 value.write(to: &cells)
             }
@@ -195,7 +202,9 @@ final class RowFormatter {
             cells.mayNeedQuotes[column] = true
         case .bool: cells.bytes.append(contentsOf: reader.bool ? Self.trueText : Self.falseText)
         case .dateTime: Self.appendISO8601(milliseconds: reader.dateTime, to: &cells.bytes)
-        case .null, .document, .array: break
+        case .array:
+            if isList[column] { appendList(to: &cells.bytes) }
+        case .null, .document: break
         case .other:
             cells.bytes.append(contentsOf: CellText.of(try reader.value()).utf8)
             cells.mayNeedQuotes[column] = true
@@ -203,8 +212,23 @@ final class RowFormatter {
         cells.ends[column] = cells.bytes.count
     }
 
-    private static let positiveInfinity = Array("inf".utf8)
-    private static let negativeInfinity = Array("-inf".utf8)
+    /// A list column's integers, `|`-joined (anything else in the array is left out, as `CellText`).
+    private func appendList(to bytes: inout [UInt8]) {
+        guard reader.enter() else { return }
+        var first = true
+        while reader.next() {
+            let value: Int64
+            switch reader.type {
+            case .int32: value = Int64(reader.int32)
+            case .int64: value = reader.int64
+            default: continue
+            }
+            if !first { bytes.append(UInt8(ascii: "|")) }
+            first = false
+            Self.appendDecimal(value, to: &bytes)
+        }
+        reader.leave()
+    }
     private static let trueText = Array("true".utf8)
     private static let falseText = Array("false".utf8)
 

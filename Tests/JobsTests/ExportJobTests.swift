@@ -28,9 +28,10 @@ import TestSupport
         let export = work.url.appendingPathComponent("exports/training")
         let rows = try readCSV(export.appendingPathComponent("output.csv").path)
         let header = try #require(rows.first)
-        #expect(Array(header.prefix(5)) == ["track_id", "genre_top", "split", "subset", "scaler_version"])
-        #expect(header.count == 5 + 154, "genres (an array) is left out, not dumped as JSON")
+        #expect(Array(header.prefix(6)) == ["track_id", "genre_top", "genres", "split", "subset", "scaler_version"])
+        #expect(header.count == 6 + 154, "genres (multi-label ids) is a column, not dropped")
         #expect(rows.count == 61)
+        #expect(rows.dropFirst().allSatisfy { $0[2] == "12" }, "genres as |-joined ids")
 
         // Bit for bit: every number in the CSV parses to exactly the double stored in MongoDB.
         let client = try MongoConnection(uri: uri).client()
@@ -71,8 +72,35 @@ import TestSupport
         let manifestText = try String(contentsOf: export.appendingPathComponent("manifest.json"), encoding: .utf8)
         let manifest = try BSONDocument(json: manifestText).document()
         #expect(manifest["rows"]?.int64Value == 60)
-        #expect(manifest["omitted"] == ["genres"])
+        #expect(manifest["omitted"] == [])
         #expect(manifest["scaler_versions"]?.arrayValue?.count == 1)
+        // Roles: a reader selects features without naming them.
+        let columns = manifest["columns"]?.arrayValue?.compactMap(\.documentValue) ?? []
+        let roles = Dictionary(columns.map { ($0["name"]?.stringValue ?? "", $0["role"]?.stringValue ?? "") }, uniquingKeysWith: { a, _ in a })
+        #expect(roles["track_id"] == "id" && roles["genre_top"] == "label" && roles["genres"] == "label")
+        #expect(roles["split"] == "split" && roles["subset"] == "other")
+        #expect(columns.filter { $0["role"] == "feature" }.count == 154)
+        #expect(columns.first { $0["name"] == "mfcc_mean_01" }?["type"] == "float64")
+        #expect(columns.first { $0["name"] == "genres" }?["type"] == "int64 list")
+        // The scaler travels with the data: the one in MongoDB, named by the manifest.
+        let scalerText = try String(contentsOf: export.appendingPathComponent("scaler.json"), encoding: .utf8)
+        let scaler = try BSONDocument(json: scalerText).document()
+        #expect(manifest["scaler"]?.documentValue?["file"] == "scaler.json")
+        #expect(scaler["version"] == manifest["scaler_versions"]?.arrayValue?.first)
+        #expect(scaler["method"] == "zscore")
+        #expect(scaler["columns"]?.arrayValue?.count == 154)
+        #expect(scaler["parameters"]?.documentValue?["zcr_max"]?.documentValue?["std"]?.doubleValue != nil)
+        #expect(scaler["fitted_on"]?.documentValue?["split"] == "training")
+        // The class map numbers the labels in sorted order on a first export.
+        let classMap = try BSONDocument(json: String(contentsOf: export.appendingPathComponent("class_map.json"), encoding: .utf8)).document()
+        #expect(classMap["classes"] == .document(["Hip-Hop": 0, "Old-Time / Historic": 1, "Rock": 2]))
+        // Stratified shards: every class in every shard, counts within one row of each other.
+        let shardEntries = manifest["shards"]?.documentValue?["files"]?.arrayValue?.compactMap(\.documentValue) ?? []
+        #expect(shardEntries.count == 3)
+        for genre in genres {
+            let counts = shardEntries.compactMap { $0["rows_per_class"]?.documentValue?[genre]?.int64Value }
+            #expect(counts.count == 3 && counts.reduce(0, +) == 20 && (counts.max() ?? 0) - (counts.min() ?? 0) <= 1, "\(genre): \(counts)")
+        }
         let files = manifest["files"]?.arrayValue?.compactMap(\.documentValue) ?? []
         #expect(files.count >= 1 + 3 + 3)
         for file in files {
@@ -121,6 +149,275 @@ import TestSupport
     }
 }
 
+/// A training set shaped like FMA's: most rows without genre_top, multi-label genre lists, a
+/// string column (subset), a few non-finite features, written straight into MongoDB with a scaler
+/// document, as etl-load leaves them.
+enum GeneratedTrainingSet {
+    static let genres = ["Rock", "Hip-Hop", "Folk", "Electronic"]
+    static let featureNames: [String] = {
+        var names: [String] = []
+        for statistic in ["mean", "std", "skew", "kurtosis", "median", "min", "max"] {
+            names += (1...20).map { "mfcc_\(statistic)_\($0 < 10 ? "0" : "")\($0)" }
+        }
+        for feature in ["spectral_centroid", "zcr"] {
+            names += ["mean", "std", "skew", "kurtosis", "median", "min", "max"].map { "\(feature)_\($0)" }
+        }
+        return names
+    }()
+
+    /// 11 rows in 20 have no label (55 %, as in a generated FMA-scale set).
+    static func isLabelled(_ id: Int) -> Bool { id % 20 >= 11 }
+    static func hasNaN(_ id: Int) -> Bool { id % 37 == 0 }
+    static func hasInfinity(_ id: Int) -> Bool { id % 53 == 0 }
+
+    static func row(id: Int, generator: inout some RandomNumberGenerator) -> Document {
+        let genre = genres[id % genres.count]
+        let splits = ["training", "training", "training", "training", "training", "training", "training", "training", "validation", "test"]
+        var row: Document = ["_id": .integer(id), "genre_top": isLabelled(id) ? .string(genre) : .null,
+                             "genres": .array((0...(id % 3)).map { .integer(Int64(10 + id % genres.count + 7 * $0)) }),
+                             "split": .string(splits[id % 10]), "subset": "large", "scaler_version": "v-test"]
+        for (index, name) in featureNames.enumerated() {
+            // Classes differ in mean (a learnable signal), with noise.
+            var value = Double(((id % genres.count) * 7 + index) % 5) + Double.random(in: -0.8...0.8, using: &generator)
+            if name == "mfcc_skew_03" && hasNaN(id) { value = .nan }
+            if name == "zcr_kurtosis" && hasInfinity(id) { value = .infinity }
+            row.append(name, .double(value))
+        }
+        return row
+    }
+
+    static let scaler: Document = {
+        var parameters = Document()
+        for name in featureNames { parameters.append(name, .document(["mean": 0.5, "std": 2.0])) }
+        return ["_id": "v-test", "method": "zscore", "fitted_on": .document(["split": "training", "rows": 10]),
+                "musicetl_version": "test", "features": .document(parameters)]
+    }()
+
+    /// Writes rows `ids` and the scaler into `database`.
+    static func load(_ ids: ClosedRange<Int>, uri: String, database: String, seed: UInt64 = 21) throws {
+        var generator = SplitMix64(seed: seed)
+        let client = try MongoConnection(uri: uri).client()
+        let rows = try ids.map { try BSONDocument(row(id: $0, generator: &generator)) }
+        for start in stride(from: 0, to: rows.count, by: 1000) {
+            _ = try client.collection("training", database: database).upsertByID(Array(rows[start..<min(start + 1000, rows.count)]))
+        }
+        _ = try client.collection("scalers", database: database).upsertByID([try BSONDocument(scaler)])
+    }
+}
+
+func readManifest(_ export: URL) throws -> Document {
+    try BSONDocument(json: String(contentsOf: export.appendingPathComponent("manifest.json"), encoding: .utf8)).document()
+}
+
+/// Issue: training sets a data scientist uses as they are (labels, roles, scaler, readers).
+@Suite(.serialized) struct ExportTrainingSetTests {
+    @Test func unlabelledRowsNonFiniteCellsAndMultiLabelListsAreHandledAndCounted() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        try GeneratedTrainingSet.load(1...200, uri: uri, database: database)
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let run = try JobProcess.run("etl-export", ["--work-dir", work.path, "--partition-by", "split", "--shards", "2"], environment: environment)
+        #expect(run.status == 0, "\(run.standardError)")
+        let labelled = (1...200).filter(GeneratedTrainingSet.isLabelled)
+        let unlabelledCount = 200 - labelled.count
+        #expect(run.lastLine.contains("\(labelled.count) rows, \(unlabelledCount) rows without genre_top"), "\(run.lastLine)")
+
+        let export = work.url.appendingPathComponent("exports/training")
+        let rows = try readCSV(export.appendingPathComponent("output.csv").path)
+        let header = try #require(rows.first)
+        #expect(header.prefix(5) == ["track_id", "genre_top", "genres", "split", "subset"])
+        #expect(rows.dropFirst().map { Int($0[0]) ?? 0 } == labelled, "output holds the labelled rows only, in id order")
+        #expect(!rows.dropFirst().contains { $0[1].isEmpty })
+        let unlabelled = try readCSV(export.appendingPathComponent("unlabelled.csv").path)
+        #expect(unlabelled.first == header)
+        #expect(unlabelled.count - 1 == unlabelledCount && unlabelled.dropFirst().allSatisfy { $0[1].isEmpty })
+        // Partitions and shards hold labelled rows only.
+        var partitioned = 0
+        for split in ["training", "validation", "test"] {
+            let part = try readCSV(export.appendingPathComponent("by_split/split=\(split)/part-00000.csv").path)
+            #expect(!part.dropFirst().contains { $0[1].isEmpty })
+            partitioned += part.count - 1
+        }
+        #expect(partitioned == labelled.count)
+
+        // genres: |-joined ids; non-finite values: empty cells, counted.
+        let track15 = try #require(rows.first { $0[0] == "15" })
+        #expect(track15[2] == "13")
+        let track14 = try #require(rows.first { $0[0] == "14" })
+        #expect(track14[2] == "12|19|26")
+        let skew = try #require(header.firstIndex(of: "mfcc_skew_03")), kurtosis = try #require(header.firstIndex(of: "zcr_kurtosis"))
+        let nonFinite = (1...200).filter { GeneratedTrainingSet.hasNaN($0) } .count + (1...200).filter { GeneratedTrainingSet.hasInfinity($0) }.count
+        for row in rows.dropFirst() + unlabelled.dropFirst() {
+            let id = Int(row[0]) ?? 0
+            #expect((row[skew] == "") == GeneratedTrainingSet.hasNaN(id), "track \(id)")
+            #expect((row[kurtosis] == "") == GeneratedTrainingSet.hasInfinity(id), "track \(id)")
+        }
+        let manifest = try readManifest(export)
+        let counted = manifest["non_finite"]?.documentValue
+        #expect(counted?["cells"]?.int64Value == Int64(nonFinite))
+        #expect(counted?["by_column"]?.documentValue?["zcr_kurtosis"]?.int64Value == Int64((1...200).filter(GeneratedTrainingSet.hasInfinity).count))
+        let label = manifest["label"]?.documentValue
+        #expect(label?["column"] == "genre_top")
+        #expect(label?["unlabelled"]?.documentValue?["rows"]?.int64Value == Int64(unlabelledCount))
+        #expect(manifest["rows"]?.int64Value == Int64(labelled.count))
+        let shardRows = manifest["shards"]?.documentValue?["files"]?.arrayValue?.compactMap { $0.documentValue?["rows"]?.int64Value } ?? []
+        #expect(shardRows.reduce(0, +) == Int64(labelled.count))
+        // The scaler named by the rows (scaler_version) is the one shipped.
+        let scaler = try BSONDocument(json: String(contentsOf: export.appendingPathComponent("scaler.json"), encoding: .utf8)).document()
+        #expect(scaler["version"] == "v-test" && scaler["method"] == "zscore")
+    }
+
+    /// Label → integer stays the same across runs: known labels keep their number (also when
+    /// their rows are gone), new ones are numbered after the largest, in sorted order.
+    @Test func classMapIsStableAcrossRuns() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        try GeneratedTrainingSet.load(1...80, uri: uri, database: database)
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let classMapURL = work.url.appendingPathComponent("exports/training/class_map.json")
+        func classes() throws -> BSONValue? {
+            try BSONDocument(json: String(contentsOf: classMapURL, encoding: .utf8)).document()["classes"]
+        }
+        #expect(try JobProcess.run("etl-export", ["--work-dir", work.path], environment: environment).status == 0)
+        #expect(try classes() == .document(["Electronic": 0, "Folk": 1, "Hip-Hop": 2, "Rock": 3]))
+        let client = try MongoConnection(uri: uri).client()
+        let training = try client.collection("training", database: database)
+        _ = try training.deleteMany(["genre_top": "Folk"])
+        _ = try training.upsertByID([try BSONDocument(["_id": 1001, "genre_top": "Blues", "split": "training"]),
+                                     try BSONDocument(["_id": 1002, "genre_top": "Ambient", "split": "training"])])
+        #expect(try JobProcess.run("etl-export", ["--work-dir", work.path], environment: environment).status == 0)
+        #expect(try classes() == .document(["Electronic": 0, "Folk": 1, "Hip-Hop": 2, "Rock": 3, "Ambient": 4, "Blues": 5]))
+        // A named export numbers classes as the default one does.
+        let named = try JobProcess.run("etl-export", ["--work-dir", work.path, "--where", #"{"genre_top": "Rock"}"#, "--name", "rock"],
+                                       environment: environment)
+        #expect(named.status == 0, "\(named.standardError)")
+        let rockMap = try BSONDocument(json: String(contentsOf: work.url.appendingPathComponent("exports/rock/class_map.json"), encoding: .utf8)).document()
+        #expect(rockMap["classes"]?.documentValue?["Rock"] == 3)
+    }
+
+    /// `--collection features`: the raw (unscaled) statistics, every array flattened to numbered
+    /// columns; no scaler.
+    @Test func featuresCollectionFlattensEveryStatistic() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let documents = (1...5).map { id in
+            StagedInputs.featureDocument(id: id) { statistic, index in statistic == "skew" && index == 2 && id == 3 ? .nan : Double(id * 1000 + index) }
+        }
+        let client = try MongoConnection(uri: uri).client()
+        _ = try client.collection("features", database: database).upsertByID(try documents.map { try BSONDocument($0) })
+        let run = try JobProcess.run("etl-export", ["--work-dir", work.path, "--collection", "features"],
+                                     environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(run.status == 0, "\(run.standardError)")
+        let export = work.url.appendingPathComponent("exports/features")
+        let rows = try readCSV(export.appendingPathComponent("output.csv").path)
+        let header = try #require(rows.first)
+        for name in GeneratedTrainingSet.featureNames { #expect(header.contains(name), "\(name)") }
+        let mfccMax20 = try #require(header.firstIndex(of: "mfcc_max_20")), mfccMean01 = try #require(header.firstIndex(of: "mfcc_mean_01"))
+        #expect(rows[2][mfccMax20] == "2019.0" && rows[2][mfccMean01] == "2000.0")
+        let skew03 = try #require(header.firstIndex(of: "mfcc_skew_03"))
+        #expect(rows[3][skew03] == "" && rows[2][skew03] == "2002.0")
+        let manifest = try readManifest(export)
+        let columns = manifest["columns"]?.arrayValue?.compactMap(\.documentValue) ?? []
+        #expect(columns.filter { $0["role"] == "feature" }.count == 154)
+        #expect(manifest["scaler"] == .null && manifest["features_scaled"] == false && manifest["label"] == .null)
+        #expect(!FileManager.default.fileExists(atPath: export.appendingPathComponent("scaler.json").path))
+    }
+
+    /// mongoexport's conveniences: --fields (in order), --limit, --sort, --out - and JSON Lines
+    /// with lists kept.
+    @Test func fieldsLimitSortStandardOutputAndJSONLines() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        try GeneratedTrainingSet.load(1...40, uri: uri, database: database)
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let streamed = try JobProcess.run("etl-export", ["--work-dir", work.path, "--out", "-", "--fields", "genre_top,track_id,genres",
+                                                         "--limit", "3", "--sort", #"{"_id": -1}"#, "--label", "none"], environment: environment)
+        #expect(streamed.status == 0, "\(streamed.standardError)")
+        #expect(streamed.standardOutput == "genre_top,track_id,genres\n,40,10|17\nElectronic,39,13\nFolk,38,12|19|26\n")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/exports"), "--out - writes no folder")
+
+        let jsonl = try JobProcess.run("etl-export", ["--work-dir", work.path, "--format", "jsonl", "--where", #"{"_id": {"$in": [14, 37, 40]}}"#,
+                                                      "--name", "two"], environment: environment)
+        #expect(jsonl.status == 0, "\(jsonl.standardError)")
+        let lines = try StagedInputs.read(work.url.appendingPathComponent("exports/two/output.jsonl"))
+        #expect(lines.map { $0["track_id"] } == [14, 37])
+        #expect(lines.first?["genres"] == [12, 19, 26], "a list stays a list")
+        #expect(lines.last?["mfcc_skew_03"] == .null, "NaN is written as null")
+        let unlabelled = try StagedInputs.read(work.url.appendingPathComponent("exports/two/unlabelled.jsonl"))
+        #expect(unlabelled.map { $0["track_id"] } == [40])
+    }
+}
+
+/// Issue: mistakes exit non-zero with one line saying which, and never destroy a good export.
+@Suite(.serialized) struct ExportMistakesTests {
+    @Test func mistakesExitWithOneLineAndLeaveThePreviousExport() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        try GeneratedTrainingSet.load(1...60, uri: uri, database: database)
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let first = try JobProcess.run("etl-export", ["--work-dir", work.path], environment: environment)
+        #expect(first.status == 0, "\(first.standardError)")
+        let output = work.url.appendingPathComponent("exports/training/output.csv")
+        let before = try Data(contentsOf: output)
+        let typo = database + "x"
+        let cases: [(arguments: [String], status: Int32, says: String)] = [
+            (["--db", typo], 65, "database \(typo) does not exist"),
+            (["--collection", "features"], 65, "collection features does not exist in database \(database)"),
+            (["--where", #"{"split": "test"}"#], 64, "--where narrows the export: give it its own --name"),
+            (["--where", #"{"split": "test"}"#, "--name", "training"], 64, "--where narrows the export: give it its own --name"),
+            (["--only", "3,4"], 64, "--only narrows the export: give it its own --name"),
+            (["--where", "{split: 'test'}", "--name", "t"], 64, "the key split needs double quotes"),
+            (["--where", #"{"split": 'test'}"#, "--name", "t"], 64, "use double quotes"),
+            (["--where", "[1, 2]", "--name", "t"], 64, "--where must be a JSON object"),
+            (["--where", #"{"split": "test",}"#, "--name", "t"], 64, "a comma before '}'"),
+            (["--where", #"{"$where": "this.split == 'test'"}"#, "--name", "t"], 64, "$where is not supported"),
+            (["--where", #"{"genre_top": {"$regx": "^Hip"}}"#, "--name", "t"], 64, "$regx is not a MongoDB query operator; did you mean $regex"),
+            (["--partition-by", "spilt"], 64, "--partition-by spilt is not a column of this export; did you mean split?"),
+            (["--label", "genre"], 64, "did you mean genre_top"),
+        ]
+        for (arguments, status, says) in cases {
+            let run = try JobProcess.run("etl-export", ["--work-dir", work.path] + arguments, environment: environment)
+            #expect(run.status == status, "\(arguments): \(run.standardError)")
+            #expect(run.lastLine.contains(says), "\(arguments): \(run.lastLine)")
+            #expect(run.lastLine.count < 400, "one short line: \(run.lastLine)")
+            #expect(!run.standardError.contains("SPECIAL") && !run.standardError.contains("parse error"), "\(run.standardError)")
+            #expect(try Data(contentsOf: output) == before, "\(arguments) changed the default export")
+        }
+        // A query that matches nothing leaves the previous export of that name as it was.
+        let tests = try JobProcess.run("etl-export", ["--work-dir", work.path, "--where", #"{"split": "test"}"#, "--name", "tests"], environment: environment)
+        #expect(tests.status == 0, "\(tests.standardError)")
+        let testsOutput = work.url.appendingPathComponent("exports/tests/output.csv")
+        let testsBefore = try Data(contentsOf: testsOutput)
+        let none = try JobProcess.run("etl-export", ["--work-dir", work.path, "--where", #"{"split": "nope"}"#, "--name", "tests"], environment: environment)
+        #expect(none.status == 65)
+        #expect(none.lastLine.contains(#"matches { "split" : "nope" }: nothing exported, the previous export is untouched"#), "\(none.lastLine)")
+        #expect(try Data(contentsOf: testsOutput) == testsBefore)
+
+        // Nothing was created: not the typo'd database, not a half export.
+        let names = try MongoConnection(uri: uri).client().runCommand(["listDatabases": 1, "nameOnly": true], database: "admin")["databases"]?
+            .arrayValue?.compactMap { $0.documentValue?["name"]?.stringValue } ?? []
+        #expect(names.contains(database) && !names.contains(typo))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work.path + "/exports").sorted() == ["tests", "training"])
+
+        // The operators a user types work.
+        let regex = try JobProcess.run("etl-export", ["--work-dir", work.path, "--where", #"{"genre_top": {"$regex": "^Hip"}}"#, "--name", "hiphop"],
+                                       environment: environment)
+        #expect(regex.status == 0, "\(regex.standardError)")
+        let hipHop = try readCSV(work.url.appendingPathComponent("exports/hiphop/output.csv").path).dropFirst()
+        #expect(!hipHop.isEmpty && hipHop.allSatisfy { $0[1] == "Hip-Hop" })
+        // A column header in --where means its field (track_id is _id).
+        let byHeader = try JobProcess.run("etl-export", ["--work-dir", work.path, "--where", #"{"track_id": {"$lte": 20}}"#, "--name", "first"],
+                                          environment: environment)
+        #expect(byHeader.status == 0, "\(byHeader.standardError)")
+        #expect(try readCSV(work.url.appendingPathComponent("exports/first/output.csv").path).dropFirst().map { $0[0] } == ["11", "12", "13", "14", "15", "16", "17", "18", "19"], "labelled ids up to 20")
+    }
+}
+
 /// The export feeds model training as it is: pandas reads it, scikit-learn learns genre_top from
 /// the features on split=training and predicts split=test (Tests/python/train_on_export.py).
 @Suite(.serialized) struct ExportTrainsAModelTests {
@@ -153,6 +450,31 @@ import TestSupport
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [TestServer.packageRoot.appendingPathComponent("Tests/python/train_on_export.py").path,
                              work.url.appendingPathComponent("exports/training").path, "--min-accuracy", "0.9"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "train_on_export.py failed (its stderr is above)")
+    }
+
+    /// An FMA-shaped set (55 % without genre_top, genre lists, a string column, non-finite
+    /// features) read with pandas and pyarrow as the README writes, partitions and stratified
+    /// shards included, and LightGBM trained on it with no data repair (Tests/python/train_on_export.py).
+    /// `MUSICETL_TRAIN_CHECK_ROWS=4000` runs the same check at FMA scale by hand.
+    @Test func pandasPyarrowAndLightGBMTrainOnAnFMAShapedExport() throws {
+        let python = TestServer.packageRoot.appendingPathComponent(".venv-check/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python),
+                     "pandas, pyarrow and LightGBM are installed by Jobs/setup.sh into .venv-check")
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let count = Int(ProcessInfo.processInfo.environment["MUSICETL_TRAIN_CHECK_ROWS"] ?? "") ?? 400
+        try GeneratedTrainingSet.load(1...count, uri: uri, database: database)
+        let run = try JobProcess.run("etl-export", ["--work-dir", work.path, "--partition-by", "split", "--shards", "3"],
+                                     environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(run.status == 0, "\(run.standardError)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [TestServer.packageRoot.appendingPathComponent("Tests/python/train_on_export.py").path,
+                             work.url.appendingPathComponent("exports/training").path, "--min-accuracy", "0.8"]
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "train_on_export.py failed (its stderr is above)")

@@ -16,8 +16,10 @@ def main():
     partitions, column = sys.argv[1], sys.argv[2]
     spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
-    frame = spark.read.csv(partitions, header=True, inferSchema=True)
-    whole = spark.read.csv(os.path.join(os.path.dirname(partitions.rstrip("/")), "output.csv"), header=True)
+    # As the README writes it: multiLine for quoted newlines, escape='"' for doubled quotes.
+    frame = spark.read.csv(partitions, header=True, inferSchema=True, multiLine=True, escape='"')
+    whole = spark.read.csv(os.path.join(os.path.dirname(partitions.rstrip("/")), "output.csv"), header=True,
+                           multiLine=True, escape='"')
     values = sorted(str(row[0]) for row in frame.select(column).distinct().collect())
     print(f"{frame.count()} rows, {len(frame.columns)} columns; {column} recovered: {values}")
     ok = frame.columns[-1] == column and frame.count() == whole.count()
