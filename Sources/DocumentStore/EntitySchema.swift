@@ -135,37 +135,55 @@ public struct SchemaCatalog: Sendable {
         return schema
     }
 
-    /// Looks for `Schemas/` in this order: an explicit directory (`--schemas` or
-    /// `MUSICETL_SCHEMAS`), then beside or above the running executable (an install keeps
-    /// `Schemas/` next to `bin/`, a build keeps it at the package root), then above the current
-    /// directory.
+    /// Where a package installs the schemas; searched when nothing nearer has them.
+    public static let systemDirectory = "/usr/share/musicetl/schemas"
+
+    /// Looks for the schemas in this order: an explicit directory (`--schemas` or
+    /// `MUSICETL_SCHEMAS`); then beside or above the running executable, as `Schemas/` (a build
+    /// keeps it at the package root) or `share/musicetl/schemas/` (an install under a prefix keeps
+    /// it beside `bin/`); then `systemDirectory` (the Debian package, whatever the executable's
+    /// path); then above the current directory.
     public static func locate(explicit: String? = nil) throws(SchemaError) -> SchemaCatalog {
+        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
+        let executableDirectory = URL(fileURLWithPath: Bundle.main.executablePath ?? executable.path)
+            .resolvingSymlinksInPath().deletingLastPathComponent()
+        return try locate(explicit: explicit ?? ProcessInfo.processInfo.environment["MUSICETL_SCHEMAS"],
+                          executableDirectory: executableDirectory.path,
+                          systemDirectory: systemDirectory,
+                          currentDirectory: FileManager.default.currentDirectoryPath)
+    }
+
+    /// `locate(explicit:)` with the places it looks given, for tests.
+    public static func locate(explicit: String?, executableDirectory: String, systemDirectory: String,
+                              currentDirectory: String) throws(SchemaError) -> SchemaCatalog {
         let marker = "genre.schema.json"
-        if let explicit = explicit ?? ProcessInfo.processInfo.environment["MUSICETL_SCHEMAS"], !explicit.isEmpty {
-            guard FileManager.default.fileExists(atPath: explicit + "/" + marker) else {
+        func holdsSchemas(_ path: String) -> Bool {
+            FileManager.default.fileExists(atPath: path + "/" + marker)
+        }
+        if let explicit, !explicit.isEmpty {
+            guard holdsSchemas(explicit) else {
                 throw SchemaError(path: explicit, message: "not a Schemas directory (no \(marker))")
             }
             return SchemaCatalog(directory: explicit)
         }
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
-        let executableDirectory = URL(fileURLWithPath: Bundle.main.executablePath ?? executable.path)
-            .deletingLastPathComponent()
-        let starts = [executableDirectory, URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-        for start in starts {
-            var directory = start.standardizedFileURL
+        func searchUpwards(from start: String) -> String? {
+            var directory = URL(fileURLWithPath: start).standardizedFileURL
             for _ in 0..<8 {
-                for candidate in ["Schemas", "share/musicetl/Schemas"] {
+                for candidate in ["Schemas", "share/musicetl/schemas"] {
                     let path = directory.appendingPathComponent(candidate).path
-                    if FileManager.default.fileExists(atPath: path + "/" + marker) {
-                        return SchemaCatalog(directory: path)
-                    }
+                    if holdsSchemas(path) { return path }
                 }
                 let parent = directory.deletingLastPathComponent()
                 if parent.path == directory.path { break }
                 directory = parent
             }
+            return nil
         }
+        if let found = searchUpwards(from: executableDirectory) { return SchemaCatalog(directory: found) }
+        if holdsSchemas(systemDirectory) { return SchemaCatalog(directory: systemDirectory) }
+        if let found = searchUpwards(from: currentDirectory) { return SchemaCatalog(directory: found) }
         throw SchemaError(path: "Schemas/",
-                          message: "not found beside the executable or the current directory; set MUSICETL_SCHEMAS or pass --schemas")
+                          message: "not found beside the executable, in \(systemDirectory) or above the current directory; "
+                              + "set MUSICETL_SCHEMAS or pass --schemas")
     }
 }

@@ -24,7 +24,7 @@ public struct CommonOptions: ParsableArguments, Sendable {
     @Flag(name: .long, help: "Debug detail.")
     public var verbose = false
 
-    @Option(name: .long, help: "The Schemas/ directory (default: found beside the executable; env MUSICETL_SCHEMAS).")
+    @Option(name: .long, help: "The schemas directory (default: beside the executable, then /usr/share/musicetl/schemas; env MUSICETL_SCHEMAS).")
     public var schemas: String?
 
     @Option(name: .long, help: ArgumentHelp(
