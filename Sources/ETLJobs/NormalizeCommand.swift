@@ -120,7 +120,7 @@ public struct NormalizeCommand: JobCommand {
         // the order a full run writes (the features' order), rows of ids without features last.
         var summary = JobSummary()
         var written = 0, kept = 0, nonFinite = 0
-        let previousRows = only == nil ? nil : try StagedLines(path: rowsPath)
+        let previousRows = only == nil ? nil : try StagedLineIndex(path: rowsPath)
         let writer = context.options.dryRun ? nil : try AtomicFileWriter(path: rowsPath)
         var copied = Set<String>()
         func keep(_ key: String) throws {
@@ -255,7 +255,7 @@ struct PersistedScaler {
 
 /// The lines of a staged JSON Lines file by `_id` (memory-mapped: only the index is in memory),
 /// so a merge copies the rows it keeps byte for byte.
-struct StagedLines {
+struct StagedLineIndex {
     private let data: Data
     private var ranges: [String: Range<Int>] = [:]
     /// Canonical keys and ids in file order.
