@@ -308,22 +308,23 @@ struct StagedCollections {
     /// `--prune` deletes what is not staged, so the staging must be whole: a successful extract's
     /// marker whose counts match the staged metadata, and features of one complete layout.
     static func checkPrunable(_ staged: [StagedCollections], work: WorkDirectory) throws {
-        let markerPath = ExtractSuccessMarker.path(in: work)
-        guard let marker = try ExtractSuccessMarker.read(in: work) else {
+        let metadataDirectory = work.metadataStaging.path
+        let markerPath = metadataDirectory + "/" + StagingMarker.fileName
+        guard let marker = try StagingMarker.read(in: metadataDirectory) else {
             throw JobError(.dataError, "--prune refused: \(markerPath) is missing, so the metadata staging is not known to be from a successful extract; run etl-extract")
         }
-        let metadataDirectory = work.metadataStaging.path
         var stagedRows: [String: Int] = [:]
         for collection in staged {
             for path in collection.files where (path as NSString).deletingLastPathComponent == metadataDirectory {
-                let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-                stagedRows[name] = try countDocuments(path)
+                stagedRows[(path as NSString).lastPathComponent] = try countDocuments(path)
             }
         }
-        for name in Set(stagedRows.keys).union(marker.rows.keys).sorted() where stagedRows[name] != marker.rows[name] {
+        var markedRows: [String: Int] = [:]
+        for file in marker.files { markedRows[file.name] = file.rows }
+        for name in Set(stagedRows.keys).union(markedRows.keys).sorted() where stagedRows[name] != markedRows[name] {
             let has = stagedRows[name].map { "\($0) rows" } ?? "no file"
-            let says = marker.rows[name].map { "\($0)" } ?? "none"
-            throw JobError(.dataError, "--prune refused: staging/metadata/\(name).jsonl has \(has), the success marker of run \(marker.runID) says \(says); the staging is from a failed or partial run: run etl-extract")
+            let says = markedRows[name].map { "\($0)" } ?? "none"
+            throw JobError(.dataError, "--prune refused: staging/metadata/\(name) has \(has), the success marker of run \(marker.run) says \(says); the staging is from a failed or partial run: run etl-extract")
         }
         if let features = staged.first(where: { $0.schema.collection == "features" }), let problem = incompleteLayout(features.files) {
             throw JobError(.dataError, "--prune refused: staged features \(problem); prune needs features.jsonl or every shard of one --shard layout")

@@ -28,6 +28,13 @@ public struct StagingMarker: Sendable, Equatable {
         public var collection: String
         public var source: String
         public var rows: Int
+
+        public init(name: String, collection: String, source: String, rows: Int) {
+            self.name = name
+            self.collection = collection
+            self.source = source
+            self.rows = rows
+        }
     }
 
     public var job: String
@@ -53,7 +60,7 @@ public struct StagingMarker: Sendable, Equatable {
         ]
     }
 
-    func write(in directory: String) throws {
+    public func write(in directory: String) throws {
         let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         let writer = try AtomicFileWriter(path: directory + "/" + Self.fileName)
         try writer.write(Array(data) + [UInt8(ascii: "\n")])

@@ -1,4 +1,5 @@
 import DocumentStore
+import ETLJobs
 import Foundation
 import Pipeline
 import Testing
@@ -17,14 +18,20 @@ import TestSupport
         return work
     }
 
+    private func metadataStaging(_ work: TemporaryDirectory) -> String {
+        work.url.appendingPathComponent("staging/metadata").path
+    }
+
     /// The success marker a successful extract leaves, with the staged files' counts as they are now.
     private func markSuccessfulExtract(_ work: TemporaryDirectory) throws {
-        var rows: [String: Int] = [:]
+        var files: [StagingMarker.File] = []
         for name in ["genres", "albums", "artists", "tracks"] {
             let url = work.url.appendingPathComponent("staging/metadata/\(name).jsonl")
-            if FileManager.default.fileExists(atPath: url.path) { rows[name] = try StagedInputs.read(url).count }
+            if FileManager.default.fileExists(atPath: url.path) {
+                files.append(StagingMarker.File(name: "\(name).jsonl", collection: name, source: "", rows: try StagedInputs.read(url).count))
+            }
         }
-        try ExtractSuccessMarker(runID: "test", rows: rows).write(in: WorkDirectory(work.path))
+        try StagingMarker(job: "etl-extract", run: "test", only: nil, files: files).write(in: metadataStaging(work))
     }
 
     private func documents(_ collection: String, uri: String, database: String) throws -> [Document] {
@@ -98,7 +105,7 @@ import TestSupport
         #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
         let loaded = try documents("genres", uri: uri, database: database).count
         // A failed extract's leftovers: no marker at all.
-        try? FileManager.default.removeItem(atPath: ExtractSuccessMarker.path(in: WorkDirectory(work.path)))
+        try? FileManager.default.removeItem(atPath: metadataStaging(work) + "/" + StagingMarker.fileName)
         let staged = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
         try StagedInputs.writeLines(Array(try StagedInputs.read(staged).prefix(3)), to: staged)
         let noMarker = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
@@ -107,9 +114,13 @@ import TestSupport
                 "\(noMarker.lastLine)")
         // A marker whose counts are not those of the staged files.
         try markSuccessfulExtract(work)
-        var marker = try #require(try ExtractSuccessMarker.read(in: WorkDirectory(work.path)))
-        marker.rows["genres"] = 163
-        try marker.write(in: WorkDirectory(work.path))
+        var marker = try #require(try StagingMarker.read(in: metadataStaging(work)))
+        marker.files = marker.files.map { file in
+            var file = file
+            if file.name == "genres.jsonl" { file.rows = 163 }
+            return file
+        }
+        try marker.write(in: metadataStaging(work))
         let disagreeing = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
         #expect(disagreeing.status == 65, "\(disagreeing.standardError)")
         #expect(disagreeing.lastLine.contains("genres.jsonl has 3 rows, the success marker of run test says 163"),
