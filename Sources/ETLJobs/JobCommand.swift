@@ -1,6 +1,7 @@
 import ArgumentParser
 import DocumentStore
 import Foundation
+import Synchronization
 import Pipeline
 
 /// A job: an argument-parsing command whose work is `execute`, run under `JobRunner` (logging,
@@ -106,7 +107,11 @@ public func runJob<Command: AsyncParsableCommand>(_ command: Command.Type) async
         exitWithUsageError(job: job, message: resolution.annotate(command.message(for: error)), json: json, usage: usage)
     }
     if printConfig { command.exit() }
-    // The job runs in a task that SIGTERM / SIGINT cancel (see `Interruption`).
+    // The job runs in a task that SIGTERM / SIGINT cancel (see `Interruption`). The handler is
+    // installed before the task starts: a signal that arrives while the job takes its lock must
+    // not find the default action (death without a summary) still in place.
+    let runningTask = Mutex<Task<Void, any Error>?>(nil)
+    Interruption.install { runningTask.withLock { $0?.cancel() } }
     let running = Task { [parsed] in
         var parsed = parsed
         if var asyncCommand = parsed as? AsyncParsableCommand {
@@ -115,7 +120,8 @@ public func runJob<Command: AsyncParsableCommand>(_ command: Command.Type) async
             try parsed.run()
         }
     }
-    Interruption.install { running.cancel() }
+    runningTask.withLock { $0 = running }
+    if Interruption.signal != nil { running.cancel() }
     do {
         try await running.value
     } catch {

@@ -40,7 +40,7 @@ import TestSupport
         while let document = try cursor.next() {
             let row = rows[index]
             #expect(row[0] == String(document["_id"]?.int64Value ?? -1))
-            for (column, name) in header.enumerated().dropFirst(5) {
+            for (column, name) in header.enumerated().dropFirst(6) {
                 let stored = try #require(document[name]?.doubleValue)
                 #expect(Double(row[column])?.bitPattern == stored.bitPattern, "\(name) of track \(row[0])")
             }
