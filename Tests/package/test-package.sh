@@ -111,6 +111,24 @@ version_output=$(isolated "$scratch/extracted/usr/bin/etl-nightly" --version) \
     || fail "etl-nightly --version does not start without the toolchain"
 [ "$version_output" = "$version" ] || fail "etl-nightly --version printed '$version_output', not $version"
 
+# --- the same tree under a prefix (before the package is in /usr, so its schemas cannot help) ---
+sample=$root/Tests/Fixtures/sample
+prefix=$scratch/prefix
+"$root/Jobs/install.sh" --prefix "$prefix" --no-build 2>/dev/null
+for path in bin/etl-nightly share/musicetl/schemas/genre.schema.json etc/musicetl/musicetl.toml \
+    etc/cron.d/musicetl etc/logrotate.d/musicetl lib/systemd/system/musicetl-nightly.service var/lib/musicetl/input; do
+    [ -e "$prefix/$path" ] || fail "install.sh --prefix: no $path"
+done
+[ "$(stat -c '%a' "$prefix/etc/musicetl/credentials")" = 600 ] || fail "install.sh --prefix: credentials not 0600"
+grep -qF "$prefix/bin/etl-nightly --config $prefix/etc/musicetl/musicetl.toml" "$prefix/etc/cron.d/musicetl" \
+    || fail "install.sh --prefix: the cron file does not name the prefix's paths"
+status=0
+(cd / && isolated env -i "$prefix/bin/etl-extract" --metadata "$sample/fma_metadata" --quiet \
+    --work-dir "$prefix/var/lib/musicetl") || status=$?
+[ $status -eq 0 ] || fail "install.sh --prefix: etl-extract from / exited $status"
+[ -s "$prefix/var/lib/musicetl/staging/metadata/genres.jsonl" ] || fail "install.sh --prefix: etl-extract staged nothing"
+say "install.sh --prefix: the same tree; its etl-extract runs from / and finds its schemas"
+
 # --- install ------------------------------------------------------------------------------------
 installed=1
 dpkg -i "$deb" >/dev/null
@@ -149,7 +167,6 @@ audio=$(toml_value audio)
 [ "$work" = /var/lib/musicetl ] || fail "musicetl.toml: work-dir is '$work', not /var/lib/musicetl"
 # The raw track list names the sample's audio clips (tracks.csv, preferred when present, does not).
 install -d -o musicetl -g musicetl "$metadata" "$audio"
-sample=$root/Tests/Fixtures/sample
 cp "$sample"/fma_metadata/{genres,raw_albums,raw_artists,raw_tracks}.csv "$metadata/"
 cp -r "$sample/audio/." "$audio/"
 chown -R musicetl:musicetl "$metadata" "$audio"
