@@ -8,7 +8,8 @@
 # unit's ProtectSystem=strict as far as mounts go: everything read-only but ReadWritePaths=, a
 # private /tmp. Each must exit 0 and write output.csv under the work dir the package configures.
 # Then the package is purged. Also checks: ldd finds nothing in the toolchain, --version is the
-# package's version, the files' owners and modes, the conffiles.
+# package's version, the files' owners and modes, the conffiles, systemd-analyze's reading of the
+# units, and that Jobs/install.sh --prefix lays out the same tree, whose jobs find their schemas.
 #
 # Needs root (dpkg -i, a system user, mount namespaces); otherwise it says so and skips.
 # Re-runnable: a package left installed by an interrupted run is purged first; a musicetl package
@@ -23,15 +24,20 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 0
 fi
 marker=/var/lib/musicetl/.installed-by-package-test
-if dpkg-query -W -f='${Status}' musicetl 2>/dev/null | grep -q 'installed\|config-files\|unpacked'; then
-    if [ -e "$marker" ] || ! dpkg-query -W -f='${Status}' musicetl | grep -q 'install ok installed'; then
+package_status=$(dpkg-query -W -f='${Status}' musicetl 2>/dev/null || true)
+case $package_status in
+    ''|*not-installed) ;;
+    *'ok installed')
+        if [ ! -e "$marker" ]; then
+            say "SKIPPED: a musicetl package is installed on this machine and not by this test; not touching it"
+            exit 0
+        fi
         say "purging the musicetl package an interrupted run left"
-        dpkg --purge musicetl >/dev/null
-    else
-        say "SKIPPED: a musicetl package is installed on this machine and not by this test; not touching it"
-        exit 0
-    fi
-fi
+        dpkg --purge musicetl >/dev/null ;;
+    *)
+        say "purging what is left of a musicetl package ($package_status)"
+        dpkg --purge musicetl >/dev/null ;;
+esac
 
 scratch=$(mktemp -d)
 installed=0
