@@ -5,7 +5,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-packages=(libmongoc-dev libbson-dev libsndfile1-dev libfftw3-dev libsoxr-dev pkg-config python3-venv libgomp1)
+# dpkg-dev: dpkg-shlibdeps, which Jobs/package.sh uses to compute the package's Depends:; adduser:
+# the package's postinst, for Tests/package/test-package.sh. libgomp1: LightGBM's OpenMP runtime.
+packages=(libmongoc-dev libbson-dev libsndfile1-dev libfftw3-dev libsoxr-dev pkg-config python3-venv libgomp1 dpkg-dev adduser)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
