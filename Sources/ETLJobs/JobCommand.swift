@@ -107,6 +107,7 @@ public func runJob<Command: AsyncParsableCommand>(_ command: Command.Type) async
     }
     if printConfig { command.exit() }
     // The job runs in a task that SIGTERM / SIGINT cancel (see `Interruption`).
+    Interruption.install()
     let running = Task { [parsed] in
         var parsed = parsed
         if var asyncCommand = parsed as? AsyncParsableCommand {
@@ -115,7 +116,7 @@ public func runJob<Command: AsyncParsableCommand>(_ command: Command.Type) async
             try parsed.run()
         }
     }
-    Interruption.install { running.cancel() }
+    Interruption.onSignal { running.cancel() }
     do {
         try await running.value
     } catch {
