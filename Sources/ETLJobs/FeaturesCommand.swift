@@ -26,8 +26,10 @@ public struct FeaturesCommand: JobCommand {
             shards of one --shard N layout, each id goes to its shard's file. --dry-run prints one line per \
             file that would be computed (compute, id, path, reason; tab-separated) on stdout and writes nothing.
 
-            Rejected: files libsndfile cannot open, that decode to zero samples ("empty"), that end well \
-            before the length their header announces ("truncated"), or that decode to NaN/infinity. Any file \
+            Rejected: files libsndfile cannot open ("undecodable", with its message; "unreadable" when no \
+            regular file is there), that decode to zero samples ("empty"), that decode to more than 2 % less \
+            than the length their header announces, in any format ("truncated"), or that decode to \
+            NaN/infinity. Any file \
             of at least one sample is accepted, as librosa accepts it (a 0.05 s clip gives 3 frames).
 
             --shard K/N takes the ids whose FNV-1a 64-bit hash of the id text (the decimal number, or the \
@@ -36,7 +38,7 @@ public struct FeaturesCommand: JobCommand {
             documents) with features.jsonl: no id is ever staged in two files.
 
             Exit status 65 when the rejected share of the files exceeds --max-reject-ratio (the documents of \
-            the good files are still written); 69 when --audio does not exist.
+            the good files are still written); 69 when --audio does not exist, 64 when it names a file.
             """,
         version: MusicETL.version)
 

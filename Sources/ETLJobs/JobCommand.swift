@@ -1,7 +1,6 @@
 import ArgumentParser
 import DocumentStore
 import Foundation
-import Synchronization
 import Pipeline
 
 /// A job: an argument-parsing command whose work is `execute`, run under `JobRunner` (logging,
@@ -107,11 +106,8 @@ public func runJob<Command: AsyncParsableCommand>(_ command: Command.Type) async
         exitWithUsageError(job: job, message: resolution.annotate(command.message(for: error)), json: json, usage: usage)
     }
     if printConfig { command.exit() }
-    // The job runs in a task that SIGTERM / SIGINT cancel (see `Interruption`). The handler is
-    // installed before the task starts: a signal that arrives while the job takes its lock must
-    // not find the default action (death without a summary) still in place.
-    let runningTask = Mutex<Task<Void, any Error>?>(nil)
-    Interruption.install { runningTask.withLock { $0?.cancel() } }
+    // The job runs in a task that SIGTERM / SIGINT cancel (see `Interruption`).
+    Interruption.install()
     let running = Task { [parsed] in
         var parsed = parsed
         if var asyncCommand = parsed as? AsyncParsableCommand {
@@ -120,8 +116,7 @@ public func runJob<Command: AsyncParsableCommand>(_ command: Command.Type) async
             try parsed.run()
         }
     }
-    runningTask.withLock { $0 = running }
-    if Interruption.signal != nil { running.cancel() }
+    Interruption.onSignal { running.cancel() }
     do {
         try await running.value
     } catch {

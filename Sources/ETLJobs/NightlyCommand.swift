@@ -9,6 +9,12 @@ public struct NightlyCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "etl-nightly",
         abstract: "Run extract → features → normalize → load → export with one run id, one lock and one summary.",
+        discussion: """
+            Stops at the first failing step with that step's exit status (resume with --from STEP). \
+            SIGTERM or SIGINT stops the running step at its next batch boundary (abandoned 10 s later, \
+            or at a second signal), records it and the night as interrupted, releases the MongoDB lease \
+            and exits 143 (SIGTERM) or 130 (SIGINT); the next night, on any host, starts at once.
+            """,
         version: MusicETL.version)
 
     static let steps = ["extract", "features", "normalize", "load", "export"]

@@ -1,15 +1,17 @@
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
-import Foundation
 import Synchronization
 
 /// SIGTERM and SIGINT: a job stops cleanly instead of dying where it stands.
 ///
 /// The first signal cancels the job's task (cancellation reaches every child task: the lease
 /// renewer, the features workers) and the steps stop at their next batch boundary
-/// (`Task.checkCancellation`, `Interruption.checkpoint`); each running job then writes its ledger
+/// (`Task.checkCancellation`; the nightly between steps); each running job then writes its ledger
 /// entry with status `interrupted` and its summary line, the nightly releases its MongoDB lease,
 /// and the process exits 143 (SIGTERM) or 130 (SIGINT). A step still running `gracePeriod`
 /// seconds after the signal (a long blocking call), or a second signal, abandons the run: the
@@ -46,13 +48,14 @@ public enum Interruption {
         deinit { source.cancel() }
     }
 
-    /// Takes over SIGTERM and SIGINT for this process (once) and cancels `cancel` when one arrives.
-    public static func install(cancelling cancel: @escaping @Sendable () -> Void) {
+    /// Takes over SIGTERM and SIGINT for this process (once). Call it before the job starts, so
+    /// that no signal finds the default action (death) in place.
+    public static func install() {
         sources.withLock { sources in
             if sources.isEmpty {
                 for number in [SIGTERM, SIGINT] {
                     // The default action would kill the process before the handler runs.
-                    _ = Glibc.signal(number, SIG_IGN)
+                    ignore(number)
                     let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
                     source.setEventHandler { received(number) }
                     source.resume()
@@ -60,6 +63,10 @@ public enum Interruption {
                 }
             }
         }
+    }
+
+    /// Calls `cancel` when a signal arrives (at once when one already has).
+    public static func onSignal(_ cancel: @escaping @Sendable () -> Void) {
         let already = state.withLock { state -> Bool in
             state.cancel.append(cancel)
             return state.signal != nil
@@ -84,16 +91,18 @@ public enum Interruption {
         }
     }
 
-    /// A batch boundary of synchronous code (a worker thread, where `Task.isCancelled` does not
-    /// reach): throws the interruption when a signal has arrived.
-    public static func checkpoint() throws(JobError) {
-        if let error = error() { throw error }
-    }
-
     /// The error a run stopped by the received signal reports.
     public static func error(while doing: String? = nil) -> JobError? {
         guard let signal, let status else { return nil }
         return JobError(status, "received \(name(of: signal))" + (doing.map { " " + $0 } ?? ""))
+    }
+
+    private static func ignore(_ number: Int32) {
+        #if canImport(Glibc)
+        _ = Glibc.signal(number, SIG_IGN)
+        #else
+        _ = Darwin.signal(number, SIG_IGN)
+        #endif
     }
 
     static func received(_ number: Int32) {
