@@ -455,6 +455,37 @@ func readManifest(_ export: URL) throws -> Document {
         #expect(process.terminationStatus == 0, "train_on_export.py failed (its stderr is above)")
     }
 
+    /// A text-heavy export (tracks' HTML with newlines, doubled quotes, commas) reads back whole
+    /// with the README's pandas and pyarrow lines (Tests/python/read_text_export.py).
+    @Test func pandasAndPyarrowReadATextHeavyExportAsTheReadmeSays() throws {
+        let python = TestServer.packageRoot.appendingPathComponent(".venv-check/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python),
+                     "pandas and pyarrow are installed by Jobs/setup.sh into .venv-check")
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let information = "<p>First line, with a comma\n\"quoted\" second line</p>\r\n<p>ünï©ødé 🎵 end</p>"
+        let tracks: [Document] = [
+            ["_id": 2, "title": "Food", "information": .string(information), "genres": [21]],
+            ["_id": 3, "title": "Electric \"Ave\"", "information": "plain", "genres": [21, 811]],
+            ["_id": 5, "title": "This World", "information": .null, "genres": .null],
+        ]
+        let client = try MongoConnection(uri: uri).client()
+        _ = try client.collection("tracks", database: database).upsertByID(try tracks.map { try BSONDocument($0) })
+        let run = try JobProcess.run("etl-export", ["--work-dir", work.path, "--collection", "tracks", "--label", "none"],
+                                     environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(run.status == 0, "\(run.standardError)")
+        let expected = work.url.appendingPathComponent("expected.txt")
+        try information.write(to: expected, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [TestServer.packageRoot.appendingPathComponent("Tests/python/read_text_export.py").path,
+                             work.url.appendingPathComponent("exports/tracks").path, "2", expected.path]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "read_text_export.py failed (its stderr is above)")
+    }
+
     /// An FMA-shaped set (55 % without genre_top, genre lists, a string column, non-finite
     /// features) read with pandas and pyarrow as the README writes, partitions and stratified
     /// shards included, and LightGBM trained on it with no data repair (Tests/python/train_on_export.py).
