@@ -352,6 +352,38 @@ func readManifest(_ export: URL) throws -> Document {
     }
 }
 
+/// Arrays a CSV cell cannot hold are named, never silently dropped; JSON Lines keeps them.
+@Suite(.serialized) struct ExportNestedValuesTests {
+    @Test func csvNamesTheArraysItLeavesOutAndJSONLinesKeepsThem() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let tracks: [Document] = [
+            ["_id": 2, "title": "Food", "genres": [21], "genres_all": [21, 811], "tags": ["rock", "la,la|la"]],
+            ["_id": 3, "title": "Electric Ave", "genres": .null, "tags": []],
+        ]
+        let client = try MongoConnection(uri: uri).client()
+        _ = try client.collection("tracks", database: database).upsertByID(try tracks.map { try BSONDocument($0) })
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let csv = try JobProcess.run("etl-export", ["--work-dir", work.path, "--collection", "tracks", "--label", "none"], environment: environment)
+        #expect(csv.status == 0, "\(csv.standardError)")
+        #expect(csv.standardError.contains("not exported") && csv.standardError.contains("tags"), "\(csv.standardError)")
+        let manifest = try readManifest(work.url.appendingPathComponent("exports/tracks"))
+        #expect(manifest["omitted"] == ["album.tags", "artist.tags", "tags"])
+        let rows = try readCSV(work.url.appendingPathComponent("exports/tracks/output.csv").path)
+        let genresAll = try #require(rows.first?.firstIndex(of: "genres_all"))
+        #expect(rows[1][genresAll] == "21|811" && rows[2][genresAll] == "")
+
+        let jsonl = try JobProcess.run("etl-export", ["--work-dir", work.path, "--collection", "tracks", "--label", "none",
+                                                      "--format", "jsonl", "--name", "tracks-jsonl"], environment: environment)
+        #expect(jsonl.status == 0, "\(jsonl.standardError)")
+        let lines = try StagedInputs.read(work.url.appendingPathComponent("exports/tracks-jsonl/output.jsonl"))
+        #expect(lines.first?["tags"] == ["rock", "la,la|la"] && lines.first?["genres_all"] == [21, 811])
+        #expect(lines.last?["tags"] == [])
+        #expect(try readManifest(work.url.appendingPathComponent("exports/tracks-jsonl"))["omitted"] == [])
+    }
+}
+
 /// Issue: mistakes exit non-zero with one line saying which, and never destroy a good export.
 @Suite(.serialized) struct ExportMistakesTests {
     @Test func mistakesExitWithOneLineAndLeaveThePreviousExport() throws {
