@@ -450,13 +450,14 @@ func readManifest(_ export: URL) throws -> Document {
     }
 }
 
-/// The export feeds model training as it is: pandas reads it, scikit-learn learns genre_top from
-/// the features on split=training and predicts split=test (Tests/python/train_on_export.py).
+/// The export feeds model training as it is: pandas and pyarrow read it, LightGBM learns
+/// genre_top from the features on split=training and predicts split=test
+/// (Tests/python/train_on_export.py), after normalize → load → export.
 @Suite(.serialized) struct ExportTrainsAModelTests {
-    @Test func pandasAndScikitLearnTrainOnTheExport() throws {
+    @Test func pandasPyarrowAndLightGBMTrainOnTheNormalizedExport() throws {
         let python = TestServer.packageRoot.appendingPathComponent(".venv-check/bin/python").path
         try #require(FileManager.default.isExecutableFile(atPath: python),
-                     "pandas and scikit-learn are installed by Jobs/setup.sh into .venv-check")
+                     "pandas, pyarrow and LightGBM are installed by Jobs/setup.sh into .venv-check")
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
         defer { TestServer.dropDatabase(database) }
         let work = TemporaryDirectory()
