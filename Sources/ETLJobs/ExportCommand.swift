@@ -79,7 +79,7 @@ public struct ExportCommand: JobCommand {
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
         let schema = try schemaCatalog().schema(forCollection: collection)
-        var layout = ColumnLayout(schema: schema)
+        var layout = ColumnLayout(schema: schema, keepingNestedValues: format == "jsonl")
         if let fields {
             do {
                 layout = try layout.selecting(fields.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })

@@ -7,8 +7,9 @@ import DocumentStore
 ///   01 (`mfcc.mean` → `mfcc_mean_01 … mfcc_mean_20`);
 /// - an array of integers of any length (`genres`, `genres_all`: multi-label id lists) is one
 ///   list column, `|`-joined ids in CSV (`12|25`) and a real list in JSON Lines.
-/// Any other array (strings that may hold `|`, per-frame arrays of arrays) is listed in `omitted`
-/// (and in the manifest, and named in the job's log) rather than dumped as JSON into a cell.
+/// Any other array (strings that may hold `|`, per-frame arrays of arrays) or free-form object is
+/// listed in `omitted` (and in the manifest, and named in the job's log) rather than dumped as
+/// JSON into a CSV cell; JSON Lines (`keepingNestedValues`) keeps it as it is, as a list or object.
 public struct ColumnLayout: Sendable {
     public struct Column: Sendable {
         public var header: String
@@ -18,11 +19,14 @@ public struct ColumnLayout: Sendable {
         public var types: [String]
         /// A multi-label list of integers: one cell of `|`-joined values.
         public var isList = false
+        /// JSON Lines only: an array or object written as it is.
+        public var isNested = false
 
         /// The type a reader sees, for the manifest: float64, int64, string, bool, datetime,
         /// `int64 list` (`|`-joined in CSV), or mixed (more than one of these).
         public var readerType: String {
             if isList { return "int64 list" }
+            if isNested { return types.contains("array") ? "list" : "object" }
             let kinds = Set(types.compactMap { type -> String? in
                 switch type {
                 case "double", "decimal": "float64"
@@ -44,7 +48,7 @@ public struct ColumnLayout: Sendable {
     public let omitted: [String]
     private let indexByPath: [String: Int]
 
-    public init(schema: EntitySchema) {
+    public init(schema: EntitySchema, keepingNestedValues: Bool = false) {
         var columns: [Column] = []
         var omitted: [String] = []
         func walk(_ properties: [(String, Document)], prefix: String, headerPrefix: String) {
@@ -67,11 +71,17 @@ public struct ColumnLayout: Sendable {
                         }
                     } else if scalar, itemTypes.allSatisfy({ ["int", "long"].contains($0) }) {
                         columns.append(Column(header: headerPrefix + name, path: path, types: types, isList: true))
+                    } else if keepingNestedValues {
+                        columns.append(Column(header: headerPrefix + name, path: path, types: types, isNested: true))
                     } else {
                         omitted.append(path)
                     }
                 } else if types.contains("object") {
-                    omitted.append(path)
+                    if keepingNestedValues {
+                        columns.append(Column(header: headerPrefix + name, path: path, types: types, isNested: true))
+                    } else {
+                        omitted.append(path)
+                    }
                 } else {
                     columns.append(Column(header: headerPrefix + name, path: path, types: types))
                 }

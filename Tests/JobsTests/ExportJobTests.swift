@@ -352,6 +352,38 @@ func readManifest(_ export: URL) throws -> Document {
     }
 }
 
+/// Arrays a CSV cell cannot hold are named, never silently dropped; JSON Lines keeps them.
+@Suite(.serialized) struct ExportNestedValuesTests {
+    @Test func csvNamesTheArraysItLeavesOutAndJSONLinesKeepsThem() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let tracks: [Document] = [
+            ["_id": 2, "title": "Food", "genres": [21], "genres_all": [21, 811], "tags": ["rock", "la,la|la"]],
+            ["_id": 3, "title": "Electric Ave", "genres": .null, "tags": []],
+        ]
+        let client = try MongoConnection(uri: uri).client()
+        _ = try client.collection("tracks", database: database).upsertByID(try tracks.map { try BSONDocument($0) })
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let csv = try JobProcess.run("etl-export", ["--work-dir", work.path, "--collection", "tracks", "--label", "none"], environment: environment)
+        #expect(csv.status == 0, "\(csv.standardError)")
+        #expect(csv.standardError.contains("not exported") && csv.standardError.contains("tags"), "\(csv.standardError)")
+        let manifest = try readManifest(work.url.appendingPathComponent("exports/tracks"))
+        #expect(manifest["omitted"] == ["album.tags", "artist.tags", "tags"])
+        let rows = try readCSV(work.url.appendingPathComponent("exports/tracks/output.csv").path)
+        let genresAll = try #require(rows.first?.firstIndex(of: "genres_all"))
+        #expect(rows[1][genresAll] == "21|811" && rows[2][genresAll] == "")
+
+        let jsonl = try JobProcess.run("etl-export", ["--work-dir", work.path, "--collection", "tracks", "--label", "none",
+                                                      "--format", "jsonl", "--name", "tracks-jsonl"], environment: environment)
+        #expect(jsonl.status == 0, "\(jsonl.standardError)")
+        let lines = try StagedInputs.read(work.url.appendingPathComponent("exports/tracks-jsonl/output.jsonl"))
+        #expect(lines.first?["tags"] == ["rock", "la,la|la"] && lines.first?["genres_all"] == [21, 811])
+        #expect(lines.last?["tags"] == [])
+        #expect(try readManifest(work.url.appendingPathComponent("exports/tracks-jsonl"))["omitted"] == [])
+    }
+}
+
 /// Issue: mistakes exit non-zero with one line saying which, and never destroy a good export.
 @Suite(.serialized) struct ExportMistakesTests {
     @Test func mistakesExitWithOneLineAndLeaveThePreviousExport() throws {
@@ -418,13 +450,14 @@ func readManifest(_ export: URL) throws -> Document {
     }
 }
 
-/// The export feeds model training as it is: pandas reads it, scikit-learn learns genre_top from
-/// the features on split=training and predicts split=test (Tests/python/train_on_export.py).
+/// The export feeds model training as it is: pandas and pyarrow read it, LightGBM learns
+/// genre_top from the features on split=training and predicts split=test
+/// (Tests/python/train_on_export.py), after normalize → load → export.
 @Suite(.serialized) struct ExportTrainsAModelTests {
-    @Test func pandasAndScikitLearnTrainOnTheExport() throws {
+    @Test func pandasPyarrowAndLightGBMTrainOnTheNormalizedExport() throws {
         let python = TestServer.packageRoot.appendingPathComponent(".venv-check/bin/python").path
         try #require(FileManager.default.isExecutableFile(atPath: python),
-                     "pandas and scikit-learn are installed by Jobs/setup.sh into .venv-check")
+                     "pandas, pyarrow and LightGBM are installed by Jobs/setup.sh into .venv-check")
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
         defer { TestServer.dropDatabase(database) }
         let work = TemporaryDirectory()
@@ -453,6 +486,37 @@ func readManifest(_ export: URL) throws -> Document {
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "train_on_export.py failed (its stderr is above)")
+    }
+
+    /// A text-heavy export (tracks' HTML with newlines, doubled quotes, commas) reads back whole
+    /// with the README's pandas and pyarrow lines (Tests/python/read_text_export.py).
+    @Test func pandasAndPyarrowReadATextHeavyExportAsTheReadmeSays() throws {
+        let python = TestServer.packageRoot.appendingPathComponent(".venv-check/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python),
+                     "pandas and pyarrow are installed by Jobs/setup.sh into .venv-check")
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory()
+        let information = "<p>First line, with a comma\n\"quoted\" second line</p>\r\n<p>ünï©ødé 🎵 end</p>"
+        let tracks: [Document] = [
+            ["_id": 2, "title": "Food", "information": .string(information), "genres": [21]],
+            ["_id": 3, "title": "Electric \"Ave\"", "information": "plain", "genres": [21, 811]],
+            ["_id": 5, "title": "This World", "information": .null, "genres": .null],
+        ]
+        let client = try MongoConnection(uri: uri).client()
+        _ = try client.collection("tracks", database: database).upsertByID(try tracks.map { try BSONDocument($0) })
+        let run = try JobProcess.run("etl-export", ["--work-dir", work.path, "--collection", "tracks", "--label", "none"],
+                                     environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(run.status == 0, "\(run.standardError)")
+        let expected = work.url.appendingPathComponent("expected.txt")
+        try information.write(to: expected, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [TestServer.packageRoot.appendingPathComponent("Tests/python/read_text_export.py").path,
+                             work.url.appendingPathComponent("exports/tracks").path, "2", expected.path]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "read_text_export.py failed (its stderr is above)")
     }
 
     /// An FMA-shaped set (55 % without genre_top, genre lists, a string column, non-finite
