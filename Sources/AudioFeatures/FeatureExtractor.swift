@@ -10,6 +10,10 @@ import Foundation
 /// temporary file in `spillDirectory` and are read back once, sequentially, at the end (with
 /// bit-identical results, tested).
 ///
+/// The same features as pure functions of a whole signal, written plainly the way librosa
+/// defines them, are `mfcc`, `spectralCentroid`, `zeroCrossingRate` and `summaryStatistics`
+/// (WholeSignalFeatures.swift); tests hold this extractor to them.
+///
 /// Holds an FFT plan, scratch buffers and cached resamplers: create one per worker thread and
 /// reuse it for many files. Not thread-safe (and deliberately not `Sendable`).
 public final class FeatureExtractor {

@@ -24,7 +24,7 @@ public struct FeatureParameters: Sendable, Hashable, Codable, CustomStringConver
     /// Version of the extraction recipe. Bump it whenever the numbers an extractor produces for
     /// the same parameters can change (a different window, FFT planning flag, padding rule…): a
     /// changed version makes `etl-features` recompute stored documents.
-    public static let extractorVersion = "audiofeatures-1.2.0+librosa-0.11"
+    public static let extractorVersion = "audiofeatures-1.2.1+librosa-0.11"
 
     /// The canonical text the hash is taken over: fixed key order, so it is stable across runs,
     /// machines and Swift versions (unlike `hashValue`, which is seeded per process).

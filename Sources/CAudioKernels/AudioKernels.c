@@ -27,6 +27,16 @@ typedef float f4 __attribute__((vector_size(16)));
 /// Lane-wise a where mask is set, else b (mask lanes are all ones or all zeros).
 #define SELECT8(mask, a, b) ((f8)(((mask) & (i8)(a)) | (~(mask) & (i8)(b))))
 
+/// Below this float32 power (2^-102) a bin's square may have lost bits to float32's subnormal
+/// range or vanished: |X| ≤ 2^-51 ≈ 4e-16, far below any music but not below the 2e-34 constant
+/// libopus decodes digital silence to (its anti-denormal offset). Above it, sqrt(p) is exact to
+/// float32 rounding; below it the magnitude is taken in double, as numpy's |X| (a hypot) sees it.
+#define SMALL_POWER 0x1p-102f
+
+static inline float small_magnitude(float re, float im) {
+    return (float)sqrt((double)re * (double)re + (double)im * (double)im);
+}
+
 #if defined(__x86_64__) && defined(__clang__)  // SwiftPM builds C with clang (the kernels use its builtins)
 #define HAVE_AVX2_VERSION 1
 #define KERNEL_TARGET __attribute__((target("avx2")))

@@ -53,8 +53,14 @@ static KERNEL_TARGET musicetl_magnitude_moments KERNEL(power_spectrum)(const flo
         const f8 q = mirroredRe * mirroredRe + mirroredIm * mirroredIm;
         STORE8(power + k, p);
         STORE8(power + (m - k - 7), __builtin_shufflevector(q, q, 7, 6, 5, 4, 3, 2, 1, 0));
-        const f8 forwardMagnitude = __builtin_elementwise_sqrt(p);
-        const f8 mirroredMagnitude = __builtin_elementwise_sqrt(q);
+        f8 forwardMagnitude = __builtin_elementwise_sqrt(p);
+        f8 mirroredMagnitude = __builtin_elementwise_sqrt(q);
+        if (__builtin_reduce_or((p < SPLAT8(SMALL_POWER)) | (q < SPLAT8(SMALL_POWER)))) {
+            for (int lane = 0; lane < 8; lane++) {
+                if (p[lane] < SMALL_POWER) forwardMagnitude[lane] = small_magnitude(re[lane], im[lane]);
+                if (q[lane] < SMALL_POWER) mirroredMagnitude[lane] = small_magnitude(mirroredRe[lane], mirroredIm[lane]);
+            }
+        }
         forwardTotal += forwardMagnitude;
         forwardWeighted += forwardMagnitude * forwardIndex;
         mirroredTotal += mirroredMagnitude;
@@ -78,7 +84,7 @@ static KERNEL_TARGET musicetl_magnitude_moments KERNEL(power_spectrum)(const flo
         const float im = ((b - d) - (a - c) * cosine - (b + d) * sine) * 0.5f;
         const float p = re * re + im * im;
         power[k] = p;
-        const float magnitude = sqrtf(p);
+        const float magnitude = p < SMALL_POWER ? small_magnitude(re, im) : sqrtf(p);
         total += (double)magnitude;
         weighted += (double)k * (double)magnitude;
     }

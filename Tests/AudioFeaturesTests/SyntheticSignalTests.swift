@@ -54,6 +54,29 @@ struct SyntheticSignalTests {
         }
     }
 
+    /// libopus decodes digital silence to a constant of about 2e-34 (its anti-denormal offset), so
+    /// a real Opus track that ends in silence ends in frames of a tiny constant. A Hann-windowed
+    /// constant c has |X0| = c·N/2, |X1| = c·N/4 and nothing else, so its centroid is Δf/3 =
+    /// 3.589 Hz at any amplitude — librosa computes |X| with a hypot and gets it. Squared in
+    /// float32, (c·N/2)² ≈ 4e-62 underflows to 0, which once gave centroids of 0 Hz (and 0.08 or
+    /// 1 Hz where the padding begins). Tolerance 0.02 Hz: the float32 FFT leaves round-off of
+    /// ~1e-9·|X0| in the top bins, which the bin index amplifies (same at amplitude 1, measured).
+    @Test("a tiny constant (libopus' silence) has the centroid of a constant, not 0", arguments: [Float(2.0345888e-34), 1e-20, 1])
+    func tinyConstantCentroid(level: Float) throws {
+        let tone = (0..<22_050).map { Float(0.5 * sin(2 * Double.pi * 440 * Double($0) / Self.sampleRate)) }
+        let samples = tone + [Float](repeating: level, count: 11_025)
+        let (_, frames) = try extract(samples)
+        // Frames whose window lies wholly in the constant part, padding excluded.
+        let constantFrames = ((22_050 + 1024) / 512 + 1)..<interiorFrames(sampleCount: samples.count).upperBound
+        #expect(constantFrames.count > 10)
+        for t in constantFrames {
+            #expect(abs(frames.spectralCentroid[t] - Self.binSpacing / 3) < 0.02,
+                    "level \(level), frame \(t): \(frames.spectralCentroid[t])")
+        }
+        // Where the zero padding begins the spectrum spreads: far above the constant's Δf/3.
+        #expect(try #require(frames.spectralCentroid.last) > 100, "level \(level): last frame \(frames.spectralCentroid.last ?? 0)")
+    }
+
     @Test("digital silence: centroid 0, ZCR 0, MFCC of the -100 dB floor, no NaN in frames")
     func silence() throws {
         let (features, frames) = try extract([Float](repeating: 0, count: 22_050))
