@@ -283,6 +283,10 @@ final class TableExtraction {
             try reject(record, reason: "the document cannot be built: \(error.description)", column: "")
             return false
         }
+        if let oversize = RowBatch.oversize(bsonSize: try builder.rawSize()) {
+            try reject(record, reason: oversize, column: "")
+            return false
+        }
         for warning in warnings { warn(warning) }
         if !slots.repairs.isEmpty { try report(slots.repairs, of: record, id: trackID) }
         try printer?.add(builder)
