@@ -111,10 +111,15 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
     }
 
     /// `oversize(bsonSize:)` of a printed JSON line. A document's BSON is at most four times its
-    /// JSON (an array of one-digit integers: `0, ` is 3 bytes, its BSON element up to 12), so
-    /// only a line over a quarter of the limit is parsed to learn its exact size.
+    /// JSON (an array of one-digit integers: `0, ` is 3 bytes, its BSON element up to 12) and at
+    /// least an eighth of it (`\u001f` is 6 bytes for 1; a pre-1970 date's 49 for 8), so only a
+    /// line between those bounds is parsed to learn its exact size: parsing a 200 MiB line cost
+    /// as much memory again.
     static func oversize(jsonLine: UnsafeBufferPointer<UInt8>) -> String? {
         guard jsonLine.count > BSONDocument.largestStorableSize / 4 else { return nil }
+        if jsonLine.count > BSONDocument.largestStorableSize * 8 {
+            return "the document is over MongoDB's 16 MiB (\(BSONDocument.largestStorableSize) bytes) limit in BSON (its JSON line is \(jsonLine.count) bytes): it could never be loaded"
+        }
         guard let size = BSONDocument.bsonSize(ofJSON: jsonLine) else {
             return "the document cannot be built: libbson cannot read its \(jsonLine.count)-byte JSON line back"
         }
