@@ -293,6 +293,12 @@ public final class BSONBuilder {
         return try body(UnsafeRawBufferPointer(start: bson_get_data(root), count: Int(musicetl_bson_length(root))))
     }
 
+    /// The document's length in BSON bytes.
+    public func rawSize() throws(BSONBuilderError) -> Int {
+        try requireComplete()
+        return Int(musicetl_bson_length(root))
+    }
+
     /// A copy of the BSON bytes.
     public func rawBytes() throws(BSONBuilderError) -> [UInt8] {
         try requireComplete()

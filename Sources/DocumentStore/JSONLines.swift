@@ -58,3 +58,18 @@ public final class JSONLinesReader {
         }
     }
 }
+
+extension BSONDocument {
+    /// MongoDB's largest document (BSON bytes): one over it can never be stored.
+    public static let largestStorableSize = 16 << 20
+
+    /// The size in BSON of the document a JSON line (Extended JSON) stands for, as libbson parses
+    /// it; nil when libbson cannot parse it.
+    public static func bsonSize(ofJSON json: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let base = json.baseAddress else { return nil }
+        var error = bson_error_t()
+        guard let parsed = bson_new_from_json(base, json.count, &error) else { return nil }
+        defer { bson_destroy(parsed) }
+        return Int(musicetl_bson_length(parsed))
+    }
+}

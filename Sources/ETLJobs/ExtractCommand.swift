@@ -12,8 +12,13 @@ public struct ExtractCommand: JobCommand {
         discussion: """
             Reads genres.csv (or raw_genres.csv), raw_albums.csv, raw_artists.csv and tracks.csv (or \
             raw_tracks.csv) and writes staging/metadata/{genres,albums,artists,tracks}.jsonl. Each track \
-            embeds its album, artist, genres, genre_top and set {split, subset}. --only restricts the \
-            tracks; genres, albums and artists are always extracted whole.
+            embeds its album, artist, genres, genre_top and set {split, subset}. A bad value of an \
+            optional field is nulled, the row kept and the value listed in \
+            quarantine/<run>/<file>.repairs.csv (schema keyword x-on-invalid: reject quarantines the row \
+            instead); bad rows go to <file>.rejects.csv. Columns no schema property claims are kept under \
+            'extra'. The staged files are replaced only when the run succeeds, all together, and \
+            staging/metadata/_SUCCESS.json names that run. --only recomputes those tracks and keeps every \
+            other staged line as it was; genres, albums and artists are always extracted whole.
             """,
         version: MusicETL.version)
 

@@ -220,30 +220,32 @@ public struct MetadataExtractor {
 
     // MARK: Genres
 
+    /// Genres in two passes over the file, so that no row is held: the first reads every
+    /// genre's parent (and the top-level ids the file names) into the hierarchy, then cycles are
+    /// found; the second validates, derives, writes or rejects each row as it is read. Memory is
+    /// the hierarchy's (an id and a parent per genre, titles of the top-level genres only).
     private func extractGenres(_ extraction: TableExtraction) throws -> GenreHierarchy {
         let plan = extraction.plan
-        var rows: [(record: CSVRecord, id: Int64, slots: RowSlots)] = []
-        try extraction.run(only: nil) { record, id, slots in rows.append((record, id, slots)) }
         guard let parentLeaf = plan.leaves.firstIndex(where: { $0.name == "parent" }),
               let titleLeaf = plan.leaves.firstIndex(where: { $0.name == "title" }) else {
             throw JobError(.usage, "schema \(plan.schema.path): genres need parent and title properties")
         }
         let rootLeaf = plan.leaves.firstIndex { $0.derive == "genre-root" }
         var hierarchy = GenreHierarchy()
-        for row in rows {
-            var parent = Self.integer(row.slots[parentLeaf]) ?? 0
-            if parent == row.id {
-                extraction.warn("genre \(row.id) is its own parent; treated as a top-level genre (parent 0)")
-                parent = 0
-            }
-            hierarchy.parent[row.id] = parent
-            hierarchy.title[row.id] = text(row.slots, titleLeaf, row.record)
+        var order: [Int64] = []  // genres in file order, for the cycles' descriptions
+        var namedTopLevels = Set<Int64>()
+        try extraction.scan { id, slots in
+            guard hierarchy.parent[id] == nil else { return }  // a duplicate: the first one counts
+            let parent = Self.integer(slots[parentLeaf]) ?? 0
+            hierarchy.parent[id] = parent == id ? 0 : parent
+            order.append(id)
+            if let rootLeaf, case .int(let given) = slots[rootLeaf] { namedTopLevels.insert(given) }
         }
         // Cycles: follow parents from every genre; a genre met twice on one walk closes a cycle.
         var inCycle: [Int64: String] = [:]
-        for row in rows where inCycle[row.id] == nil {
+        for id in order where inCycle[id] == nil {
             var path: [Int64] = []
-            var current = row.id
+            var current = id
             while current != 0, let next = hierarchy.parent[current] {
                 if let start = path.firstIndex(of: current) {
                     let cycle = Array(path[start...]) + [current]
@@ -255,32 +257,33 @@ public struct MetadataExtractor {
                 current = next
             }
         }
+        order = []
         for (id, _) in inCycle { hierarchy.parent[id] = nil }
-        for row in rows {
-            if let cycle = inCycle[row.id] {
-                try extraction.reject(row.record, reason: cycle, column: plan.leaves[parentLeaf].columnName ?? "parent")
-                hierarchy.title[row.id] = nil
-                continue
+        try extraction.run(only: nil) { record, id, slots in
+            if let cycle = inCycle[id] {
+                try extraction.reject(record, reason: cycle, column: plan.leaves[parentLeaf].columnName ?? "parent")
+                return
             }
-            let parent = hierarchy.parent[row.id] ?? 0
+            let given = Self.integer(slots[parentLeaf]) ?? 0
+            if given == id { extraction.warn("genre \(id) is its own parent; treated as a top-level genre (parent 0)") }
+            let parent = hierarchy.parent[id] ?? 0
             if parent != 0 && hierarchy.parent[parent] == nil && inCycle[parent] == nil {
-                extraction.warn("genre \(row.id) has unknown parent \(parent)")
+                extraction.warn("genre \(id) has unknown parent \(parent)")
             }
-            var slots = row.slots
-            let root = hierarchy.root(of: row.id)
-            if let root { hierarchy.topLevel[row.id] = root }
+            let root = hierarchy.root(of: id)
+            if root == id || namedTopLevels.contains(id) { hierarchy.title[id] = text(slots, titleLeaf, record) }
             if let rootLeaf {
-                if case .int(let given) = slots[rootLeaf] {
-                    hierarchy.topLevel[row.id] = given
+                if case .int(let named) = slots[rootLeaf] {
+                    if named != root { hierarchy.topLevel[id] = named }
                 } else {
                     slots[rootLeaf] = root.map { .int($0) } ?? .null
-                    if root == nil { extraction.warn("genre \(row.id): no top-level genre (its parent chain ends in a cycle)") }
+                    if root == nil { extraction.warn("genre \(id): no top-level genre (its parent chain ends in a cycle)") }
                 }
             }
-            if parent != (Self.integer(row.slots[parentLeaf]) ?? 0) {
+            if parent != given {
                 slots[parentLeaf] = .int(parent)
             }
-            try extraction.write(row.record, slots: slots, trackID: row.id)
+            try extraction.write(record, slots: slots, trackID: id)
         }
         return hierarchy
     }
@@ -363,11 +366,15 @@ public struct MetadataExtractor {
     }
 }
 
-/// The genre tree: parents (0 = top level), top-level ancestors and titles.
+/// The genre tree: parents (0 = top level) of every known genre, the top-level genre a file names
+/// where it is not the one the parents lead to, and the titles of top-level genres (all that
+/// `genre_top` needs).
 struct GenreHierarchy: Sendable {
     var parent: [Int64: Int64] = [:]
     var topLevel: [Int64: Int64] = [:]
     var title: [Int64: String] = [:]
+
+    func isKnown(_ genre: Int64) -> Bool { parent[genre] != nil }
 
     /// The top-level ancestor; for a chain that reaches an unknown parent, the last known genre
     /// (as the official genres.csv does for genre 13, whose raw parent 126 does not exist).
@@ -415,6 +422,7 @@ struct GenreHierarchy: Sendable {
 final class GenreLookup: Sendable {
     private let hierarchy: GenreHierarchy
     /// Index: genre id. The arrays are empty when the ids are not small and non-negative.
+    private let known: [Bool]
     private let titles: [String?]
     /// The top-level genre `genre_top` goes by (-1: none).
     private let roots: [Int64]
@@ -426,22 +434,23 @@ final class GenreLookup: Sendable {
         self.hierarchy = hierarchy
         let ids = Set(hierarchy.parent.keys).union(hierarchy.title.keys).union(hierarchy.topLevel.keys)
         guard let largest = ids.max(), let smallest = ids.min(), smallest >= 0, largest < Self.largestDenseID else {
-            (titles, roots, chains) = ([], [], [])
+            (known, titles, roots, chains) = ([], [], [], [])
             return
         }
         let count = Int(largest) + 1
+        known = (0..<count).map { hierarchy.isKnown(Int64($0)) }
         titles = (0..<count).map { hierarchy.title[Int64($0)] }
         roots = (0..<count).map { hierarchy.topLevel[Int64($0)] ?? hierarchy.root(of: Int64($0)) ?? -1 }
         chains = (0..<count).map { hierarchy.withAncestors([Int64($0)]) }
     }
 
     private func dense(_ genre: Int64) -> Int? {
-        genre >= 0 && genre < Int64(titles.count) ? Int(genre) : nil
+        genre >= 0 && genre < Int64(known.count) ? Int(genre) : nil
     }
 
     func isKnown(_ genre: Int64) -> Bool {
-        guard let index = dense(genre) else { return hierarchy.title[genre] != nil }
-        return titles[index] != nil
+        guard let index = dense(genre) else { return hierarchy.isKnown(genre) }
+        return known[index]
     }
 
     /// `GenreHierarchy.topGenreTitle`.

@@ -104,8 +104,27 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
         failure = nil
     }
 
-    /// The largest document libbson builds (its length is an int32); its JSON is longer.
-    static let largestDocument = Int(Int32.max)
+    /// Why a document of `bsonSize` bytes can never be loaded, or nil when it can.
+    static func oversize(bsonSize: Int) -> String? {
+        guard bsonSize > BSONDocument.largestStorableSize else { return nil }
+        return "the document is \(bsonSize) bytes in BSON, over MongoDB's 16 MiB (\(BSONDocument.largestStorableSize) bytes) limit: it could never be loaded"
+    }
+
+    /// `oversize(bsonSize:)` of a printed JSON line. A document's BSON is at most four times its
+    /// JSON (an array of one-digit integers: `0, ` is 3 bytes, its BSON element up to 12) and at
+    /// least an eighth of it (`\u001f` is 6 bytes for 1; a pre-1970 date's 49 for 8), so only a
+    /// line between those bounds is parsed to learn its exact size: parsing a 200 MiB line cost
+    /// as much memory again.
+    static func oversize(jsonLine: UnsafeBufferPointer<UInt8>) -> String? {
+        guard jsonLine.count > BSONDocument.largestStorableSize / 4 else { return nil }
+        if jsonLine.count > BSONDocument.largestStorableSize * 8 {
+            return "the document is over MongoDB's 16 MiB (\(BSONDocument.largestStorableSize) bytes) limit in BSON (its JSON line is \(jsonLine.count) bytes): it could never be loaded"
+        }
+        guard let size = BSONDocument.bsonSize(ofJSON: jsonLine) else {
+            return "the document cannot be built: libbson cannot read its \(jsonLine.count)-byte JSON line back"
+        }
+        return oversize(bsonSize: size)
+    }
 
     func process(_ work: RowWork) {
         do {
@@ -190,12 +209,12 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
             }
             lines.endDocumentLine()
             line = start..<lines.count
-            // What libbson would refuse: a key with a NUL byte, a document over its 2 GiB.
-            let refusal = lines.refusal?.description
-                ?? (lines.count - start > Self.largestDocument ? "the JSON line is over 2 GiB, libbson's document size limit" : nil)
+            // What libbson would refuse (a key with a NUL byte), or MongoDB (a document over 16 MiB).
+            let refusal = lines.refusal.map { "the document cannot be built: \($0.description)" }
+                ?? Self.oversize(jsonLine: UnsafeBufferPointer(rebasing: lines.bytes[start..<(lines.count - 1)]))
             if let refusal {
                 lines.truncate(to: start)
-                outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: \(refusal)"))
+                outcomes.append(.unbuildable(id: id, reason: refusal))
                 return
             }
         } else {
@@ -204,6 +223,10 @@ final class RowBatch: @unchecked Sendable {  // one thread at a time: OrderedBat
                 valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: builder, warnings: &warnings)
             } catch {
                 outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: \(error.description)"))
+                return
+            }
+            if let oversize = Self.oversize(bsonSize: try builder.rawSize()) {
+                outcomes.append(.unbuildable(id: id, reason: oversize))
                 return
             }
             if let lines {

@@ -129,6 +129,23 @@ final class TableExtraction {
         finishReading()
     }
 
+    /// Reads the file once more from its start, counting, quarantining and writing nothing:
+    /// `body` gets the id and values of each row that coerces, duplicates included (a first pass
+    /// for what needs the whole file before any row is written: the genre tree).
+    func scan(_ body: (_ id: Int64, _ slots: RowSlots) throws -> Void) throws {
+        let reader = try CSVReader(path: inputPath)
+        var record = CSVRecord()
+        if headerRows == FMAHeader.rowCount {
+            _ = try FMAHeader.read(from: reader, record: &record)
+        } else {
+            _ = try reader.next(into: &record)
+        }
+        var slots = RowSlots(leaves: plan.leaves.count)
+        while try reader.next(into: &record) {
+            if case .success(let id) = rows.coerce(record, into: &slots) { try body(id, slots) }
+        }
+    }
+
     /// First sight of `id`: remembers its line and returns true. Again: quarantines the record as
     /// a duplicate and returns false. `record` is only made for a duplicate (a copy retains its arrays).
     private func admit(_ id: Int64, line: Int, _ record: @autoclosure () -> CSVRecord) throws -> Bool {
@@ -281,6 +298,10 @@ final class TableExtraction {
                                    warnings: &warnings)
         } catch {
             try reject(record, reason: "the document cannot be built: \(error.description)", column: "")
+            return false
+        }
+        if let oversize = RowBatch.oversize(bsonSize: try builder.rawSize()) {
+            try reject(record, reason: oversize, column: "")
             return false
         }
         for warning in warnings { warn(warning) }

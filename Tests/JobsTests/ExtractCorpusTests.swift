@@ -314,6 +314,31 @@ func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
         #expect(run.outcome.lastLine.contains("rejects over --max-reject-ratio 0.01: raw_tracks.csv 1/3"))
     }
 
+    /// A document MongoDB could never store (over 16 MiB) is rejected by the extract, on both
+    /// printers, rather than discovered by the load.
+    @Test(arguments: ["direct", "libbson"])
+    func documentOverSixteenMegabytesIsQuarantined(printer: String) throws {
+        let work = TemporaryDirectory()
+        let generated = work.path + "/raw_artists--17mb-field.csv"
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", Fixtures.url("malformed/make_large.py").path, "--out", generated, "--size", "\(17 << 20)"]
+        python.standardOutput = FileHandle.nullDevice
+        try python.run()
+        python.waitUntilExit()
+        try #require(python.terminationStatus == 0)
+        let metadata = try ExtractRun.metadata(replacing: ["raw_artists.csv": generated], in: work)
+        let outcome = try JobProcess.run("etl-extract", ["--metadata", metadata, "--work-dir", work.path + "/work", "--max-reject-ratio", "1"],
+                                         environment: printer == "libbson" ? ["MUSICETL_JSON_PRINTER": "libbson"] : [:])
+        let run = ExtractRun(work: work, outcome: outcome)
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(ids(try run.staged("artists")) == [10002])
+        let rejects = try run.rejects("raw_artists.csv")
+        #expect(rejects.map { $0["artist_id"] } == ["1"])
+        #expect(rejects.first?["reason"]?.contains("over MongoDB's 16 MiB (16777216 bytes) limit: it could never be loaded") == true,
+                "\(rejects.first?["reason"] ?? "")")
+    }
+
     @Test func tenMegabyteFieldStreams() throws {
         let work = TemporaryDirectory()
         let generated = work.path + "/raw_artists--10mb-field.csv"

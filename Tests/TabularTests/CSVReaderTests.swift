@@ -309,3 +309,23 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
         }
     }
 }
+
+/// A quarantined record's long field is written a mebibyte at a time, and reads back as it was.
+@Suite struct CSVWriterLongFieldTests {
+    @Test(arguments: [false, true])
+    func longFieldRoundTrips(quoted: Bool) throws {
+        let directory = TemporaryDirectory()
+        var long = String(repeating: "abcdefghij", count: 350_000)  // 3.5 MB
+        if quoted { long += "\"quoted\", with a comma\nand a line" }
+        let record = CSVRecord(fields: ["7", long, "tail"])
+        let path = directory.path + "/out.csv"
+        let writer = try CSVWriter(path: path)
+        try writer.writeRecord(record, fieldCount: record.count, appending: ["reason"])
+        try writer.commit()
+        let reader = try CSVReader(path: path)
+        var back = CSVRecord()
+        #expect(try reader.next(into: &back))
+        #expect(back.fields == ["7", long, "tail", "reason"])
+        #expect(try !reader.next(into: &back))
+    }
+}
