@@ -128,12 +128,16 @@ public struct MetadataExtractor {
     /// into place and the marker `_SUCCESS.json` written (`StagingMarker`); otherwise the staged
     /// files and the marker stay as the last successful run left them.
     public func run() throws -> [FileResult] {
+        // --only re-runs some tracks into the staging of a full run; without one it would stage
+        // just those tracks, and a later load --prune would trust that partial file.
+        if onlyTracks != nil, !dryRun, try StagingMarker.read(in: stagingDirectory) == nil {
+            throw JobError(.unavailable, "--only re-runs some tracks in the staging of a full extract, and \(stagingDirectory) has none (no \(StagingMarker.fileName)): run etl-extract without --only first")
+        }
         let files = try inputFiles()
         var plans: [String: ExtractPlan] = [:]
         for file in files {
             plans[file.schema] = try ExtractPlan(schema: try catalog.schema(file.schema))
         }
-        if !dryRun { StagingMarker.removeDeadTemporaries(in: stagingDirectory, logger: logger) }
         var results: [FileResult] = []
         var pending: [(writer: AtomicFileWriter, result: Int)] = []
         var hierarchy: GenreHierarchy?

@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import Foundation
-import Logging
 import Pipeline
 import Tabular
 
@@ -95,20 +94,6 @@ public struct StagingMarker: Sendable, Equatable {
             throw JobError(.failure, "\(path): cannot remove the staging marker: \(String(cString: strerror(errno)))")
         }
     }
-
-    /// Removes the `*.tmp-PID` files that runs killed while writing left in `directory`: those
-    /// whose process is gone. A live process's files (another run) are left alone.
-    static func removeDeadTemporaries(in directory: String, logger: Logger) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names {
-            guard let marker = name.range(of: ".tmp-", options: .backwards),
-                  let pid = pid_t(name[marker.upperBound...]), pid > 0 else { continue }
-            if pid == getpid() || kill(pid, 0) == 0 || errno == EPERM { continue }  // alive
-            if unlink(directory + "/" + name) == 0 {
-                logger.notice("removed \(name), left by a run (pid \(pid)) that ended without finishing it")
-            }
-        }
-    }
 }
 
 /// The staged JSON lines of `etl-extract --only`.
@@ -139,7 +124,7 @@ enum StagedLines {
             }
         }
         for id in order {
-            guard let line = fresh[id] else { continue }
+            guard let line = fresh.removeValue(forKey: id) else { continue }
             try output.write(line)
             written += 1
         }

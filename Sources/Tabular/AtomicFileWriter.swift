@@ -137,6 +137,17 @@ public final class AtomicFileWriter {
             throw FileWriteError(path: path, message: "cannot complete the write: \(Self.lastError())")
         }
         published = true
+        // The rename is durable only once its directory is synced: after a power loss a reader
+        // must find the new file or the old one, and a marker written next must not outlive it.
+        let parent = path.contains("/") ? String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) : "."
+        let directory = open(parent.isEmpty ? "/" : parent, O_RDONLY | O_DIRECTORY)
+        guard directory >= 0 else {
+            throw FileWriteError(path: parent, message: "cannot sync the directory: \(Self.lastError())")
+        }
+        defer { close(directory) }
+        guard fsync(directory) == 0 else {
+            throw FileWriteError(path: parent, message: "cannot sync the directory: \(Self.lastError())")
+        }
     }
 
     static func createParentDirectories(of path: String) throws(FileWriteError) {

@@ -53,6 +53,15 @@ import TestSupport
         #expect(try Self.stagedFiles(work) == before, "staged files and marker untouched, no temporaries left")
     }
 
+    @Test func onlyWithoutTheStagingOfAFullRunStagesNothing() throws {
+        let work = TemporaryDirectory()
+        let run = try ExtractRun.run(metadata: ExtractRun.sample, work: work, ["--only", "2,3"])
+        #expect(run.outcome.status == 69, "\(run.outcome.standardError)")
+        #expect(run.outcome.lastLine.contains("run etl-extract without --only first"), "\(run.outcome.lastLine)")
+        let staged = (try? FileManager.default.contentsOfDirectory(atPath: work.path + "/work/staging/metadata")) ?? []
+        #expect(staged.isEmpty, "a partial tracks.jsonl would be trusted by a later load: \(staged)")
+    }
+
     @Test func onlyRewritesThoseIDsAndKeepsEveryOtherLine() throws {
         // A full extract, then two tracks change in the input.
         let work = TemporaryDirectory()
