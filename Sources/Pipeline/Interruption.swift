@@ -39,30 +39,38 @@ public enum Interruption {
 
     private static let state = Mutex(State())
     private static let queue = DispatchQueue(label: "musicetl.signals")
-    private static let sources = Mutex<[SignalSource]>([])
+    /// The write end of the pipe the signal handler reports to (-1 until `install`).
+    private static let wakeup = Atomic<Int32>(-1)
 
-    /// Owns one dispatch signal source (cancelled with it).
-    final class SignalSource: @unchecked Sendable {  // @unchecked: DispatchSourceSignal is thread-safe
-        let source: any DispatchSourceSignal
-        init(_ source: any DispatchSourceSignal) { self.source = source }
-        deinit { source.cancel() }
-    }
-
-    /// Takes over SIGTERM and SIGINT for this process (once). Call it before the job starts, so
-    /// that no signal finds the default action (death) in place.
+    /// Takes over SIGTERM and SIGINT for this process (once). The handler is in place when this
+    /// returns, so no signal finds the default action (death). It only writes the signal number
+    /// to a pipe (async-signal-safe); a thread reading the pipe does the rest.
     public static func install() {
-        sources.withLock { sources in
-            if sources.isEmpty {
-                for number in [SIGTERM, SIGINT] {
-                    // The default action would kill the process before the handler runs.
-                    ignore(number)
-                    let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                    source.setEventHandler { received(number) }
-                    source.resume()
-                    sources.append(SignalSource(source))
-                }
+        guard wakeup.load(ordering: .acquiring) < 0 else { return }
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        guard wakeup.compareExchange(expected: -1, desired: ends[1], ordering: .acquiringAndReleasing).exchanged else {
+            close(ends[0]); close(ends[1])
+            return
+        }
+        let input = ends[0]
+        Thread.detachNewThread {
+            var number: UInt8 = 0
+            while true {
+                let count = read(input, &number, 1)
+                if count < 0 && errno == EINTR { continue }
+                guard count == 1 else { return }
+                received(Int32(number))
             }
         }
+        for number in [SIGTERM, SIGINT] { handle(number) }
+    }
+
+    /// Reports `number` to the pipe from inside the signal handler.
+    fileprivate static func report(_ number: Int32) {
+        var byte = UInt8(truncatingIfNeeded: number)
+        _ = write(wakeup.load(ordering: .relaxed), &byte, 1)
     }
 
     /// Calls `cancel` when a signal arrives (at once when one already has).
@@ -95,14 +103,6 @@ public enum Interruption {
     public static func error(while doing: String? = nil) -> JobError? {
         guard let signal, let status else { return nil }
         return JobError(status, "received \(name(of: signal))" + (doing.map { " " + $0 } ?? ""))
-    }
-
-    private static func ignore(_ number: Int32) {
-        #if canImport(Glibc)
-        _ = Glibc.signal(number, SIG_IGN)
-        #else
-        _ = Darwin.signal(number, SIG_IGN)
-        #endif
     }
 
     static func received(_ number: Int32) {
@@ -159,4 +159,9 @@ public enum Interruption {
     static func drop(_ lease: Lease) {
         state.withLock { $0.leases[ObjectIdentifier(lease)] = nil }
     }
+}
+
+/// Installs the handler (glibc's `signal` keeps it installed and restarts interrupted calls).
+private func handle(_ number: Int32) {
+    _ = signal(number) { Interruption.report($0) }
 }

@@ -58,11 +58,15 @@ public enum JobRunner {
         let context = JobContext(job: job, runID: runID, options: options, work: WorkDirectory(options.workDir),
                                  logger: logger, startedAt: Date(), recorder: RunRecorder())
         // The summary and ledger entry are written once: here, or by `Interruption.abandon` when
-        // a signal's grace period runs out while the body is still running.
+        // a signal's grace period runs out while the body is still running. They are written under
+        // the lock, so an abandon that comes while they are being written waits for them.
         let ended = Mutex(false)
         let finish: @Sendable (JobSummary) -> JobSummary = { summary in
-            guard ended.withLock({ done in defer { done = true }; return !done }) else { return summary }
-            return record(summary, context: context)
+            ended.withLock { done in
+                guard !done else { return summary }
+                done = true
+                return record(summary, context: context)
+            }
         }
         let active = Interruption.begin { error in
             var abandoned = JobSummary()
