@@ -1,4 +1,3 @@
-import CFFTW
 import Foundation
 
 // The features as pure functions of a whole mono signal, written the way librosa 0.11 defines
@@ -76,13 +75,19 @@ public func summaryStatistics(_ values: [Double]) -> SummaryStatistics {
 }
 
 /// |STFT| with librosa's defaults: periodic Hann window, `center=True` with zero padding; one
-/// array of `nFFT / 2 + 1` magnitudes per frame, float32 like numpy's `np.abs` of complex64
-/// (computed as a hypot, so tiny spectra keep their magnitude instead of squaring to zero).
+/// array of `nFFT / 2 + 1` magnitudes per frame. As in librosa, the transform runs in float64
+/// (its float64 window promotes the float32 frames), the result is stored as complex64 and |X|
+/// is taken from that in float32 (a hypot: tiny spectra keep their magnitude). `nFFT` must be
+/// a power of two.
 public func magnitudeSpectrogram(signal: [Float], nFFT: Int = 2048, hopLength: Int = 512) -> [[Float]] {
-    guard !signal.isEmpty, let fft = RealFFT(size: nFFT) else { return [] }
-    let window = periodicHannWindow(length: nFFT)
+    guard !signal.isEmpty else { return [] }
+    let window = (0..<nFFT).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(nFFT)) }
+    let fft = RadixTwoFFT(size: nFFT)
     return centeredFrames(signal, frameLength: nFFT, hopLength: hopLength, before: 0, after: 0).map { frame in
-        fft.magnitudes(of: zip(frame, window).map { $0 * $1 })
+        fft.transform(zip(frame, window).map { Double($0) * $1 })[0...(nFFT / 2)].map { bin in
+            let re = Float(bin.re), im = Float(bin.im)
+            return Float((Double(re) * Double(re) + Double(im) * Double(im)).squareRoot())
+        }
     }
 }
 
@@ -99,49 +104,53 @@ func centeredFrames(_ signal: [Float], frameLength: Int, hopLength: Int,
     }
 }
 
-/// FFTW's float32 real-to-complex transform of one size. Owns the plan and its buffers.
-final class RealFFT {
+/// The discrete Fourier transform X[k] = Σ x[n]·e^(−2πikn/N) of a real sequence, in float64, by
+/// the iterative radix-2 Cooley–Tukey algorithm (N a power of two).
+struct RadixTwoFFT {
     let size: Int
-    private let input: UnsafeMutablePointer<Float>
-    private let output: UnsafeMutablePointer<fftwf_complex>
-    private let plan: OpaquePointer
+    /// e^(−2πik/N), k < N/2.
+    private let twiddles: [(re: Double, im: Double)]
 
-    init?(size: Int) {
-        guard size >= 2, size <= Int(Int32.max), let input = fftwf_alloc_real(size) else { return nil }
-        guard let output = fftwf_alloc_complex(size / 2 + 1) else {
-            fftwf_free(input)
-            return nil
-        }
-        fftwPlannerLock.lock()
-        let plan = fftwf_plan_dft_r2c_1d(Int32(size), input, output, FFTW_ESTIMATE)
-        fftwPlannerLock.unlock()
-        guard let plan else {
-            fftwf_free(input)
-            fftwf_free(output)
-            return nil
-        }
+    init(size: Int) {
+        precondition(size > 0 && size & (size - 1) == 0, "the FFT size must be a power of two, got \(size)")
         self.size = size
-        self.input = input
-        self.output = output
-        self.plan = plan
-    }
-
-    deinit {
-        fftwPlannerLock.lock()
-        fftwf_destroy_plan(plan)
-        fftwPlannerLock.unlock()
-        fftwf_free(input)
-        fftwf_free(output)
-    }
-
-    /// |X[k]|, k = 0 … size/2, of `frame` (`size` values).
-    func magnitudes(of frame: [Float]) -> [Float] {
-        precondition(frame.count == size, "a frame of \(frame.count) values for an FFT of \(size)")
-        input.update(from: frame, count: size)
-        fftwf_execute(plan)
-        return (0...(size / 2)).map { k in
-            let (re, im) = output[k]
-            return Float((Double(re) * Double(re) + Double(im) * Double(im)).squareRoot())
+        twiddles = (0..<(size / 2)).map { k in
+            let angle = -2 * Double.pi * Double(k) / Double(size)
+            return (cos(angle), sin(angle))
         }
+    }
+
+    func transform(_ input: [Double]) -> [(re: Double, im: Double)] {
+        precondition(input.count == size, "\(input.count) values for an FFT of \(size)")
+        // Inputs in bit-reversed order, then butterflies over blocks of 2, 4, … N.
+        var re = input, im = [Double](repeating: 0, count: size)
+        var j = 0
+        for i in 1..<max(size, 1) {
+            var bit = size >> 1
+            while j & bit != 0 {
+                j ^= bit
+                bit >>= 1
+            }
+            j |= bit
+            if i < j { re.swapAt(i, j) }
+        }
+        var block = 2
+        while block <= size {
+            let half = block / 2, stride = size / block
+            for start in Swift.stride(from: 0, to: size, by: block) {
+                for k in 0..<half {
+                    let w = twiddles[k * stride]
+                    let a = start + k, b = a + half
+                    let productRe = re[b] * w.re - im[b] * w.im
+                    let productIm = re[b] * w.im + im[b] * w.re
+                    re[b] = re[a] - productRe
+                    im[b] = im[a] - productIm
+                    re[a] += productRe
+                    im[a] += productIm
+                }
+            }
+            block *= 2
+        }
+        return (0..<size).map { (re[$0], im[$0]) }
     }
 }
