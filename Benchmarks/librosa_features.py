@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""librosa's throughput for the features of DESIGN.md ("Audio features"), on a directory of audio.
+"""librosa's throughput for the features MusicETL computes (README, "Audio features"), on a directory of audio.
 
     python Benchmarks/librosa_features.py <audio-dir> [--repeat N] [--json]
 

@@ -32,6 +32,15 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+# Close every descriptor inherited above stderr (bash reads this script on 255: keep it). A
+# multi-threaded caller (the test harness) may spawn this script while another thread holds a
+# pipe's write end open; the server outlives the call, and would keep that pipe's reader waiting
+# for an end of file that never comes.
+for fd in /proc/$$/fd/*; do
+    n=${fd##*/}
+    if [ "$n" -gt 2 ] 2>/dev/null && [ "$n" -ne 255 ]; then eval "exec $n>&-" 2>/dev/null || true; fi
+done
+
 install() {
     if [ -x "$venv/bin/secantusd-py" ] && "$venv/bin/python" -c "import pymongo" 2>/dev/null; then
         return 0

@@ -22,7 +22,7 @@ public final class FeatureExtractor {
     /// A file that decodes to fewer than `(1 − truncationTolerance) ×` the frames its header
     /// announces is rejected as `.truncated`: libsndfile ends a cut-off FLAC or MP3 without any
     /// error, and features of the first seconds of a track would pass for the whole track.
-    /// The margin absorbs MP3 headers that over-report slightly (DESIGN.md: 0.09 %). `nil`
+    /// The margin absorbs MP3 headers that over-report slightly (9,727,207 frames announced for 9,718,848 decoded: 0.09 %). `nil`
     /// accepts whatever decodes.
     public var truncationTolerance: Double? = 0.02
 

@@ -105,9 +105,22 @@ public final class MongoConnection: @unchecked Sendable {
         return String(uri[..<start]) + "***" + String(uri[at...])
     }
 
-    /// Redacts the credentials of every connection string inside a text (see `redact`): each
-    /// word between blanks or quotes that holds an `@` is redacted on its own.
+    /// Redacts the credentials of every connection string inside a text (see `redact`). On each
+    /// line, a string with a `mongodb` scheme is redacted up to the line's last `@`, so a password
+    /// holding blanks or quotes leaks no part of itself; elsewhere each word between blanks or
+    /// quotes that holds an `@` is redacted on its own (`user:password@host` after a `=`).
     public static func redactSecrets(in text: String) -> String {
+        guard text.contains("@") else { return text }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let line = String(line)
+            guard let scheme = line.range(of: "mongodb(\\+srv)?:/*", options: [.regularExpression, .caseInsensitive]) else {
+                return redactWords(line)
+            }
+            return redactWords(String(line[..<scheme.lowerBound])) + redact(String(line[scheme.lowerBound...]))
+        }.joined(separator: "\n")
+    }
+
+    private static func redactWords(_ text: String) -> String {
         guard text.contains("@") else { return text }
         var result = ""
         var word = ""

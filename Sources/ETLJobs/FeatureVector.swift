@@ -24,7 +24,7 @@ enum FeatureVector {
         var description: String
     }
 
-    /// The values of a feature document (DESIGN.md shape), in `names` order. NaN stays NaN.
+    /// The values of a feature document (Schemas/features.schema.json), in `names` order. NaN stays NaN.
     static func values(of document: Document) throws(ShapeError) -> [Double] {
         var values: [Double] = []
         values.reserveCapacity(names.count)

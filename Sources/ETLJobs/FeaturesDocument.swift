@@ -2,7 +2,7 @@ import AudioFeatures
 import DocumentStore
 import Foundation
 
-/// The feature document of DESIGN.md ("Audio features"), built from an extraction.
+/// The feature document of Schemas/features.schema.json, built from an extraction.
 enum FeaturesDocument {
     /// Per-frame arrays are left out of documents of more frames than this (≈ 15.5 min of audio at
     /// 22 050 Hz / hop 512): 22 numbers a frame at ≈ 15 BSON bytes each keep such a document under

@@ -24,7 +24,7 @@ extension JobCommand {
 
 /// Where MongoDB is: `--mongodb-uri`, else `MONGODB_URI`, else a local server on the default port.
 public struct MongoOptions: ParsableArguments, Sendable {
-    @Option(name: .long, help: "MongoDB connection string (default: $MONGODB_URI, else mongodb://127.0.0.1:27017).")
+    @Option(name: .long, help: "MongoDB connection string (default: $MONGODB_URI, else mongodb://127.0.0.1:27017/?directConnection=true).")
     public var mongodbUri: String?
 
     @Option(name: .long, help: "Database name (default: $MUSICETL_DB, else musicetl).")

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// The flags every job takes (DESIGN.md, "Command line").
+/// The flags every job takes (README, "The jobs").
 public struct CommonOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Directory every job reads and writes under.")
     public var workDir: String = "./work"

@@ -136,7 +136,11 @@ public enum Interruption {
         let problem = "received \(name(of: taken.signal)); abandoned after \(reason)"
         for run in taken.runs { run.abandon(JobError(status, problem)) }
         for lease in taken.leases { lease.release() }
-        exit(status.rawValue)
+        // `_exit`, not `exit`: the job's task and worker threads are still running, and exit's
+        // atexit handlers and static destructors would run under them. The summary and the
+        // ledger entry are written; only the C streams need flushing.
+        fflush(nil)
+        _exit(status.rawValue)
     }
 
     /// Registers a running job; returns the id to end it with.

@@ -63,7 +63,7 @@ public enum RunLedger {
 
     /// The command line with every MongoDB URI's password replaced by `***`.
     static func redactedArguments() -> [String] {
-        CommandLine.arguments.dropFirst().map { MongoConnection.redactSecrets(in: $0) }
+        CommandLine.arguments.dropFirst().map { MongoConnection.redact($0) }
     }
 
     /// Appends the entry to the ledger file (one `write` of one line with O_APPEND, so concurrent

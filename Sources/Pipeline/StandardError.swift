@@ -1,3 +1,4 @@
+import DocumentStore
 import Foundation
 import Synchronization
 
@@ -99,7 +100,7 @@ public enum StandardError {
             capture.withLock { $0?.drainWaiters.removeValue(forKey: id) }?.signal()
             return
         }
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = MongoConnection.redactSecrets(in: line.trimmingCharacters(in: .whitespacesAndNewlines))
         guard !trimmed.isEmpty else { return }
         write(isJSONObject(trimmed) ? trimmed + "\n" : StderrLogHandler.foreignLine(trimmed) + "\n")
     }

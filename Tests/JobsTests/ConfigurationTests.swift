@@ -96,6 +96,8 @@ import TestSupport
         ("etl:hunter2@db1:27017", "etl:***@db1:27017"),
         ("mongodb://127.0.0.1:1", "mongodb://127.0.0.1:1"),
         ("someone@example.org", "someone@example.org"),
+        ("mongodb://etl:hunter 2@db1", "mongodb://etl:***@db1"),
+        ("mongodb://etl:hun\"ter2@db1", "mongodb://etl:***@db1"),
     ])
     func credentialsAreRedactedByRule(uri: String, redacted: String) {
         #expect(MongoConnection.redact(uri) == redacted)

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The operating contract of DESIGN.md: one run per work directory, clear exit codes.
+/// The operating contract of the README: one run per work directory, clear exit codes.
 @Suite(.serialized) struct OperatingContractTests {
     @Test func secondRunOnTheSameWorkDirectoryExits75NamingTheHolder() throws {
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()

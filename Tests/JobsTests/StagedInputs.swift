@@ -2,7 +2,7 @@ import DocumentStore
 import Foundation
 import TestSupport
 
-/// Small staged inputs (tracks and feature documents of DESIGN.md's shape) written by the tests
+/// Small staged inputs (tracks and feature documents of the schemas' shape) written by the tests
 /// themselves, so every expected number is known.
 enum StagedInputs {
     /// A feature document whose statistics come from `value(statistic, index)`.
