@@ -19,13 +19,13 @@ public struct ExportCommand: JobCommand {
     @Option(name: .long, help: "Collection to export (training: scaled rows; features: raw feature statistics; tracks, …).")
     public var collection = "training"
 
-    @Option(name: .long, help: "Export name: the folder under WORK/exports (default: the collection name). Required with --where, --only, --fields or --limit, and not the collection's name: a narrowed export never replaces the default one.")
+    @Option(name: .long, help: "Export name: one folder name under WORK/exports (not empty, no '/', not starting with '.'). Default: the collection name, or <collection>-jsonl with --format jsonl. Required with --where, --only, --fields or --limit; a collection's default name (training, tracks-jsonl, …) is taken only by the full export of that collection in that format, so a narrowed or other export never replaces a default one.")
     public var name: String?
 
     @Option(name: .customLong("where"), help: "A MongoDB filter as a JSON object, e.g. '{\"split\": \"training\"}' or '{\"genre_top\": {\"$regex\": \"^Rock\"}}'.")
     public var filter: String?
 
-    @Option(name: .long, help: "The label column (default genre_top when the export has it; none: no label). Rows without a label go to unlabelled.csv, not to output, partitions or shards.")
+    @Option(name: .long, help: "The label column (default genre_top when the export has it; none: no label). Rows without a label go to unlabelled.csv (unlabelled.jsonl with --format jsonl), not to output, partitions or shards.")
     public var label: String?
 
     @Option(name: .long, help: "Only these columns, in this order (comma-separated headers or dotted paths).")
@@ -52,7 +52,7 @@ public struct ExportCommand: JobCommand {
     @Option(name: .long, help: "Refuse --partition-by when the field has more distinct values than this (a folder and an open file each).")
     public var maxPartitions = 1000
 
-    @Option(name: .long, help: "csv or jsonl.")
+    @Option(name: .long, help: "csv or jsonl (a JSON Lines export's default name is <collection>-jsonl, beside the CSV one).")
     public var format = "csv"
 
     @Option(name: .long, help: "Threads formatting CSV rows (default: all CPUs).")
@@ -69,6 +69,9 @@ public struct ExportCommand: JobCommand {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         guard maxPartitions > 0 else { throw ValidationError("--max-partitions must be positive") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let name, let problem = WorkDirectory.exportNameProblem(name) {
+            throw ValidationError("--name \"\(name)\" \(problem): an export name is one folder name under WORK/exports")
+        }
         if let out {
             guard out == "-" else { throw ValidationError("--out takes '-' (standard output); exports to files go to WORK/exports/<--name>") }
             if partitionBy != nil || shards > 0 { throw ValidationError("--out - writes one stream: leave out --partition-by and --shards") }
@@ -76,6 +79,30 @@ public struct ExportCommand: JobCommand {
     }
 
     private var toStandardOutput: Bool { out == "-" }
+
+    /// The default export's name: the collection; a JSON Lines export gets its own folder so
+    /// it never replaces the CSV export (and its output.csv) that readers expect there.
+    private static func defaultName(collection: String, format: String) -> String {
+        format == "csv" ? collection : "\(collection)-jsonl"
+    }
+
+    /// Refuses (64) a narrowed export without a name of its own, and a `--name` that is the
+    /// default export of some catalog collection unless this is that full default export.
+    private func checkName(narrowing: [String]) throws {
+        guard !toStandardOutput else { return }
+        let ownDefault = Self.defaultName(collection: collection, format: format)
+        if name == nil || name == ownDefault, let first = narrowing.first {
+            throw JobError(.usage, "\(first) narrows the export: give it its own --name (the default export WORK/exports/\(ownDefault) is replaced only by a full export)")
+        }
+        guard let name, name != ownDefault else { return }
+        let collections = try schemaCatalog().all().map(\.collection)
+        for other in collections {
+            for otherFormat in ["csv", "jsonl"] where Self.defaultName(collection: other, format: otherFormat) == name {
+                let kind = otherFormat == "csv" ? "CSV" : "JSON Lines"
+                throw JobError(.usage, "--name \(name) is the default export of collection \(other) (WORK/exports/\(name)), replaced only by the full \(kind) export of \(other): choose another name")
+            }
+        }
+    }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
         let schema = try schemaCatalog().schema(forCollection: collection)
@@ -90,14 +117,15 @@ public struct ExportCommand: JobCommand {
         var query: Document = [:]
         if let filter { query = try QueryText.filter(filter, flag: "--where", layout: layout) }
         if let ids = common.onlyIDs {
-            query["_id"] = .document(["$in": .array(ids.map { Int64($0).map(BSONValue.integer) ?? .string($0) })])
+            // Sorted, so the manifest's query is the same for the same ids.
+            let only: Document = ["_id": .document(["$in": .array(ids.sorted().map { Int64($0).map(BSONValue.integer) ?? .string($0) })])]
+            // Both conditions hold: --where may itself name _id.
+            query = query.fields.isEmpty ? only : ["$and": .array([.document(query), .document(only)])]
         }
         let order: Document = try sort.map { try QueryText.sortOrder($0, layout: layout) } ?? ["_id": 1]
         let narrowing = [filter.map { _ in "--where" }, common.only.map { _ in "--only" }, fields.map { _ in "--fields" },
                          limit.map { _ in "--limit" }].compactMap { $0 }
-        if name == nil || name == collection, !toStandardOutput, let first = narrowing.first {
-            throw JobError(.usage, "\(first) narrows the export: give it its own --name (the default export WORK/exports/\(collection) is replaced only by a full export)")
-        }
+        try checkName(narrowing: narrowing)
         let labelColumn = try resolveLabel(layout)
         if let field = partitionBy, layout.index(ofHeader: field) == nil {
             throw JobError(.usage, "--partition-by \(field) is not a column of this export\(ColumnLayout.suggestion(for: field, among: layout.columns.map(\.header)))")
@@ -123,7 +151,7 @@ public struct ExportCommand: JobCommand {
         options.labelColumn = labelColumn
         options.roles = roles(layout, label: labelColumn)
         options.standardOutput = toStandardOutput
-        let exportName = name ?? collection
+        let exportName = name ?? Self.defaultName(collection: collection, format: format)
         let directory = context.work.export(named: exportName)
         if let labelColumn {
             options.previousClassMap = previousClassMap(label: labelColumn, in: [directory, context.work.export(named: collection)])
@@ -287,16 +315,24 @@ public struct ExportCommand: JobCommand {
 
     /// `scaler.json`: the scaler(s) the exported rows were scaled with, from the `scalers`
     /// collection etl-load fills: the versions the rows name (`scaler_version`) if they do, else
-    /// every scaler in the database (normally one). Nil when there is none.
+    /// every scaler in the database (normally one). Nil when there is none. A version the rows
+    /// name that `scalers` lacks is bad data (exit 65): the rows could not be scaled back.
     private func scalerFile(client: MongoClient, query: Document, layout: ColumnLayout,
                             context: JobContext) throws -> (text: String, versions: [BSONValue])? {
-        let named = (try? client.runCommand(["distinct": .string(collection), "key": "scaler_version", "query": .document(query)],
-                                            database: mongo.database))?["values"]?.arrayValue ?? []
+        let reply = try client.runCommand(["distinct": .string(collection), "key": "scaler_version", "query": .document(query)],
+                                          database: mongo.database)
+        let named = (reply["values"]?.arrayValue ?? []).filter { $0 != .null }
         var filter: Document = [:]
         if !named.isEmpty { filter["_id"] = .document(["$in": .array(named)]) }
         let cursor = try client.collection("scalers", database: mongo.database).find(filter, options: ["sort": .document(["_id": 1])])
         var scalers: [Document] = []
         while let document = try cursor.next() { scalers.append(ScalerFile.describe(document, columns: layout.columns.map(\.header))) }
+        let found = scalers.compactMap { $0["version"] }
+        let missing = named.filter { !found.contains($0) }
+        if !missing.isEmpty {
+            let versions = missing.map { $0.stringValue ?? "\($0)" }.joined(separator: ", ")
+            throw JobError(.dataError, "the exported rows name scaler_version \(versions), which \(mongo.database).scalers does not hold (re-run etl-load with its staging/scaler.json): nothing exported, the previous export is untouched")
+        }
         guard !scalers.isEmpty else {
             context.logger.warning("no scaler in \(mongo.database).scalers: the export has no scaler.json (run etl-normalize and etl-load)")
             return nil
@@ -322,7 +358,8 @@ enum ScalerFile {
         default: "see method"
         }
         let fittedOn = stored["fitted_on"]?.documentValue
-        let run = stored["run_id"] ?? fittedOn?["run_id"] ?? stored["fitted_by_run"] ?? .null
+        // The etl-normalize run that fitted the scaler, when the scaler records it.
+        let run = fittedOn?["run_id"]?.stringValue.map(BSONValue.string) ?? .null
         return [
             "version": stored["_id"] ?? .null, "method": .string(method), "formula": .string(formula),
             "columns": .array(scaledColumns.map { .string($0) }),

@@ -20,6 +20,18 @@ public struct WorkDirectory: Sendable {
         root.appendingPathComponent("exports/\(name)", isDirectory: true)
     }
 
+    /// Why `name` cannot be an export's folder name, nil when it can: it must be one path
+    /// component under `exports/` (an empty name, `..` or a `/` would make the export replace
+    /// `exports/` itself or a folder outside it), and not start with `.` (the prefix of the
+    /// temporaries `.tmp-NAME-PID` and `.old-NAME-PID`, and of hidden files).
+    public static func exportNameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "is empty" }
+        if name.contains("/") { return "contains '/': give one folder name, not a path" }
+        if name.contains("\0") { return "contains a NUL character" }
+        if name.hasPrefix(".") { return "starts with '.' (., .. and hidden names are not export names)" }
+        return nil
+    }
+
     /// Removes the temporaries that killed runs left behind (`x.jsonl.tmp-PID` files,
     /// `.tmp-NAME-PID` export folders) under staging, exports, quarantine and the ledger, when
     /// the process PID no longer runs on this host. Every job calls it once it holds the work-dir
