@@ -37,21 +37,6 @@ import TestSupport
         return state
     }
 
-    /// The state with the run that fitted each scaler left out: two work directories fit the
-    /// same scaler in two runs.
-    private func withoutFittingRun(_ state: [String: [Document]]) -> [String: [Document]] {
-        var state = state
-        state["scalers"] = state["scalers"]?.map(withoutFittingRun)
-        return state
-    }
-
-    private func withoutFittingRun(_ scaler: Document) -> Document {
-        var scaler = scaler, fittedOn = scaler["fitted_on"]?.documentValue
-        fittedOn?["run_id"] = nil
-        scaler["fitted_on"] = fittedOn.map(BSONValue.document)
-        return scaler
-    }
-
     /// The two changes leave the training split's feature data as it was, so a full night's refit
     /// gives the scaler of the first night, which the `--only` night applies: track 3 (training)
     /// gets a new title (metadata only), track 30 (validation, never fitted on) new audio.
