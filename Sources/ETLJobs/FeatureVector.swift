@@ -106,13 +106,14 @@ public struct FeatureScaler: Sendable, Equatable {
         }
     }
 
-    /// Scales a row; non-finite inputs become 0 (counted by the caller through `nonFinite`).
-    func apply(_ values: [Double], nonFinite: inout Int) -> [Double] {
+    /// Scales a row; a value that is not finite after scaling is missing (nil), never a made-up
+    /// number a model would learn from (counted by the caller through `nonFinite`).
+    func apply(_ values: [Double], nonFinite: inout Int) -> [Double?] {
         values.indices.map { index in
             let scaled = (values[index] - offsets[index]) / scales[index]
             if scaled.isFinite { return scaled }
             nonFinite += 1
-            return 0
+            return nil
         }
     }
 }

@@ -17,13 +17,17 @@ public struct NormalizeCommand: JobCommand {
         discussion: """
             A full run fits the scaler on the training split and rewrites every row. With --only, \
             the ids given are rescaled with the scaler of the last full fit (staging/scaler.json) and \
-            every other staged row is kept byte for byte; refitting is a full run's act (the first \
-            --only run with no fitted scaler fits on all staged training rows). Every row records \
-            its scaler_version, the hash of the method and the per-feature parameters, so a refit \
-            that gives the same parameters gives the same version.
+            every other staged row is kept byte for byte; refitting is a full run's act, and --only \
+            needs a full run's training.jsonl and scaler.json. Ids with features but no staged row \
+            that --only does not name are counted and left out (a full run adds them). Every row \
+            records its scaler_version, the hash of the method and the per-feature parameters, so \
+            a refit that gives the same parameters gives the same version; the scaler is written \
+            before the rows, so a row never names a scaler that was not written. A scaled value that \
+            is not finite is written as null (missing) and counted.
 
             Exit status 65 when a track id is staged twice in the features (two layouts or shards \
-            side by side) or when no training row is there to fit on; 69 when nothing is staged.
+            side by side), when no training row is there to fit on, or when --only finds no full \
+            normalize staged; 69 when nothing is staged.
             """,
         version: MusicETL.version)
 
@@ -60,6 +64,11 @@ public struct NormalizeCommand: JobCommand {
         let rowsPath = context.work.staging.appendingPathComponent(Self.rowsFile).path
         let scalerPath = context.work.staging.appendingPathComponent(Self.scalerFile).path
         let persisted = only == nil ? nil : try PersistedScaler.read(path: scalerPath)
+        // --only rescales a few rows of a full run's staging; without one it would stage those
+        // rows alone, a partial training.jsonl that a later load --prune would take as the whole.
+        if only != nil, persisted == nil || !FileManager.default.fileExists(atPath: rowsPath) {
+            throw JobError(.dataError, "no full normalize staged yet: run etl-normalize without --only first")
+        }
         if let persisted, let method, method != persisted.scaler.method {
             throw JobError(.usage, "--method \(method.rawValue) differs from the fitted scaler's \(persisted.scaler.method.rawValue) (\(scalerPath)): a change of method is a full run's (without --only)")
         }
@@ -111,7 +120,11 @@ public struct NormalizeCommand: JobCommand {
                 throw JobError(.dataError, "no training rows to fit the scaler on: \(matched) of \(labels.count) staged tracks have features and none of them is in the training split (unmatched ids: \(context.quarantineDirectory.path)/normalize.unmatched.csv)")
             }
             scaler = accumulator.scaler(method ?? .zscore)
-            let document = try Self.scalerDocument(scaler, splitSource: hashSplitUsed > 0 ? HashSplit.description : "tracks set.split")
+            // A refit to the same parameters is the same scaler: it keeps the run that first
+            // fitted it, so a re-run writes the same bytes and loads nothing new.
+            let document = try Self.scalerDocument(scaler, splitSource: hashSplitUsed > 0 ? HashSplit.description : "tracks set.split") {
+                PersistedScaler.fittingRun(path: scalerPath, version: $0) ?? context.runID
+            }
             version = document["_id"]?.stringValue ?? ""
             scalerDocument = document
         }
@@ -120,51 +133,64 @@ public struct NormalizeCommand: JobCommand {
         // the order a full run writes (the features' order), rows of ids without features last.
         var summary = JobSummary()
         var written = 0, kept = 0, nonFinite = 0
+        var withoutRow: [String] = []
         let previousRows = only == nil ? nil : try StagedLineIndex(path: rowsPath)
         let writer = context.options.dryRun ? nil : try AtomicFileWriter(path: rowsPath)
         var copied = Set<String>()
         func keep(_ key: String) throws {
-            guard let line = previousRows?.line(forKey: key), copied.insert(key).inserted else { return }
+            guard let line = previousRows?.line(forKey: key) else { return }
+            guard copied.insert(key).inserted else { return }
             try writer?.write(line)
             kept += 1
         }
         try forEachFeatureDocument(featureFiles) { id, document, _ in
-            guard selected(id) else { return try keep(id.canonicalKey) }
+            guard selected(id) else {
+                if labels[id.canonicalKey] != nil, previousRows?.line(forKey: id.canonicalKey) == nil { withoutRow.append(id.idText) }
+                return try keep(id.canonicalKey)
+            }
             guard let track = labels[id.canonicalKey], let values = try? FeatureVector.values(of: document) else { return }
             var row: Document = ["_id": id, "genre_top": track.genreTop, "genres": track.genres,
                                  "split": .string(track.split ?? HashSplit.split(forID: id.idText)),
                                  "subset": track.subset, "scaler_version": .string(version)]
             for (name, value) in zip(FeatureVector.names, scaler.apply(values, nonFinite: &nonFinite)) {
-                row.append(name, .double(value))
+                row.append(name, value.map(BSONValue.double) ?? .null)
             }
             try writer?.write(Array((try BSONDocument(row).relaxedExtendedJSON + "\n").utf8))
             written += 1
         }
         for (key, id) in previousRows?.keys ?? [] where !(only?.contains(id.idText) ?? false) { try keep(key) }
-        try writer?.commit()
         if !context.options.dryRun {
+            // The scaler first: a crash before the rows leaves the old rows, never rows that
+            // name a scaler_version no file holds.
             if let scalerDocument {
                 let scalerWriter = try StagingWriter(path: scalerPath)
                 try scalerWriter.write(scalerDocument)
                 try scalerWriter.commit()
             }
+            try writer?.commit()
             try writeUnmatched(unmatched, context: context)
         }
+        if !withoutRow.isEmpty {
+            context.logger.warning("\(withoutRow.count) ids have features but no staged row and are not in --only, so they stay out of \(rowsPath) (e.g. \(withoutRow.prefix(5).joined(separator: ", "))): name them in --only or run etl-normalize without --only")
+        }
         if persisted != nil {
-            context.logger.info("scaler \(scaler.method.rawValue) version \(version) (the last full fit, \(scalerPath)) applied to the --only ids; \(written) rows written, \(kept) other rows kept; \(nonFinite) non-finite values set to 0")
+            context.logger.info("scaler \(scaler.method.rawValue) version \(version) (the last full fit, \(scalerPath)) applied to the --only ids; \(written) rows written, \(kept) other rows kept; \(nonFinite) non-finite values left missing (null)")
         } else {
-            context.logger.info("scaler \(scaler.method.rawValue) version \(version) fitted on \(scaler.fittedRows) training rows; \(written) rows written; \(nonFinite) non-finite values set to 0")
+            context.logger.info("scaler \(scaler.method.rawValue) version \(version) fitted on \(scaler.fittedRows) training rows; \(written) rows written; \(nonFinite) non-finite values left missing (null)")
         }
         if hashSplitUsed > 0 {
             context.logger.warning("\(hashSplitUsed) tracks have no set.split: used the hash split (\(HashSplit.description))")
         }
         summary.count("rows written", written)
-        if only != nil { summary.count("rows kept", kept) }
+        if only != nil {
+            summary.count("rows kept", kept)
+            summary.count("ids with features but no row", withoutRow.count)
+        }
         summary.count("fitted on", persisted == nil ? scaler.fittedRows : 0)
         summary.count("tracks without features", unmatched.filter { $0.1 == "track without features" }.count)
         summary.count("features without a track", unmatched.filter { $0.1.hasPrefix("features without") }.count)
         summary.count("malformed", malformed)
-        summary.count("non-finite set to 0", nonFinite)
+        summary.count("non-finite left missing", nonFinite)
         return summary
     }
 
@@ -195,7 +221,9 @@ public struct NormalizeCommand: JobCommand {
         }
     }
 
-    static func scalerDocument(_ scaler: FeatureScaler, splitSource: String) throws -> Document {
+    /// `fittingRun` gives the run recorded for the version (outside the hashed part).
+    static func scalerDocument(_ scaler: FeatureScaler, splitSource: String,
+                               fittingRun: (String) -> String) throws -> Document {
         var parameters = Document()
         for (index, name) in FeatureVector.names.enumerated() {
             let keys = scaler.method == .zscore ? ("mean", "std") : ("min", "range")
@@ -203,11 +231,11 @@ public struct NormalizeCommand: JobCommand {
         }
         var document: Document = ["method": .string(scaler.method.rawValue), "features": .document(parameters)]
         // The version is the hash of the method and the per-feature parameters (their names
-        // included): the same fit gives the same id, whatever the rows or the program version.
+        // included): the same fit gives the same id, whatever the rows, the run or the program version.
         let version = String(try BSONDocument(document).contentHash.prefix(16))
         document = ["_id": .string(version), "method": .string(scaler.method.rawValue),
                     "fitted_on": .document(["split": "training", "rows": .integer(scaler.fittedRows),
-                                            "split_source": .string(splitSource)]),
+                                            "split_source": .string(splitSource), "run_id": .string(fittingRun(version))]),
                     "musicetl_version": .string(MusicETL.version), "features": .document(parameters)]
         return document
     }
@@ -229,6 +257,14 @@ extension FeatureScaler.Method: ExpressibleByArgument {}
 struct PersistedScaler {
     var scaler: FeatureScaler
     var version: String
+
+    /// The run that fitted the staged scaler when its version is `version`, else nil.
+    static func fittingRun(path: String, version: String) -> String? {
+        guard FileManager.default.fileExists(atPath: path),
+              let document = try? JSONLinesReader(path: path).next()?.document(),
+              document["_id"]?.stringValue == version else { return nil }
+        return document[path: "fitted_on.run_id"]?.stringValue
+    }
 
     /// nil when no scaler was fitted yet.
     static func read(path: String) throws -> PersistedScaler? {

@@ -47,10 +47,11 @@ enum HashSplitProbe {
         #expect(abs((first["mfcc_mean_01"]?.doubleValue ?? 0) - (1 - 2.5) / 1.25.squareRoot()) < 1e-12)
         #expect(first["split"] == "training" && first["genre_top"] == "Rock" && first["subset"] == "small")
         let second = try #require(rows.first { $0["_id"] == 2 })
-        #expect(second["mfcc_skew_01"] == .double(0), "NaN statistics become 0 after scaling")
+        #expect(second["mfcc_skew_01"] == .null, "a NaN statistic stays missing, never a made-up 0")
+        #expect(second["mfcc_mean_01"]?.doubleValue != nil)
         #expect(run.lastLine.contains("1 tracks without features") && run.lastLine.contains("1 features without a track"), "\(run.lastLine)")
         // Track 2 has a NaN skew in 20 MFCCs, the centroid and the ZCR: 22 values.
-        #expect(run.lastLine.contains("22 non-finite set to 0"), "\(run.lastLine)")
+        #expect(run.lastLine.contains("22 non-finite left missing"), "\(run.lastLine)")
         let quarantine = try FileManager.default.subpathsOfDirectory(atPath: work.path + "/quarantine").first { $0.hasSuffix("normalize.unmatched.csv") }
         let unmatched = try String(contentsOfFile: work.path + "/quarantine/" + (try #require(quarantine)), encoding: .utf8)
         #expect(unmatched.contains("7,track without features") && unmatched.contains("99,features without a track"))
@@ -61,6 +62,10 @@ enum HashSplitProbe {
         #expect(try JobProcess.run("etl-normalize", ["--work-dir", again.path]).status == 0)
         let scalerAgain = try #require(try StagedInputs.read(again.url.appendingPathComponent("staging/scaler.json")).first)
         #expect(scalerAgain["_id"] == scaler["_id"] && scalerAgain["features"] == scaler["features"])
+        // Each records the run that fitted it, outside the hashed version.
+        let fittingRun = try #require(scaler[path: "fitted_on.run_id"]?.stringValue)
+        #expect(!fittingRun.isEmpty && run.lastLine.contains(fittingRun), "\(run.lastLine)")
+        #expect(scalerAgain[path: "fitted_on.run_id"]?.stringValue.map { $0 != fittingRun } == true)
     }
 
     @Test func onlyRescalesThoseIDsWithTheLastFullFitAndKeepsEveryOtherRow() throws {
@@ -109,7 +114,9 @@ enum HashSplitProbe {
         try stage(work: work, outlier: 1e6)
         #expect(try JobProcess.run("etl-normalize", ["--work-dir", work.path]).status == 0)
         let rowsURL = work.url.appendingPathComponent("staging/training.jsonl")
+        let scalerURL = work.url.appendingPathComponent("staging/scaler.json")
         let before = try Data(contentsOf: rowsURL)
+        let scalerBefore = try Data(contentsOf: scalerURL)
         // A validation row changes: the training split, so the fit, is the same.
         let features = work.url.appendingPathComponent("staging/features/features.jsonl")
         var documents = try StagedInputs.read(features)
@@ -120,6 +127,55 @@ enum HashSplitProbe {
         let beforeLines = String(decoding: before, as: UTF8.self).split(separator: "\n")
         #expect(after.count == beforeLines.count)
         for index in after.indices where index != 4 { #expect(after[index] == beforeLines[index]) }
+        #expect(try Data(contentsOf: scalerURL) == scalerBefore, "the same scaler, fitted by the same first run")
+    }
+
+    @Test func theScalerIsCommittedBeforeTheRowsThatNameIt() throws {
+        let work = TemporaryDirectory()
+        try stage(work: work, outlier: 1e6)
+        // The rows cannot be committed (a directory is in the way): the job fails after the scaler.
+        let rowsPath = work.path + "/staging/training.jsonl"
+        try FileManager.default.createDirectory(atPath: rowsPath + "/in-the-way", withIntermediateDirectories: true)
+        let run = try JobProcess.run("etl-normalize", ["--work-dir", work.path])
+        #expect(run.status != 0, "\(run.lastLine)")
+        let scaler = try #require(try? StagedInputs.read(work.url.appendingPathComponent("staging/scaler.json")).first,
+                                  "the scaler is written first")
+        #expect(scaler["_id"]?.stringValue?.isEmpty == false)
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: rowsPath, isDirectory: &isDirectory) && isDirectory.boolValue)
+    }
+
+    @Test func onlyWithoutAFullNormalizeStagedIsRefused() throws {
+        let work = TemporaryDirectory()
+        try stage(work: work, outlier: 1e6)
+        let first = try JobProcess.run("etl-normalize", ["--work-dir", work.path, "--only", "1"])
+        #expect(first.status == 65, "\(first.standardError)")
+        #expect(first.lastLine.contains("no full normalize staged yet: run etl-normalize without --only first"), "\(first.lastLine)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/staging/training.jsonl"), "no partial rows")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/staging/scaler.json"))
+
+        // A scaler without the rows of its full run is no base either.
+        #expect(try JobProcess.run("etl-normalize", ["--work-dir", work.path]).status == 0)
+        try FileManager.default.removeItem(atPath: work.path + "/staging/training.jsonl")
+        let rowsGone = try JobProcess.run("etl-normalize", ["--work-dir", work.path, "--only", "1"])
+        #expect(rowsGone.status == 65 && rowsGone.lastLine.contains("no full normalize staged yet"), "\(rowsGone.lastLine)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/staging/training.jsonl"))
+    }
+
+    @Test func onlyCountsIDsWithFeaturesButNoStagedRowAndLeavesThemOut() throws {
+        let work = TemporaryDirectory()
+        try stage(work: work, outlier: 1e6)
+        #expect(try JobProcess.run("etl-normalize", ["--work-dir", work.path]).status == 0)
+        // Track 7 (training) had no features at the full run; now it has, but --only names 1.
+        let features = work.url.appendingPathComponent("staging/features/features.jsonl")
+        try StagedInputs.writeLines(try StagedInputs.read(features) + [featureDocument(id: 7, value: 2)], to: features)
+        let only = try JobProcess.run("etl-normalize", ["--work-dir", work.path, "--only", "1"])
+        #expect(only.status == 0, "\(only.standardError)")
+        #expect(only.lastLine.contains("1 rows written, 5 rows kept, 1 ids with features but no row"), "\(only.lastLine)")
+        #expect(only.standardError.contains("1 ids have features but no staged row") && only.standardError.contains("e.g. 7"),
+                "\(only.standardError)")
+        let rows = try StagedInputs.read(work.url.appendingPathComponent("staging/training.jsonl"))
+        #expect(rows.map { $0["_id"]?.int64Value } == [1, 2, 3, 4, 5, 6])
     }
 
     @Test func anIDStagedInTwoFeatureFilesStopsTheJobNamingBoth() throws {

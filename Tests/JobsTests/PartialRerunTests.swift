@@ -80,11 +80,52 @@ import TestSupport
 
         let reference = try night(input, work: fullWork, uri: uri, database: full)
         #expect(reference.status == 0, "\(reference.standardError)")
-        #expect(try state(uri: uri, database: partial) == state(uri: uri, database: full))
+        #expect(try withoutFittingRun(state(uri: uri, database: partial)) == withoutFittingRun(state(uri: uri, database: full)))
         let file = { (work: TemporaryDirectory, path: String) in try Data(contentsOf: work.url.appendingPathComponent(path)) }
-        for path in ["exports/training/output.csv", "staging/training.jsonl", "staging/scaler.json",
-                     "staging/features/features.jsonl"] {
+        for path in ["exports/training/output.csv", "staging/training.jsonl", "staging/features/features.jsonl"] {
             #expect(try file(partialWork, path) == file(fullWork, path), "\(path): byte for byte")
         }
+        let scaler = { (work: TemporaryDirectory) in
+            try StagedInputs.read(work.url.appendingPathComponent("staging/scaler.json")).map(withoutFittingRun)
+        }
+        #expect(try scaler(partialWork) == scaler(fullWork), "the same fit")
+    }
+
+    /// New audio for a training-split id changes the fit: the `--only` night applies the
+    /// persisted scaler (the first night's version stays), while a full night refits.
+    @Test func onlyOnAChangedTrainingIDAppliesThePersistedScalerAndAFullNightRefits() throws {
+        let uri = try TestServer.uri()
+        let partial = TestServer.uniqueDatabaseName(), full = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(partial); TestServer.dropDatabase(full) }
+        let input = try sampleInput()
+        let partialWork = TemporaryDirectory(), fullWork = TemporaryDirectory()
+        let first = try night(input, work: partialWork, uri: uri, database: partial)
+        #expect(first.status == 0, "\(first.standardError)")
+        let firstState = try state(uri: uri, database: partial)
+        let firstVersion = try #require(firstState["scalers"]?.first?["_id"])
+        #expect(firstState["training"]?.first { $0["_id"] == 10 }?["split"] == "training")
+        let scalerURL = partialWork.url.appendingPathComponent("staging/scaler.json")
+        let firstScaler = try Data(contentsOf: scalerURL)
+
+        let audio10 = input.url.appendingPathComponent("audio/000/000010.ogg")
+        try FileManager.default.removeItem(at: audio10)
+        try FileManager.default.copyItem(at: Fixtures.url("audio/chimes_48k.ogg"), to: audio10)
+
+        let rerun = try night(input, work: partialWork, uri: uri, database: partial, ["--only", "10"])
+        #expect(rerun.status == 0, "\(rerun.standardError)")
+        let normalize = try #require(rerun.standardError.split(separator: "\n").first { $0.hasPrefix("etl-normalize ok") })
+        #expect(normalize.contains("1 rows written, 5 rows kept") && normalize.contains("0 fitted on"), "\(normalize)")
+        let afterRerun = try state(uri: uri, database: partial)
+        #expect(afterRerun["features"]?.first { $0["_id"] == 10 } != firstState["features"]?.first { $0["_id"] == 10 })
+        #expect(afterRerun["scalers"]?.compactMap { $0["_id"] } == [firstVersion], "no refit")
+        #expect(afterRerun["training"]?.allSatisfy { $0["scaler_version"] == firstVersion } == true)
+        #expect(afterRerun["training"]?.first { $0["_id"] == 10 } != firstState["training"]?.first { $0["_id"] == 10 },
+                "track 10 rescaled with the persisted scaler")
+        #expect(try Data(contentsOf: scalerURL) == firstScaler)
+
+        let reference = try night(input, work: fullWork, uri: uri, database: full)
+        #expect(reference.status == 0, "\(reference.standardError)")
+        let refitted = try #require(try state(uri: uri, database: full)["scalers"]?.first?["_id"])
+        #expect(refitted != firstVersion, "a full night fits on the changed training row")
     }
 }

@@ -1,0 +1,19 @@
+import DocumentStore
+
+/// A scaler document without what names the run that fitted it (`fitted_on.run_id`, and the
+/// load's `_hash` of the staged document, which covers it): two work directories that fit the
+/// same parameters in two runs stage the same scaler but for these.
+func withoutFittingRun(_ scaler: Document) -> Document {
+    var scaler = scaler, fittedOn = scaler["fitted_on"]?.documentValue
+    fittedOn?["run_id"] = nil
+    scaler["fitted_on"] = fittedOn.map(BSONValue.document)
+    scaler["_hash"] = nil
+    return scaler
+}
+
+/// Collection name → documents, with each scaler's fitting run left out.
+func withoutFittingRun(_ state: [String: [Document]]) -> [String: [Document]] {
+    var state = state
+    state["scalers"] = state["scalers"]?.map(withoutFittingRun)
+    return state
+}
