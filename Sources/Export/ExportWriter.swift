@@ -307,7 +307,8 @@ public final class ExportWriter {
         var nonFinite = Document()
         for (column, count) in zip(layout.columns, nonFiniteCounts) where count > 0 { nonFinite.append(column.header, .integer(count)) }
         manifest["non_finite"] = .document([
-            "policy": .string(format == .csv ? "NaN and ±inf are written as empty cells (missing)" : "NaN and ±inf are written as null (missing)"),
+            "policy": .string((format == .csv ? "NaN and ±inf are written as empty cells (missing)" : "NaN and ±inf are written as null (missing)")
+                + "; training rows already hold null where a scaled feature was not finite (etl-normalize counts them as non-finite left missing), and those are missing cells too, not counted here"),
             "cells": .integer(nonFiniteCounts.reduce(0, +)), "by_column": .document(nonFinite),
         ])
         if let field = options.partitionBy {
