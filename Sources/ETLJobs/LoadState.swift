@@ -149,8 +149,7 @@ struct LoadStateStore {
         try upsert(&changed)
         if !emptied.isEmpty { try state.deleteMany(["_id": .document(["$in": .array(emptied)])]) }
         var summary = [try BSONDocument(["_id": .string(name), "count": .integer(manifest.entries.count),
-                                         "chunks": .array(digests.map(BSONValue.string)),
-                                         "written": .date(Date())])]
+                                         "chunks": .array(digests.map(BSONValue.string))])]
         try upsert(&summary)
     }
 
