@@ -23,3 +23,10 @@ extension Sequence where Element == UInt8 {
 extension SHA256.Digest {
     public var hexString: String { Array(self).hexString }
 }
+
+extension String {
+    /// SHA-256 of the text's UTF-8 bytes, hex (digests of hash manifests).
+    public var sha256Hex: String {
+        SHA256.hash(data: Array(utf8)).hexString
+    }
+}

@@ -180,17 +180,6 @@ extension MongoCollection {
         }
         return Int(reply["deletedCount"]?.int64Value ?? 0)
     }
-
-    /// `field` of every document whose `_id` is in `ids`, keyed by the id's canonical JSON text.
-    public func values(of field: String, forIDs ids: [BSONValue]) throws(MongoError) -> [String: BSONValue] {
-        let cursor = try find(["_id": .document(["$in": .array(ids)])],
-                              options: ["projection": .document([field: 1])])
-        var values: [String: BSONValue] = [:]
-        while let document = try cursor.next() {
-            if let id = document["_id"], let value = document[field] { values[id.canonicalKey] = value }
-        }
-        return values
-    }
 }
 
 extension BSONValue {

@@ -7,7 +7,9 @@ import Pipeline
 /// `etl-load`: staging JSON Lines → MongoDB, as unordered bulk upserts keyed by `_id`.
 ///
 /// Each document gets `_hash`, the SHA-256 of its staged BSON; documents whose hash the collection
-/// already holds are not written again, so re-running over unchanged input writes nothing.
+/// already holds are not written again, so re-running over unchanged input writes nothing. What
+/// the collection holds comes from its load state in `etl_load_state` when that agrees with
+/// itself and with the collection's count, else from reading every stored `_hash` (`LoadState`).
 public struct LoadCommand: JobCommand {
     public static let jobName = "etl-load"
     public static let configuration = CommandConfiguration(
@@ -23,6 +25,13 @@ public struct LoadCommand: JobCommand {
             staging/metadata/_SUCCESS.json present and its row counts equal to the staged files', \
             and staged features that are either features.jsonl or every shard of one --shard layout. \
             Otherwise the load refuses before writing anything (exit 65).
+
+            Which documents are unchanged comes from the load state in etl_load_state (per \
+            collection: every stored _id and _hash in 256 chunks, their digests and the document \
+            count), written after each load; when it is missing, malformed or its count is not the \
+            collection's, the load reads every stored _hash instead. Edits made to documents behind \
+            the load's back are not seen unless they change the count: --verify re-reads every \
+            document, recomputes the hash of its content and rewrites those that differ.
 
             Exit status 65 also when a track id is staged twice (in two files of a collection: two \
             layouts or shards side by side), and when the server refuses a larger share of one \
@@ -41,6 +50,9 @@ public struct LoadCommand: JobCommand {
 
     @Flag(name: .long, help: "Delete documents whose _id is no longer staged (a source row that went away); only on staging of a successful extract.")
     public var prune = false
+
+    @Flag(name: .long, help: "Re-read every stored document, recompute the hash of its content and rewrite those that differ from their _hash or from the staging (catches edits made behind the load's back).")
+    public var verify = false
 
     @Option(name: .long, help: "Largest share of one collection's documents the server may refuse before the job fails with exit 65.")
     public var maxRejectRatio: Double = 0.01
@@ -92,39 +104,72 @@ public struct LoadCommand: JobCommand {
         if progress.isEnabled { progress.update(done: 0, total: ProgressBar.countLines(inFiles: staged.flatMap(\.files))) }
         var loadedBefore = 0
         var overRatio: [String] = []
+        let stateStore = LoadStateStore(state: try connection.client().collection(LoadStateStore.collectionName, database: mongo.database),
+                                        logger: context.logger)
         for staged in staged {
+            let started = ContinuousClock.now
             let narrowed = staged.isTrackKeyed ? only : nil
             let client = try connection.client()
             let collection = try client.collection(staged.schema.collection, database: mongo.database)
+            let name = staged.schema.collection
             try collection.installValidator(staged.schema.validator)
             try collection.createIndexes(staged.schema.indexes)
+            // What the collection holds: from the load state when it is consistent, else (or with
+            // --verify) read from every stored document.
+            let stored = verify ? nil : try stateStore.read(collection)
+            var manifest: LoadManifest
             var counts = Counts()
-            var stagedIDs: [BSONValue] = []
+            if let stored {
+                manifest = stored.manifest
+            } else {
+                let scanned = try LoadStateStore.scan(collection, verify: verify)
+                manifest = scanned.manifest
+                counts.differing = scanned.differing
+            }
+            var pass = CollectionPass(manifest: manifest)
             for path in staged.files {
                 try await load(path: path, only: narrowed, into: collection, connection: connection, rejects: rejects,
-                               counts: &counts, stagedIDs: &stagedIDs, logger: context.logger,
-                               progress: progress, progressBase: loadedBefore)
+                               counts: &counts, pass: &pass, beforeFirstWrite: { try stateStore.invalidate(name) },
+                               logger: context.logger, progress: progress, progressBase: loadedBefore)
             }
             loadedBefore += counts.read
-            if prune, let narrowed {
-                // Only ids of --only: every other document stays whatever the staging holds.
-                let stillStaged = Set(stagedIDs.map(\.idText))
-                let gone = narrowed.subtracting(stillStaged).sorted().map { Int64($0).map(BSONValue.integer) ?? .string($0) }
-                if !gone.isEmpty { counts.pruned = try collection.deleteMany(["_id": .document(["$in": .array(gone)])]) }
-            } else if prune, only == nil {
-                counts.pruned = try collection.deleteMany(["_id": .document(["$nin": .array(stagedIDs)])])
+            for (key, entry) in pass.written { manifest.entries[key] = entry }
+            if prune {
+                // Only ids of --only with --only: every other document stays whatever the staging holds.
+                let candidates = narrowed.map { ids in ids.map { Self.idValue($0).canonicalKey } } ?? Array(manifest.entries.keys)
+                let gone = candidates.filter { !pass.stagedKeys.contains($0) }.compactMap { manifest.entries[$0] }
+                if !gone.isEmpty {
+                    try pass.startWriting { try stateStore.invalidate(name) }
+                    for start in stride(from: 0, to: gone.count, by: 10_000) {
+                        let ids = gone[start..<min(start + 10_000, gone.count)].map(\.id)
+                        counts.pruned += try collection.deleteMany(["_id": .document(["$in": .array(ids)])])
+                    }
+                    for entry in gone { manifest.entries[entry.id.canonicalKey] = nil }
+                }
+            }
+            if stored == nil || pass.wrote {
+                // The state is stored only when the collection holds what it describes (another
+                // writer, or documents the manifest never saw, leave it missing: next night reads all).
+                let holds = try collection.countDocuments()
+                if holds == manifest.entries.count {
+                    try stateStore.write(manifest, for: name, previous: stored?.digests)
+                } else {
+                    context.logger.warning("\(name): holds \(holds) documents, the load accounts for \(manifest.entries.count); load state not stored")
+                }
             }
             if counts.read > 0, Double(counts.rejected) / Double(counts.read) > maxRejectRatio {
-                overRatio.append("\(counts.rejected) of \(counts.read) \(staged.schema.collection)")
+                overRatio.append("\(counts.rejected) of \(counts.read) \(name)")
             }
-            context.logger.info("\(staged.schema.collection): \(counts.read) read, \(counts.inserted) inserted, \(counts.updated) updated, \(counts.unchanged) unchanged, \(counts.rejected) rejected\(prune ? ", \(counts.pruned) pruned" : "")")
-            let name = staged.schema.collection
+            let seconds = Self.seconds(ContinuousClock.now - started)
+            let clientSeconds = Self.seconds(pass.clientTime)
+            context.logger.info("\(name): \(counts.read) read, \(counts.inserted) inserted, \(counts.updated) updated, \(counts.unchanged) unchanged, \(counts.rejected) rejected\(prune ? ", \(counts.pruned) pruned" : "")\(verify ? ", \(counts.differing) differing from their _hash" : "") in \(String(format: "%.2f", seconds)) s (\(stored == nil ? (verify ? "verified every document" : "read every stored hash") : "load state"); \(Int(Double(counts.read) / max(seconds, 1e-6))) documents/s; client \(String(format: "%.1f", clientSeconds / Double(max(counts.read, 1)) * 1e6)) µs/document)")
             summary.count("\(name) read", counts.read)
             summary.count("\(name) inserted", counts.inserted)
             summary.count("\(name) updated", counts.updated)
             summary.count("\(name) unchanged", counts.unchanged)
             summary.count("\(name) rejected", counts.rejected)
             if prune { summary.count("\(name) pruned", counts.pruned) }
+            if verify { summary.count("\(name) differing", counts.differing) }
         }
         try rejects.commit()
         try uploadLedger(context: context, connection: connection)
@@ -140,7 +185,7 @@ public struct LoadCommand: JobCommand {
     }
 
     struct Counts {
-        var read = 0, inserted = 0, updated = 0, unchanged = 0, rejected = 0, pruned = 0
+        var read = 0, inserted = 0, updated = 0, unchanged = 0, rejected = 0, pruned = 0, differing = 0
     }
 
     /// A batch handed to the task that writes it. @unchecked: the reading task builds it and never
@@ -157,42 +202,81 @@ public struct LoadCommand: JobCommand {
             var message: String
         }
 
-        var inserted = 0, updated = 0, unchanged = 0
+        var inserted = 0, updated = 0
         var refused: [Refused] = []
     }
 
-    /// Reads one staged file and writes it in batches, up to `--in-flight` of them at once on
-    /// clients of the pool (reading and hashing overlap with the server's work).
+    /// One collection's load as it goes: what the collection held before, what was written (its
+    /// refused documents taken out again), which ids are staged (only --prune needs them).
+    struct CollectionPass {
+        let manifest: LoadManifest
+        var written: [String: LoadManifest.Entry] = [:]
+        var stagedKeys: Set<String> = []
+        var wrote = false
+        /// Time the reading task spent reading, hashing and comparing, not waiting for the server.
+        var clientTime: Duration = .zero
+
+        init(manifest: LoadManifest) {
+            self.manifest = manifest
+        }
+
+        /// Runs `invalidate` (dropping the collection's load state) before the first write.
+        mutating func startWriting(_ invalidate: () throws -> Void) throws {
+            guard !wrote else { return }
+            try invalidate()
+            wrote = true
+        }
+    }
+
+    static func idValue(_ text: String) -> BSONValue {
+        Int64(text).map(BSONValue.integer) ?? .string(text)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+
+    /// Reads one staged file, compares each document's hash with what the collection holds, and
+    /// writes the new and changed ones in batches, up to `--in-flight` of them at once on clients
+    /// of the pool (reading and hashing overlap with the server's work).
     private func load(path: String, only: Set<String>?, into collection: MongoCollection, connection: MongoConnection,
-                      rejects: LoadRejects, counts: inout Counts, stagedIDs: inout [BSONValue],
+                      rejects: LoadRejects, counts: inout Counts, pass: inout CollectionPass,
+                      beforeFirstWrite: () throws -> Void,
                       logger: Logger, progress: ProgressBar, progressBase: Int) async throws {
         let reader = try JSONLinesReader(path: path)
         let name = collection.name, database = mongo.database, force = common.force, maximumInFlight = inFlight
+        let clock = ContinuousClock()
+        let started = clock.now
+        var waited = Duration.zero
         try await withThrowingTaskGroup(of: BatchOutcome.self) { group in
             var running = 0
             func record(_ outcome: BatchOutcome) throws {
                 counts.inserted += outcome.inserted
                 counts.updated += outcome.updated
-                counts.unchanged += outcome.unchanged
                 counts.rejected += outcome.refused.count
                 for refused in outcome.refused {
+                    // Refused: the collection still holds what it held before.
+                    if let id = refused.document["_id"] { pass.written[id.canonicalKey] = nil }
                     try rejects.add(collection: name, document: BSONDocument(refused.document), code: refused.code,
                                     message: refused.message)
                 }
-                progress.update(done: progressBase + counts.inserted + counts.updated + counts.unchanged + counts.rejected)
             }
             var documents: [BSONDocument] = []
             var batchBytes = 0
             func submit() async throws {
                 guard !documents.isEmpty else { return }
-                if running == maximumInFlight, let outcome = try await group.next() {
-                    try record(outcome)
-                    running -= 1
+                try pass.startWriting(beforeFirstWrite)
+                if running == maximumInFlight {
+                    let waitStarted = clock.now
+                    if let outcome = try await group.next() {
+                        try record(outcome)
+                        running -= 1
+                    }
+                    waited += clock.now - waitStarted
                 }
                 let batch = Batch(documents: documents)
                 group.addTask {
-                    try Self.write(batch, collection: name, database: database, connection: connection,
-                                   force: force, logger: logger)
+                    try Self.write(batch, collection: name, database: database, connection: connection, logger: logger)
                 }
                 running += 1
                 documents = []
@@ -201,54 +285,51 @@ public struct LoadCommand: JobCommand {
             while let document = try reader.next() {
                 if let only, let id = document["_id"], !only.contains(id.idText) { continue }
                 counts.read += 1
+                if counts.read % 1000 == 0 { progress.update(done: progressBase + counts.read) }
                 guard let id = document["_id"] else {
                     try rejects.add(collection: name, document: document, code: 0,
                                     message: "\(path):\(reader.lineNumber): document has no _id")
                     counts.rejected += 1
                     continue
                 }
-                if prune { stagedIDs.append(id) }  // only --prune needs the full id list
-                try document.append(Self.hashField, .string(document.contentHash))
+                let key = id.canonicalKey, hash = document.contentHash
+                if prune { pass.stagedKeys.insert(key) }
+                if !force, pass.manifest.entries[key]?.hash == hash {
+                    counts.unchanged += 1
+                    continue
+                }
+                try document.append(Self.hashField, .string(hash))
                 if document.byteCount > Self.maximumDocumentBytes {
                     try rejects.add(collection: name, document: document, code: 10334,
                                     message: "document is \(document.byteCount) bytes, over MongoDB's 16 MiB limit")
                     counts.rejected += 1
                     continue
                 }
+                pass.written[key] = .init(id: id, hash: hash)
                 if batchBytes + document.byteCount > 8 << 20 { try await submit() }
                 documents.append(document)
                 batchBytes += document.byteCount
                 if documents.count >= batchSize { try await submit() }
             }
             try await submit()
+            let drainStarted = clock.now
             for try await outcome in group { try record(outcome) }
+            waited += clock.now - drainStarted
         }
+        progress.update(done: progressBase + counts.read)
+        pass.clientTime += clock.now - started - waited
     }
 
-    /// Writes the documents of a batch whose content hash differs from the stored one, on a
-    /// client of its own from the pool.
+    /// Upserts the documents of a batch on a client of its own from the pool.
     private static func write(_ batch: Batch, collection name: String, database: String,
-                              connection: MongoConnection, force: Bool, logger: Logger) throws -> BatchOutcome {
+                              connection: MongoConnection, logger: Logger) throws -> BatchOutcome {
         let collection = try connection.client().collection(name, database: database)
         var outcome = BatchOutcome()
-        var changed = batch.documents
-        if !force {
-            let ids = changed.compactMap { $0["_id"] }
-            let stored = try withRetries(logger: logger) { () throws(MongoError) in
-                try collection.values(of: hashField, forIDs: ids)
-            }
-            changed = changed.filter { document in
-                guard let id = document["_id"], let storedHash = stored[id.canonicalKey] else { return true }
-                return storedHash != document[hashField]
-            }
-            outcome.unchanged = batch.documents.count - changed.count
-        }
-        guard !changed.isEmpty else { return outcome }
-        let result = try withRetries(logger: logger) { () throws(MongoError) in try collection.upsertByID(changed) }
+        let result = try withRetries(logger: logger) { () throws(MongoError) in try collection.upsertByID(batch.documents) }
         outcome.inserted = result.upserted
         outcome.updated = result.matched
-        for error in result.writeErrors where changed.indices.contains(error.index) {
-            outcome.refused.append(.init(document: try changed[error.index].document(), code: error.code,
+        for error in result.writeErrors where batch.documents.indices.contains(error.index) {
+            outcome.refused.append(.init(document: try batch.documents[error.index].document(), code: error.code,
                                          message: error.message))
         }
         return outcome

@@ -1,5 +1,5 @@
 import DocumentStore
-import ETLJobs
+@testable import ETLJobs
 import Foundation
 import Pipeline
 import Testing
@@ -269,5 +269,154 @@ import TestSupport
         #expect(final.count == 20_000)
         #expect(final.first?["title"] == "Genre 1" && final.last?["title"] == "Genre 20000")
         #expect(final.allSatisfy { $0["_hash"] != nil })
+    }
+
+    // MARK: the load state (etl_load_state) and how each way of changing the database converges
+
+    private func collection(_ name: String, uri: String, database: String) throws -> MongoCollection {
+        try MongoConnection(uri: uri).client().collection(name, database: database)
+    }
+
+    /// Replaces stored documents as someone editing the database by hand would.
+    private func replaceByHand(_ documents: [Document], in name: String, uri: String, database: String) throws {
+        let result = try collection(name, uri: uri, database: database).upsertByID(documents.map { try BSONDocument($0) })
+        #expect(result.writeErrors.isEmpty)
+    }
+
+    private func retitle(genre id: Int64, to title: String, in work: TemporaryDirectory) throws {
+        let staged = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
+        var genres = try StagedInputs.read(staged)
+        let index = try #require(genres.firstIndex { $0["_id"] == .integer(id) })
+        genres[index]["title"] = .string(title)
+        try StagedInputs.writeLines(genres, to: staged)
+    }
+
+    @Test func anUnchangedNightComparesAgainstTheLoadStateAndWritesNothing() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let cold = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(cold.status == 0, "\(cold.standardError)")
+        #expect(cold.standardError.contains("genres: no load state: reading every stored hash"), "\(cold.standardError)")
+        let state = try documents(LoadStateStore.collectionName, uri: uri, database: database)
+        let summary = try #require(state.first { $0["_id"] == "genres" })
+        #expect(summary["count"]?.int64Value == 163)
+        #expect(summary["chunks"]?.arrayValue?.count == 256)
+        let entries = state.filter { $0["collection"] == "genres" }.flatMap { $0["entries"]?.arrayValue ?? [] }
+        #expect(entries.count == 163, "every stored genre in one chunk or another")
+
+        let unchanged = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(unchanged.lastLine.contains("0 genres inserted, 0 genres updated, 163 genres unchanged"), "\(unchanged.lastLine)")
+        #expect(unchanged.standardError.contains("genres: 163 read") && unchanged.standardError.contains("(load state;"),
+                "\(unchanged.standardError)")
+        #expect(try documents(LoadStateStore.collectionName, uri: uri, database: database) == state,
+                "a night that writes nothing leaves the state as it was")
+
+        try retitle(genre: 21, to: "Hip Hop", in: work)
+        let changed = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(changed.lastLine.contains("0 genres inserted, 1 genres updated, 162 genres unchanged"), "\(changed.lastLine)")
+        #expect(changed.standardError.contains("(load state;"), "\(changed.standardError)")
+        let after = try documents(LoadStateStore.collectionName, uri: uri, database: database)
+        #expect(after.filter { $0["collection"] == "genres" && !state.contains($0) }.count == 1,
+                "only the chunk holding genre 21 is rewritten")
+    }
+
+    @Test func aDroppedDatabaseOrStateIsLoadedAgainInFull() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
+        TestServer.dropDatabase(database)
+        let afterDrop = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(afterDrop.lastLine.contains("163 genres inserted"), "\(afterDrop.lastLine)")
+        #expect(try documents("genres", uri: uri, database: database).count == 163)
+        // The state alone dropped: every stored hash is read, nothing written, the state rebuilt.
+        try collection(LoadStateStore.collectionName, uri: uri, database: database).drop()
+        let stateDropped = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(stateDropped.lastLine.contains("0 genres inserted, 0 genres updated, 163 genres unchanged"), "\(stateDropped.lastLine)")
+        #expect(stateDropped.standardError.contains("genres: no load state"), "\(stateDropped.standardError)")
+        #expect(try documents(LoadStateStore.collectionName, uri: uri, database: database).contains { $0["_id"] == "genres" })
+    }
+
+    @Test func aDatabaseRestoredFromAnOldBackupGetsTheChangesSinceRewritten() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
+        // The backup: the collections as they are now, the load state with them.
+        let backup = try ["genres", LoadStateStore.collectionName].map { ($0, try documents($0, uri: uri, database: database)) }
+        try retitle(genre: 21, to: "Hip Hop", in: work)
+        try retitle(genre: 38, to: "Experimental Music", in: work)
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).lastLine
+            .contains("2 genres updated"))
+        let current = try documents("genres", uri: uri, database: database)
+        for (name, stored) in backup {
+            try collection(name, uri: uri, database: database).drop()
+            try replaceByHand(stored, in: name, uri: uri, database: database)
+        }
+        #expect(try documents("genres", uri: uri, database: database).first { $0["_id"] == 21 }?["title"] != "Hip Hop")
+        let afterRestore = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(afterRestore.lastLine.contains("0 genres inserted, 2 genres updated, 161 genres unchanged"), "\(afterRestore.lastLine)")
+        #expect(afterRestore.standardError.contains("(load state;"), "the restored state is consistent with the restored genres")
+        #expect(try documents("genres", uri: uri, database: database) == current)
+    }
+
+    @Test func aCountChangedBehindTheLoadsBackIsSeenAndRepaired() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
+        let loaded = try documents("genres", uri: uri, database: database)
+        try collection("genres", uri: uri, database: database).deleteMany(["_id": 21])
+        let afterDelete = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(afterDelete.standardError.contains("genres: holds 162 documents, its load state 163"), "\(afterDelete.standardError)")
+        #expect(afterDelete.lastLine.contains("1 genres inserted, 0 genres updated, 162 genres unchanged"), "\(afterDelete.lastLine)")
+        #expect(try documents("genres", uri: uri, database: database) == loaded)
+        // A document added by hand: seen by the count, kept (no --prune), then pruned.
+        try replaceByHand([["_id": 99_999, "title": "Added by hand", "parent": 0]], in: "genres", uri: uri, database: database)
+        let afterInsert = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(afterInsert.standardError.contains("genres: holds 164 documents, its load state 163"), "\(afterInsert.standardError)")
+        #expect(afterInsert.lastLine.contains("163 genres unchanged"), "\(afterInsert.lastLine)")
+        try markSuccessfulExtract(work)
+        let pruned = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
+        #expect(pruned.standardError.contains("genres: 163 read") && pruned.standardError.contains("(load state;"),
+                "the state of the night before counts the added document: \(pruned.standardError)")
+        #expect(pruned.lastLine.contains("1 genres pruned"), "\(pruned.lastLine)")
+        #expect(try documents("genres", uri: uri, database: database) == loaded)
+        // A chunk of the state edited by hand: its digest no longer matches, every hash is read again.
+        let state = try collection(LoadStateStore.collectionName, uri: uri, database: database)
+        var chunk = try #require(try documents(LoadStateStore.collectionName, uri: uri, database: database)
+            .first { $0["collection"] == "genres" })
+        chunk["entries"] = .array(Array((chunk["entries"]?.arrayValue ?? []).dropFirst()))
+        _ = try state.upsertByID([try BSONDocument(chunk)])
+        let afterChunkEdit = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(afterChunkEdit.standardError.contains("genres: load state chunks disagree"), "\(afterChunkEdit.standardError)")
+        #expect(afterChunkEdit.lastLine.contains("163 genres unchanged"), "\(afterChunkEdit.lastLine)")
+    }
+
+    @Test func aDocumentEditedByHandIsRepairedByVerify() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
+        let loaded = try documents("genres", uri: uri, database: database)
+        var edited = try #require(loaded.first { $0["_id"] == 21 })
+        edited["title"] = "Edited by hand"  // its _hash left as it was
+        try replaceByHand([edited], in: "genres", uri: uri, database: database)
+        // The count is the same: a night does not see the edit (the README says so).
+        let night = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(night.lastLine.contains("0 genres updated, 163 genres unchanged"), "\(night.lastLine)")
+        let verified = try JobProcess.run("etl-load", ["--work-dir", work.path, "--verify"], environment: environment)
+        #expect(verified.status == 0, "\(verified.standardError)")
+        #expect(verified.lastLine.contains("0 genres inserted, 1 genres updated, 162 genres unchanged")
+                && verified.lastLine.contains("1 genres differing"), "\(verified.lastLine)")
+        #expect(try documents("genres", uri: uri, database: database) == loaded)
+        let again = try JobProcess.run("etl-load", ["--work-dir", work.path, "--verify"], environment: environment)
+        #expect(again.lastLine.contains("163 genres unchanged") && again.lastLine.contains("0 genres differing"), "\(again.lastLine)")
     }
 }
