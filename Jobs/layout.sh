@@ -126,8 +126,8 @@ musicetl_render() {
 }
 
 # The installed tree under DESTDIR (a package's staging root, or "" for a prefix install).
-# Directories owned by the service user (STATEDIR, LOGDIR) are made by the package's postinst,
-# or here for a prefix install (musicetl_install_tree leaves them to the caller).
+# The directories the service user writes (STATEDIR, LOGDIR) or reads (INPUTDIR) are made by the
+# package's postinst, or by install.sh for a prefix install: not here.
 musicetl_install_tree() {
     local root=$1 built=$2 dest=$3 product
     mkdir -p "$dest$BINDIR" "$dest$SCHEMADIR" "$dest$DOCDIR"
