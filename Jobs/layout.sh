@@ -2,7 +2,7 @@
 # (the Debian package: prefix /usr, /etc, /var) and Jobs/install.sh (any prefix), so both lay out
 # the same tree from the same templates.
 #
-#   musicetl_set_layout PREFIX SYSCONFDIR LOCALSTATEDIR UNITDIR   the paths below
+#   musicetl_set_layout PREFIX SYSCONFDIR LOCALSTATEDIR UNITDIR INPUTDIR   the paths below
 #   musicetl_build_release ROOT                                   static release build; prints its bin dir
 #   musicetl_check_static BINDIR                                  fails if an executable needs the Swift toolchain
 #   musicetl_install_tree ROOT BUILT_BINDIR DESTDIR               the tree, under DESTDIR (empty: in place)
@@ -15,16 +15,30 @@
 #   CRONDIR     the cron file `musicetl` (no dot: cron skips those) [/etc/cron.d]
 #   LOGROTATEDIR                                                  [/etc/logrotate.d]
 #   UNITDIR     musicetl-nightly.{service,timer}, musicetl-failure@.service [/lib/systemd/system]
-#   STATEDIR    the work dir of the installed nightly; its inputs in input/ [/var/lib/musicetl]
+#   STATEDIR    the work dir of the installed nightly             [/var/lib/musicetl]
 #   LOGDIR      nightly.log of the cron job                       [/var/log/musicetl]
+#   INPUTDIR    its inputs, fma_metadata/ and audio/: outside STATEDIR, which a purge removes,
+#               and never removed by the package                  [/srv/musicetl]
 # The templates (Jobs/cron, Jobs/systemd, Jobs/etc, Jobs/logrotate, Jobs/debian) name these as
-# @BINDIR@, @SYSCONFDIR@, @STATEDIR@, @LOGDIR@, @USER@; rendering fails if one is left.
+# @BINDIR@, @SYSCONFDIR@, @STATEDIR@, @LOGDIR@, @INPUTDIR@, @USER@; rendering fails if one is left.
+# They go unquoted into a cron line, systemd units and shell scripts, so every path is limited to
+# letters, digits and . _ - + / (musicetl_set_layout refuses others).
 
 musicetl_products=(etl-extract etl-features etl-normalize etl-load etl-export etl-nightly)
 musicetl_user=musicetl
 
+# A path the templates can hold as it is: absolute, and no space, quote, &, |, %, $, @ or the like.
+musicetl_check_path() {
+    local what=$1 path=$2
+    if [[ ! $path =~ ^/[A-Za-z0-9._+/-]*$ ]]; then
+        echo "$what '$path': only letters, digits and . _ - + / are allowed (the path goes unquoted into the cron line, the systemd units and the package's scripts)" >&2
+        return 1
+    fi
+}
+
 musicetl_set_layout() {
-    local prefix=$1 sysconfdir=$2 localstatedir=$3
+    local prefix=$1 sysconfdir=$2 localstatedir=$3 path
+    for path in "$@"; do musicetl_check_path layout "$path" || return 1; done
     BINDIR=$prefix/bin
     SCHEMADIR=$prefix/share/musicetl/schemas
     DOCDIR=$prefix/share/doc/musicetl
@@ -35,6 +49,7 @@ musicetl_set_layout() {
     UNITDIR=$4
     STATEDIR=$localstatedir/lib/musicetl
     LOGDIR=$localstatedir/log/musicetl
+    INPUTDIR=$5
 }
 
 # The version is written once, in Sources/Pipeline/Version.swift (what --version prints).
@@ -91,10 +106,19 @@ musicetl_check_static() {
 musicetl_render() {
     local template=$1 output=$2 mode=$3
     mkdir -p "$(dirname "$output")"
-    sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" -e "s|@STATEDIR@|$STATEDIR|g" \
-        -e "s|@LOGDIR@|$LOGDIR|g" -e "s|@DOCDIR@|$DOCDIR|g" -e "s|@USER@|$musicetl_user|g" \
-        -e "s|@VERSION@|${MUSICETL_VERSION:-}|g" "$template" > "$output"
-    if grep -n '@[A-Z]*@' "$output" >&2; then
+    local name value substitutions=()
+    for name in BINDIR SYSCONFDIR STATEDIR LOGDIR INPUTDIR DOCDIR USER VERSION; do
+        case $name in
+            USER) value=$musicetl_user ;;
+            VERSION) value=${MUSICETL_VERSION:-} ;;
+            *) value=${!name} ;;
+        esac
+        # \, & and the delimiter would mean something to sed in the replacement.
+        value=$(printf '%s' "$value" | sed 's/[\\&|]/\\&/g')
+        substitutions+=(-e "s|@$name@|$value|g")
+    done
+    sed "${substitutions[@]}" "$template" > "$output"
+    if grep -nE '@[A-Z]+@' "$output" >&2; then
         echo "layout: $template: placeholders left (above)" >&2
         return 1
     fi
@@ -102,8 +126,8 @@ musicetl_render() {
 }
 
 # The installed tree under DESTDIR (a package's staging root, or "" for a prefix install).
-# Directories owned by the service user (STATEDIR, LOGDIR) are made by the package's postinst,
-# or here for a prefix install (musicetl_install_tree leaves them to the caller).
+# The directories the service user writes (STATEDIR, LOGDIR) or reads (INPUTDIR) are made by the
+# package's postinst, or by install.sh for a prefix install: not here.
 musicetl_install_tree() {
     local root=$1 built=$2 dest=$3 product
     mkdir -p "$dest$BINDIR" "$dest$SCHEMADIR" "$dest$DOCDIR"

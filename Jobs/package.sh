@@ -42,7 +42,7 @@ musicetl_check_static "$built"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 tree=$stage/debian/musicetl
-musicetl_set_layout /usr /etc /var /lib/systemd/system
+musicetl_set_layout /usr /etc /var /lib/systemd/system /srv/musicetl
 musicetl_install_tree "$root" "$built" "$tree"
 mkdir -p "$tree/DEBIAN"
 
@@ -75,8 +75,8 @@ Description: nightly batch ETL of music metadata and audio into MongoDB
  Six jobs turn a Free Music Archive-style archive (metadata CSVs and audio files) into validated
  MongoDB documents and training CSV exports: etl-extract, etl-features, etl-normalize, etl-load,
  etl-export, and etl-nightly, which runs them in order. Runs nightly as the system user musicetl,
- from a systemd timer or /etc/cron.d/musicetl, with its work dir in /var/lib/musicetl and its
- MongoDB URI in /etc/musicetl/credentials.
+ from a systemd timer or /etc/cron.d/musicetl, with its inputs in /srv/musicetl (kept on purge),
+ its work dir in /var/lib/musicetl and its MongoDB URI in /etc/musicetl/credentials.
 EOF
 
 mkdir -p "$output"
