@@ -50,12 +50,7 @@ prefix=$(cd "$prefix" && pwd)
 export MUSICETL_VERSION
 MUSICETL_VERSION=$(musicetl_version "$root")
 
-if [ $build -eq 1 ]; then
-    built=$(musicetl_build_release "$root")
-else
-    built=$(swift build -c release --static-swift-stdlib --scratch-path "$root/.build-release" \
-        --package-path "$root" --show-bin-path)
-fi
+built=$(musicetl_build_release "$root" "$build")
 musicetl_check_static "$built"
 
 musicetl_set_layout "$prefix" "$(absolute "${sysconfdir:-$prefix/etc}")" "$(absolute "${localstatedir:-$prefix/var}")" \

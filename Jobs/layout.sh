@@ -3,7 +3,7 @@
 # the same tree from the same templates.
 #
 #   musicetl_set_layout PREFIX SYSCONFDIR LOCALSTATEDIR UNITDIR INPUTDIR   the paths below
-#   musicetl_build_release ROOT                                   static release build; prints its bin dir
+#   musicetl_build_release ROOT [BUILD]                           static release build (BUILD 0: none); prints its bin dir
 #   musicetl_check_static BINDIR                                  fails if an executable needs the Swift toolchain
 #   musicetl_install_tree ROOT BUILT_BINDIR DESTDIR               the tree, under DESTDIR (empty: in place)
 #
@@ -65,12 +65,15 @@ musicetl_version() {
 
 # Release build with the Swift runtime and Foundation linked in, in its own scratch path so it
 # never disturbs the debug build in .build. Progress on stderr, the bin directory on stdout.
+# With BUILD 0 (--no-build), only prints the bin directory of the existing build.
 musicetl_build_release() {
-    local root=$1 product
+    local root=$1 build=${2:-1} product
     local flags=(-c release --static-swift-stdlib --scratch-path "$root/.build-release" --package-path "$root")
-    for product in "${musicetl_products[@]}"; do
-        swift build "${flags[@]}" --product "$product" >&2 || return 1
-    done
+    if [ "$build" -eq 1 ]; then
+        for product in "${musicetl_products[@]}"; do
+            swift build "${flags[@]}" --product "$product" >&2 || return 1
+        done
+    fi
     swift build "${flags[@]}" --show-bin-path
 }
 

@@ -30,12 +30,7 @@ version=$(musicetl_version "$root")
 arch=$(dpkg --print-architecture)
 export MUSICETL_VERSION=$version
 
-if [ $build -eq 1 ]; then
-    built=$(musicetl_build_release "$root")
-else
-    built=$(swift build -c release --static-swift-stdlib --scratch-path "$root/.build-release" \
-        --package-path "$root" --show-bin-path)
-fi
+built=$(musicetl_build_release "$root" "$build")
 musicetl_check_static "$built"
 
 # The tree where dpkg-shlibdeps expects a package's: debian/<package>/ beside debian/control.

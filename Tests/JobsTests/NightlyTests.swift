@@ -13,18 +13,8 @@ import TestSupport
         ["--metadata", metadata, "--tracks-file", "raw_tracks.csv", "--audio", audio, "--work-dir", work.path]
     }
 
-    /// Every document of the collections the pipeline owns (the run ledger and leases differ by
-    /// nature from run to run, so they are left out, and so is the run that fitted the scaler).
     private func state(uri: String, database: String) throws -> [String: [Document]] {
-        let client = try MongoConnection(uri: uri).client()
-        var state: [String: [Document]] = [:]
-        for name in ["genres", "albums", "artists", "tracks", "features", "training", "scalers"] {
-            let cursor = try client.collection(name, database: database).find([:], options: ["sort": .document(["_id": 1])])
-            var documents: [Document] = []
-            while let document = try cursor.next() { documents.append(document) }
-            state[name] = documents
-        }
-        return withoutFittingRun(state)
+        try withoutFittingRun(pipelineState(uri: uri, database: database))
     }
 
     @Test func secondNightComputesAndWritesNothingAndExportsTheSameBytes() throws {

@@ -24,17 +24,8 @@ import TestSupport
                            environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
     }
 
-    /// Every document of the collections the pipeline owns (the ledger and leases differ by nature).
     private func state(uri: String, database: String) throws -> [String: [Document]] {
-        let client = try MongoConnection(uri: uri).client()
-        var state: [String: [Document]] = [:]
-        for name in ["genres", "albums", "artists", "tracks", "features", "training", "scalers"] {
-            let cursor = try client.collection(name, database: database).find([:], options: ["sort": .document(["_id": 1])])
-            var documents: [Document] = []
-            while let document = try cursor.next() { documents.append(document) }
-            state[name] = documents
-        }
-        return state
+        try pipelineState(uri: uri, database: database)
     }
 
     /// The two changes leave the training split's feature data as it was, so a full night's refit
