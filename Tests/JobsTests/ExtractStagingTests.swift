@@ -166,7 +166,7 @@ import TestSupport
         for filler in [40, 64] {  // room for some files but not all, then none at all
             let work = root + "/work-\(filler)"
             _ = try? FileManager.default.removeItem(atPath: root + "/filler")
-            FileManager.default.createFile(atPath: root + "/filler", contents: Data(count: filler << 10))
+            _ = FileManager.default.createFile(atPath: root + "/filler", contents: Data(count: filler << 10))  // the disk may refuse part of it: that is the point
             let outcome = try JobProcess.run("etl-extract", ["--metadata", ExtractRun.sample, "--work-dir", work])
             #expect(outcome.status == 1, "\(filler) KiB filled: \(outcome.standardError)")
             #expect(outcome.lastLine.hasPrefix("etl-extract failed: ") && outcome.lastLine.contains("No space left on device"),
