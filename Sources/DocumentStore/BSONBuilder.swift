@@ -22,13 +22,6 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
     public let name: String
     let pointer: UnsafeMutablePointer<CChar>
     let length: Int32
-    /// The key as a JSON member prefix after a separator, `, "name" : ` (escaped as libbson
-    /// prints keys), for `RelaxedJSONWriter`'s building API: a member that follows another is
-    /// one copy of it, the first one a copy of all but the separator.
-    let jsonMember: UnsafeMutablePointer<UInt8>
-    let jsonMemberLength: Int
-    /// libbson refuses a key that holds a NUL byte; the JSON writer refuses it likewise.
-    let holdsNUL: Bool
 
     public init(_ name: String) {
         self.name = name
@@ -37,22 +30,9 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
         for (index, byte) in utf8.enumerated() { pointer[index] = CChar(bitPattern: byte) }
         pointer[utf8.count] = 0
         length = Int32(utf8.count)
-        holdsNUL = utf8.contains(0)
-        var output = RelaxedJSONWriter.Output(base: .allocate(capacity: utf8.count * 6 + 8), count: 0, capacity: utf8.count * 6 + 8)
-        output.append(", \"")
-        utf8.withUnsafeBufferPointer { text in
-            // A String's UTF-8 is valid, so this never fails.
-            if let base = text.baseAddress { _ = RelaxedJSONWriter.appendEscaped(base, text.count, into: &output) }
-        }
-        output.append("\" : ")
-        jsonMember = output.base
-        jsonMemberLength = output.count
     }
 
-    deinit {
-        pointer.deallocate()
-        jsonMember.deallocate()
-    }
+    deinit { pointer.deallocate() }
 
     private static let indexKeys: [BSONKey] = (0..<256).map { BSONKey(String($0)) }
 
@@ -81,9 +61,8 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
 
 /// Builds one BSON document at a time through libbson's append API (`bson_append_*`), for writers
 /// that produce many documents of the same shape: reuse it with `reset()`, nest with
-/// `beginDocument`/`beginArray` … `end…()`, then read the bytes (`withRawBytes`) or the relaxed
-/// Extended JSON libbson prints for them (`withRelaxedExtendedJSON`, one staging line, printed by
-/// `RelaxedJSONWriter` byte-identical to libbson 1.23).
+/// `beginDocument`/`beginArray` … `end…()`, then read the bytes (`withRawBytes`) or the
+/// staging line (`appendJSONLine`).
 ///
 /// Integers go in as the narrowest BSON integer (int32 when the value fits, else int64), which is
 /// also what libbson's JSON parser reads a plain JSON integer back as: a document written as a
@@ -314,31 +293,22 @@ public final class BSONBuilder {
         return BSONDocument(owning: copy)
     }
 
-    /// Printer for `withRelaxedExtendedJSON`, made on first use.
-    private var jsonWriter: RelaxedJSONWriter?
+    /// Prints the document as a staging line (`JSONLineEncoder`), made on first use.
+    private var encoder: JSONLineEncoder?
 
-    /// The document as relaxed MongoDB Extended JSON on one line, without a newline, exactly as
-    /// libbson 1.23 prints it (`bson_as_relaxed_extended_json`, see `RelaxedJSONWriter`); valid
-    /// during `body`.
-    public func withRelaxedExtendedJSON<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
-        let writer = jsonWriter ?? RelaxedJSONWriter(capacity: 4096, libbsonOnly: RelaxedJSONWriter.libbsonRequested)
-        jsonWriter = writer
-        writer.removeAll()
-        try appendRelaxedJSON(to: writer)
-        return try body(writer.bytes)
-    }
-
-    /// Appends the document's relaxed Extended JSON (as libbson prints it) to `writer`.
-    public func appendRelaxedJSON(to writer: RelaxedJSONWriter) throws(BSONBuilderError) {
+    /// Appends the document's staging line (`JSONLineEncoder`), without a newline, to `output`.
+    public func appendJSONLine(to output: inout [UInt8]) throws(BSONBuilderError) {
         try requireComplete()
-        guard writer.append(document: root) else {
-            throw BSONBuilderError(key: "", message: "libbson could not print the document as JSON (invalid UTF-8 or corrupt BSON)")
-        }
+        let encoder = self.encoder ?? JSONLineEncoder()
+        self.encoder = encoder
+        try encoder.append(BorrowedBSON(root), to: &output)
     }
 
-    /// The document as relaxed Extended JSON text.
-    public func relaxedExtendedJSON() throws -> String {
-        try withRelaxedExtendedJSON { String(decoding: $0, as: UTF8.self) }
+    /// The document's staging line.
+    public func jsonLine() throws(BSONBuilderError) -> String {
+        var text: [UInt8] = []
+        try appendJSONLine(to: &text)
+        return String(decoding: text, as: UTF8.self)
     }
 }
 
