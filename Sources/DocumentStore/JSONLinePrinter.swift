@@ -12,7 +12,8 @@ import Glibc
 ///   `{"$numberDouble":"NaN"}`, `"Infinity"`, `"-Infinity"`;
 /// - dates as `{"$date":"2008-11-26T01:48:00Z"}` (milliseconds when there are any), outside years
 ///   1970–9999 as `{"$date":{"$numberLong":"<ms>"}}`;
-/// - strings with `"`, `\` and control bytes escaped, everything else as its UTF-8;
+/// - strings with `"`, `\` and control bytes escaped, everything else as its UTF-8 (libbson's
+///   builders hold valid UTF-8: `BSONBuilder` repairs text, Swift strings are valid);
 /// - no spaces.
 /// Staged documents hold no other BSON types: a document with one is refused.
 public final class JSONLineEncoder {
@@ -34,8 +35,8 @@ public final class JSONLineEncoder {
             first = false
             if !array {
                 let key = reader.key, length = strlen(key)
-                try key.withMemoryRebound(to: UInt8.self, capacity: length) { (bytes) throws(BSONBuilderError) in
-                    try Self.appendString(UnsafeBufferPointer(start: bytes, count: length), to: &output)
+                key.withMemoryRebound(to: UInt8.self, capacity: length) {
+                    Self.appendString(UnsafeBufferPointer(start: $0, count: length), to: &output)
                 }
                 output.append(UInt8(ascii: ":"))
             }
@@ -55,7 +56,7 @@ public final class JSONLineEncoder {
                 output.append(contentsOf: "{\"$numberDouble\":\"\(name)\"}".utf8)
             }
         case .string:
-            try Self.appendString(reader.utf8, to: &output)
+            Self.appendString(reader.utf8, to: &output)
         case .document, .array:
             let array = reader.type == .array
             guard reader.enter() else { throw Self.refusal(reader.keyString, "corrupt BSON") }
@@ -77,8 +78,7 @@ public final class JSONLineEncoder {
     }
 
     /// `text` as a JSON string: `"` and `\` escaped, bytes below 0x20 as `\n`, `\t`, … or `\u00XX`.
-    static func appendString(_ text: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) throws(BSONBuilderError) {
-        guard UTF8Validation.isValid(text) else { throw refusal("", "text that is not valid UTF-8") }
+    static func appendString(_ text: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         var plainStart = 0
         for index in text.indices {
@@ -93,10 +93,10 @@ public final class JSONLineEncoder {
             case UInt8(ascii: "\r"): output.append(contentsOf: #"\r"#.utf8)
             case UInt8(ascii: "\t"): output.append(contentsOf: #"\t"#.utf8)
             default:
-                let hex = Array("0123456789abcdef".utf8)
+                let low = byte & 0xF
                 output.append(contentsOf: #"\u00"#.utf8)
-                output.append(hex[Int(byte >> 4)])
-                output.append(hex[Int(byte & 0xF)])
+                output.append(UInt8(ascii: "0") + byte >> 4)  // 0 or 1: control bytes are below 0x20
+                output.append(low < 10 ? UInt8(ascii: "0") + low : UInt8(ascii: "a") + low - 10)
             }
         }
         output.append(contentsOf: UnsafeBufferPointer(rebasing: text[plainStart...]))
@@ -120,15 +120,31 @@ public final class JSONLineEncoder {
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func digits(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                output.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
         }
-        var text = "{\"$date\":\"\(digits(year, 4))-\(digits(month, 2))-\(digits(day, 2))T"
-            + "\(digits(inDay / 3_600_000, 2)):\(digits(inDay / 60_000 % 60, 2)):\(digits(inDay / 1000 % 60, 2))"
-        if inDay % 1000 != 0 { text += "." + digits(inDay % 1000, 3) }
-        text += "Z\"}"
-        output.append(contentsOf: text.utf8)
+        output.append(contentsOf: #"{"$date":""#.utf8)
+        digits(year, 4)
+        output.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        output.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        output.append(UInt8(ascii: "T"))
+        digits(inDay / 3_600_000, 2)
+        output.append(UInt8(ascii: ":"))
+        digits(inDay / 60_000 % 60, 2)
+        output.append(UInt8(ascii: ":"))
+        digits(inDay / 1000 % 60, 2)
+        if inDay % 1000 != 0 {
+            output.append(UInt8(ascii: "."))
+            digits(inDay % 1000, 3)
+        }
+        output.append(contentsOf: #"Z"}"#.utf8)
     }
 
     static func refusal(_ key: String, _ what: String) -> BSONBuilderError {

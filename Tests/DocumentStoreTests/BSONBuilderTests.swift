@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DocumentStore
+import TestSupport
 
 @Suite struct BSONBuilderTests {
     func bytes(_ document: Document) throws -> [UInt8] {
@@ -105,6 +106,21 @@ import Testing
         #expect(reparsed["lat"] == .double(40.0583238) && reparsed["x"] == .double(0.1) && reparsed["tiny"] == .double(1e-5))
         // Any JSON reader reads it (the dates and non-finite numbers as Extended JSON objects).
         #expect(try JSONSerialization.jsonObject(with: Data(json.utf8)) is [String: Any])
+    }
+
+    /// Dates across the ISO range (leap days, centuries, the millisecond part) and outside it
+    /// read back through libbson's parser as the same instant.
+    @Test func jsonLineDatesReadBackAsTheSameInstant() throws {
+        var random = SplitMix64(seed: 1970)
+        let builder = try BSONBuilder()
+        var samples: [Int64] = [0, 1, 951_782_400_000, 4_107_542_399_999, 253_402_300_799_999, 253_402_300_800_000, -1, -62_135_596_800_000]
+        for _ in 0..<2000 { samples.append(Int64(random.next() % 253_402_300_800_000)) }
+        for milliseconds in samples {
+            builder.reset()
+            try builder.append(BSONKey("t"), dateTime: milliseconds)
+            let json = try builder.jsonLine()
+            #expect(try BSONDocument(json: json)["t"] == .dateTime(milliseconds), "\(json)")
+        }
     }
 
     @Test func resetReusesTheBuilderEvenAfterAnError() throws {
