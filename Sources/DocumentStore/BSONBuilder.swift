@@ -18,7 +18,7 @@ public struct BSONBuilderError: Error, Sendable, CustomStringConvertible {
 
 /// A document key as a NUL-terminated C string with its length, converted once and reused for
 /// every row (the builder's hot path does no `String` → C conversion).
-public final class BSONKey: @unchecked Sendable {  // immutable after init; the buffer is never written again
+public final class BSONKey: @unchecked Sendable {  // owns the C string libbson's append API reads; immutable after init
     public let name: String
     let pointer: UnsafeMutablePointer<CChar>
     let length: Int32
@@ -39,23 +39,6 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
     /// The key of an array element: "0", "1", … (shared for small indexes).
     public static func index(_ index: Int) -> BSONKey {
         index >= 0 && index < indexKeys.count ? indexKeys[index] : BSONKey(String(index))
-    }
-
-    private static let unretainedIndexKeys: [Unmanaged<BSONKey>] = indexKeys.map { .passUnretained($0) }
-
-    /// `index(_:)` without touching the shared key's reference count, which threads building
-    /// rows side by side would otherwise contend for. Keep the result alive (`withExtendedLifetime`)
-    /// while `unmanaged` is used: a large index's key is made for the call.
-    public static func unretainedIndex(_ index: Int) -> UnretainedKey {
-        if index >= 0 && index < unretainedIndexKeys.count { return UnretainedKey(unmanaged: unretainedIndexKeys[index], owner: nil) }
-        let key = BSONKey(String(index))
-        return UnretainedKey(unmanaged: .passUnretained(key), owner: key)
-    }
-
-    public struct UnretainedKey {
-        public let unmanaged: Unmanaged<BSONKey>
-        /// Holds a key made for the call; nil for the shared (immortal) ones.
-        let owner: BSONKey?
     }
 }
 
@@ -312,43 +295,18 @@ public final class BSONBuilder {
     }
 }
 
-/// UTF-8 validation with an ASCII fast path (8 bytes at a time).
+/// UTF-8 validation by the standard library's decoder (RFC 3629: no overlong forms, no
+/// surrogates, nothing above U+10FFFF).
 public enum UTF8Validation {
     public static func isValid(_ input: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let base = input.baseAddress else { return true }
-        let count = input.count
-        var index = 0
-        let raw = UnsafeRawPointer(base)
-        while index < count {
-            while index + 8 <= count,
-                  raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
-                index += 8
+        var iterator = input.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid: continue
+            case .error: return false
+            case .emptyInput: return true
             }
-            while index < count, base[index] < 0x80 { index += 1 }
-            guard index < count else { return true }
-            let length = sequenceLength(input, at: index)
-            if length == 0 { return false }
-            index += length
-        }
-        return true
-    }
-
-    /// Length of the well-formed UTF-8 sequence starting at a non-ASCII byte, or 0.
-    @inline(__always)
-    static func sequenceLength(_ input: UnsafeBufferPointer<UInt8>, at index: Int) -> Int {
-        let count = input.count
-        @inline(__always) func continuation(_ offset: Int, _ low: UInt8 = 0x80, _ high: UInt8 = 0xBF) -> Bool {
-            index + offset < count && input[index + offset] >= low && input[index + offset] <= high
-        }
-        switch input[index] {
-        case 0xC2...0xDF: return continuation(1) ? 2 : 0
-        case 0xE0: return continuation(1, 0xA0) && continuation(2) ? 3 : 0
-        case 0xE1...0xEC, 0xEE...0xEF: return continuation(1) && continuation(2) ? 3 : 0
-        case 0xED: return continuation(1, 0x80, 0x9F) && continuation(2) ? 3 : 0
-        case 0xF0: return continuation(1, 0x90) && continuation(2) && continuation(3) ? 4 : 0
-        case 0xF1...0xF3: return continuation(1) && continuation(2) && continuation(3) ? 4 : 0
-        case 0xF4: return continuation(1, 0x80, 0x8F) && continuation(2) && continuation(3) ? 4 : 0
-        default: return 0
         }
     }
 }

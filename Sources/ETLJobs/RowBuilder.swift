@@ -93,13 +93,11 @@ struct RowBuilder: Sendable {
         shape = Shape(plan)
     }
 
-    /// The document's layout in trivial values, so that building a row retains nothing (shared
-    /// reference counts are contended by the worker threads): keys are unmanaged references to
-    /// the plan's `BSONKey`s, which `plan` keeps alive as long as this value.
-    struct Shape: @unchecked Sendable {  // Unmanaged keys of the immutable plan held beside it
+    /// The document's layout: its steps (leaves and objects) in order, with their keys.
+    struct Shape: Sendable {
         enum Step { case leaf(Int), object(Int) }
         struct Object {
-            var key: Unmanaged<BSONKey>
+            var key: BSONKey
             var children: Range<Int>
             /// The child holding the id of the `x-lookup` entity that completes the object.
             var lookupIDLeaf: Int?
@@ -108,17 +106,17 @@ struct RowBuilder: Sendable {
         var objects: [Object] = []
         /// The plan's `ExtractPlan.Object` of each object, for messages.
         var objectNodes: [ExtractPlan.Object] = []
-        var leafKeys: [Unmanaged<BSONKey>]
-        var extras: [(column: Int, key: Unmanaged<BSONKey>)]
-        var extraKey: Unmanaged<BSONKey>
+        var leafKeys: [BSONKey]
+        var extras: [(column: Int, key: BSONKey)]
+        var extraKey: BSONKey
         /// Per leaf, the object it is a child of (-1: a top-level leaf).
         var objectOfLeaf: [Int]
 
         init(_ plan: ExtractPlan) {
-            leafKeys = plan.leaves.map { Unmanaged.passUnretained($0.key) }
+            leafKeys = plan.leaves.map(\.key)
             objectOfLeaf = Array(repeating: -1, count: plan.leaves.count)
-            extras = plan.extras.map { ($0.index, Unmanaged.passUnretained($0.key)) }
-            extraKey = Unmanaged.passUnretained(plan.extraKey)
+            extras = plan.extras.map { ($0.index, $0.key) }
+            extraKey = plan.extraKey
             for node in plan.nodes {
                 switch node {
                 case .leaf(let index):
@@ -126,7 +124,7 @@ struct RowBuilder: Sendable {
                 case .object(let object):
                     for child in object.children { objectOfLeaf[child] = objects.count }
                     steps.append(.object(objects.count))
-                    objects.append(Object(key: Unmanaged.passUnretained(object.key), children: object.children,
+                    objects.append(Object(key: object.key, children: object.children,
                                           lookupIDLeaf: object.lookup == nil ? nil
                                               : object.children.first { plan.leaves[$0].lookupField == "_id" }))
                     objectNodes.append(object)
@@ -137,28 +135,16 @@ struct RowBuilder: Sendable {
 
     /// The lookup tables that complete each object of `shape` (nil: none), found once per file
     /// instead of by entity name per row.
-    struct ResolvedLookups: @unchecked Sendable {  // `dense` and `rows` point into `indexes`, which it keeps
+    struct ResolvedLookups: Sendable {
         /// Per object of `shape`, its table's rows and the table's file (for warnings).
         var indexes: [LookupIndex?] = []
         var sources: [String] = []
         /// Per object, the table's fragment position of each plan leaf (-1: none), flat:
         /// object k's positions start at k × the number of leaves.
         var fields: [Int] = []
-        /// Per object, its index's dense ids and its store's rows (trivial values: reading them
-        /// retains nothing).
-        var dense: [UnsafeBufferPointer<Int32>] = []
-        var rows: [LookupStore.FrozenRows] = []
 
-        /// The row of `id` in object `object`'s table; nil: unknown id. The object must have one.
-        @inline(__always)
-        func row(_ object: Int, id: Int64) -> LookupRowView? {
-            let ids = dense[object]
-            if id >= 0 && id < Int64(ids.count) {  // the common case, no retain
-                let slot = ids[Int(id)]
-                return slot == 0 ? nil : rows[object].view(Int(slot) - 1)
-            }
-            return indexes[object]?[id]
-        }
+        /// The row of `id` in object `object`'s table; nil: unknown id.
+        func row(_ object: Int, id: Int64) -> LookupRowView? { indexes[object]?[id] }
     }
 
     func resolve(_ lookups: LookupTables?) -> ResolvedLookups {
@@ -168,8 +154,6 @@ struct RowBuilder: Sendable {
             let table = object.lookup.flatMap { lookups.tables[$0] }
             let index = table.map { LookupIndex($0.rows) }
             resolved.indexes.append(index)
-            resolved.dense.append(index.map { UnsafeBufferPointer($0.dense) } ?? UnsafeBufferPointer(start: nil, count: 0))
-            resolved.rows.append(index?.rows ?? LookupStore.FrozenRows())
             resolved.sources.append(table?.source ?? "")
             resolved.fields.append(contentsOf: plan.leaves.indices.map { table?.fieldIndex[$0] ?? -1 })
         }
@@ -386,13 +370,11 @@ struct RowBuilder: Sendable {
             // The columns no property claims, as text in `extra` (empty cells left out; no
             // `extra` when all are empty, as with a trailing comma on every line).
             if shape.extras.contains(where: { !record.byteRange($0.column).isEmpty }) {
-                try borrowed(shape.extraKey) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+                try builder.beginDocument(shape.extraKey)
                 for extra in shape.extras {
                     let range = record.byteRange(extra.column)
                     if range.isEmpty { continue }
-                    try borrowed(extra.key) { (key) throws(BSONBuilderError) in
-                        if try !builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) { valid = false }
-                    }
+                    if try !builder.append(extra.key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) { valid = false }
                 }
                 try builder.endDocument()
             }
@@ -412,26 +394,20 @@ struct RowBuilder: Sendable {
     }
 
     /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
-    private static func append(_ slot: Slot, in slots: RowSlots, key: Unmanaged<BSONKey>, to builder: BSONBuilder,
+    private static func append(_ slot: Slot, in slots: RowSlots, key: BSONKey, to builder: BSONBuilder,
                                buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord) throws(BSONBuilderError) -> Bool {
-        try borrowed(key) { (key) throws(BSONBuilderError) -> Bool in
-            switch slot {
-            case .missing, .null: try builder.appendNull(key)
-            case .int(let number): try builder.append(key, .int(number))
-            case .value(let index): try builder.append(key, slots.values[index])
-            case .integers(let range):
-                try builder.beginArray(key)
-                for index in range {
-                    try withIndexKey(index - range.lowerBound) { (key) throws(BSONBuilderError) in
-                        try builder.append(key, int64: slots.integers[index])
-                    }
-                }
-                try builder.endArray()
-            case .text(let column):
-                return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
-            }
-            return true
+        switch slot {
+        case .missing, .null: try builder.appendNull(key)
+        case .int(let number): try builder.append(key, .int(number))
+        case .value(let index): try builder.append(key, slots.values[index])
+        case .integers(let range):
+            try builder.beginArray(key)
+            for index in range { try builder.append(.index(index - range.lowerBound), int64: slots.integers[index]) }
+            try builder.endArray()
+        case .text(let column):
+            return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
         }
+        return true
     }
 
     /// The warning for a track whose album or artist id is not in its table.
@@ -455,20 +431,16 @@ struct RowBuilder: Sendable {
             }
         }
         if fragments == nil && object.children.allSatisfy({ slots[$0].isAbsent }) {
-            try borrowed(object.key) { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
+            try builder.appendNull(object.key)
             return true
         }
         var valid = true
-        try borrowed(object.key) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+        try builder.beginDocument(object.key)
         let fieldsBase = objectIndex * plan.leaves.count
         for index in object.children {
             if slots[index].isAbsent, let fragments {
                 let field = lookups.fields[fieldsBase + index]
-                if field >= 0, try borrowed(shape.leafKeys[index], { (key) throws(BSONBuilderError) -> Bool in
-                    try builder.append(key, field: field, of: fragments)
-                }) {
-                    continue
-                }
+                if field >= 0, try builder.append(shape.leafKeys[index], field: field, of: fragments) { continue }
             }
             if try !Self.append(slots[index], in: slots, key: shape.leafKeys[index], to: builder, buffer: buffer,
                                 record: record) { valid = false }
@@ -487,10 +459,7 @@ struct RowBuilder: Sendable {
         store.beginRow(id: id)
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for (position, leaf) in leaves.enumerated() {
-                let key = BSONKey.unretainedIndex(position)
-                try withExtendedLifetime(key) { () throws(BSONBuilderError) in
-                    _ = try Self.append(slots[leaf], in: slots, key: key.unmanaged, to: builder, buffer: buffer, record: record)
-                }
+                _ = try Self.append(slots[leaf], in: slots, key: .index(position), to: builder, buffer: buffer, record: record)
             }
         }
         let document = try builder.rawBytes()

@@ -15,7 +15,7 @@ extension BSONBuilder {
         case .list(let elements):
             try beginArray(key)
             for (index, element) in elements.enumerated() {
-                try withIndexKey(index) { (key) throws(BSONBuilderError) in try append(key, element) }
+                try append(.index(index), element)
             }
             try endArray()
         case .dictionary(let entries):
@@ -29,23 +29,4 @@ extension BSONBuilder {
     func append(_ key: BSONKey, field: Int, of row: LookupRowView) throws(BSONBuilderError) -> Bool {
         try append(key, elementAt: field, ofRawDocument: row.bson)
     }
-}
-
-/// `object` for the duration of `body`, without a retain: the caller keeps it alive (`Shape`'s
-/// keys by the plan, lookup rows by their table). Rows are built on several threads at once, and
-/// retaining shared keys and rows per field made their reference counts a hot spot.
-@inline(__always)
-func borrowed<Object: AnyObject, R>(_ object: Unmanaged<Object>,
-                                    _ body: (Object) throws(BSONBuilderError) -> R) throws(BSONBuilderError) -> R {
-    let result: Result<R, BSONBuilderError> = object._withUnsafeGuaranteedRef { object in
-        Result { () throws(BSONBuilderError) -> R in try body(object) }
-    }
-    return try result.get()
-}
-
-/// The key of array element `index` ("0", "1", …) for the duration of `body`, without a retain.
-@inline(__always)
-func withIndexKey<R>(_ index: Int, _ body: (BSONKey) throws(BSONBuilderError) -> R) throws(BSONBuilderError) -> R {
-    let key = BSONKey.unretainedIndex(index)
-    return try withExtendedLifetime(key) { () throws(BSONBuilderError) -> R in try borrowed(key.unmanaged, body) }
 }
