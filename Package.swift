@@ -30,13 +30,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: systemLibraries + [
-        // Byte-scanning loops in C, 16 bytes per step (SSE2): quoted CSV fields, JSON string escaping.
-        .target(name: "CTextKernels"),
-        .target(name: "Tabular", dependencies: ["CTextKernels"]),
+        .target(name: "Tabular"),
         // The per-frame DSP loops, built for AVX2 and for baseline x86-64 in one binary (see its header).
         .target(name: "CAudioKernels"),
         .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW", "CAudioKernels"]),
-        .target(name: "DocumentStore", dependencies: ["CMongoC", "CTextKernels", crypto]),
+        .target(name: "DocumentStore", dependencies: ["CMongoC", crypto]),
         .target(name: "Pipeline", dependencies: ["Tabular", "DocumentStore", logging, argumentParser]),
         .target(name: "Export", dependencies: ["Tabular", "DocumentStore", crypto]),
         // The jobs themselves: argument parsing and orchestration over the libraries above.
@@ -52,11 +50,11 @@ let package = Package(
         .executableTarget(name: "bench-load", dependencies: ["DocumentStore", "Export", "TestSupport"], path: "Benchmarks/bench-load"),
         // Shared by the test targets: fixture paths, the local MongoDB-compatible test server.
         .target(name: "TestSupport", dependencies: ["DocumentStore"], path: "Tests/Support"),
-        .testTarget(name: "TabularTests", dependencies: ["Tabular", "CTextKernels", "TestSupport"]),
+        .testTarget(name: "TabularTests", dependencies: ["Tabular", "TestSupport"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "TestSupport"]),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "TestSupport"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "DocumentStore", "TestSupport"]),
-        .testTarget(name: "JobsTests", dependencies: ["ETLJobs", "Pipeline", "Export", "CTextKernels", "TestSupport"]),
+        .testTarget(name: "JobsTests", dependencies: ["ETLJobs", "Pipeline", "Export", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,7 +2,7 @@ import ETLJobs
 import Foundation
 import Tabular
 
-// bench-extract <fma_metadata dir> [--repeat N] [--jobs 1,2] [--python PATH] [--no-pandas] [--libbson] [--reader-only]
+// bench-extract <fma_metadata dir> [--repeat N] [--jobs 1,2] [--python PATH] [--no-pandas] [--reader-only]
 //
 // Prints, for an FMA metadata directory (Benchmarks/generate_fma_metadata.py makes an FMA-scale one):
 // 1. the CSV reader alone per file (records, MB/s);
@@ -12,8 +12,7 @@ import Tabular
 //    all CPUs; 1 = everything on one core);
 // 3. pandas.read_csv on the same files in the same run (Benchmarks/pandas_extract.py), and the ratios.
 // Rounds alternate: every extraction configuration once, then pandas once, --repeat times; each
-// number is the best of its rounds. With --libbson, the full set also runs with every document
-// built and printed by libbson (MUSICETL_JSON_PRINTER=libbson; same bytes) for comparison.
+// number is the best of its rounds.
 // The per-file table shows the one-core runs (the lowest --jobs value).
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -28,9 +27,8 @@ let cpus = max(1, ProcessInfo.processInfo.activeProcessorCount)
 let jobValues = Array(Set((option("--jobs") ?? "1,\(cpus)").split(separator: ",").compactMap { Int($0) }.map { max(1, $0) })).sorted()
 let python = option("--python") ?? ProcessInfo.processInfo.environment["PANDAS_PYTHON"] ?? "/tmp/pandas-venv/bin/python"
 let skipPandas = arguments.contains("--no-pandas")
-let compareLibbson = arguments.contains("--libbson")
 let readerOnly = arguments.contains("--reader-only")
-arguments.removeAll { $0 == "--no-pandas" || $0 == "--libbson" || $0 == "--reader-only" }
+arguments.removeAll { $0 == "--no-pandas" || $0 == "--reader-only" }
 guard let directory = arguments.first else {
     FileHandle.standardError.write(Data("usage: bench-extract <fma_metadata dir> [--repeat N] [--python PATH] [--no-pandas]\n".utf8))
     exit(64)
@@ -128,19 +126,16 @@ var pandasVersion = "not run"
     return result
 }
 
-let configurations: [(tracksFile: String, jobs: Int, printer: String)] = (compareLibbson ? ["writer", "libbson"] : ["writer"])
-    .flatMap { printer in jobValues.flatMap { jobs in ["tracks.csv", "raw_tracks.csv"].map { ($0, jobs, printer) } } }
+let configurations: [(tracksFile: String, jobs: Int)] = jobValues
+    .flatMap { jobs in ["tracks.csv", "raw_tracks.csv"].map { ($0, jobs) } }
     .filter { FileManager.default.fileExists(atPath: directory + "/" + $0.tracksFile) }
-var runs: [(tracksFile: String, jobs: Int, printer: String, run: ExtractRun?)] = configurations.map { ($0.tracksFile, $0.jobs, $0.printer, nil) }
+var runs: [(tracksFile: String, jobs: Int, run: ExtractRun?)] = configurations.map { ($0.tracksFile, $0.jobs, nil) }
 var pandas: [String: (seconds: Double, rows: Int)] = [:]
 for _ in 0..<repeats {
     for (index, configuration) in configurations.enumerated() {
-        // MetadataExtractor reads the variable when it is made.
-        if configuration.printer == "libbson" { setenv("MUSICETL_JSON_PRINTER", "libbson", 1) } else { unsetenv("MUSICETL_JSON_PRINTER") }
         let run = try extractOnce(tracksFile: configuration.tracksFile, jobs: configuration.jobs)
         if runs[index].run == nil || run.total < runs[index].run!.total { runs[index].run = run }
     }
-    unsetenv("MUSICETL_JSON_PRINTER")
     if !skipPandas {
         for (file, measured) in pandasOnce() where pandas[file] == nil || measured.seconds < pandas[file]!.seconds {
             pandas[file] = measured
@@ -154,7 +149,7 @@ print(pad("file", 16) + lpad("MB", 8) + lpad("records", 10) + lpad("reader", 10)
       + lpad("rows/s", 11) + lpad("pandas", 10) + lpad("extract/pandas", 16)
       + (mostJobs > jobValues[0] ? lpad("with \(mostJobs) workers", 16) : ""))
 @MainActor func perFile(_ file: String, jobs: Int) -> MetadataExtractor.FileResult? {
-    runs.filter { $0.jobs == jobs && $0.printer == "writer" }.compactMap { $0.run?.perFile[file] }.min { $0.seconds < $1.seconds }
+    runs.filter { $0.jobs == jobs }.compactMap { $0.run?.perFile[file] }.min { $0.seconds < $1.seconds }
 }
 for file in files {
     let bytes = size(file)
@@ -176,13 +171,13 @@ for file in files {
     print(line)
 }
 print("\nfull set (genres.csv, raw_albums.csv, raw_artists.csv + the track file):")
-for (tracksFile, jobs, printer, run) in runs {
+for (tracksFile, jobs, run) in runs {
     guard let run else { continue }
     let used = Array(run.perFile.keys)
     let bytes = used.reduce(0) { $0 + size($1) }
     let rows = run.perFile.values.reduce(0) { $0 + $1.rowsIn }
     let written = run.perFile.values.reduce(0) { $0 + $1.written }
-    var line = "  \(compareLibbson ? pad(printer, 8) : "")\(jobs) worker\(jobs == 1 ? " " : "s") with \(pad(tracksFile, 15)) \(f(mb(bytes))) MB, \(rows) rows (\(written) written) in \(f(run.total, 2)) s: "
+    var line = "  \(jobs) worker\(jobs == 1 ? " " : "s") with \(pad(tracksFile, 15)) \(f(mb(bytes))) MB, \(rows) rows (\(written) written) in \(f(run.total, 2)) s: "
         + "\(f(mb(bytes) / run.total)) MB/s, \(f(Double(rows) / run.total, 0)) rows/s"
     let pandasSeconds = used.compactMap { pandas[$0]?.seconds }
     if pandasSeconds.count == used.count {

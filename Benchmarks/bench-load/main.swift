@@ -51,7 +51,7 @@ var loadClient = Double.nan
 if exportOnly {
     staged = try (1...documentCount).map { try BSONDocument(trainingRow($0)) }
 } else {
-    let lines: [String] = try (1...documentCount).map { try BSONDocument(trainingRow($0)).relaxedExtendedJSON }
+    let lines: [String] = try (1...documentCount).map { try BSONDocument(trainingRow($0)).jsonLine() }
     let averageBytes = lines.reduce(0) { $0 + $1.utf8.count } / lines.count
     print("\(documentCount) training documents, \(featureNames.count) features, ~\(averageBytes) bytes of JSON each")
 

@@ -18,17 +18,10 @@ public struct BSONBuilderError: Error, Sendable, CustomStringConvertible {
 
 /// A document key as a NUL-terminated C string with its length, converted once and reused for
 /// every row (the builder's hot path does no `String` → C conversion).
-public final class BSONKey: @unchecked Sendable {  // immutable after init; the buffer is never written again
+public final class BSONKey: @unchecked Sendable {  // owns the C string libbson's append API reads; immutable after init
     public let name: String
     let pointer: UnsafeMutablePointer<CChar>
     let length: Int32
-    /// The key as a JSON member prefix after a separator, `, "name" : ` (escaped as libbson
-    /// prints keys), for `RelaxedJSONWriter`'s building API: a member that follows another is
-    /// one copy of it, the first one a copy of all but the separator.
-    let jsonMember: UnsafeMutablePointer<UInt8>
-    let jsonMemberLength: Int
-    /// libbson refuses a key that holds a NUL byte; the JSON writer refuses it likewise.
-    let holdsNUL: Bool
 
     public init(_ name: String) {
         self.name = name
@@ -37,22 +30,9 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
         for (index, byte) in utf8.enumerated() { pointer[index] = CChar(bitPattern: byte) }
         pointer[utf8.count] = 0
         length = Int32(utf8.count)
-        holdsNUL = utf8.contains(0)
-        var output = RelaxedJSONWriter.Output(base: .allocate(capacity: utf8.count * 6 + 8), count: 0, capacity: utf8.count * 6 + 8)
-        output.append(", \"")
-        utf8.withUnsafeBufferPointer { text in
-            // A String's UTF-8 is valid, so this never fails.
-            if let base = text.baseAddress { _ = RelaxedJSONWriter.appendEscaped(base, text.count, into: &output) }
-        }
-        output.append("\" : ")
-        jsonMember = output.base
-        jsonMemberLength = output.count
     }
 
-    deinit {
-        pointer.deallocate()
-        jsonMember.deallocate()
-    }
+    deinit { pointer.deallocate() }
 
     private static let indexKeys: [BSONKey] = (0..<256).map { BSONKey(String($0)) }
 
@@ -60,30 +40,12 @@ public final class BSONKey: @unchecked Sendable {  // immutable after init; the 
     public static func index(_ index: Int) -> BSONKey {
         index >= 0 && index < indexKeys.count ? indexKeys[index] : BSONKey(String(index))
     }
-
-    private static let unretainedIndexKeys: [Unmanaged<BSONKey>] = indexKeys.map { .passUnretained($0) }
-
-    /// `index(_:)` without touching the shared key's reference count, which threads building
-    /// rows side by side would otherwise contend for. Keep the result alive (`withExtendedLifetime`)
-    /// while `unmanaged` is used: a large index's key is made for the call.
-    public static func unretainedIndex(_ index: Int) -> UnretainedKey {
-        if index >= 0 && index < unretainedIndexKeys.count { return UnretainedKey(unmanaged: unretainedIndexKeys[index], owner: nil) }
-        let key = BSONKey(String(index))
-        return UnretainedKey(unmanaged: .passUnretained(key), owner: key)
-    }
-
-    public struct UnretainedKey {
-        public let unmanaged: Unmanaged<BSONKey>
-        /// Holds a key made for the call; nil for the shared (immortal) ones.
-        let owner: BSONKey?
-    }
 }
 
 /// Builds one BSON document at a time through libbson's append API (`bson_append_*`), for writers
 /// that produce many documents of the same shape: reuse it with `reset()`, nest with
-/// `beginDocument`/`beginArray` … `end…()`, then read the bytes (`withRawBytes`) or the relaxed
-/// Extended JSON libbson prints for them (`withRelaxedExtendedJSON`, one staging line, printed by
-/// `RelaxedJSONWriter` byte-identical to libbson 1.23).
+/// `beginDocument`/`beginArray` … `end…()`, then read the bytes (`withRawBytes`) or the
+/// staging line (`appendJSONLine`).
 ///
 /// Integers go in as the narrowest BSON integer (int32 when the value fits, else int64), which is
 /// also what libbson's JSON parser reads a plain JSON integer back as: a document written as a
@@ -314,71 +276,37 @@ public final class BSONBuilder {
         return BSONDocument(owning: copy)
     }
 
-    /// Printer for `withRelaxedExtendedJSON`, made on first use.
-    private var jsonWriter: RelaxedJSONWriter?
+    /// Prints the document as a staging line (`JSONLineEncoder`), made on first use.
+    private var encoder: JSONLineEncoder?
 
-    /// The document as relaxed MongoDB Extended JSON on one line, without a newline, exactly as
-    /// libbson 1.23 prints it (`bson_as_relaxed_extended_json`, see `RelaxedJSONWriter`); valid
-    /// during `body`.
-    public func withRelaxedExtendedJSON<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
-        let writer = jsonWriter ?? RelaxedJSONWriter(capacity: 4096, libbsonOnly: RelaxedJSONWriter.libbsonRequested)
-        jsonWriter = writer
-        writer.removeAll()
-        try appendRelaxedJSON(to: writer)
-        return try body(writer.bytes)
-    }
-
-    /// Appends the document's relaxed Extended JSON (as libbson prints it) to `writer`.
-    public func appendRelaxedJSON(to writer: RelaxedJSONWriter) throws(BSONBuilderError) {
+    /// Appends the document's staging line (`JSONLineEncoder`), without a newline, to `output`.
+    public func appendJSONLine(to output: inout [UInt8]) throws(BSONBuilderError) {
         try requireComplete()
-        guard writer.append(document: root) else {
-            throw BSONBuilderError(key: "", message: "libbson could not print the document as JSON (invalid UTF-8 or corrupt BSON)")
-        }
+        let encoder = self.encoder ?? JSONLineEncoder()
+        self.encoder = encoder
+        try encoder.append(BorrowedBSON(root), to: &output)
     }
 
-    /// The document as relaxed Extended JSON text.
-    public func relaxedExtendedJSON() throws -> String {
-        try withRelaxedExtendedJSON { String(decoding: $0, as: UTF8.self) }
+    /// The document's staging line.
+    public func jsonLine() throws(BSONBuilderError) -> String {
+        var text: [UInt8] = []
+        try appendJSONLine(to: &text)
+        return String(decoding: text, as: UTF8.self)
     }
 }
 
-/// UTF-8 validation with an ASCII fast path (8 bytes at a time).
+/// UTF-8 validation by the standard library's decoder (RFC 3629: no overlong forms, no
+/// surrogates, nothing above U+10FFFF).
 public enum UTF8Validation {
     public static func isValid(_ input: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let base = input.baseAddress else { return true }
-        let count = input.count
-        var index = 0
-        let raw = UnsafeRawPointer(base)
-        while index < count {
-            while index + 8 <= count,
-                  raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
-                index += 8
+        var iterator = input.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid: continue
+            case .error: return false
+            case .emptyInput: return true
             }
-            while index < count, base[index] < 0x80 { index += 1 }
-            guard index < count else { return true }
-            let length = sequenceLength(input, at: index)
-            if length == 0 { return false }
-            index += length
-        }
-        return true
-    }
-
-    /// Length of the well-formed UTF-8 sequence starting at a non-ASCII byte, or 0.
-    @inline(__always)
-    static func sequenceLength(_ input: UnsafeBufferPointer<UInt8>, at index: Int) -> Int {
-        let count = input.count
-        @inline(__always) func continuation(_ offset: Int, _ low: UInt8 = 0x80, _ high: UInt8 = 0xBF) -> Bool {
-            index + offset < count && input[index + offset] >= low && input[index + offset] <= high
-        }
-        switch input[index] {
-        case 0xC2...0xDF: return continuation(1) ? 2 : 0
-        case 0xE0: return continuation(1, 0xA0) && continuation(2) ? 3 : 0
-        case 0xE1...0xEC, 0xEE...0xEF: return continuation(1) && continuation(2) ? 3 : 0
-        case 0xED: return continuation(1, 0x80, 0x9F) && continuation(2) ? 3 : 0
-        case 0xF0: return continuation(1, 0x90) && continuation(2) && continuation(3) ? 4 : 0
-        case 0xF1...0xF3: return continuation(1) && continuation(2) && continuation(3) ? 4 : 0
-        case 0xF4: return continuation(1, 0x80, 0x8F) && continuation(2) && continuation(3) ? 4 : 0
-        default: return 0
         }
     }
 }

@@ -1,110 +1,202 @@
 import CMongoC
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Prints BSON documents as JSON Lines: each document as libbson 1.23's relaxed Extended JSON
-/// (`bson_as_relaxed_extended_json`, byte for byte; printed by `RelaxedJSONWriter`, which hands
-/// the types staging never writes to libbson itself) followed by a newline, delivered to `sink`
-/// in the order the documents were added, always on the caller's thread.
-///
-/// With `workers` > 1 the documents are printed in batches on that many threads while the
-/// caller builds the next ones; with 1 (or less) each is printed at once on the caller's thread
-/// and the lines are delivered in chunks of about `batchBytes`. The output is the same byte for
-/// byte either way; everything is delivered by `finish()`. MUSICETL_JSON_PRINTER=libbson in the
-/// environment makes libbson print every document itself (same bytes, several times slower).
+/// The staging codec's writer: a BSON document as one line of MongoDB's relaxed Extended JSON,
+/// which libbson's JSON parser (`JSONLinesReader`) reads back to the same BSON, and `jq`, pandas
+/// or any JSON reader reads as plain JSON:
+/// - integers as plain numbers (read back as the narrowest integer type, as `BSONBuilder` writes
+///   them); doubles as Swift's `description`, the shortest text that reads back to the same bits
+///   (always with a `.` or an exponent, so it stays a double); NaN and the infinities as
+///   `{"$numberDouble":"NaN"}`, `"Infinity"`, `"-Infinity"`;
+/// - dates as `{"$date":"2008-11-26T01:48:00Z"}` (milliseconds when there are any), outside years
+///   1970–9999 as `{"$date":{"$numberLong":"<ms>"}}`;
+/// - strings with `"`, `\` and control bytes escaped, everything else as its UTF-8 (libbson's
+///   builders hold valid UTF-8: `BSONBuilder` repairs text, Swift strings are valid);
+/// - no spaces.
+/// Staged documents hold no other BSON types: a document with one is refused.
+public final class JSONLineEncoder {
+    private let reader = BSONFieldReader()
+
+    public init() {}
+
+    /// Appends `document`'s line (without a newline) to `output`.
+    public func append(_ document: BorrowedBSON, to output: inout [UInt8]) throws(BSONBuilderError) {
+        guard reader.start(document) else { throw Self.refusal("", "corrupt BSON") }
+        try appendMembers(array: false, to: &output)
+    }
+
+    private func appendMembers(array: Bool, to output: inout [UInt8]) throws(BSONBuilderError) {
+        output.append(array ? UInt8(ascii: "[") : UInt8(ascii: "{"))
+        var first = true
+        while reader.next() {
+            if !first { output.append(UInt8(ascii: ",")) }
+            first = false
+            if !array {
+                let key = reader.key, length = strlen(key)
+                key.withMemoryRebound(to: UInt8.self, capacity: length) {
+                    Self.appendString(UnsafeBufferPointer(start: $0, count: length), to: &output)
+                }
+                output.append(UInt8(ascii: ":"))
+            }
+            try appendValue(to: &output)
+        }
+        output.append(array ? UInt8(ascii: "]") : UInt8(ascii: "}"))
+    }
+
+    private func appendValue(to output: inout [UInt8]) throws(BSONBuilderError) {
+        switch reader.type {
+        case .double:
+            let value = reader.double
+            if value.isFinite {
+                output.append(contentsOf: value.description.utf8)
+            } else {
+                let name = value.isNaN ? "NaN" : value < 0 ? "-Infinity" : "Infinity"
+                output.append(contentsOf: "{\"$numberDouble\":\"\(name)\"}".utf8)
+            }
+        case .string:
+            Self.appendString(reader.utf8, to: &output)
+        case .document, .array:
+            let array = reader.type == .array
+            guard reader.enter() else { throw Self.refusal(reader.keyString, "corrupt BSON") }
+            try appendMembers(array: array, to: &output)
+            reader.leave()
+        case .bool:
+            output.append(contentsOf: (reader.bool ? "true" : "false").utf8)
+        case .null:
+            output.append(contentsOf: "null".utf8)
+        case .int32:
+            output.append(contentsOf: String(reader.int32).utf8)
+        case .int64:
+            output.append(contentsOf: String(reader.int64).utf8)
+        case .dateTime:
+            Self.appendDate(milliseconds: reader.dateTime, to: &output)
+        case .other:
+            throw Self.refusal(reader.keyString, "a BSON type staging does not hold (ObjectId, binary, decimal128, …)")
+        }
+    }
+
+    /// `text` as a JSON string: `"` and `\` escaped, bytes below 0x20 as `\n`, `\t`, … or `\u00XX`.
+    static func appendString(_ text: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        var plainStart = 0
+        for index in text.indices {
+            let byte = text[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: text[plainStart..<index]))
+            plainStart = index + 1
+            switch byte {
+            case UInt8(ascii: "\""): output.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): output.append(contentsOf: #"\\"#.utf8)
+            case UInt8(ascii: "\n"): output.append(contentsOf: #"\n"#.utf8)
+            case UInt8(ascii: "\r"): output.append(contentsOf: #"\r"#.utf8)
+            case UInt8(ascii: "\t"): output.append(contentsOf: #"\t"#.utf8)
+            default:
+                let low = byte & 0xF
+                output.append(contentsOf: #"\u00"#.utf8)
+                output.append(UInt8(ascii: "0") + byte >> 4)  // 0 or 1: control bytes are below 0x20
+                output.append(low < 10 ? UInt8(ascii: "0") + low : UInt8(ascii: "a") + low - 10)
+            }
+        }
+        output.append(contentsOf: UnsafeBufferPointer(rebasing: text[plainStart...]))
+        output.append(UInt8(ascii: "\""))
+    }
+
+    /// Relaxed Extended JSON's date: ISO 8601 in UTC for years 1970–9999, else the milliseconds.
+    static func appendDate(milliseconds: Int64, to output: inout [UInt8]) {
+        guard milliseconds >= 0, milliseconds < 253_402_300_800_000 else {
+            output.append(contentsOf: "{\"$date\":{\"$numberLong\":\"\(milliseconds)\"}}".utf8)
+            return
+        }
+        let days = milliseconds / 86_400_000, inDay = milliseconds % 86_400_000
+        // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar, 400-year eras).
+        let shifted = days + 719_468
+        let era = shifted / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                output.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+        output.append(contentsOf: #"{"$date":""#.utf8)
+        digits(year, 4)
+        output.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        output.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        output.append(UInt8(ascii: "T"))
+        digits(inDay / 3_600_000, 2)
+        output.append(UInt8(ascii: ":"))
+        digits(inDay / 60_000 % 60, 2)
+        output.append(UInt8(ascii: ":"))
+        digits(inDay / 1000 % 60, 2)
+        if inDay % 1000 != 0 {
+            output.append(UInt8(ascii: "."))
+            digits(inDay % 1000, 3)
+        }
+        output.append(contentsOf: #"Z"}"#.utf8)
+    }
+
+    static func refusal(_ key: String, _ what: String) -> BSONBuilderError {
+        BSONBuilderError(key: key, message: "the document holds \(what): it cannot be staged as a JSON line")
+    }
+}
+
+/// Prints BSON documents as JSON Lines (`JSONLineEncoder`, a newline after each), delivered to
+/// `sink` in the order the documents were added, in chunks of about `batchBytes`; everything is
+/// delivered by `finish()`.
 public final class JSONLinePrinter {
     /// Takes one or more complete lines (each ending in "\n").
     public typealias Sink = (UnsafeBufferPointer<UInt8>) throws -> Void
 
-    /// Documents printed together by one worker: their BSON bytes back to back, then the lines.
-    private final class Batch: @unchecked Sendable {  // one thread at a time (OrderedBatchQueue hands it over)
-        var documents: [UInt8] = []
-        var count = 0
-        /// The lines, once printed.
-        var lines: RelaxedJSONWriter?
-        var failure: BSONBuilderError?
-        let libbsonOnly: Bool
-
-        init(libbsonOnly: Bool) { self.libbsonOnly = libbsonOnly }
-
-        func print() {
-            let lines = RelaxedJSONWriter(capacity: documents.count * 2, libbsonOnly: libbsonOnly)
-            self.lines = lines
-            var index = 0
-            do {
-                try documents.withUnsafeBytes { bytes in
-                    try BSONSequenceReader().forEach(in: bytes) { document in
-                        index += 1
-                        guard lines.append(document: document.pointer) else { throw JSONLinePrinter.unprintable }
-                        lines.append(byte: UInt8(ascii: "\n"))
-                    }
-                }
-            } catch let error as BSONBuilderError {
-                failure = error
-            } catch {
-                failure = BSONBuilderError(key: "", message: "document \(index + 1) of a batch is corrupt BSON: \(error)")
-            }
-        }
-    }
-
-    private let workers: Int
     private let batchBytes: Int
     private let sink: Sink
-    /// MUSICETL_JSON_PRINTER=libbson at creation: libbson prints every document.
-    private let libbsonOnly = RelaxedJSONWriter.libbsonRequested
-    private lazy var current = Batch(libbsonOnly: libbsonOnly)
-    private let batches: OrderedBatchQueue<Batch>
-    /// The lines printed on the caller's thread (`workers` ≤ 1) not yet delivered.
-    private lazy var pending = RelaxedJSONWriter(libbsonOnly: libbsonOnly)
+    /// The lines printed and not yet delivered.
+    private var pending: [UInt8] = []
     public private(set) var count = 0
 
-    /// - Parameters:
-    ///   - workers: threads that print; ≤ 1 prints each document at once on the caller's thread.
-    ///   - batchBytes: BSON bytes per batch handed to a worker; with one thread, the text
-    ///     delivered to `sink` at a time.
-    public init(workers: Int, batchBytes: Int = 1 << 19, sink: @escaping Sink) {
-        self.workers = workers
+    /// - Parameter batchBytes: the text delivered to `sink` at a time.
+    public init(batchBytes: Int = 1 << 19, sink: @escaping Sink) {
         self.batchBytes = max(batchBytes, 1)
         self.sink = sink
-        batches = OrderedBatchQueue(workers: workers, label: "musicetl.json-lines") { $0.print() }
     }
 
-    /// Adds the builder's (complete) document.
+    /// Prints the builder's (complete) document.
     public func add(_ builder: BSONBuilder) throws {
         count += 1
-        guard workers > 1 else {
-            try builder.appendRelaxedJSON(to: pending)
-            pending.append(byte: UInt8(ascii: "\n"))
-            if pending.count >= batchBytes { try deliverPending() }
-            return
-        }
-        try builder.withRawBytes { current.documents.append(contentsOf: $0) }
-        current.count += 1
-        if current.documents.count >= batchBytes { try submit() }
+        try builder.appendJSONLine(to: &pending)
+        pending.append(UInt8(ascii: "\n"))
+        if pending.count >= batchBytes { try deliverPending() }
     }
 
-    /// Prints and delivers everything added so far.
+    /// Delivers everything added so far.
     public func finish() throws {
-        if pending.count > 0 { try deliverPending() }
-        if current.count > 0 { try submit() }
-        try batches.drain(deliver: deliver)
-    }
-
-    private func submit() throws {
-        let batch = current
-        current = Batch(libbsonOnly: libbsonOnly)
-        current.documents.reserveCapacity(batchBytes + batchBytes / 4)
-        try batches.submit(batch, deliver: deliver)
+        if !pending.isEmpty { try deliverPending() }
     }
 
     private func deliverPending() throws {
-        defer { pending.removeAll() }
-        try sink(pending.bytes)
+        defer { pending.removeAll(keepingCapacity: true) }
+        try pending.withUnsafeBufferPointer { try sink($0) }
     }
+}
 
-    private func deliver(_ batch: Batch) throws {
-        if let failure = batch.failure { throw failure }
-        if let lines = batch.lines { try sink(lines.bytes) }
+extension BSONDocument {
+    /// The document as a staging line (`JSONLineEncoder`), without a newline.
+    public func jsonLine() throws(BSONBuilderError) -> String {
+        var bytes: [UInt8] = []
+        try withExtendedLifetime(self) { () throws(BSONBuilderError) in
+            try JSONLineEncoder().append(BorrowedBSON(pointer), to: &bytes)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
-
-    static let unprintable = BSONBuilderError(
-        key: "", message: "libbson could not print the document as JSON (invalid UTF-8 or corrupt BSON)")
 }

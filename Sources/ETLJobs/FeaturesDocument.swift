@@ -70,9 +70,9 @@ enum FeaturesDocument {
         })
     }
 
-    /// One staging line: relaxed Extended JSON (libbson) and a newline.
+    /// One staging line (`JSONLineEncoder`) and a newline.
     static func line(_ document: Document) throws -> [UInt8] {
-        var bytes = Array(try BSONDocument(document).relaxedExtendedJSON.utf8)
+        var bytes = Array(try BSONDocument(document).jsonLine().utf8)
         bytes.append(UInt8(ascii: "\n"))
         return bytes
     }

@@ -95,7 +95,7 @@ struct FeaturesPlanner {
 /// Extractors for the workers: one per file in flight, reused across files (FFT plans, soxr
 /// streams and buffers are made once). `FeatureExtractor` is not thread-safe; the pool hands each
 /// to one task at a time.
-final class ExtractorPool: @unchecked Sendable {
+final class ExtractorPool: @unchecked Sendable {  // extractors own FFTW plans and soxr streams; `idle` is behind `lock`
     private let lock = NSLock()
     private var idle: [FeatureExtractor] = []
     private let parameters: FeatureParameters

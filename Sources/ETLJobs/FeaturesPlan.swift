@@ -234,8 +234,9 @@ final class PreviousFeatures {
                 unreadableLines += 1
                 continue
             }
-            // libbson writes keys as `"frames" : {`; inside a string a quote is always escaped.
-            let hasFrames = text.contains(", \"frames\" : {")
+            // Keys are written `,"frames":{` (staged by an earlier version: `, "frames" : {`);
+            // inside a string a quote is always escaped.
+            let hasFrames = text.contains(",\"frames\":{") || text.contains(", \"frames\" : {")
             documents[id] = PreviousDocument(
                 fileIndex: fileIndex, offset: offset, length: length, path: path, bytes: bytes, mtimeMillis: mtime,
                 paramsHash: hash, version: version, nFrames: Int(document["n_frames"]?.int64Value ?? -1),

@@ -75,9 +75,6 @@ public struct MetadataExtractor {
     static func defaultBatchBytes(workers: Int) -> Int {
         workers <= 1 ? 1 << 17 : 1 << 20
     }
-    /// Build every document with libbson and print it with libbson (the reference path; env
-    /// MUSICETL_JSON_PRINTER=libbson) instead of writing the JSON lines directly.
-    var libbsonDocuments = RelaxedJSONWriter.libbsonRequested
     public var logger: Logger
 
     public init(metadataDirectory: String, catalog: SchemaCatalog, stagingDirectory: String,
@@ -321,7 +318,6 @@ public struct MetadataExtractor {
         }
         var work = RowWork(rows: extraction.rows, fragmentLeaves: sources)
         work.printLines = !dryRun
-        work.libbsonOnly = libbsonDocuments
         table.rows = try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes ?? Self.defaultBatchBytes(workers: rowJobs))
         return table
     }
@@ -332,7 +328,6 @@ public struct MetadataExtractor {
         let plan = extraction.plan
         var work = RowWork(rows: extraction.rows, only: onlyTracks, lookups: extraction.rows.resolve(lookups))
         work.printLines = !dryRun
-        work.libbsonOnly = libbsonDocuments
         if let hierarchy, let genresLeaf = plan.leaves.firstIndex(where: { $0.name == "genres" && $0.path == "genres" }) {
             let topLeaf = plan.leaves.firstIndex { $0.derive == "genre-top" }
             let allLeaf = plan.leaves.firstIndex { $0.derive == "genre-ancestors" }

@@ -155,7 +155,7 @@ public struct NormalizeCommand: JobCommand {
             for (name, value) in zip(FeatureVector.names, scaler.apply(values, nonFinite: &nonFinite)) {
                 row.append(name, value.map(BSONValue.double) ?? .null)
             }
-            try writer?.write(Array((try BSONDocument(row).relaxedExtendedJSON + "\n").utf8))
+            try writer?.write(Array((try BSONDocument(row).jsonLine() + "\n").utf8))
             written += 1
         }
         for (key, id) in previousRows?.keys ?? [] where !(only?.contains(id.idText) ?? false) { try keep(key) }

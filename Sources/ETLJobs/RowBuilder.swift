@@ -16,18 +16,8 @@ enum Slot {
     /// A list of integers (a track's genres): `RowSlots.integers[range]`, so that a row's lists
     /// allocate nothing.
     case integers(Range<Int>)
-    /// A UTC date-time, milliseconds since the Unix epoch.
-    case dateTime(Int64)
-    /// A double or a duration in seconds.
-    case double(Double)
     /// The record's field at this index, appended as a BSON string (invalid UTF-8 repaired).
     case text(Int)
-    /// The record's field at this index, a `PlainLiteral` cell (a list): appended as it is walked,
-    /// as the literal parser would read it, without building the values.
-    case plainLiteral(Int)
-    /// A `PlainLiteral` cell already printed as JSON while it was checked: these bytes of the
-    /// row's printed literals (`coerce`'s `literals` writer); `repaired`: invalid UTF-8 replaced.
-    case printedLiteral(Range<Int>, repaired: Bool)
 
     var isAbsent: Bool {
         switch self {
@@ -64,8 +54,6 @@ struct RowSlots {
         case .int(let number): .int(number)
         case .value(let index): values[index]
         case .integers(let range): .list(integers[range].map { .int($0) })
-        case .dateTime(let milliseconds): .dateTime(millisecondsSinceEpoch: milliseconds)
-        case .double(let number): .double(number)
         default: nil
         }
     }
@@ -105,13 +93,11 @@ struct RowBuilder: Sendable {
         shape = Shape(plan)
     }
 
-    /// The document's layout in trivial values, so that building a row retains nothing (shared
-    /// reference counts are contended by the worker threads): keys are unmanaged references to
-    /// the plan's `BSONKey`s, which `plan` keeps alive as long as this value.
-    struct Shape: @unchecked Sendable {  // Unmanaged keys of the immutable plan held beside it
+    /// The document's layout: its steps (leaves and objects) in order, with their keys.
+    struct Shape: Sendable {
         enum Step { case leaf(Int), object(Int) }
         struct Object {
-            var key: Unmanaged<BSONKey>
+            var key: BSONKey
             var children: Range<Int>
             /// The child holding the id of the `x-lookup` entity that completes the object.
             var lookupIDLeaf: Int?
@@ -120,17 +106,17 @@ struct RowBuilder: Sendable {
         var objects: [Object] = []
         /// The plan's `ExtractPlan.Object` of each object, for messages.
         var objectNodes: [ExtractPlan.Object] = []
-        var leafKeys: [Unmanaged<BSONKey>]
-        var extras: [(column: Int, key: Unmanaged<BSONKey>)]
-        var extraKey: Unmanaged<BSONKey>
+        var leafKeys: [BSONKey]
+        var extras: [(column: Int, key: BSONKey)]
+        var extraKey: BSONKey
         /// Per leaf, the object it is a child of (-1: a top-level leaf).
         var objectOfLeaf: [Int]
 
         init(_ plan: ExtractPlan) {
-            leafKeys = plan.leaves.map { Unmanaged.passUnretained($0.key) }
+            leafKeys = plan.leaves.map(\.key)
             objectOfLeaf = Array(repeating: -1, count: plan.leaves.count)
-            extras = plan.extras.map { ($0.index, Unmanaged.passUnretained($0.key)) }
-            extraKey = Unmanaged.passUnretained(plan.extraKey)
+            extras = plan.extras.map { ($0.index, $0.key) }
+            extraKey = plan.extraKey
             for node in plan.nodes {
                 switch node {
                 case .leaf(let index):
@@ -138,7 +124,7 @@ struct RowBuilder: Sendable {
                 case .object(let object):
                     for child in object.children { objectOfLeaf[child] = objects.count }
                     steps.append(.object(objects.count))
-                    objects.append(Object(key: Unmanaged.passUnretained(object.key), children: object.children,
+                    objects.append(Object(key: object.key, children: object.children,
                                           lookupIDLeaf: object.lookup == nil ? nil
                                               : object.children.first { plan.leaves[$0].lookupField == "_id" }))
                     objectNodes.append(object)
@@ -149,28 +135,16 @@ struct RowBuilder: Sendable {
 
     /// The lookup tables that complete each object of `shape` (nil: none), found once per file
     /// instead of by entity name per row.
-    struct ResolvedLookups: @unchecked Sendable {  // `dense` and `rows` point into `indexes`, which it keeps
+    struct ResolvedLookups: Sendable {
         /// Per object of `shape`, its table's rows and the table's file (for warnings).
         var indexes: [LookupIndex?] = []
         var sources: [String] = []
         /// Per object, the table's fragment position of each plan leaf (-1: none), flat:
         /// object k's positions start at k × the number of leaves.
         var fields: [Int] = []
-        /// Per object, its index's dense ids and its store's rows (trivial values: reading them
-        /// retains nothing).
-        var dense: [UnsafeBufferPointer<Int32>] = []
-        var rows: [LookupStore.FrozenRows] = []
 
-        /// The row of `id` in object `object`'s table; nil: unknown id. The object must have one.
-        @inline(__always)
-        func row(_ object: Int, id: Int64) -> LookupRowView? {
-            let ids = dense[object]
-            if id >= 0 && id < Int64(ids.count) {  // the common case, no retain
-                let slot = ids[Int(id)]
-                return slot == 0 ? nil : rows[object].view(Int(slot) - 1)
-            }
-            return indexes[object]?[id]
-        }
+        /// The row of `id` in object `object`'s table; nil: unknown id.
+        func row(_ object: Int, id: Int64) -> LookupRowView? { indexes[object]?[id] }
     }
 
     func resolve(_ lookups: LookupTables?) -> ResolvedLookups {
@@ -180,8 +154,6 @@ struct RowBuilder: Sendable {
             let table = object.lookup.flatMap { lookups.tables[$0] }
             let index = table.map { LookupIndex($0.rows) }
             resolved.indexes.append(index)
-            resolved.dense.append(index.map { UnsafeBufferPointer($0.dense) } ?? UnsafeBufferPointer(start: nil, count: 0))
-            resolved.rows.append(index?.rows ?? LookupStore.FrozenRows())
             resolved.sources.append(table?.source ?? "")
             resolved.fields.append(contentsOf: plan.leaves.indices.map { table?.fieldIndex[$0] ?? -1 })
         }
@@ -231,21 +203,14 @@ struct RowBuilder: Sendable {
         return record.bytes.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[range]) }
     }
 
-    /// Checks the record's shape and coerces every bound column; returns the row's id. The
-    /// children of the objects in `skippingObjects` (bit k: object k) are not coerced (`.missing`):
-    /// `build` takes those objects from `ObjectReuse`. With `literals` (rows written as JSON), a
-    /// `PlainLiteral` cell is printed there as it is checked (`Slot.printedLiteral`), so that it is
-    /// walked once rather than checked by one walk and written by another; `literals` is emptied
-    /// first, and `build` must get its bytes.
-    func coerce(_ record: CSVRecord, into row: inout RowSlots, skippingObjects: UInt64 = 0,
-                literals: RelaxedJSONWriter? = nil) -> Result<Int64, Reject> {
+    /// Checks the record's shape and coerces every bound column; returns the row's id.
+    func coerce(_ record: CSVRecord, into row: inout RowSlots) -> Result<Int64, Reject> {
         if record.count != header.count {
             return .failure(Reject(reason: "\(record.count) fields where the header has \(header.count)", column: ""))
         }
         if let problem = record.problem {
             return .failure(Reject(reason: problem, column: header[record.problemColumn - 1]))
         }
-        literals?.removeAll()
         // The values apart while the slots are written through a pointer (one access each).
         var values: [FieldValue] = [], integers: [Int64] = [], repairs: [ValueRepair] = []
         swap(&values, &row.values)
@@ -270,22 +235,7 @@ struct RowBuilder: Sendable {
             let failure = row.slots.withUnsafeMutableBufferPointer { slotBuffer -> Reject? in
                 hot.withUnsafeBufferPointer { hotLeaves -> Reject? in
                     guard let hotBase = hotLeaves.baseAddress else { return nil }  // no leaves
-                    // A skipped object's children (a range of leaves) are passed over at once.
-                    var skipUntil = 0
                     for index in hotLeaves.indices {
-                        if index < skipUntil { continue }
-                        // The leaf's fields read where they are: copying the whole `HotLeaf` per cell
-                        // cost more than the rest of the loop (overlapping stores, then loads).
-                        if skippingObjects != 0 {
-                            let object = shape.objectOfLeaf[index]
-                            if object >= 0 && object < 64 && skippingObjects & (1 << UInt64(object)) != 0 {
-                                // Marked missing: an index into the last row's values would be stale.
-                                let children = shape.objects[object].children
-                                for child in children { slotBuffer[child] = .missing }
-                                skipUntil = children.upperBound
-                                continue
-                            }
-                        }
                         let leafInfo = hotBase + index
                         let column = leafInfo.pointee.column
                         guard column >= 0, let cellType = leafInfo.pointee.cellType else {
@@ -325,49 +275,7 @@ struct RowBuilder: Sendable {
                             slotBuffer[index] = .text(column)
                             continue
                         }
-                        if cellType == .pythonLiteral && !leafInfo.pointee.expectsObject {
-                            // A list passes every other check (no range applies to it).
-                            if let literals {
-                                let start = literals.count
-                                if let valid = Self.printPlainLiteral(cell, into: literals) {
-                                    slotBuffer[index] = .printedLiteral(start..<literals.count, repaired: !valid)
-                                    continue
-                                }
-                                literals.truncate(to: start)
-                            } else if PlainLiteral.matches(cell) {
-                                slotBuffer[index] = .plainLiteral(column)
-                                continue
-                            }
-                        }
-                        // Numbers and dates, most typed cells, straight into their slots when they pass
-                        // every check (no result or value made); otherwise the general path below
-                        // decides, with its messages.
-                        // (Only python-literal leaves expect a list or a dictionary, and a range
-                        // applies to numbers only: a date passes every check.)
-                        if cellType == .int, let number = try? CellParsers.integer(utf8: cell),
-                           !leafInfo.pointee.hasChecks || Self.inRange(Double(number), leafInfo) {
-                            slotBuffer[index] = .int(number)
-                            continue
-                        }
-                        if cellType == .double || cellType == .duration,
-                           let number = try? (cellType == .double ? CellParsers.double(utf8: cell) : CellParsers.durationSeconds(utf8: cell)),
-                           !leafInfo.pointee.hasChecks || Self.inRange(number, leafInfo) {
-                            slotBuffer[index] = .double(number)
-                            continue
-                        }
-                        if cellType == .dateTime, let milliseconds = try? CellParsers.dateTimeMilliseconds(utf8: cell) {
-                            slotBuffer[index] = .dateTime(milliseconds)
-                            continue
-                        }
                         let itemKey = leafInfo.pointee.hasItemKey ? plan.leaves[index].itemKey : nil
-                        if cellType == .intList && !leafInfo.pointee.expectsObject {
-                            // A list passes every other check; its integers go to the row's store.
-                            let start = integers.count
-                            if CellType.plainIntegers(cell, itemKey: itemKey, into: &integers) {
-                                slotBuffer[index] = .integers(start..<integers.count)
-                                continue
-                            }
-                        }
                         let problem: String
                         switch cellType.coerce(utf8: cell, itemKey: itemKey) {
                         case .failure(let failure):
@@ -413,14 +321,6 @@ struct RowBuilder: Sendable {
 
     private static let missingValueMarkers: [[UInt8]] = ["nan", "null", "n/a", "na", "none"].map { Array($0.utf8) }
 
-    /// Whether a number is within the leaf's range, as `check` requires.
-    @inline(__always)
-    private static func inRange(_ number: Double, _ leaf: UnsafePointer<HotLeaf>) -> Bool {
-        if let minimum = leaf.pointee.minimum, number < minimum { return false }
-        if let maximum = leaf.pointee.maximum, number > maximum { return false }
-        return true
-    }
-
     /// The column's name is only read for a message: passing the name retained it per checked cell
     /// (and an autoclosure reading it copied the whole builder), on counts both workers share.
     private static func check(_ value: FieldValue, against leaf: HotLeaf, column: Int, of header: [String]) -> String? {
@@ -445,73 +345,36 @@ struct RowBuilder: Sendable {
         }
         return nil
     }
+
     /// Appends a row's fields to `builder`, the document begun by the caller (schema properties in
     /// order, then the unknown columns; `lookups` complete objects that name an `x-lookup`
     /// entity); returns false when invalid UTF-8 had to be replaced. Unknown references add to
-    /// `warnings`. `BSONBuilder` throws where libbson refuses a field (a key with a NUL byte, the
-    /// size limit); the JSON writer records the same refusal in `refusal` instead.
-    /// With `leafSpans`, each top-level leaf's value is located in the writer's text as it is
-    /// written (`RowDocumentWriter.lastValueSpan`), for `fragments(_:id:spans:line:into:)`.
-    /// With `reuse` (JSON writers only), the objects it matched are copied from it, and the
-    /// others built and kept in it.
-    func build<Writer: RowDocumentWriter>(_ record: CSVRecord, slots: RowSlots, lookups: ResolvedLookups, trackID: Int64,
-                                          into builder: Writer, warnings: inout [String],
-                                          leafSpans: UnsafeMutableBufferPointer<Range<Int>>? = nil,
-                                          reuse: ObjectReuse? = nil,
-                                          literals: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0)) throws(BSONBuilderError) -> Bool {
+    /// `warnings`. Throws where libbson refuses a field (a key with a NUL byte, the size limit).
+    func build(_ record: CSVRecord, slots: RowSlots, lookups: ResolvedLookups, trackID: Int64,
+               into builder: BSONBuilder, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         var valid = true
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for step in shape.steps {
                 switch step {
                 case .leaf(let index):
                     if try !Self.append(slots[index], in: slots, key: shape.leafKeys[index], to: builder, buffer: buffer,
-                                        record: record, literals: literals) {
+                                        record: record) {
                         valid = false
                     }
-                    if let leafSpans, let span = builder.lastValueSpan { leafSpans[index] = span }
                     if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
                 case .object(let object):
-                    // Optional chaining, not `if let`: a bound copy of `reuse` was retained and
-                    // released per object.
-                    if reuse?.isHit(object) == true, let reused = reuse?.reused(object) {
-                        try borrowed(shape.objects[object].key) { (key) throws(BSONBuilderError) in
-                            try builder.append(key, printedValue: reused.json)
-                        }
-                        if !reused.valid { valid = false }
-                        if let id = reused.unknownID {
-                            warnings.append(unknownReference(object, id: id, trackID: trackID, lookups: lookups))
-                        }
-                        continue
-                    }
-                    let warned = warnings.count
-                    let objectValid = try appendObject(object, to: builder, slots: slots, buffer: buffer, record: record,
-                                                       literals: literals, lookups: lookups, trackID: trackID, warnings: &warnings)
-                    if !objectValid { valid = false }
-                    // Not kept when libbson would refuse the row (a key with a NUL byte): a copy
-                    // would not carry the refusal.
-                    // Nor when a child's value was nulled: a reuse would not report the repair again.
-                    if let reuse, let span = builder.lastValueSpan, let writer = builder as? RelaxedJSONWriter, writer.refusal == nil,
-                       !slots.repairs.contains(where: { shape.objectOfLeaf[$0.leaf] == object }) {
-                        var unknownID: Int64?
-                        if warnings.count > warned, let idLeaf = shape.objects[object].lookupIDLeaf,
-                           case .int(let id) = slots[idLeaf] {
-                            unknownID = id
-                        }
-                        reuse.store(object, record: record, json: UnsafeBufferPointer(rebasing: writer.bytes[span]),
-                                    valid: objectValid, unknownID: unknownID)
-                    }
+                    if try !appendObject(object, to: builder, slots: slots, buffer: buffer, record: record,
+                                         lookups: lookups, trackID: trackID, warnings: &warnings) { valid = false }
                 }
             }
             // The columns no property claims, as text in `extra` (empty cells left out; no
             // `extra` when all are empty, as with a trailing comma on every line).
             if shape.extras.contains(where: { !record.byteRange($0.column).isEmpty }) {
-                try borrowed(shape.extraKey) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+                try builder.beginDocument(shape.extraKey)
                 for extra in shape.extras {
                     let range = record.byteRange(extra.column)
                     if range.isEmpty { continue }
-                    try borrowed(extra.key) { (key) throws(BSONBuilderError) in
-                        if try !builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) { valid = false }
-                    }
+                    if try !builder.append(extra.key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[range])) { valid = false }
                 }
                 try builder.endDocument()
             }
@@ -531,163 +394,20 @@ struct RowBuilder: Sendable {
     }
 
     /// Appends one slot; returns false when invalid UTF-8 had to be replaced.
-    private static func append<Writer: RowDocumentWriter>(_ slot: Slot, in slots: RowSlots, key: Unmanaged<BSONKey>,
-                                                          to builder: Writer, buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord,
-                                                          literals: UnsafeBufferPointer<UInt8>) throws(BSONBuilderError) -> Bool {
-        try borrowed(key) { (key) throws(BSONBuilderError) -> Bool in
-            switch slot {
-            case .missing, .null: try builder.appendNull(key)
-            case .int(let number): try builder.append(key, .int(number))
-            case .dateTime(let milliseconds): try builder.append(key, dateTime: milliseconds)
-            case .double(let number): try builder.append(key, double: number)
-            case .value(let index): try builder.append(key, slots.values[index])
-            case .integers(let range):
-                try builder.beginArray(key)
-                for index in range {
-                    try withIndexKey(index - range.lowerBound) { (key) throws(BSONBuilderError) in
-                        try builder.append(key, int64: slots.integers[index])
-                    }
-                }
-                try builder.endArray()
-            case .text(let column):
-                return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
-            case .plainLiteral(let column):
-                return try appendPlainLiteral(UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]), key: key, to: builder)
-            case .printedLiteral(let range, let repaired):
-                try builder.append(key, printedValue: UnsafeBufferPointer(rebasing: literals[range]))
-                return !repaired
-            }
-            return true
+    private static func append(_ slot: Slot, in slots: RowSlots, key: BSONKey, to builder: BSONBuilder,
+                               buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord) throws(BSONBuilderError) -> Bool {
+        switch slot {
+        case .missing, .null: try builder.appendNull(key)
+        case .int(let number): try builder.append(key, .int(number))
+        case .value(let index): try builder.append(key, slots.values[index])
+        case .integers(let range):
+            try builder.beginArray(key)
+            for index in range { try builder.append(.index(index - range.lowerBound), int64: slots.integers[index]) }
+            try builder.endArray()
+        case .text(let column):
+            return try builder.append(key, repairingUTF8: UnsafeBufferPointer(rebasing: buffer[record.byteRange(column)]))
         }
-    }
-
-    /// A `PlainLiteral` cell, walked into `builder`: list elements keyed by position, dictionary
-    /// entries by their keys. Its strings and keys are decoded as the literal parser decodes them,
-    /// invalid UTF-8 replaced by U+FFFD; returns false when that happened.
-    private static func appendPlainLiteral<Writer: RowDocumentWriter>(_ cell: UnsafeBufferPointer<UInt8>, key: BSONKey,
-                                                                      to builder: Writer) throws(BSONBuilderError) -> Bool {
-        let valid = try walkPlainLiteral(cell, key: key, to: builder)
-        precondition(valid != nil, "a plain-literal slot holds a cell of another shape")
-        return valid ?? false
-    }
-
-    /// The cell printed as a JSON value into `literals` if it has the plain shape, the bytes libbson
-    /// prints for the value `appendPlainLiteral` builds: whether its text was valid UTF-8, or nil
-    /// (part of a value may have been written: the caller truncates). Printed in one pass by
-    /// `PlainLiteral.printJSON` (C), else from the walk's events: not through the building API
-    /// (a key found by its bytes for every dictionary entry, levels and separators kept per
-    /// value), which cost twice the walk. No key can be one libbson refuses: plain strings hold
-    /// no control byte, so no NUL.
-    static func printPlainLiteral(_ cell: UnsafeBufferPointer<UInt8>, into literals: RelaxedJSONWriter) -> Bool? {
-        if literals.appendJSONText(capacity: PlainLiteral.jsonCapacity(cell.count), { PlainLiteral.printJSON(cell, to: $0) }) {
-            return true
-        }
-        return printPlainLiteralByEvents(cell, into: literals)
-    }
-
-    /// `printPlainLiteral` from the walk's events: the cells the one-pass printer leaves (another
-    /// shape, or text to repair), and its reference in the tests.
-    static func printPlainLiteralByEvents(_ cell: UnsafeBufferPointer<UInt8>, into literals: RelaxedJSONWriter) -> Bool? {
-        var walker = PlainLiteral.Walker(cell)
-        var valid = true
-        // Whether the next key or value follows another at its level; a key's value never does.
-        var follows = false
-        while let event = walker.next() {
-            switch event {
-            case .beginList, .beginDictionary:
-                if follows { literals.appendJSONText(", ") }
-                if case .beginList = event { literals.appendJSONText("[ ") } else { literals.appendJSONText("{ ") }
-                follows = false
-            case .endList:
-                literals.appendJSONText(" ]")  // "[  ]" when empty, as libbson prints it
-                follows = true
-            case .endDictionary:
-                literals.appendJSONText(" }")
-                follows = true
-            case .key(let text):
-                if follows { literals.appendJSONText(", ") }
-                if !literals.appendString(repairingUTF8: text) { valid = false }
-                literals.appendJSONText(" : ")
-                follows = false
-            case .string(let text):
-                if follows { literals.appendJSONText(", ") }
-                if !literals.appendString(repairingUTF8: text) { valid = false }
-                follows = true
-            case .null:
-                if follows { literals.appendJSONText(", ") }
-                literals.appendJSONText("null")
-                follows = true
-            }
-        }
-        return walker.finished ? valid : nil
-    }
-
-    /// The walk of `appendPlainLiteral`; nil where the cell turns out not to have the plain shape.
-    private static func walkPlainLiteral<Writer: RowDocumentWriter>(_ cell: UnsafeBufferPointer<UInt8>, key: BSONKey,
-                                                                    to builder: Writer) throws(BSONBuilderError) -> Bool? {
-        var walker = PlainLiteral.Walker(cell)
-        var state = PlainLiteralWalk()
-        var valid = true
-        while let event = walker.next() {
-            switch event {
-            case .string(let text):
-                try state.withKey(key, builder) { (key) throws(BSONBuilderError) in
-                    if try !builder.append(key, repairingUTF8: text) { valid = false }
-                }
-            case .null:
-                try state.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
-            case .beginList:
-                try state.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.beginArray(key) }
-                state.open(list: true)
-            case .beginDictionary:
-                try state.withKey(key, builder) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
-                state.open(list: false)
-            case .endList:
-                state.depth -= 1
-                try builder.endArray()
-            case .endDictionary:
-                state.depth -= 1
-                try builder.endDocument()
-            case .key(let text):
-                if text.firstInvalidUTF8Offset != nil { valid = false }
-                state.pendingKey = text
-            }
-        }
-        return walker.finished ? valid : nil
-    }
-
-    /// Where a `PlainLiteral` walk is: per open container, whether it is a list and how many
-    /// elements it has so far (lists are keyed by position), and a dictionary's pending key.
-    private struct PlainLiteralWalk {
-        var isList: UInt64 = 0
-        var elements = (0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var depth = 0
-        var pendingKey = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
-
-        /// The key of the next value: `top` outside any container.
-        @inline(__always)
-        mutating func withKey<Writer: RowDocumentWriter>(_ top: BSONKey, _ builder: Writer,
-                                                         _ body: (BSONKey) throws(BSONBuilderError) -> Void) throws(BSONBuilderError) {
-            if depth == 0 { return try body(top) }
-            if isList & (1 << UInt64(depth - 1)) == 0 {
-                return try body(builder.key(utf8: pendingKey))
-            }
-            let level = depth - 1
-            let position = withUnsafeMutableBytes(of: &elements) { raw in
-                let counts = raw.bindMemory(to: Int.self)
-                defer { counts[level] += 1 }
-                return counts[level]
-            }
-            try withIndexKey(position, body)
-        }
-
-        @inline(__always)
-        mutating func open(list: Bool) {
-            isList = list ? isList | (1 << UInt64(depth)) : isList & ~(1 << UInt64(depth))
-            let level = depth
-            withUnsafeMutableBytes(of: &elements) { $0.bindMemory(to: Int.self)[level] = 0 }
-            depth += 1
-        }
+        return true
     }
 
     /// The warning for a track whose album or artist id is not in its table.
@@ -698,9 +418,8 @@ struct RowBuilder: Sendable {
             + " reference kept"
     }
 
-    private func appendObject<Writer: RowDocumentWriter>(_ objectIndex: Int, to builder: Writer, slots: RowSlots,
-                              buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, literals: UnsafeBufferPointer<UInt8>,
-                              lookups: ResolvedLookups,
+    private func appendObject(_ objectIndex: Int, to builder: BSONBuilder, slots: RowSlots,
+                              buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: ResolvedLookups,
                               trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         let object = shape.objects[objectIndex]
         var fragments: LookupRowView?
@@ -712,23 +431,19 @@ struct RowBuilder: Sendable {
             }
         }
         if fragments == nil && object.children.allSatisfy({ slots[$0].isAbsent }) {
-            try borrowed(object.key) { (key) throws(BSONBuilderError) in try builder.appendNull(key) }
+            try builder.appendNull(object.key)
             return true
         }
         var valid = true
-        try borrowed(object.key) { (key) throws(BSONBuilderError) in try builder.beginDocument(key) }
+        try builder.beginDocument(object.key)
         let fieldsBase = objectIndex * plan.leaves.count
         for index in object.children {
             if slots[index].isAbsent, let fragments {
                 let field = lookups.fields[fieldsBase + index]
-                if field >= 0, try borrowed(shape.leafKeys[index], { (key) throws(BSONBuilderError) -> Bool in
-                    try builder.append(key, field: field, of: fragments)
-                }) {
-                    continue
-                }
+                if field >= 0, try builder.append(shape.leafKeys[index], field: field, of: fragments) { continue }
             }
             if try !Self.append(slots[index], in: slots, key: shape.leafKeys[index], to: builder, buffer: buffer,
-                                record: record, literals: literals) { valid = false }
+                                record: record) { valid = false }
             if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
         }
         try builder.endDocument()
@@ -736,54 +451,18 @@ struct RowBuilder: Sendable {
     }
 
     /// The values of `leaves`, for the lookup tables, added to `store` as row `id`; returns its
-    /// index there. A track copies them into its embedded object. Built with libbson when
-    /// `builder` is given (a raw document, element k = `leaves[k]`; null when the row has no value)
-    /// and as JSON text when `text` is: each in the form the tracks will be built in.
-    /// `fragments(_:id:spans:line:into:)` copies the same JSON text out of the row's own line
-    /// instead, where it can.
-    func fragments(_ leaves: [Int], id: Int64, slots: RowSlots, record: CSVRecord, builder: BSONBuilder?,
-                   text: RelaxedJSONWriter?, into store: LookupStore,
-                   literals: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0)) throws(BSONBuilderError) -> Int {
-        builder?.reset()
+    /// index there. A track copies them into its embedded object. Built with `builder` as a raw
+    /// document, element k = `leaves[k]` (null when the row has no value).
+    func fragments(_ leaves: [Int], id: Int64, slots: RowSlots, record: CSVRecord, builder: BSONBuilder,
+                   into store: LookupStore) throws(BSONBuilderError) -> Int {
+        builder.reset()
         store.beginRow(id: id)
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for (position, leaf) in leaves.enumerated() {
-                let key = BSONKey.unretainedIndex(position)
-                try withExtendedLifetime(key) { () throws(BSONBuilderError) in
-                    if let builder {
-                        _ = try Self.append(slots[leaf], in: slots, key: key.unmanaged, to: builder, buffer: buffer,
-                                            record: record, literals: literals)
-                    }
-                    guard let text else { return }
-                    let value = text.captureValue { text in
-                        do {
-                            _ = try Self.append(slots[leaf], in: slots, key: key.unmanaged, to: text, buffer: buffer,
-                                                record: record, literals: literals)
-                        } catch {
-                            preconditionFailure("the JSON writer throws nothing: \(error)")
-                        }
-                    }
-                    store.appendField(json: value)
-                }
+                _ = try Self.append(slots[leaf], in: slots, key: .index(position), to: builder, buffer: buffer, record: record)
             }
         }
-        let document = try builder?.rawBytes() ?? []
+        let document = try builder.rawBytes()
         return document.withUnsafeBufferPointer { store.endRow(bson: $0) }
-    }
-
-    /// The JSON form of `fragments(_:id:slots:record:builder:text:into:literals:)`, copied from the
-    /// row's line, where `build` located each leaf's value (`spans`): the line already holds every
-    /// value as the tracks embed it, and writing each a second time (escaping a whole artist bio
-    /// again) was a tenth of the album and artist files' time. Nil (nothing added) when a leaf
-    /// has no span.
-    func fragments(_ leaves: [Int], id: Int64, spans: UnsafeMutableBufferPointer<Range<Int>>, line: UnsafeBufferPointer<UInt8>,
-                   into store: LookupStore) -> Int? {
-        for leaf in leaves {
-            let span = spans[leaf]
-            guard span.lowerBound >= 0, span.upperBound <= line.count else { return nil }
-        }
-        store.beginRow(id: id)
-        for leaf in leaves { store.appendField(json: UnsafeBufferPointer(rebasing: line[spans[leaf]])) }
-        return store.endRow()
     }
 }

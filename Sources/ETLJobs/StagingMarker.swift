@@ -151,10 +151,12 @@ enum StagedLines {
         }
     }
 
-    /// The `_id` a staged line starts with (`{ "_id" : 42, …`).
+    /// The `_id` a staged line starts with (`{"_id":42,…`; `{ "_id" : 42, …` as earlier versions
+    /// staged it).
     static func stagedID(_ line: UnsafeBufferPointer<UInt8>, path: String, line number: Int) throws -> Int64 {
-        let prefix = Array(#"{ "_id" : "#.utf8)
-        guard line.count > prefix.count, line.prefix(prefix.count).elementsEqual(prefix) else {
+        guard let prefix = [Array(#"{"_id":"#.utf8), Array(#"{ "_id" : "#.utf8)].first(where: {
+            line.count > $0.count && line.prefix($0.count).elementsEqual($0)
+        }) else {
             throw JobError(.dataError, "\(path):\(number): a staged line that does not start with its _id")
         }
         let digits = line[prefix.count...].prefix { $0 == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }

@@ -47,9 +47,8 @@ final class TableExtraction {
     private var quarantine: QuarantineFile?
     private var repairsFile: CSVWriter?
     private let quarantineDirectory: String?
-    /// Updated per row while admitting, on one thread: no dynamic exclusivity checks.
-    @exclusivity(unchecked) var counts = TableCounts()
-    @exclusivity(unchecked) private var firstLineOfID = FirstLines()
+    var counts = TableCounts()
+    private var firstLineOfID = FirstLines()
     private var loggedRejects = 0
     /// Builds each row's document on this thread (`run`, `write`).
     private let builder: BSONBuilder
@@ -198,7 +197,10 @@ final class TableExtraction {
     /// warnings, and the lines of the rows it keeps to `output`.
     private func admit(_ batch: RowBatch, fragments: LookupStore) throws {
         if let failure = batch.failure { throw failure }
-        let lines = batch.lines?.bytes ?? UnsafeBufferPointer(start: nil, count: 0)
+        try batch.lines.withUnsafeBufferPointer { lines in try admit(batch, lines: lines, fragments: fragments) }
+    }
+
+    private func admit(_ batch: RowBatch, lines: UnsafeBufferPointer<UInt8>, fragments: LookupStore) throws {
         var unwritten = 0  // lines before this offset are in `output`
         // By index: a record is copied out of the batch only to be quarantined (a copy retains
         // its arrays, whose counts a worker thread touched last).
@@ -316,7 +318,7 @@ final class TableExtraction {
     /// `write` prints on this thread).
     func stage(to output: AtomicFileWriter) {
         self.output = output
-        printer = JSONLinePrinter(workers: 1) { lines in try output.write(lines) }
+        printer = JSONLinePrinter { lines in try output.write(lines) }
     }
 
     /// Finishes the file: prints what is still pending, commits the quarantine file and checks

@@ -7,7 +7,7 @@ import Tabular
 ///
 /// Formatting is most of an export's CPU time, so batches are formatted on worker threads while
 /// the caller reads the cursor and writes the lines in order.
-final class CSVBatch: @unchecked Sendable {  // one thread at a time (OrderedBatchQueue hands it over)
+final class CSVBatch: @unchecked Sendable {  // owns libbson iterators and bson_t storage; OrderedBatchQueue hands it to one thread at a time
     private let formatter: RowFormatter
     private let sequence = BSONSequenceReader()
     private let partitionIndex: Int?

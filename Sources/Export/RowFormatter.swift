@@ -192,8 +192,8 @@ final class RowFormatter {
             let value = reader.double
             if !value.isFinite {
                 nonFiniteCounts[column] += 1  // an empty cell: missing
-            } else if !ShortestDouble.append(value, to: &cells.bytes) {
-                value.write(to: &cells)
+            } else {
+                value.write(to: &cells)  // `description`: the shortest text that reads back as the same bits
             }
         case .int32: Self.appendDecimal(Int64(reader.int32), to: &cells.bytes)
         case .int64: Self.appendDecimal(reader.int64, to: &cells.bytes)

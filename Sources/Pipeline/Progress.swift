@@ -7,7 +7,7 @@ import Logging
 /// redrawn at most ten times a second, and log lines written meanwhile appear above it.
 ///
 ///     etl-load [██████████░░░░░░░░░░]  52%  52,000/100,000 documents  8,512/s  ETA 0:06
-public final class ProgressBar: @unchecked Sendable {
+public final class ProgressBar: @unchecked Sendable {  // its state is behind `lock` (NSLock; Mutex needs macOS 15)
     public let label: String
     public let unit: String
     /// Whether anything is drawn at all.
@@ -143,7 +143,7 @@ public final class ProgressBar: @unchecked Sendable {
 /// The one bar line at the bottom of the terminal, shared by `ProgressBar` and the log handler, so a
 /// log line clears the bar, prints, and puts the bar back under it.
 enum TerminalLine {
-    private final class State: @unchecked Sendable {
+    private final class State: @unchecked Sendable {  // `bar` is behind `lock` (NSLock; Mutex needs macOS 15)
         let lock = NSLock()
         var bar: String?
     }

@@ -2,8 +2,8 @@ import DocumentStore
 import Foundation
 import Tabular
 
-/// Writes a staging file: JSON Lines, one document a line, in relaxed Extended JSON produced by
-/// libbson; atomic (the old file stays until `commit()`).
+/// Writes a staging file: JSON Lines, one document a line (`JSONLineEncoder`); atomic (the old
+/// file stays until `commit()`).
 public final class StagingWriter {
     private let output: AtomicFileWriter
     public private(set) var count = 0
@@ -17,8 +17,8 @@ public final class StagingWriter {
         try write(BSONDocument(document))
     }
 
-    public func write(_ document: BSONDocument) throws(FileWriteError) {
-        try output.write(document.relaxedExtendedJSON)
+    public func write(_ document: BSONDocument) throws {
+        try output.write(document.jsonLine())
         try output.write(CollectionOfOne(UInt8(ascii: "\n")))
         count += 1
     }

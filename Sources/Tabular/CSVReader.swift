@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CTextKernels
 
 /// A CSV syntax error that stops reading a file: there is no safe way to find the next record.
 public struct CSVError: Error, Sendable, CustomStringConvertible {
@@ -111,22 +110,18 @@ public final class CSVReader {
     private let ownsDescriptor: Bool
     private let buffer: UnsafeMutablePointer<UInt8>
     private let capacity: Int
-    /// Field ends found by `musicetl_csv_scan_fields`, before they join the record.
-    private let scannedEnds = UnsafeMutablePointer<Int>.allocate(capacity: scannedEndsCapacity)
-    private static let scannedEndsCapacity = 256
-    // The reader's cursor. Only this object's own methods touch it, never two at once, so the
-    // per-access exclusivity checks (≈ 3 % of the extract's CPU) are switched off for it.
-    @exclusivity(unchecked) private var position = 0
-    @exclusivity(unchecked) private var limit = 0
-    @exclusivity(unchecked) private var endOfInput = false
-    @exclusivity(unchecked) private var atStart = true
-    @exclusivity(unchecked) private var line = 1
-    @exclusivity(unchecked) private var recordNumber = 0
-    @exclusivity(unchecked) public private(set) var blankLinesSkipped = 0
+    // The reader's cursor.
+    private var position = 0
+    private var limit = 0
+    private var endOfInput = false
+    private var atStart = true
+    private var line = 1
+    private var recordNumber = 0
+    public private(set) var blankLinesSkipped = 0
     /// Bytes consumed so far (for progress).
-    @exclusivity(unchecked) public private(set) var bytesRead = 0
+    public private(set) var bytesRead = 0
     /// Some block read so far held a NUL byte.
-    @exclusivity(unchecked) private var sawNUL = false
+    private var sawNUL = false
     /// The file's delimiter (`,` or `;`), found when the first record is read.
     public private(set) var delimiter = UInt8(ascii: ",")
 
@@ -173,7 +168,6 @@ public final class CSVReader {
     }
 
     deinit {
-        scannedEnds.deallocate()
         buffer.deallocate()
         if ownsDescriptor { close(descriptor) }
     }
@@ -245,17 +239,6 @@ public final class CSVReader {
                     return true
                 }
             }
-            // Plain unquoted fields up to a line end, a quote or the end of the buffer: their ends
-            // found 16 bytes at a time (CTextKernels). The field where the scan stopped is read below.
-            var scanned = 0
-            let fieldStart = musicetl_csv_scan_fields(buffer + position, limit - position, scannedEnds,
-                                                      Self.scannedEndsCapacity,
-                                                      record.bytes.count + (position - runStart), &scanned)
-            if scanned > 0 {
-                record.fieldEnds.append(contentsOf: UnsafeBufferPointer(start: scannedEnds, count: scanned))
-                position += fieldStart
-                continue
-            }
             while true {  // an unquoted field
                 let end = scanUnquoted(from: position, record: &record)
                 if end < limit {
@@ -286,9 +269,8 @@ public final class CSVReader {
     /// offset of the comma, CR or LF that ends it, or `limit`. Flags a quote inside it.
     @inline(__always)
     private func scanUnquoted(from start: Int, record: inout CSVRecord) -> Int {
-        // Locals: class properties in a hot loop cost a dynamic exclusivity check per access.
         let buffer = self.buffer, limit = self.limit
-        var index = Self.skipPlainWords(buffer, from: start, limit: limit)
+        var index = start
         var quoteAt = -1
         while index < limit {
             let byte = buffer[index]
@@ -336,10 +318,18 @@ public final class CSVReader {
             }
             let buffer = self.buffer, limit = self.limit
             let start = position
-            // Quoted fields are the long ones (HTML bios): find the next quote and count the
-            // physical lines before it (a CRLF is one line end) in one pass (CTextKernels).
+            // Up to the next quote, counting the physical lines before it (a CRLF is one line
+            // end; a CR at the end of the buffer counts, and an LF after it is taken back below).
             var lineEndsBefore = 0
-            let index = start + musicetl_csv_find_quote(buffer + start, limit - start, &lineEndsBefore)
+            var index = start
+            while index < limit {
+                let byte = buffer[index]
+                if byte == Self.quote { break }
+                if byte == Self.lf || (byte == Self.cr && (index + 1 == limit || buffer[index + 1] != Self.lf)) {
+                    lineEndsBefore += 1
+                }
+                index += 1
+            }
             let span = UnsafeBufferPointer(start: buffer + start, count: index - start)
             line += lineEndsBefore
             if crEndedBuffer && span.first == Self.lf { line -= 1 }
@@ -366,24 +356,6 @@ public final class CSVReader {
             }
             return try readUnquotedRest(into: &record)
         }
-    }
-
-    /// The start of the first 8-byte word at or after `start` that holds a byte below 0x2D
-    /// (comma, quote, CR and LF are all below it), or of the tail shorter than a word; the byte
-    /// loop takes it from there. Text fields are mostly letters, which this skips a word at a time.
-    @inline(__always)
-    static func skipPlainWords(_ buffer: UnsafeMutablePointer<UInt8>, from start: Int, limit: Int) -> Int {
-        var index = start
-        let raw = UnsafeRawPointer(buffer)
-        while index + 8 <= limit {
-            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            // Nonzero exactly when some byte is below 0x2D (a borrow may also mark its neighbour:
-            // harmless, the byte loop decides); bytes from 0x80 up never mark.
-            let below = (word &- 0x2D2D_2D2D_2D2D_2D2D) & ~word & 0x8080_8080_8080_8080
-            if below != 0 { break }
-            index += 8
-        }
-        return index
     }
 
     private func consumeLineEnd(_ byte: UInt8) {

@@ -147,7 +147,6 @@ public enum CellParsers {
                                  "expected a number like 3.14, -2 or 1.5e-3, got \(quoted(cell))")
         }
         let tokenBytes = UnsafeBufferPointer(rebasing: scanner.bytes[start..<scanner.position])
-        if let exact = exactDouble(tokenBytes) { return exact }
         let token = String(decoding: tokenBytes, as: UTF8.self)
         guard let value = Double(token) else {
             throw CellParseError(.invalidDouble,
@@ -158,60 +157,6 @@ public enum CellParsers {
                                  "number \(quoted(cell)) is too large for a 64-bit floating-point value")
         }
         return value
-    }
-
-    /// Powers of ten that a `Double` holds exactly.
-    private static let exactPowersOfTen: [Double] = (0...22).map { exponent in
-        (0..<exponent).reduce(1.0) { value, _ in value * 10 }
-    }
-
-    /// A decimal number (already checked: sign, digits, point, exponent) whose digits fit 2^53
-    /// and whose power of ten is exact, as one correctly rounded multiplication or division of two
-    /// exact doubles: the value `strtod` gives, bit for bit (Clinger's fast path), without making
-    /// a String or running strtod, whose long-digit path (multi-precision) was 1 % of a profile.
-    /// nil for anything else, which then goes to strtod.
-    static func exactDouble(_ token: UnsafeBufferPointer<UInt8>) -> Double? {
-        var index = 0
-        var negative = false
-        if index < token.count, token[index] == minusSign || token[index] == plusSign {
-            negative = token[index] == minusSign
-            index += 1
-        }
-        var mantissa: UInt64 = 0
-        var scale = 0  // the power of ten the digits are multiplied by
-        var afterPoint = false
-        while index < token.count {
-            let byte = token[index]
-            if byte == UInt8(ascii: ".") {
-                afterPoint = true
-            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
-                guard mantissa < (1 << 53) / 10 + 1 else { return nil }  // no overflow below
-                mantissa = mantissa * 10 + UInt64(byte - UInt8(ascii: "0"))
-                if afterPoint { scale -= 1 }
-            } else {
-                break  // 'e' or 'E'
-            }
-            index += 1
-        }
-        if index < token.count {
-            index += 1
-            var exponentNegative = false
-            if index < token.count, token[index] == minusSign || token[index] == plusSign {
-                exponentNegative = token[index] == minusSign
-                index += 1
-            }
-            var exponent = 0
-            while index < token.count {
-                guard exponent < 1000 else { return nil }
-                exponent = exponent * 10 + Int(token[index] - UInt8(ascii: "0"))
-                index += 1
-            }
-            scale += exponentNegative ? -exponent : exponent
-        }
-        guard mantissa <= 1 << 53, scale >= -22, scale <= 22 else { return nil }
-        let digits = Double(mantissa)
-        let value = scale >= 0 ? digits * exactPowersOfTen[scale] : digits / exactPowersOfTen[-scale]
-        return negative ? -value : value
     }
 
     private static func isNonFiniteName(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
@@ -259,56 +204,6 @@ public enum CellParsers {
     }
 
     public static func dateTimeMilliseconds(
-        utf8 cell: UnsafeBufferPointer<UInt8>
-    ) throws(CellParseError) -> Int64 {
-        if let milliseconds = commonDateTimeMilliseconds(cell) { return milliseconds }
-        return try anyDateTimeMilliseconds(utf8: cell)
-    }
-
-    /// The two fixed-width layouts that fill FMA's date columns, read without the general parser:
-    /// `YYYY-MM-DD HH:mm:ss` (or with `T`) and `MM/DD/YYYY hh:mm:ss AM`, exactly so and naming a
-    /// possible instant. nil for anything else, which the general parser reads or explains; where
-    /// this answers, it answers as the general parser does (`DateTimeFastPathTests` checks the two).
-    static func commonDateTimeMilliseconds(_ cell: UnsafeBufferPointer<UInt8>) -> Int64? {
-        guard let base = cell.baseAddress else { return nil }
-        @inline(__always) func digits(_ offset: Int, _ count: Int) -> Int? {
-            var value = 0
-            for index in offset..<(offset + count) {
-                let digit = Int(base[index]) &- 0x30
-                guard digit >= 0 && digit <= 9 else { return nil }
-                value = value * 10 + digit
-            }
-            return value
-        }
-        let year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
-        switch cell.count {
-        case 19:  // YYYY-MM-DD HH:mm:ss
-            guard base[4] == minusSign, base[7] == minusSign, base[13] == colon, base[16] == colon,
-                  base[10] == space || base[10] == 0x54 || base[10] == 0x74,
-                  let y = digits(0, 4), let mo = digits(5, 2), let d = digits(8, 2),
-                  let h = digits(11, 2), let mi = digits(14, 2), let se = digits(17, 2), h <= 23
-            else { return nil }
-            (year, month, day, hour, minute, second) = (y, mo, d, h, mi, se)
-        case 22:  // MM/DD/YYYY hh:mm:ss AM
-            let marker = base[20] | 0x20
-            guard base[2] == slash, base[5] == slash, base[10] == space, base[13] == colon, base[16] == colon,
-                  base[19] == space, marker == 0x61 || marker == 0x70, base[21] | 0x20 == 0x6D,
-                  let mo = digits(0, 2), let d = digits(3, 2), let y = digits(6, 4),
-                  let h = digits(11, 2), let mi = digits(14, 2), let se = digits(17, 2), (1...12).contains(h)
-            else { return nil }
-            (year, month, day, minute, second) = (y, mo, d, mi, se)
-            hour = h % 12 + (marker == 0x70 ? 12 : 0)  // 12 AM is midnight, 12 PM is noon
-        default:
-            return nil
-        }
-        guard (1...12).contains(month), day >= 1, day <= DateTimeFields.daysIn(month: month, year: year),
-              minute <= 59, second <= 59 else { return nil }
-        let days = Int64(DateTimeFields.daysSinceEpoch(year: year, month: month, day: day))
-        return (days * 86_400 + Int64(hour * 3600 + minute * 60 + second)) * 1000
-    }
-
-    /// The general parser: every layout `dateTimeMilliseconds` accepts, and its reasons.
-    static func anyDateTimeMilliseconds(
         utf8 cell: UnsafeBufferPointer<UInt8>
     ) throws(CellParseError) -> Int64 {
         var scanner = CellScanner(cell)

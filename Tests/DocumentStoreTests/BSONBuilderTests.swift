@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DocumentStore
+import TestSupport
 
 @Suite struct BSONBuilderTests {
     func bytes(_ document: Document) throws -> [UInt8] {
@@ -66,9 +67,9 @@ import Testing
         #expect(decoded.fields.suffix(4).allSatisfy { if case .int64 = $0.value { true } else { false } })
     }
 
-    /// The staging line is libbson's own relaxed Extended JSON, and libbson reads it back to the
-    /// same bytes (the narrowest-integer rule is what its parser picks), doubles bit-exact.
-    @Test func relaxedJSONIsLibbsonsAndRoundTripsToTheSameBytes() throws {
+    /// The staging line, each type as `JSONLineEncoder` writes it, and libbson reads it back to
+    /// the same bytes (the narrowest-integer rule is what its parser picks), doubles bit-exact.
+    @Test func jsonLineRoundTripsToTheSameBytes() throws {
         let builder = try BSONBuilder()
         try builder.append(BSONKey("_id"), int64: 2)
         try builder.append(BSONKey("x"), double: 0.1)
@@ -76,18 +77,50 @@ import Testing
         try builder.append(BSONKey("whole"), double: 168)
         try builder.append(BSONKey("tiny"), double: 1e-5)
         try builder.append(BSONKey("inf"), double: -.infinity)
+        try builder.append(BSONKey("nan"), double: .nan)
+        try builder.append(BSONKey("negativeZero"), double: -0.0)
+        try builder.append(BSONKey("big"), double: 1e300)
         try builder.append(BSONKey("when"), dateTime: 951_782_400_123)
+        try builder.append(BSONKey("midnight"), dateTime: 0)
+        try builder.append(BSONKey("before1970"), dateTime: -1_000)
+        try builder.append(BSONKey("text"), string: "a\"b\\c\n\u{1}é\u{0}")
+        try builder.append(BSONKey("flag"), bool: true)
+        try builder.appendNull(BSONKey("none"))
+        try builder.beginDocument(BSONKey("k\"ey"))
+        try builder.append(BSONKey("small"), int64: -3)
+        try builder.endDocument()
         try builder.beginArray(BSONKey("ids"))
         try builder.append(.index(0), int64: 5_000_000_000)
         try builder.endArray()
-        let json = try builder.relaxedExtendedJSON()
-        #expect(json == (try builder.document().relaxedExtendedJSON))
+        let json = try builder.jsonLine()
+        #expect(json == (try builder.document().jsonLine()))
         #expect(!json.contains("\n"))
-        #expect(json.contains(#""whole" : 168.0"#))
-        #expect(json.contains(#""when" : { "$date" : "2000-02-29T00:00:00.123Z" }"#))
+        #expect(json.hasPrefix(#"{"_id":2,"x":0.1,"lat":40.0583238,"whole":168.0,"tiny":1e-05,"#), "\(json)")
+        #expect(json.contains(#""inf":{"$numberDouble":"-Infinity"},"nan":{"$numberDouble":"NaN"},"negativeZero":-0.0,"big":1e+300"#))
+        #expect(json.contains(#""when":{"$date":"2000-02-29T00:00:00.123Z"},"midnight":{"$date":"1970-01-01T00:00:00Z"},"#))
+        #expect(json.contains(#""before1970":{"$date":{"$numberLong":"-1000"}}"#))
+        #expect(json.contains(#""text":"a\"b\\c\n\u0001é\u0000","flag":true,"none":null,"k\"ey":{"small":-3}"#), "\(json)")
+        #expect(json.hasSuffix(#""ids":[5000000000]}"#))
         let reparsed = try BSONDocument(json: json)
         #expect(reparsed.withRawBytes { Array($0) } == (try builder.rawBytes()))
         #expect(reparsed["lat"] == .double(40.0583238) && reparsed["x"] == .double(0.1) && reparsed["tiny"] == .double(1e-5))
+        // Any JSON reader reads it (the dates and non-finite numbers as Extended JSON objects).
+        #expect(try JSONSerialization.jsonObject(with: Data(json.utf8)) is [String: Any])
+    }
+
+    /// Dates across the ISO range (leap days, centuries, the millisecond part) and outside it
+    /// read back through libbson's parser as the same instant.
+    @Test func jsonLineDatesReadBackAsTheSameInstant() throws {
+        var random = SplitMix64(seed: 1970)
+        let builder = try BSONBuilder()
+        var samples: [Int64] = [0, 1, 951_782_400_000, 4_107_542_399_999, 253_402_300_799_999, 253_402_300_800_000, -1, -62_135_596_800_000]
+        for _ in 0..<2000 { samples.append(Int64(random.next() % 253_402_300_800_000)) }
+        for milliseconds in samples {
+            builder.reset()
+            try builder.append(BSONKey("t"), dateTime: milliseconds)
+            let json = try builder.jsonLine()
+            #expect(try BSONDocument(json: json)["t"] == .dateTime(milliseconds), "\(json)")
+        }
     }
 
     @Test func resetReusesTheBuilderEvenAfterAnError() throws {
@@ -115,7 +148,7 @@ import Testing
         try builder.beginArray(BSONKey("list"))
         let mismatched = #expect(throws: BSONBuilderError.self) { try builder.endDocument() }
         #expect(mismatched?.message.contains("open array") == true)
-        #expect(throws: BSONBuilderError.self) { try builder.relaxedExtendedJSON() }
+        #expect(throws: BSONBuilderError.self) { try builder.jsonLine() }
         try builder.endArray()
         #expect(try builder.rawBytes() == bytes(["list": .array([])]), "the refused field left nothing behind")
     }
@@ -147,15 +180,15 @@ import Testing
             #expect(valid == (String(validating: bytes, as: UTF8.self) != nil), "\(bytes)")
             #expect(try builder.document()["t"] == .string(swift), "\(bytes)")
             #expect(withBytes(bytes) { UTF8Validation.isValid($0) } == valid)
-            #expect(try builder.relaxedExtendedJSON().isEmpty == false, "libbson prints the repaired text")
+            #expect(try builder.jsonLine().isEmpty == false, "the repaired text prints")
         }
     }
 
-    /// Lines come out in order and identical whether printed inline or by worker threads.
-    @Test func linePrinterKeepsOrderWithAnyNumberOfWorkers() throws {
-        func printed(workers: Int) throws -> [UInt8] {
+    /// Lines come out in order, one per document, across the chunks delivered to the sink.
+    @Test func linePrinterKeepsOrderAcrossChunks() throws {
+        func printed() throws -> [UInt8] {
             var output: [UInt8] = []
-            let printer = JSONLinePrinter(workers: workers, batchBytes: 200) { output.append(contentsOf: $0) }
+            let printer = JSONLinePrinter(batchBytes: 200) { output.append(contentsOf: $0) }
             let builder = try BSONBuilder()
             for id in 0..<500 {
                 builder.reset()
@@ -168,8 +201,7 @@ import Testing
             #expect(printer.count == 500)
             return output
         }
-        let inline = try printed(workers: 1)
-        #expect(try printed(workers: 3) == inline)
+        let inline = try printed()
         let lines = String(decoding: inline, as: UTF8.self).split(separator: "\n")
         #expect(lines.count == 500 && inline.last == UInt8(ascii: "\n"))
         for (id, line) in lines.enumerated() {

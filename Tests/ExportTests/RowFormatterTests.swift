@@ -225,60 +225,6 @@ import TestSupport
     }
 }
 
-/// The fast shortest-digits path prints exactly what Swift's `description` prints.
-@Suite struct ShortestDoubleTests {
-    /// Returns whether the fast path took the value; records a failure if its text differs.
-    @discardableResult
-    static func check(_ value: Double) -> Bool {
-        var bytes: [UInt8] = []
-        guard ShortestDouble.append(value, to: &bytes) else { return false }
-        let text = String(decoding: bytes, as: UTF8.self)
-        #expect(text == value.description, "bits \(String(value.bitPattern, radix: 16))")
-        return true
-    }
-
-    @Test func matchesTheStandardLibrary() {
-        var generator = SplitMix64(seed: 53)
-        var taken = 0, total = 0
-        func run(_ value: Double) {
-            total += 1
-            if Self.check(value) { taken += 1 }
-            if Self.check(-value) { taken += 1 }
-        }
-        // Scaled features: the common case.
-        for _ in 0..<400_000 { run(Double.random(in: -5...5, using: &generator)) }
-        // Any bit pattern in the fast range and around it.
-        for _ in 0..<400_000 {
-            let exponent = UInt64.random(in: (1023 - 20)...(1023 + 54), using: &generator)
-            run(Double(bitPattern: exponent << 52 | (generator.next() & ((1 << 52) - 1))))
-        }
-        // Short decimals, integers, powers of two (the uneven neighbour gap) and the edges.
-        for digits in 1...17 {
-            for _ in 0..<2000 {
-                let integer = Double(UInt64.random(in: 0..<UInt64(pow(10, Double(digits))), using: &generator))
-                run(integer)
-                run(integer / pow(10, Double(Int.random(in: 1...digits, using: &generator))))
-            }
-        }
-        for power in -20...54 {
-            let value = Double(sign: .plus, exponent: power, significand: 1)
-            run(value); run(value.nextUp); run(value.nextDown)
-        }
-        for value in [1e-4, 1e-4.nextUp, 1e-4.nextDown, 9_007_199_254_740_992.0, 9_007_199_254_740_992.0.nextDown,
-                      0.1, 0.2, 0.3, 1.0, 2.5, 1000.0, 123456789012345.6, 4503599627370495.5, 0.1 + 0.2] {
-            run(value)
-        }
-        #expect(taken > total * 3 / 2, "the fast path took \(taken) of \(2 * total) values")
-    }
-
-    @Test func leavesOtherValuesToTheStandardLibrary() {
-        for value in [0.0, -0.0, 1e-5, .leastNonzeroMagnitude, 1e16, .greatestFiniteMagnitude, .infinity, .nan, 9_007_199_254_740_992.0] {
-            var bytes: [UInt8] = []
-            #expect(!ShortestDouble.append(value, to: &bytes) && bytes.isEmpty, "\(value)")
-        }
-    }
-}
-
 @Suite struct ExportLimitsTests {
     /// Partitioning by a near-unique field would open a file per row: refused with a clear
     /// message, and nothing of the half export is left behind.

@@ -118,7 +118,7 @@ import TestSupport
         let silence = try #require(documents.last)
         #expect(silence["spectral_centroid"]?.documentValue?["max"]?.doubleValue == 0)
         #expect(silence["zcr"]?.documentValue?["skew"]?.doubleValue?.isNaN == true)
-        #expect(try String(contentsOfFile: stagingPath, encoding: .utf8).contains("\"$numberDouble\" : \"NaN\""))
+        #expect(try String(contentsOfFile: stagingPath, encoding: .utf8).contains("\"$numberDouble\":\"NaN\""))
 
         // The rejects, with the decoder's reason.
         let quarantine = try FileManager.default.contentsOfDirectory(atPath: work.path + "/quarantine")

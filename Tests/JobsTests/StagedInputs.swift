@@ -31,7 +31,7 @@ enum StagedInputs {
 
     static func writeLines(_ documents: [Document], to url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let text = try documents.map { try BSONDocument($0).relaxedExtendedJSON + "\n" }.joined()
+        let text = try documents.map { try BSONDocument($0).jsonLine() + "\n" }.joined()
         try text.write(to: url, atomically: true, encoding: .utf8)
     }
 
