@@ -3,6 +3,7 @@ import DocumentStore
 import Testing
 import TestSupport
 @testable import ETLJobs
+@testable import ExtractStage
 @testable import Tabular
 
 /// `RowBuilder.printPlainLiteral`, which prints a tag or image list straight from its walk, against

@@ -1,7 +1,7 @@
-import ArgumentParser
 import DocumentStore
 import Foundation
 import Pipeline
+import Staging
 
 #if canImport(Glibc)
 import Glibc
@@ -75,7 +75,7 @@ enum TrackID: Hashable, Sendable, Comparable, CustomStringConvertible {
 }
 
 /// How a file's path becomes its track id (`--id-from`).
-public enum TrackIDSource: String, Sendable, CaseIterable, ExpressibleByArgument {
+public enum TrackIDSource: String, Sendable, CaseIterable {
     /// The file stem when it is an integer (leading zeros allowed: `000002` → 2), else the path.
     case stem
     /// Always the path relative to `--audio`.
@@ -95,7 +95,7 @@ public enum TrackIDSource: String, Sendable, CaseIterable, ExpressibleByArgument
 }
 
 /// `--shard K/N`: this run takes the ids whose `stableHash % N == K − 1`.
-public struct ShardSpec: Sendable, Equatable, ExpressibleByArgument, CustomStringConvertible {
+public struct ShardSpec: Sendable, Equatable, CustomStringConvertible {
     public var index: Int
     public var count: Int
 
@@ -120,7 +120,7 @@ public struct ShardSpec: Sendable, Equatable, ExpressibleByArgument, CustomStrin
     }
 
     /// `features.shard-K-of-N.jsonl`.
-    var stagingFileName: String { "features.shard-\(index)-of-\(count).jsonl" }
+    var stagingFileName: String { FeatureShardFile.name(index: index, count: count) }
 }
 
 /// One audio file found under `--audio`.
