@@ -11,8 +11,14 @@ public struct StagedLineIndex {
     /// Canonical keys and ids in file order.
     public private(set) var keys: [(String, BSONValue)] = []
 
-    /// An absent file has no lines.
-    public init(path: String) throws {
+    /// Lines of no document with an `_id` (with `tolerant`), or that `accept` refused.
+    public private(set) var unreadableLines = 0
+
+    /// An absent file has no lines. A line that is not a document with an `_id` fails the run,
+    /// or with `tolerant` is counted in `unreadableLines`. `accept` sees each document (and its
+    /// text) first and may leave it out of the index (a duplicate, or one its reader cannot use).
+    public init(path: String, tolerant: Bool = false,
+                accept: (_ id: BSONValue, _ document: BSONDocument, _ text: String) -> Bool = { _, _, _ in true }) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             data = Data()
             return
@@ -22,15 +28,17 @@ public struct StagedLineIndex {
         var lineNumber = 0
         while start < data.count {
             let end = data[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? data.count
+            defer { start = end }
             lineNumber += 1
             let text = String(decoding: data[start..<end], as: UTF8.self)
-            if !text.allSatisfy(\.isWhitespace) {
-                guard let id = (try? BSONDocument(json: text))?["_id"] else {
-                    throw JobError(.dataError, "\(path):\(lineNumber): not a staged document with an _id")
-                }
-                if ranges.updateValue(start..<end, forKey: id.canonicalKey) == nil { keys.append((id.canonicalKey, id)) }
+            if text.allSatisfy(\.isWhitespace) { continue }
+            guard let document = try? BSONDocument(json: text), let id = document["_id"] else {
+                guard tolerant else { throw JobError(.dataError, "\(path):\(lineNumber): not a staged document with an _id") }
+                unreadableLines += 1
+                continue
             }
-            start = end
+            guard accept(id, document, text) else { continue }
+            if ranges.updateValue(start..<end, forKey: id.canonicalKey) == nil { keys.append((id.canonicalKey, id)) }
         }
     }
 
