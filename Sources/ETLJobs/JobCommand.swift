@@ -3,8 +3,8 @@ import DocumentStore
 import Foundation
 import Pipeline
 
-/// A job: an argument-parsing command whose work is `execute`, run under `JobRunner` (logging,
-/// summary line, exit status). `etl-nightly` calls `execute` of each step with one run id.
+/// A job: an argument-parsing command whose work is `execute` (for a stage: build its options,
+/// call its `run`), run under `JobRunner` (logging, summary line, exit status).
 public protocol JobCommand: AsyncParsableCommand {
     static var jobName: String { get }
     var common: CommonOptions { get }

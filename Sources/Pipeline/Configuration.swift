@@ -375,8 +375,8 @@ public struct Resolution: Sendable {
     }
 }
 
-/// The configuration of the running process, so a job that parses other jobs' commands (the
-/// steps of `etl-nightly`) gives each the same environment and file.
+/// The configuration of the running process, so the stages `etl-nightly` runs get their keys
+/// from the same environment and file.
 public enum ProcessConfiguration {
     private final class Box: @unchecked Sendable {
         let lock = NSLock()

@@ -1,6 +1,8 @@
 import ArgumentParser
 @testable import ETLJobs
+import FeaturesStage
 import Foundation
+import LoadStage
 import Pipeline
 import Testing
 
@@ -67,6 +69,55 @@ import Testing
         for command in JobCatalog.commands {
             for argument in command.configurableArguments {
                 #expect(argument.isFlag == flags.contains(argument.key), "\(command) --\(argument.key)")
+            }
+        }
+    }
+}
+
+/// The options `etl-nightly` gives a stage: the stage's defaults, then the environment and the
+/// config file for that stage's keys (its table, then `[nightly]`, then the top level).
+@Suite(.serialized) struct NightlyStepOptionsTests {
+    func withConfiguration<T>(_ text: String, environment: [String: String] = [:], _ body: () throws -> T) throws -> T {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nightly-steps-\(UUID().uuidString).toml").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        ProcessConfiguration.current = Configuration(file: try ConfigurationFile(path: path), environment: environment)
+        defer { ProcessConfiguration.current = nil }
+        return try body()
+    }
+
+    @Test func aStepTakesItsTableThenNightlyThenTheTopLevel() throws {
+        let load = try withConfiguration("""
+            verify = true
+            batch-size = 10
+            [load]
+            batch-size = 250
+            [nightly]
+            in-flight = 4
+            batch-size = 20
+            """) {
+            try LoadCommand.configured(LoadOptions(), excluding: [], tables: ["nightly"])
+        }
+        #expect(load.batchSize == 250)
+        #expect(load.inFlight == 4)
+        #expect(load.verify)
+        #expect(load.maxRejectRatio == LoadOptions.defaults.maxRejectRatio)
+    }
+
+    @Test func theEnvironmentBeatsTheFileAndExcludedKeysAreLeftAlone() throws {
+        let features = try withConfiguration("[features]\nid-from = \"path\"\njobs = 3\n",
+                                             environment: ["MUSICETL_ID_FROM": "stem", "MUSICETL_SHARD": "2/4"]) {
+            try FeaturesCommand.configured(FeaturesOptions(audio: "a"), excluding: ["jobs"], tables: ["nightly"])
+        }
+        #expect(features.idFrom == .stem)
+        #expect(features.shard == ShardSpec(index: 2, count: 4))
+        #expect(features.jobs == nil)
+    }
+
+    @Test func aValueThatIsNotOfTheOptionsTypeIsAUsageError() throws {
+        #expect(throws: ValidationError.self) {
+            try withConfiguration("[features]\nshard = \"x\"\n") {
+                try FeaturesCommand.configured(FeaturesOptions(audio: "a"), excluding: [], tables: ["nightly"])
             }
         }
     }
