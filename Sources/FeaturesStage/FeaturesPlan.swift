@@ -35,12 +35,7 @@ enum TrackID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// From the text `--only` gives (normalised): digits are a number, anything else a path.
     init(text: String) {
-        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-           let value = Int64(text) {
-            self = .integer(value)
-        } else {
-            self = .path(text)
-        }
+        self = OnlyIDs.integer(text).map(TrackID.integer) ?? .path(text)
     }
 
     init?(bson: BSONValue) {
@@ -85,10 +80,7 @@ public enum TrackIDSource: String, Sendable, CaseIterable {
         if self == .stem {
             let name = relativePath.split(separator: "/").last.map(String.init) ?? relativePath
             let stem = name.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? name
-            if !stem.isEmpty, stem.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-               let value = Int64(stem) {
-                return .integer(value)
-            }
+            if let value = OnlyIDs.integer(stem) { return .integer(value) }
         }
         return .path(relativePath)
     }
