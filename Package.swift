@@ -35,18 +35,30 @@ let package = Package(
         .target(name: "CAudioKernels"),
         .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW", "CAudioKernels"]),
         .target(name: "DocumentStore", dependencies: ["CMongoC", crypto]),
+        // The job runtime below every stage: configuration, work dir, locks, lease, ledger, logging, progress, signals.
         .target(name: "Pipeline", dependencies: ["Tabular", "DocumentStore", logging, argumentParser]),
+        // Flattening documents into CSV/JSON Lines files: a library without the job runtime (the export stage drives it).
         .target(name: "Export", dependencies: ["Tabular", "DocumentStore", crypto]),
-        // The jobs themselves: argument parsing and orchestration over the libraries above.
+        // What the stages share about staged files: the success marker, file discovery and checks, the line
+        // index that merges --only re-runs, shard file names, the feature vector.
+        .target(name: "Staging", dependencies: ["Tabular", "DocumentStore", "Pipeline"]),
+        // One module per stage, each with a typed entry point (`<Stage>.run(options, context:)`).
+        // No stage imports another.
+        .target(name: "ExtractStage", dependencies: ["Tabular", "DocumentStore", "Pipeline", "Staging", logging]),
+        .target(name: "FeaturesStage", dependencies: ["Tabular", "AudioFeatures", "DocumentStore", "Pipeline", "Staging", logging]),
+        .target(name: "NormalizeStage", dependencies: ["Tabular", "DocumentStore", "Pipeline", "Staging"]),
+        .target(name: "LoadStage", dependencies: ["DocumentStore", "Pipeline", "Staging", logging]),
+        .target(name: "ExportStage", dependencies: ["Export", "DocumentStore", "Pipeline", "Staging"]),
+        // The commands: flags → the stage's options → the stage's `run`; `etl-nightly` calls the stages in turn.
         .target(name: "ETLJobs",
-                dependencies: ["Tabular", "AudioFeatures", "DocumentStore", "Pipeline", "Export",
-                               logging, argumentParser]),
+                dependencies: ["Pipeline", "DocumentStore", "ExtractStage", "FeaturesStage", "NormalizeStage",
+                               "LoadStage", "ExportStage", logging, argumentParser]),
     ] + jobNames.map { name in
         .executableTarget(name: name, dependencies: ["ETLJobs"], path: "Jobs/\(name)")
     } + [
         // Benchmarks print ratios against reference implementations measured in the same run.
         .executableTarget(name: "bench-features", dependencies: ["AudioFeatures"], path: "Benchmarks/bench-features"),
-        .executableTarget(name: "bench-extract", dependencies: ["Tabular", "ETLJobs"], path: "Benchmarks/bench-extract"),
+        .executableTarget(name: "bench-extract", dependencies: ["Tabular", "ExtractStage"], path: "Benchmarks/bench-extract"),
         .executableTarget(name: "bench-load", dependencies: ["DocumentStore", "Export", "TestSupport"], path: "Benchmarks/bench-load"),
         // Shared by the test targets: fixture paths, the local MongoDB-compatible test server.
         .target(name: "TestSupport", dependencies: ["DocumentStore"], path: "Tests/Support"),
@@ -54,7 +66,8 @@ let package = Package(
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "TestSupport"]),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "TestSupport"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "DocumentStore", "TestSupport"]),
-        .testTarget(name: "JobsTests", dependencies: ["ETLJobs", "Pipeline", "Export", "TestSupport"]),
+        .testTarget(name: "JobsTests", dependencies: ["ETLJobs", "Pipeline", "Export", "TestSupport",
+                                                     "Staging", "ExtractStage", "NormalizeStage", "LoadStage", "FeaturesStage", "ExportStage"]),
     ],
     swiftLanguageModes: [.v6]
 )

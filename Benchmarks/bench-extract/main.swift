@@ -1,4 +1,4 @@
-import ETLJobs
+import ExtractStage
 import Foundation
 import Tabular
 

@@ -3,8 +3,8 @@ import DocumentStore
 import Foundation
 import Pipeline
 
-/// A job: an argument-parsing command whose work is `execute`, run under `JobRunner` (logging,
-/// summary line, exit status). `etl-nightly` calls `execute` of each step with one run id.
+/// A job: an argument-parsing command whose work is `execute` (for a stage: build its options,
+/// call its `run`), run under `JobRunner` (logging, summary line, exit status).
 public protocol JobCommand: AsyncParsableCommand {
     static var jobName: String { get }
     var common: CommonOptions { get }
@@ -15,10 +15,6 @@ extension JobCommand {
     public func run() async throws {
         let (status, _) = await JobRunner.run(job: Self.jobName, options: common) { try await execute($0) }
         if status != .ok { throw ExitCode(status.rawValue) }
-    }
-
-    func schemaCatalog() throws -> SchemaCatalog {
-        try SchemaCatalog.locate(explicit: common.schemas)
     }
 }
 
@@ -32,22 +28,26 @@ public struct MongoOptions: ParsableArguments, Sendable {
 
     public init() {}
 
+    /// These options as the configuration layer takes them, in `--help` order.
+    public static let configurableArguments: [ConfigurableArgument] = [
+        ConfigurableArgument(key: "mongodb-uri", isFlag: false),
+        ConfigurableArgument(key: "db", isFlag: false),
+    ]
+
     public var uri: String {
-        mongodbUri ?? ProcessInfo.processInfo.environment["MONGODB_URI"] ?? Self.defaultURI
+        mongodbUri ?? ProcessInfo.processInfo.environment["MONGODB_URI"] ?? MongoTarget.defaultURI
     }
 
     public var database: String {
-        db ?? ProcessInfo.processInfo.environment["MUSICETL_DB"] ?? Self.defaultDatabase
+        db ?? ProcessInfo.processInfo.environment["MUSICETL_DB"] ?? MongoTarget.defaultDatabase
     }
 
-    static let defaultURI = "mongodb://127.0.0.1:27017/?directConnection=true"
-    static let defaultDatabase = "musicetl"
+    /// The server and database these flags (else the environment, else the defaults) name.
+    public var target: MongoTarget { MongoTarget(uri: uri, database: database) }
 
     /// Connects and pings, so an absent server fails the job at once with exit 69.
     func connect(job: String) throws -> MongoConnection {
-        let connection = try MongoConnection(uri: uri, appName: "musicetl/\(job)")
-        try connection.ping()
-        return connection
+        try target.connect(job: job)
     }
 }
 
@@ -58,7 +58,7 @@ public struct MongoOptions: ParsableArguments, Sendable {
 /// not given on the command line but set in a `MUSICETL_*` variable or the `--config` file is
 /// appended as `--key=value` (see `Configuration`), so every `@Option` keeps its parsing and
 /// validation. A bad file, an unknown key or a value of the wrong type exits 64 with one line.
-public func runJob<Command: AsyncParsableCommand>(_ command: Command.Type) async {
+public func runJob<Command: AsyncParsableCommand & ConfigurableCommand>(_ command: Command.Type) async {
     let arguments = Array(CommandLine.arguments.dropFirst())
     // Help, version and completion scripts need no configuration (and must work with a bad one).
     let plain: Set = ["--help", "-h", "help", "--version", "--experimental-dump-help"]
@@ -73,7 +73,7 @@ public func runJob<Command: AsyncParsableCommand>(_ command: Command.Type) async
     do throws(ConfigurationError) {
         let configuration = try Configuration.load(arguments: arguments, environment: environment)
         try configuration.validate(jobs: JobCatalog.arguments)
-        resolution = try configuration.resolve(arguments, for: ConfigurableArgument.list(command),
+        resolution = try configuration.resolve(arguments, for: command.configurableArguments,
                                                tables: [JobCatalog.table(of: command)],
                                                computedDefaults: JobCatalog.computedDefaults)
         ProcessConfiguration.current = configuration
@@ -145,9 +145,9 @@ private func exitWithUsageError(job: String, message: String, json: Bool, usage:
 /// `etl-nightly --print-config`: each step's own keys, as `[step]` tables.
 private func printStepConfigurations() {
     guard let configuration = ProcessConfiguration.current else { return }
-    let nightly = Set(ConfigurableArgument.list(NightlyCommand.self).map(\.key)).union(["collection"])
+    let nightly = Set(NightlyCommand.configurableArguments.map(\.key)).union(["collection"])
     for command in JobCatalog.commands where command != NightlyCommand.self {
-        let own = ConfigurableArgument.list(command).filter { !nightly.contains($0.key) }
+        let own = command.configurableArguments.filter { !nightly.contains($0.key) }
         guard let resolution = try? configuration.resolve([], for: own, tables: [JobCatalog.table(of: command), "nightly"],
                                                           computedDefaults: JobCatalog.computedDefaults)
         else { continue }
@@ -155,20 +155,9 @@ private func printStepConfigurations() {
     }
 }
 
-/// Parses a step of `etl-nightly` with the defaults the environment and config file give that
-/// job: its own table (`[load]`), then `[nightly]`, then the top level. The options the nightly
-/// hands every step (common and MongoDB) are left to the nightly.
-func parseStep<Command: ParsableCommand>(_ command: Command.Type, _ arguments: [String]) throws -> Command {
-    guard let configuration = ProcessConfiguration.current else { return try command.parse(arguments) }
-    let shared = Set((ConfigurableArgument.list(CommonOptions.self) + ConfigurableArgument.list(MongoOptions.self)).map(\.key))
-    let own = ConfigurableArgument.list(command).filter { !shared.contains($0.key) }
-    let resolution = try configuration.resolve(arguments, for: own, tables: [JobCatalog.table(of: command), "nightly"])
-    return try command.parse(resolution.arguments)
-}
-
 /// Every job's configurable arguments, by config-file table name (`etl-load` → `load`).
 enum JobCatalog {
-    static let commands: [any ParsableCommand.Type] = [
+    static let commands: [any ConfigurableCommand.Type] = [
         ExtractCommand.self, FeaturesCommand.self, NormalizeCommand.self, LoadCommand.self, ExportCommand.self,
         NightlyCommand.self,
     ]
@@ -181,7 +170,7 @@ enum JobCatalog {
     /// `[nightly]` also takes any step's keys: they apply to its steps.
     static let arguments: [String: [ConfigurableArgument]] = {
         var catalog: [String: [ConfigurableArgument]] = [:]
-        for command in commands { catalog[table(of: command)] = ConfigurableArgument.list(command) }
+        for command in commands { catalog[table(of: command)] = command.configurableArguments }
         var nightly = catalog["nightly"] ?? []
         for command in commands where table(of: command) != "nightly" {
             for argument in catalog[table(of: command)] ?? [] where !nightly.contains(where: { $0.key == argument.key }) {
@@ -194,7 +183,7 @@ enum JobCatalog {
 
     /// Defaults computed at run time, for `--print-config`.
     static var computedDefaults: [String: String] {
-        ["mongodb-uri": MongoOptions.defaultURI, "db": MongoOptions.defaultDatabase,
+        ["mongodb-uri": MongoTarget.defaultURI, "db": MongoTarget.defaultDatabase,
          "jobs": String(max(1, ProcessInfo.processInfo.activeProcessorCount))]
     }
 }

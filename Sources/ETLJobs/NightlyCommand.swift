@@ -1,11 +1,17 @@
 import ArgumentParser
 import DocumentStore
 import Foundation
+import ExportStage
+import ExtractStage
+import FeaturesStage
+import LoadStage
+import NormalizeStage
 import Pipeline
+import Staging
 
 /// `etl-nightly`: extract → features → normalize → load → export under one run id, one work-dir
 /// lock and one MongoDB lease; stops at the first failing step with that step's exit status.
-public struct NightlyCommand: AsyncParsableCommand {
+public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "etl-nightly",
         abstract: "Run extract → features → normalize → load → export with one run id, one lock and one summary.",
@@ -18,6 +24,7 @@ public struct NightlyCommand: AsyncParsableCommand {
         version: MusicETL.version)
 
     static let steps = ["extract", "features", "normalize", "load", "export"]
+    static let defaultPartitionBy = "split"
 
     @Option(name: .long, help: "Directory in FMA fma_metadata layout.")
     public var metadata: String
@@ -29,13 +36,13 @@ public struct NightlyCommand: AsyncParsableCommand {
     public var tracksFile: String?
 
     @Option(name: .long, help: "Resume a failed night from this step: \(steps.joined(separator: ", ")).")
-    public var from = "extract"
+    public var from = Self.steps[0]
 
     @Option(name: .long, help: "Collection to export at the end.")
-    public var exportCollection = "training"
+    public var exportCollection = ExportOptions.defaults.collection
 
     @Option(name: .long, help: "Hive partitions of the export by this column (default: split).")
-    public var partitionBy = "split"
+    public var partitionBy = Self.defaultPartitionBy
 
     @Option(name: .long, help: "Threads for the steps that take --jobs (extract, features, export; default: the number of active CPUs).")
     public var jobs: Int?
@@ -45,6 +52,16 @@ public struct NightlyCommand: AsyncParsableCommand {
     @OptionGroup public var common: CommonOptions
 
     public init() {}
+
+    public static let configurableArguments: [ConfigurableArgument] = [
+        ConfigurableArgument(key: "metadata", isFlag: false),
+        ConfigurableArgument(key: "audio", isFlag: false),
+        ConfigurableArgument(key: "tracks-file", isFlag: false),
+        ConfigurableArgument(key: "from", isFlag: false, defaultValue: steps[0]),
+        ConfigurableArgument(key: "export-collection", isFlag: false, defaultValue: ExportOptions.defaults.collection),
+        ConfigurableArgument(key: "partition-by", isFlag: false, defaultValue: defaultPartitionBy),
+        ConfigurableArgument(key: "jobs", isFlag: false),
+    ] + MongoOptions.configurableArguments + CommonOptions.configurableArguments
 
     public func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -58,7 +75,7 @@ public struct NightlyCommand: AsyncParsableCommand {
         var steps = try makeSteps().drop { $0.name != "etl-" + from }
         // A dry run writes no staging files, so the steps that read them (normalize, load,
         // export) would only report missing input: a dry night validates extract and features.
-        let readsStaging: Set = [NormalizeCommand.jobName, LoadCommand.jobName, ExportCommand.jobName]
+        let readsStaging: Set = [NormalizeStage.jobName, LoadStage.jobName, ExportStage.jobName]
         let skippedInDryRun = common.dryRun && from != "normalize" && from != "load" && from != "export"
             ? steps.filter { readsStaging.contains($0.name) }.map(\.name) : []
         if !skippedInDryRun.isEmpty { steps = steps.filter { !readsStaging.contains($0.name) } }
@@ -112,28 +129,46 @@ public struct NightlyCommand: AsyncParsableCommand {
         return summary
     }
 
-    /// Each step is its own command, parsed from its own flags (so its defaults apply), then
-    /// given the nightly's shared options.
+    /// Each step's options: the stage's defaults, then what the environment and the config file
+    /// set for it (its table, then `[nightly]`, then the top level), then what the nightly's own
+    /// flags say (`--metadata`, `--jobs`, …) and the ids of `--only`.
     private func makeSteps() throws -> [(name: String, execute: (JobContext) async throws -> JobSummary)] {
-        let threads = jobs.map { ["--jobs", String($0)] } ?? []
-        var extract = try parseStep(ExtractCommand.self, ["--metadata", metadata] + (tracksFile.map { ["--tracks-file", $0] } ?? [])
-                                    + threads)
-        extract.common = common
-        var features = try parseStep(FeaturesCommand.self, ["--audio", audio] + threads)
-        features.common = common
-        var normalize = try parseStep(NormalizeCommand.self, [])
-        normalize.common = common
-        var load = try parseStep(LoadCommand.self, [])
-        load.mongo = mongo
-        load.common = common
-        var export = try parseStep(ExportCommand.self, ["--collection", exportCollection, "--partition-by", partitionBy] + threads)
-        export.mongo = mongo
-        export.common = common
+        let shared = Set((CommonOptions.configurableArguments + MongoOptions.configurableArguments).map(\.key))
+        let tables = ["nightly"]
+        let only = common.onlyTrackIDs
+
+        var extract = try ExtractCommand.configured(ExtractOptions(metadata: metadata), excluding: shared, tables: tables)
+        extract.metadata = metadata
+        if let tracksFile { extract.tracksFile = tracksFile }
+        if let jobs { extract.jobs = jobs }
+        extract.only = common.onlyIntegerIDs
+
+        var features = try FeaturesCommand.configured(FeaturesOptions(audio: audio), excluding: shared, tables: tables)
+        features.audio = audio
+        if let jobs { features.jobs = jobs }
+        features.only = only
+
+        var normalize = try NormalizeCommand.configured(NormalizeOptions(), excluding: shared, tables: tables)
+        normalize.only = only
+
+        var load = try LoadCommand.configured(LoadOptions(mongo: mongo.target), excluding: shared, tables: tables)
+        load.only = only
+
+        var export = try ExportCommand.configured(ExportOptions(mongo: mongo.target), excluding: shared, tables: tables)
+        export.collection = exportCollection
+        export.partitionBy = partitionBy
+        if let jobs { export.jobs = jobs }
         // --only narrows the work, never the dataset: after the load the database holds every id,
         // so the night's export is the full one and output.csv stays whole.
-        export.common.only = nil
-        return [(ExtractCommand.jobName, extract.execute), (FeaturesCommand.jobName, features.execute),
-                (NormalizeCommand.jobName, normalize.execute), (LoadCommand.jobName, load.execute),
-                (ExportCommand.jobName, export.execute)]
+        export.only = nil
+
+        for problem in [extract.problem, features.problem, load.problem, export.problem].compactMap({ $0 }) {
+            throw ValidationError(problem)
+        }
+        return [(ExtractStage.jobName, { [extract] in try await ExtractStage.run(extract, context: $0) }),
+                (FeaturesStage.jobName, { [features] in try await FeaturesStage.run(features, context: $0) }),
+                (NormalizeStage.jobName, { [normalize] in try await NormalizeStage.run(normalize, context: $0) }),
+                (LoadStage.jobName, { [load] in try await LoadStage.run(load, context: $0) }),
+                (ExportStage.jobName, { [export] in try await ExportStage.run(export, context: $0) })]
     }
 }

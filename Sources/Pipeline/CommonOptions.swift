@@ -4,7 +4,7 @@ import Foundation
 /// The flags every job takes (README, "The jobs").
 public struct CommonOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Directory every job reads and writes under.")
-    public var workDir: String = "./work"
+    public var workDir: String = Self.defaultWorkDir
 
     @Flag(name: .long, help: "Read and validate everything, report what would be written, write nothing.")
     public var dryRun = false
@@ -42,6 +42,24 @@ public struct CommonOptions: ParsableArguments, Sendable {
 
     public init() {}
 
+    public static let defaultWorkDir = "./work"
+
+    /// These options as the configuration layer takes them, in `--help` order.
+    public static let configurableArguments: [ConfigurableArgument] = [
+        ConfigurableArgument(key: "work-dir", isFlag: false, defaultValue: defaultWorkDir),
+        ConfigurableArgument(key: "dry-run", isFlag: true),
+        ConfigurableArgument(key: "only", isFlag: false),
+        ConfigurableArgument(key: "force", isFlag: true),
+        ConfigurableArgument(key: "log-format", isFlag: false, defaultValue: LogFormat.text.rawValue,
+                             allowedValues: LogFormat.allCases.map(\.rawValue)),
+        ConfigurableArgument(key: "quiet", isFlag: true),
+        ConfigurableArgument(key: "verbose", isFlag: true),
+        ConfigurableArgument(key: "schemas", isFlag: false),
+        ConfigurableArgument(key: "config", isFlag: false),
+        ConfigurableArgument(key: "host-id", isFlag: false),
+        ConfigurableArgument(key: "print-config", isFlag: true),
+    ]
+
     /// `--host-id`, else the host name.
     public var host: String { hostId ?? ProcessInfo.processInfo.hostName }
 
@@ -50,6 +68,12 @@ public struct CommonOptions: ParsableArguments, Sendable {
         guard let only else { return nil }
         return Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
+
+    /// `--only` as track ids compare: integers as numbers (`000002` → `2`), paths as given.
+    public var onlyTrackIDs: Set<String>? { onlyIDs.map(OnlyIDs.normalized) }
+
+    /// `--only` as integer track ids (the metadata's); an id that is not an integer selects nothing.
+    public var onlyIntegerIDs: Set<Int64>? { onlyIDs.map { Set($0.compactMap { Int64($0) }) } }
 
     public func validate() throws {
         if quiet && verbose { throw ValidationError("--quiet and --verbose exclude each other") }

@@ -2,10 +2,9 @@ import ArgumentParser
 import DocumentStore
 import Foundation
 
-/// One long option or flag of a command, as the configuration layer sees it: read from
-/// ArgumentParser's own description of the command (`_dumpHelp`, the data behind
-/// `--experimental-dump-help`), so every `@Option` and `@Flag` is configurable without a list
-/// to keep in step.
+/// One long option or flag of a command, as the configuration layer sees it. Each options type
+/// declares its own (`CommonOptions.configurableArguments`, the commands' lists), and a test
+/// checks every command's list against its `--help`.
 public struct ConfigurableArgument: Sendable, Equatable {
     /// The long name, without dashes: `work-dir`.
     public var key: String
@@ -32,27 +31,6 @@ public struct ConfigurableArgument: Sendable, Equatable {
         if Int(defaultValue) != nil { return .integer }
         if Double(defaultValue) != nil { return .number }
         return .string
-    }
-
-    /// The long options and flags of a command (or option group), `--help` and `--version` excluded.
-    public static func list(_ type: ParsableArguments.Type) -> [ConfigurableArgument] {
-        guard let data = type._dumpHelp().data(using: .utf8),
-              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let command = root["command"] as? [String: Any],
-              let arguments = command["arguments"] as? [[String: Any]]
-        else { return [] }
-        var result: [ConfigurableArgument] = []
-        for argument in arguments {
-            guard let kind = argument["kind"] as? String, kind == "option" || kind == "flag",
-                  let names = argument["names"] as? [[String: Any]],
-                  let long = names.first(where: { $0["kind"] as? String == "long" })?["name"] as? String,
-                  !["help", "version", "experimental-dump-help"].contains(long)
-            else { continue }
-            result.append(ConfigurableArgument(key: long, isFlag: kind == "flag",
-                                               defaultValue: argument["defaultValue"] as? String,
-                                               allowedValues: argument["allValues"] as? [String]))
-        }
-        return result
     }
 }
 
@@ -397,8 +375,8 @@ public struct Resolution: Sendable {
     }
 }
 
-/// The configuration of the running process, so a job that parses other jobs' commands (the
-/// steps of `etl-nightly`) gives each the same environment and file.
+/// The configuration of the running process, so the stages `etl-nightly` runs get their keys
+/// from the same environment and file.
 public enum ProcessConfiguration {
     private final class Box: @unchecked Sendable {
         let lock = NSLock()

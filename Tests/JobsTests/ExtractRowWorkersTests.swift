@@ -1,4 +1,5 @@
 @testable import ETLJobs
+@testable import ExtractStage
 import Foundation
 import Tabular
 import Testing

@@ -1,5 +1,7 @@
 import DocumentStore
 @testable import ETLJobs
+@testable import LoadStage
+import Staging
 import Foundation
 import Pipeline
 import Testing

@@ -5,6 +5,7 @@ import TestSupport
 
 /// etl-normalize on small staged inputs built here, so every expected number is known.
 @testable import ETLJobs
+@testable import NormalizeStage
 
 enum HashSplitProbe {
     static func split(_ id: String) -> String { HashSplit.split(forID: id) }

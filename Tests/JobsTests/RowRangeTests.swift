@@ -2,6 +2,7 @@ import DocumentStore
 import Tabular
 import Testing
 @testable import ETLJobs
+@testable import ExtractStage
 
 /// Integer and double cells go straight into their slots when they are within the schema's range;
 /// a value outside it is still refused with the general path's message, at either end (nulled and

@@ -1,82 +1,93 @@
-import ArgumentParser
 import DocumentStore
 import Export
 import Foundation
 import Pipeline
+import Staging
+
+/// What `etl-export` is asked to do; each default is the command's.
+public struct ExportOptions: Sendable {
+    public var mongo: MongoTarget
+    /// Collection to export.
+    public var collection = "training"
+    /// Export name (one folder under WORK/exports); nil: the collection's default export.
+    public var name: String?
+    /// `--where`: a MongoDB filter as a JSON object.
+    public var filter: String?
+    /// The label column; nil: genre_top when the export has it; "none": no label.
+    public var label: String?
+    /// Only these columns, in this order (comma-separated headers or dotted paths).
+    public var fields: String?
+    public var limit: Int?
+    /// Row order as a JSON object; nil: `{"_id": 1}`.
+    public var sort: String?
+    /// "-": the rows to standard output instead of WORK/exports.
+    public var out: String?
+    public var partitionBy: String?
+    public var shards = 0
+    public var rowsPerPart = 100_000
+    public var maxPartitions = 1000
+    /// csv or jsonl.
+    public var format = "csv"
+    /// Threads formatting CSV rows; nil: all CPUs.
+    public var jobs: Int?
+    /// `--only`: these ids, as given.
+    public var only: Set<String>?
+
+    public init(mongo: MongoTarget = .fromEnvironment) {
+        self.mongo = mongo
+    }
+
+    /// The options' own defaults, for the command's flags.
+    public static let defaults = ExportOptions(mongo: MongoTarget(uri: MongoTarget.defaultURI, database: MongoTarget.defaultDatabase))
+
+    /// Why these options cannot run, in the flags' words; nil when they can.
+    public var problem: String? {
+        guard ["csv", "jsonl"].contains(format) else { return "--format must be csv or jsonl" }
+        guard shards >= 0 else { return "--shards must be 0 or more" }
+        guard rowsPerPart > 0 else { return "--rows-per-part must be positive" }
+        if let jobs, jobs < 1 { return "--jobs must be at least 1" }
+        guard maxPartitions > 0 else { return "--max-partitions must be positive" }
+        if let limit, limit < 1 { return "--limit must be at least 1" }
+        if let name, let problem = WorkDirectory.exportNameProblem(name) {
+            return "--name \"\(name)\" \(problem): an export name is one folder name under WORK/exports"
+        }
+        if let out {
+            guard out == "-" else { return "--out takes '-' (standard output); exports to files go to WORK/exports/<--name>" }
+            if partitionBy != nil || shards > 0 { return "--out - writes one stream: leave out --partition-by and --shards" }
+        }
+        return nil
+    }
+}
 
 /// `etl-export`: a MongoDB collection (default `training`) → `WORK/exports/<name>/`:
 /// `output.csv` (or `.jsonl`), Hive-style partitions, stratified shards, `manifest.json` (every
 /// column's type and role), `class_map.json` and, for scaled training rows, `scaler.json`.
-public struct ExportCommand: JobCommand {
+public struct ExportStage: Sendable {
     public static let jobName = "etl-export"
-    public static let configuration = CommandConfiguration(
-        commandName: jobName,
-        abstract: "Export a collection (default: training) as flat CSV/JSON Lines, streaming, with column roles, a class map, the scaler, partitions, shards and a manifest.",
-        version: MusicETL.version)
 
-    @OptionGroup public var mongo: MongoOptions
-
-    @Option(name: .long, help: "Collection to export (training: scaled rows; features: raw feature statistics; tracks, …).")
-    public var collection = "training"
-
-    @Option(name: .long, help: "Export name: one folder name under WORK/exports (not empty, no '/', not starting with '.'). Default: the collection name, or <collection>-jsonl with --format jsonl. Required with --where, --only, --fields or --limit; a collection's default name (training, tracks-jsonl, …) is taken only by the full export of that collection in that format, so a narrowed or other export never replaces a default one.")
-    public var name: String?
-
-    @Option(name: .customLong("where"), help: "A MongoDB filter as a JSON object, e.g. '{\"split\": \"training\"}' or '{\"genre_top\": {\"$regex\": \"^Rock\"}}'.")
-    public var filter: String?
-
-    @Option(name: .long, help: "The label column (default genre_top when the export has it; none: no label). Rows without a label go to unlabelled.csv (unlabelled.jsonl with --format jsonl), not to output, partitions or shards.")
-    public var label: String?
-
-    @Option(name: .long, help: "Only these columns, in this order (comma-separated headers or dotted paths).")
-    public var fields: String?
-
-    @Option(name: .long, help: "At most N rows.")
-    public var limit: Int?
-
-    @Option(name: .long, help: "Row order as a JSON object (default '{\"_id\": 1}').")
-    public var sort: String?
-
-    @Option(name: .long, help: "'-': write the rows to standard output instead of WORK/exports (no partitions, shards or manifest).")
-    public var out: String?
-
-    @Option(name: .long, help: "Also write Hive-style partitions by this column (split, genre_top, …).")
-    public var partitionBy: String?
-
-    @Option(name: .long, help: "Also write N shards (stratified by the label when there is one, else by a stable hash of the id).")
-    public var shards = 0
-
-    @Option(name: .long, help: "Rows per partition part file.")
-    public var rowsPerPart = 100_000
-
-    @Option(name: .long, help: "Refuse --partition-by when the field has more distinct values than this (a folder and an open file each).")
-    public var maxPartitions = 1000
-
-    @Option(name: .long, help: "csv or jsonl (a JSON Lines export's default name is <collection>-jsonl, beside the CSV one).")
-    public var format = "csv"
-
-    @Option(name: .long, help: "Threads formatting CSV rows (default: all CPUs).")
-    public var jobs: Int?
-
-    @OptionGroup public var common: CommonOptions
-
-    public init() {}
-
-    public func validate() throws {
-        guard ["csv", "jsonl"].contains(format) else { throw ValidationError("--format must be csv or jsonl") }
-        guard shards >= 0 else { throw ValidationError("--shards must be 0 or more") }
-        guard rowsPerPart > 0 else { throw ValidationError("--rows-per-part must be positive") }
-        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        guard maxPartitions > 0 else { throw ValidationError("--max-partitions must be positive") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if let name, let problem = WorkDirectory.exportNameProblem(name) {
-            throw ValidationError("--name \"\(name)\" \(problem): an export name is one folder name under WORK/exports")
-        }
-        if let out {
-            guard out == "-" else { throw ValidationError("--out takes '-' (standard output); exports to files go to WORK/exports/<--name>") }
-            if partitionBy != nil || shards > 0 { throw ValidationError("--out - writes one stream: leave out --partition-by and --shards") }
-        }
+    public static func run(_ options: ExportOptions, context: JobContext) async throws -> JobSummary {
+        try ExportStage(options: options, common: context.options).execute(context)
     }
+
+    let options: ExportOptions
+    /// The run's common flags (`--dry-run`, `--schemas`).
+    let common: CommonOptions
+
+    var mongo: MongoTarget { options.mongo }
+    var collection: String { options.collection }
+    var name: String? { options.name }
+    var filter: String? { options.filter }
+    var label: String? { options.label }
+    var fields: String? { options.fields }
+    var limit: Int? { options.limit }
+    var sort: String? { options.sort }
+    var out: String? { options.out }
+    var partitionBy: String? { options.partitionBy }
+    var shards: Int { options.shards }
+    var rowsPerPart: Int { options.rowsPerPart }
+    var maxPartitions: Int { options.maxPartitions }
+    var format: String { options.format }
+    var jobs: Int? { options.jobs }
 
     private var toStandardOutput: Bool { out == "-" }
 
@@ -95,7 +106,7 @@ public struct ExportCommand: JobCommand {
             throw JobError(.usage, "\(first) narrows the export: give it its own --name (the default export WORK/exports/\(ownDefault) is replaced only by a full export)")
         }
         guard let name, name != ownDefault else { return }
-        let collections = try schemaCatalog().all().map(\.collection)
+        let collections = try common.schemaCatalog().all().map(\.collection)
         for other in collections {
             for otherFormat in ["csv", "jsonl"] where Self.defaultName(collection: other, format: otherFormat) == name {
                 let kind = otherFormat == "csv" ? "CSV" : "JSON Lines"
@@ -104,8 +115,8 @@ public struct ExportCommand: JobCommand {
         }
     }
 
-    public func execute(_ context: JobContext) async throws -> JobSummary {
-        let schema = try schemaCatalog().schema(forCollection: collection)
+    func execute(_ context: JobContext) throws -> JobSummary {
+        let schema = try common.schemaCatalog().schema(forCollection: collection)
         var layout = ColumnLayout(schema: schema, keepingNestedValues: format == "jsonl")
         if let fields {
             do {
@@ -116,14 +127,14 @@ public struct ExportCommand: JobCommand {
         }
         var query: Document = [:]
         if let filter { query = try QueryText.filter(filter, flag: "--where", layout: layout) }
-        if let ids = common.onlyIDs {
+        if let ids = options.only {
             // Sorted, so the manifest's query is the same for the same ids.
-            let only: Document = ["_id": .document(["$in": .array(ids.sorted().map { Int64($0).map(BSONValue.integer) ?? .string($0) })])]
+            let only: Document = ["_id": .document(["$in": .array(ids.sorted().map(OnlyIDs.idValue))])]
             // Both conditions hold: --where may itself name _id.
             query = query.fields.isEmpty ? only : ["$and": .array([.document(query), .document(only)])]
         }
         let order: Document = try sort.map { try QueryText.sortOrder($0, layout: layout) } ?? ["_id": 1]
-        let narrowing = [filter.map { _ in "--where" }, common.only.map { _ in "--only" }, fields.map { _ in "--fields" },
+        let narrowing = [filter.map { _ in "--where" }, options.only.map { _ in "--only" }, fields.map { _ in "--fields" },
                          limit.map { _ in "--limit" }].compactMap { $0 }
         try checkName(narrowing: narrowing)
         let labelColumn = try resolveLabel(layout)

@@ -102,13 +102,13 @@ struct LoadStateStore {
     static func scan(_ target: MongoCollection, verify: Bool) throws -> (manifest: LoadManifest, differing: Int) {
         var manifest = LoadManifest()
         var differing = 0
-        let options: Document = verify ? [:] : ["projection": .document([LoadCommand.hashField: 1])]
+        let options: Document = verify ? [:] : ["projection": .document([LoadStage.hashField: 1])]
         let cursor = try target.find([:], options: options)
         while var document = try cursor.next() {
             guard let id = document["_id"] else { continue }
-            var hash = document[LoadCommand.hashField]?.stringValue ?? ""
+            var hash = document[LoadStage.hashField]?.stringValue ?? ""
             if verify {
-                document[LoadCommand.hashField] = nil
+                document[LoadStage.hashField] = nil
                 if try BSONDocument(document).contentHash != hash {
                     hash = ""
                     differing += 1

@@ -88,81 +88,10 @@ public struct StagingMarker: Sendable, Equatable {
         return marker
     }
 
-    static func remove(in directory: String) throws {
+    public static func remove(in directory: String) throws {
         let path = directory + "/" + fileName
         if unlink(path) != 0 && errno != ENOENT {
             throw JobError(.failure, "\(path): cannot remove the staging marker: \(String(cString: strerror(errno)))")
         }
-    }
-}
-
-/// The staged JSON lines of `etl-extract --only`.
-enum StagedLines {
-    /// The staged file of the last run (`previous`) with the lines of the `only` ids replaced in
-    /// place by this run's (`new`, a file of lines), those no longer produced (rejected, gone
-    /// from the input) left out, and new ids appended in input order; every other line is kept
-    /// byte for byte. Returns the number of lines written to `output`.
-    static func merge(new: String, previous: String, only: Set<Int64>, into output: AtomicFileWriter) throws -> Int {
-        var fresh: [Int64: [UInt8]] = [:]
-        var order: [Int64] = []
-        try forEachLine(of: new) { line, number in
-            let id = try stagedID(line, path: new, line: number)
-            fresh[id] = Array(line)
-            order.append(id)
-        }
-        var written = 0
-        if FileManager.default.fileExists(atPath: previous) {
-            try forEachLine(of: previous) { line, number in
-                let id = try stagedID(line, path: previous, line: number)
-                if only.contains(id) {
-                    guard let replacement = fresh.removeValue(forKey: id) else { return }
-                    try output.write(replacement)
-                } else {
-                    try output.write(line)
-                }
-                written += 1
-            }
-        }
-        for id in order {
-            guard let line = fresh.removeValue(forKey: id) else { continue }
-            try output.write(line)
-            written += 1
-        }
-        return written
-    }
-
-    /// Each line of the file with its line end, and its number.
-    private static func forEachLine(of path: String, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
-        guard let file = fopen(path, "r") else {
-            throw JobError(.failure, "\(path): \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(file) }
-        var buffer: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(buffer) }
-        var number = 0
-        while true {
-            let length = getline(&buffer, &capacity, file)
-            guard length > 0, let buffer else { break }
-            number += 1
-            try buffer.withMemoryRebound(to: UInt8.self, capacity: length) {
-                try body(UnsafeBufferPointer(start: $0, count: length), number)
-            }
-        }
-    }
-
-    /// The `_id` a staged line starts with (`{"_id":42,…`; `{ "_id" : 42, …` as earlier versions
-    /// staged it).
-    static func stagedID(_ line: UnsafeBufferPointer<UInt8>, path: String, line number: Int) throws -> Int64 {
-        guard let prefix = [Array(#"{"_id":"#.utf8), Array(#"{ "_id" : "#.utf8)].first(where: {
-            line.count > $0.count && line.prefix($0.count).elementsEqual($0)
-        }) else {
-            throw JobError(.dataError, "\(path):\(number): a staged line that does not start with its _id")
-        }
-        let digits = line[prefix.count...].prefix { $0 == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
-        guard let id = Int64(String(decoding: digits, as: UTF8.self)) else {
-            throw JobError(.dataError, "\(path):\(number): a staged line whose _id is not an integer")
-        }
-        return id
     }
 }

@@ -2,11 +2,12 @@ import DocumentStore
 import Foundation
 import Logging
 import Pipeline
+import Staging
 import Tabular
 
 /// The whole of `etl-extract` without the command line: reads an FMA `fma_metadata` directory
 /// entity by entity (genres, albums, artists, then tracks, which embed the other three), writes
-/// `staging/metadata/<entity>.jsonl` and the quarantine files. Used by `ExtractCommand` and by the
+/// `staging/metadata/<entity>.jsonl` and the quarantine files. Used by `ExtractStage` and by the
 /// `bench-extract` benchmark.
 public struct MetadataExtractor {
     /// Each entity and the files it may come from, in order of preference, with their header rows.
@@ -167,8 +168,9 @@ public struct MetadataExtractor {
                     try output.finishWriting()
                     if mergesOnly, let onlyTracks {
                         let merged = try AtomicFileWriter(path: outputPath)
-                        result.stagedRows = try StagedLines.merge(new: output.temporaryPath, previous: outputPath,
-                                                                  only: onlyTracks, into: merged)
+                        let only = Set(onlyTracks.map { BSONValue.integer($0).canonicalKey })
+                        result.stagedRows = try StagedLineIndex.merge(new: output.temporaryPath, previous: outputPath,
+                                                                      only: only, into: merged)
                         try merged.finishWriting()
                         pending.append((merged, results.count))
                     } else {
@@ -212,7 +214,7 @@ public struct MetadataExtractor {
             try writer.publish()
             results[index].outputPath = writer.path
         }
-        try StagingMarker(job: ExtractCommand.jobName, run: runID, only: onlyTracks,
+        try StagingMarker(job: ExtractStage.jobName, run: runID, only: onlyTracks,
                           files: results.map { .init(name: ($0.outputPath as NSString?)?.lastPathComponent ?? "", collection: $0.collection,
                                                      source: $0.file, rows: $0.stagedRows) })
             .write(in: stagingDirectory)

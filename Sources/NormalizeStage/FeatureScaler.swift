@@ -1,55 +1,4 @@
-import DocumentStore
 import Tabular
-
-/// The flat feature vector of a feature document, in the fixed order of the FMA `features.csv`
-/// statistics: `mfcc_<stat>_01 … _20` for each statistic, then `spectral_centroid_<stat>`, then
-/// `zcr_<stat>`. This order is also the export's column order (Schemas/training_row.schema.json).
-enum FeatureVector {
-    static let statistics = ["mean", "std", "skew", "kurtosis", "median", "min", "max"]
-    static let mfccCount = 20
-
-    static let names: [String] = {
-        var names: [String] = []
-        for statistic in statistics {
-            for coefficient in 1...mfccCount {
-                names.append("mfcc_\(statistic)_\(coefficient < 10 ? "0" : "")\(coefficient)")
-            }
-        }
-        names += statistics.map { "spectral_centroid_\($0)" }
-        names += statistics.map { "zcr_\($0)" }
-        return names
-    }()
-
-    struct ShapeError: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// The values of a feature document (Schemas/features.schema.json), in `names` order. NaN stays NaN.
-    static func values(of document: Document) throws(ShapeError) -> [Double] {
-        var values: [Double] = []
-        values.reserveCapacity(names.count)
-        guard let mfcc = document["mfcc"]?.documentValue else { throw ShapeError(description: "no mfcc statistics") }
-        for statistic in statistics {
-            guard let coefficients = mfcc[statistic]?.arrayValue, coefficients.count == mfccCount else {
-                throw ShapeError(description: "mfcc.\(statistic) is not an array of \(mfccCount) numbers")
-            }
-            for value in coefficients {
-                guard let number = value.doubleValue else { throw ShapeError(description: "mfcc.\(statistic) holds a non-number") }
-                values.append(number)
-            }
-        }
-        for feature in ["spectral_centroid", "zcr"] {
-            guard let summary = document[feature]?.documentValue else { throw ShapeError(description: "no \(feature) statistics") }
-            for statistic in statistics {
-                guard let number = summary[statistic]?.doubleValue else {
-                    throw ShapeError(description: "\(feature).\(statistic) is not a number")
-                }
-                values.append(number)
-            }
-        }
-        return values
-    }
-}
 
 /// Per-feature scaling fitted on the training rows only.
 public struct FeatureScaler: Sendable, Equatable {
@@ -57,20 +6,27 @@ public struct FeatureScaler: Sendable, Equatable {
         case zscore, minmax
     }
 
-    let method: Method
+    public let method: Method
     /// zscore: mean; minmax: minimum.
-    let offsets: [Double]
+    public let offsets: [Double]
     /// zscore: population standard deviation; minmax: max − min. A constant feature gets 1, so it
     /// scales to 0 instead of NaN or infinity.
-    let scales: [Double]
-    let fittedRows: Int
+    public let scales: [Double]
+    public let fittedRows: Int
+
+    public init(method: Method, offsets: [Double], scales: [Double], fittedRows: Int) {
+        self.method = method
+        self.offsets = offsets
+        self.scales = scales
+        self.fittedRows = fittedRows
+    }
 
     /// Numerically stable one-pass fit (Welford's update), skipping non-finite values.
-    struct Accumulator {
+    public struct Accumulator {
         var count: [Int], mean: [Double], m2: [Double], minimum: [Double], maximum: [Double]
-        var rows = 0
+        public private(set) var rows = 0
 
-        init(width: Int) {
+        public init(width: Int) {
             count = Array(repeating: 0, count: width)
             mean = Array(repeating: 0, count: width)
             m2 = Array(repeating: 0, count: width)
@@ -78,7 +34,7 @@ public struct FeatureScaler: Sendable, Equatable {
             maximum = Array(repeating: -.infinity, count: width)
         }
 
-        mutating func add(_ values: [Double]) {
+        public mutating func add(_ values: [Double]) {
             rows += 1
             for (index, value) in values.enumerated() where value.isFinite {
                 count[index] += 1
@@ -90,7 +46,7 @@ public struct FeatureScaler: Sendable, Equatable {
             }
         }
 
-        func scaler(_ method: Method) -> FeatureScaler {
+        public func scaler(_ method: Method) -> FeatureScaler {
             let width = mean.count
             switch method {
             case .zscore:
@@ -108,7 +64,7 @@ public struct FeatureScaler: Sendable, Equatable {
 
     /// Scales a row; a value that is not finite after scaling is missing (nil), never a made-up
     /// number a model would learn from (counted by the caller through `nonFinite`).
-    func apply(_ values: [Double], nonFinite: inout Int) -> [Double?] {
+    public func apply(_ values: [Double], nonFinite: inout Int) -> [Double?] {
         values.indices.map { index in
             let scaled = (values[index] - offsets[index]) / scales[index]
             if scaled.isFinite { return scaled }
@@ -120,10 +76,10 @@ public struct FeatureScaler: Sendable, Equatable {
 
 /// The deterministic split used when the input has none: FNV-1a 64 of the id's text, mod 10 —
 /// 0…7 training, 8 validation, 9 test.
-enum HashSplit {
-    static let description = "fnv1a64(id) mod 10: 0-7 training, 8 validation, 9 test"
+public enum HashSplit {
+    public static let description = "fnv1a64(id) mod 10: 0-7 training, 8 validation, 9 test"
 
-    static func split(forID id: String) -> String {
+    public static func split(forID id: String) -> String {
         switch StableHash.fnv1a64(id) % 10 {
         case 8: return "validation"
         case 9: return "test"

@@ -1,8 +1,39 @@
-import ArgumentParser
 import DocumentStore
 import Foundation
 import Logging
 import Pipeline
+import Staging
+
+/// What `etl-load` is asked to do; each default is the command's.
+public struct LoadOptions: Sendable {
+    public var mongo: MongoTarget
+    /// Documents per bulk write (also capped at 8 MiB of BSON).
+    public var batchSize = 1000
+    /// Bulk writes in flight at once, each on its own pooled client.
+    public var inFlight = 2
+    /// Delete documents whose `_id` is no longer staged.
+    public var prune = false
+    /// Re-read every stored document and rewrite those whose content differs from their `_hash`.
+    public var verify = false
+    public var maxRejectRatio = 0.01
+    /// `--only`: the track ids (normalised, see `OnlyIDs`) to load into the track-keyed collections.
+    public var only: Set<String>?
+
+    public init(mongo: MongoTarget = .fromEnvironment) {
+        self.mongo = mongo
+    }
+
+    /// The options' own defaults, for the command's flags.
+    public static let defaults = LoadOptions(mongo: MongoTarget(uri: MongoTarget.defaultURI, database: MongoTarget.defaultDatabase))
+
+    /// Why these options cannot run, in the flags' words; nil when they can.
+    public var problem: String? {
+        if batchSize <= 0 { return "--batch-size must be positive" }
+        if inFlight <= 0 { return "--in-flight must be positive" }
+        if !(0...1).contains(maxRejectRatio) { return "--max-reject-ratio must be within 0…1" }
+        return nil
+    }
+}
 
 /// `etl-load`: staging JSON Lines → MongoDB, as unordered bulk upserts keyed by `_id`.
 ///
@@ -10,75 +41,34 @@ import Pipeline
 /// already holds are not written again, so re-running over unchanged input writes nothing. What
 /// the collection holds comes from its load state in `etl_load_state` when that agrees with
 /// itself and with the collection's count, else from reading every stored `_hash` (`LoadState`).
-public struct LoadCommand: JobCommand {
+public struct LoadStage: Sendable {
     public static let jobName = "etl-load"
-    public static let configuration = CommandConfiguration(
-        commandName: jobName,
-        abstract: "Load staged documents into MongoDB: idempotent bulk upserts, validators and indexes from Schemas/.",
-        discussion: """
-            --only IDS loads only those track ids into the collections keyed by track id (tracks, \
-            features, training); genres, albums, artists and scalers, which extract and normalize \
-            stage whole, are loaded whole (unchanged documents are not written). With --only, \
-            --prune deletes only ids of --only that are no longer staged.
 
-            --prune acts only on staging a successful extract vouches for: \
-            staging/metadata/_SUCCESS.json present and its row counts equal to the staged files', \
-            and staged features that are either features.jsonl or every shard of one --shard layout. \
-            Otherwise the load refuses before writing anything (exit 65).
+    public static func run(_ options: LoadOptions, context: JobContext) async throws -> JobSummary {
+        try await LoadStage(options: options, common: context.options).execute(context)
+    }
 
-            Which documents are unchanged comes from the load state in etl_load_state (per \
-            collection: every stored _id and _hash in 256 chunks, their digests and the document \
-            count), written after each load; when it is missing, malformed or its count is not the \
-            collection's, the load reads every stored _hash instead. Edits made to documents behind \
-            the load's back are not seen unless they change the count: --verify re-reads every \
-            document, recomputes the hash of its content and rewrites those that differ.
+    let options: LoadOptions
+    /// The run's common flags (`--force`, `--dry-run`, `--schemas`).
+    let common: CommonOptions
 
-            Exit status 65 also when a track id is staged twice (in two files of a collection: two \
-            layouts or shards side by side), and when the server refuses a larger share of one \
-            collection's documents than --max-reject-ratio (the refused documents are in \
-            quarantine/<run>/load.rejects.jsonl); 69 when MongoDB is unreachable.
-            """,
-        version: MusicETL.version)
-
-    @OptionGroup public var mongo: MongoOptions
-
-    @Option(name: .long, help: "Documents per bulk write (also capped at 8 MiB of BSON).")
-    public var batchSize = 1000
-
-    @Option(name: .long, help: "Bulk writes in flight at once, each on its own pooled client.")
-    public var inFlight = 2
-
-    @Flag(name: .long, help: "Delete documents whose _id is no longer staged (a source row that went away); only on staging of a successful extract.")
-    public var prune = false
-
-    @Flag(name: .long, help: "Re-read every stored document, recompute the hash of its content and rewrite those that differ from their _hash or from the staging (catches edits made behind the load's back).")
-    public var verify = false
-
-    @Option(name: .long, help: "Largest share of one collection's documents the server may refuse before the job fails with exit 65.")
-    public var maxRejectRatio: Double = 0.01
-
-    @OptionGroup public var common: CommonOptions
-
-    public init() {}
+    var mongo: MongoTarget { options.mongo }
+    var batchSize: Int { options.batchSize }
+    var inFlight: Int { options.inFlight }
+    var prune: Bool { options.prune }
+    var verify: Bool { options.verify }
+    var maxRejectRatio: Double { options.maxRejectRatio }
 
     /// MongoDB's limit for one document.
     static let maximumDocumentBytes = 16 * 1024 * 1024
     static let hashField = "_hash"
-    /// The collections whose `_id` is a track id: what `--only` narrows.
-    static let trackKeyedCollections: Set = ["tracks", "features", "training"]
 
-    public func validate() throws {
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-        guard inFlight > 0 else { throw ValidationError("--in-flight must be positive") }
-        guard (0...1).contains(maxRejectRatio) else { throw ValidationError("--max-reject-ratio must be within 0…1") }
-    }
-
-    public func execute(_ context: JobContext) async throws -> JobSummary {
-        let staged = try StagedCollections.find(in: context.work, catalog: schemaCatalog())
+    func execute(_ context: JobContext) async throws -> JobSummary {
+        let staged = try StagedCollections.find(in: context.work, catalog: common.schemaCatalog())
         guard !staged.isEmpty else {
             throw JobError(.unavailable, "nothing staged under \(context.work.staging.path): run etl-extract first")
         }
-        let only = common.onlyIDs.map(FeaturesCommand.normalizedIDs)
+        let only = options.only
         if prune { try StagedCollections.checkPrunable(staged, work: context.work) }
         for collection in staged { try collection.checkNoIDStagedTwice() }
         var summary = JobSummary()
@@ -136,7 +126,7 @@ public struct LoadCommand: JobCommand {
             for (key, entry) in pass.written { manifest.entries[key] = entry }
             if prune {
                 // Only ids of --only with --only: every other document stays whatever the staging holds.
-                let candidates = narrowed.map { ids in ids.map { Self.idValue($0).canonicalKey } } ?? Array(manifest.entries.keys)
+                let candidates = narrowed.map { ids in ids.map { OnlyIDs.idValue($0).canonicalKey } } ?? Array(manifest.entries.keys)
                 let gone = candidates.filter { !pass.stagedKeys.contains($0) }.compactMap { manifest.entries[$0] }
                 if !gone.isEmpty {
                     try pass.startWriting { try stateStore.invalidate(name) }
@@ -226,10 +216,6 @@ public struct LoadCommand: JobCommand {
             try invalidate()
             wrote = true
         }
-    }
-
-    static func idValue(_ text: String) -> BSONValue {
-        Int64(text).map(BSONValue.integer) ?? .string(text)
     }
 
     static func seconds(_ duration: Duration) -> Double {
@@ -348,117 +334,6 @@ public struct LoadCommand: JobCommand {
             }
         }
         _ = try collection.upsertByID(batch)
-    }
-}
-
-/// The staged files of each schema: `staging/**/<x-staging-file>` and its shards
-/// (`features.shard-1-of-4.jsonl`).
-struct StagedCollections {
-    let schema: EntitySchema
-    let files: [String]
-
-    var isTrackKeyed: Bool { LoadCommand.trackKeyedCollections.contains(schema.collection) }
-
-    /// Whether `--only` (normalised ids) takes the document of `id` from this collection.
-    func selects(_ id: BSONValue?, only: Set<String>?) -> Bool {
-        guard let only, isTrackKeyed else { return true }
-        return id.map { only.contains($0.idText) } ?? true
-    }
-
-    static func duplicateMessage(id: BSONValue, first: String, second: String) -> String {
-        "id \(id.idText) is staged twice, at \(first) and at \(second): two layouts or shards side by side; remove the stale file (or re-run the job that writes them) so each id is staged once"
-    }
-
-    /// Stops (exit 65, naming both places) when one id is staged twice across the collection's
-    /// files: an unsharded file left beside shards, or shards of two layouts.
-    func checkNoIDStagedTwice() throws {
-        guard files.count > 1 else { return }
-        var stagedAt: [String: String] = [:]
-        for path in files {
-            let reader = try JSONLinesReader(path: path)
-            while let document = try reader.next() {
-                guard let id = document["_id"] else { continue }
-                let location = "\((path as NSString).lastPathComponent):\(reader.lineNumber)"
-                if let earlier = stagedAt.updateValue(location, forKey: id.canonicalKey) {
-                    throw JobError(.dataError, Self.duplicateMessage(id: id, first: earlier, second: location))
-                }
-            }
-        }
-    }
-
-    /// `--prune` deletes what is not staged, so the staging must be whole: a successful extract's
-    /// marker whose counts match the staged metadata, and features of one complete layout.
-    static func checkPrunable(_ staged: [StagedCollections], work: WorkDirectory) throws {
-        let metadataDirectory = work.metadataStaging.path
-        let markerPath = metadataDirectory + "/" + StagingMarker.fileName
-        guard let marker = try StagingMarker.read(in: metadataDirectory) else {
-            throw JobError(.dataError, "--prune refused: \(markerPath) is missing, so the metadata staging is not known to be from a successful extract; run etl-extract")
-        }
-        var stagedRows: [String: Int] = [:]
-        for collection in staged {
-            for path in collection.files where (path as NSString).deletingLastPathComponent == metadataDirectory {
-                stagedRows[(path as NSString).lastPathComponent] = try countDocuments(path)
-            }
-        }
-        var markedRows: [String: Int] = [:]
-        for file in marker.files { markedRows[file.name] = file.rows }
-        for name in Set(stagedRows.keys).union(markedRows.keys).sorted() where stagedRows[name] != markedRows[name] {
-            let has = stagedRows[name].map { "\($0) rows" } ?? "no file"
-            let says = markedRows[name].map { "\($0)" } ?? "none"
-            throw JobError(.dataError, "--prune refused: staging/metadata/\(name) has \(has), the success marker of run \(marker.run) says \(says); the staging is from a failed or partial run: run etl-extract")
-        }
-        if let features = staged.first(where: { $0.schema.collection == "features" }), let problem = incompleteLayout(features.files) {
-            throw JobError(.dataError, "--prune refused: staged features \(problem); prune needs features.jsonl or every shard of one --shard layout")
-        }
-    }
-
-    /// Why these feature files are not one whole layout, or nil when they are.
-    static func incompleteLayout(_ files: [String]) -> String? {
-        let names = files.map { ($0 as NSString).lastPathComponent }
-        if names == ["features.jsonl"] { return nil }
-        if names.contains("features.jsonl") { return "mix features.jsonl with shards (\(names.joined(separator: ", ")))" }
-        var shards: [Int: Set<Int>] = [:]
-        for name in names {
-            let parts = name.dropFirst("features.shard-".count).dropLast(".jsonl".count).split(separator: "-")
-            guard parts.count == 3, parts[1] == "of", let k = Int(parts[0]), let n = Int(parts[2]) else {
-                return "include \(name), not a shard file"
-            }
-            shards[n, default: []].insert(k)
-        }
-        guard shards.count == 1, let layout = shards.first else {
-            return "mix layouts (\(names.joined(separator: ", ")))"
-        }
-        let count = layout.key
-        let missing = Set(1...max(count, 1)).subtracting(layout.value).sorted()
-        return missing.isEmpty ? nil : "lack shard \(missing.map { "\($0)-of-\(count)" }.joined(separator: ", "))"
-    }
-
-    private static func countDocuments(_ path: String) throws -> Int {
-        let reader = try JSONLinesReader(path: path)
-        var count = 0
-        while try reader.next() != nil { count += 1 }
-        return count
-    }
-
-    static func find(in work: WorkDirectory, catalog: SchemaCatalog) throws -> [StagedCollections] {
-        try catalog.all().compactMap { schema in
-            let files = files(named: schema.stagingFile, in: work)
-            return files.isEmpty ? nil : StagedCollections(schema: schema, files: files)
-        }
-    }
-
-    /// The staged files called `name`, or shards of it, under the staging directories.
-    static func files(named name: String, in work: WorkDirectory) -> [String] {
-        let stem = (name as NSString).deletingPathExtension
-        var files: [String] = []
-        for directory in [work.metadataStaging, work.featuresStaging, work.staging] {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-            for candidate in names.sorted()
-            where candidate == name || (candidate.hasPrefix(stem + ".shard-") && candidate.hasSuffix(".jsonl")) {
-                files.append(directory.appendingPathComponent(candidate).path)
-            }
-        }
-        return files
     }
 }
 

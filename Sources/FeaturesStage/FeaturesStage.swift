@@ -1,96 +1,81 @@
-import ArgumentParser
 import AudioFeatures
 import DocumentStore
 import Foundation
 import Pipeline
+import Staging
 import Tabular
+
+/// What `etl-features` is asked to do; each default is the command's.
+public struct FeaturesOptions: Sendable {
+    /// The audio tree (FMA layout `000/000002.mp3`).
+    public var audio: String
+    /// Only this stable hash partition of the track ids.
+    public var shard: ShardSpec?
+    /// Also store the per-frame arrays.
+    public var frames = false
+    /// Files processed at once; nil: the number of active CPUs.
+    public var jobs: Int?
+    public var idFrom: TrackIDSource = .stem
+    public var maxRejectRatio = 0.05
+    /// Seconds between progress lines (0: none).
+    public var progressInterval: Double = 5
+    /// Where the frames of long tracks spill; nil: `$TMPDIR`, else /tmp.
+    public var spillDir: String?
+    /// `--only`: these ids (normalised, see `OnlyIDs`); every other staged document is kept.
+    public var only: Set<String>?
+
+    public init(audio: String) {
+        self.audio = audio
+    }
+
+    /// The options' own defaults, for the command's flags.
+    public static let defaults = FeaturesOptions(audio: "")
+
+    /// Why these options cannot run, in the flags' words; nil when they can.
+    public var problem: String? {
+        if let shard, !shard.isValid { return "--shard \(shard): K/N needs 1 ≤ K ≤ N" }
+        if let jobs, jobs < 1 { return "--jobs must be at least 1" }
+        if !(0...1).contains(maxRejectRatio) { return "--max-reject-ratio must be within 0…1" }
+        if progressInterval < 0 { return "--progress-interval must not be negative" }
+        return nil
+    }
+}
 
 /// `etl-features`: an audio tree → one feature document per track in
 /// `staging/features/features.jsonl` (or `features.shard-K-of-N.jsonl`), unreadable files to
 /// `quarantine/<run-id>/audio.rejects.csv`.
-public struct FeaturesCommand: JobCommand {
+public struct FeaturesStage: Sendable {
     public static let jobName = "etl-features"
-    public static let configuration = CommandConfiguration(
-        commandName: jobName,
-        abstract: "Compute audio features (MFCC, spectral centroid, zero-crossing rate) into staging; unreadable files go to quarantine.",
-        discussion: """
-            Walks --audio for files libsndfile decodes (mp3, flac, ogg, oga, opus, wav, aif(f), au, w64, rf64, \
-            caf). The track id is the file stem when it is an integer (FMA: 000/000002.mp3 → 2), else the path \
-            relative to --audio; --id-from path always uses the path. Two files with the same id: the first \
-            by path wins, the others are quarantined.
 
-            A re-run reuses the staged document of every file whose path, size, modification time \
-            (milliseconds), parameter hash and extractor version are unchanged (and which has frames exactly \
-            when --frames asks for them); --force recomputes. --only restricts the work to those ids; the \
-            other ids' staged documents are kept as they are, in the staged layout: when the staging is the \
-            shards of one --shard N layout, each id goes to its shard's file. --dry-run prints one line per \
-            file that would be computed (compute, id, path, reason; tab-separated) on stdout and writes nothing.
-
-            Rejected: files libsndfile cannot open ("undecodable", with its message; "unreadable" when no \
-            regular file is there), that decode to zero samples ("empty"), that decode to more than 2 % less \
-            than the length their header announces, in any format ("truncated"), or that decode to \
-            NaN/infinity. Any file \
-            of at least one sample is accepted, as librosa accepts it (a 0.05 s clip gives 3 frames).
-
-            --shard K/N takes the ids whose FNV-1a 64-bit hash of the id text (the decimal number, or the \
-            path) is K−1 modulo N, and writes features.shard-K-of-N.jsonl. A run without --shard or --only \
-            covers every id, so it replaces the shard files of earlier --shard runs (reusing their \
-            documents) with features.jsonl: no id is ever staged in two files.
-
-            Exit status 65 when the rejected share of the files exceeds --max-reject-ratio (the documents of \
-            the good files are still written); 69 when --audio does not exist, 64 when it names a file.
-            """,
-        version: MusicETL.version)
-
-    @Option(name: .long, help: "Audio tree (FMA layout 000/000002.mp3).")
-    public var audio: String
-
-    @Option(name: .long, help: "Take only this stable hash partition of the track ids, K of N (1 ≤ K ≤ N).")
-    public var shard: ShardSpec?
-
-    @Flag(name: .long, help: "Also store the per-frame arrays (MFCC, centroid, ZCR) in each document.")
-    public var frames = false
-
-    @Option(name: .long, help: "Files processed at once (default: the number of active CPUs).")
-    public var jobs: Int?
-
-    @Option(name: .long, help: "Track id from the file stem when it is an integer (stem), or always the relative path (path).")
-    public var idFrom: TrackIDSource = .stem
-
-    @Option(name: .long, help: "Largest share of rejected files before the job fails with exit 65.")
-    public var maxRejectRatio: Double = 0.05
-
-    @Option(name: .long, help: "Seconds between progress lines (0: none).")
-    public var progressInterval: Double = 5
-
-    @Option(name: .long, help: "Directory for the (unlinked) temporary file that holds the frames of tracks over ~6 minutes, so memory stays bounded whatever the length (default: $TMPDIR, else /tmp).")
-    public var spillDir: String?
-
-    @OptionGroup public var common: CommonOptions
-
-    public init() {}
-
-    public func validate() throws {
-        if let shard, !shard.isValid {
-            throw ValidationError("--shard \(shard): K/N needs 1 ≤ K ≤ N")
-        }
-        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        guard (0...1).contains(maxRejectRatio) else { throw ValidationError("--max-reject-ratio must be within 0…1") }
-        guard progressInterval >= 0 else { throw ValidationError("--progress-interval must not be negative") }
+    public static func run(_ options: FeaturesOptions, context: JobContext) async throws -> JobSummary {
+        try await FeaturesStage(options: options, common: context.options).execute(context)
     }
+
+    var options: FeaturesOptions
+    /// The run's common flags (`--force`, `--dry-run`).
+    let common: CommonOptions
+
+    var audio: String { options.audio }
+    var shard: ShardSpec? { options.shard }
+    var frames: Bool { options.frames }
+    var jobs: Int? { options.jobs }
+    var idFrom: TrackIDSource { options.idFrom }
+    var maxRejectRatio: Double { options.maxRejectRatio }
+    var progressInterval: Double { options.progressInterval }
+    var spillDir: String? { options.spillDir }
 
     var workerCount: Int { jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
-    public func execute(_ context: JobContext) async throws -> JobSummary {
+    func execute(_ context: JobContext) async throws -> JobSummary {
         try InputDirectory.check(audio, flag: "--audio", name: "audio directory")
-        if shard == nil, let only = common.onlyIDs.map(Self.normalizedIDs),
+        if shard == nil, let only = options.only,
            let count = Self.stagedShardCount(in: context.work.featuresStaging) {
             // --only in a sharded staging: each id into its own shard's file, never a new layout.
             let shards = Set(only.map { Int(TrackID(text: $0).stableHash % UInt64(count)) + 1 }).sorted()
             var summary = JobSummary()
             for index in shards {
                 var step = self
-                step.shard = ShardSpec(index: index, count: count)
+                step.options.shard = ShardSpec(index: index, count: count)
                 summary.add(try await step.execute(context))
             }
             return summary
@@ -113,7 +98,7 @@ public struct FeaturesCommand: JobCommand {
             context.logger.warning("\(previous.unreadableLines) staged lines could not be read and will be recomputed")
         }
         let plan = FeaturesPlanner(parameters: parameters, frames: frames, force: common.force,
-                                   only: common.onlyIDs.map(Self.normalizedIDs)).plan(inShard, previous: previous)
+                                   only: options.only).plan(inShard, previous: previous)
         let counts = plan.counts
         let shardText = shard.map { ", \(inShard.count) in shard \($0)" } ?? ""
         let planText = "\(counts.compute) to compute, \(counts.reuse) unchanged, \(counts.keep) kept (not in --only), "
@@ -145,7 +130,7 @@ public struct FeaturesCommand: JobCommand {
         let result = try await pipeline.run(plan: plan, previous: previous, output: output, rejects: rejects)
         try output.commit()
         try rejects.commit()
-        if shard == nil && common.onlyIDs == nil {
+        if shard == nil && options.only == nil {
             // Every id is in features.jsonl now: other layouts' files would stage ids twice.
             for path in previous.paths where path != outputPath {
                 try FileManager.default.removeItem(atPath: path)
@@ -177,23 +162,9 @@ public struct FeaturesCommand: JobCommand {
     static func stagedShardCount(in directory: URL) -> Int? {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
             .filter { $0.hasPrefix("features") && $0.hasSuffix(".jsonl") }
-        let counts = Set(names.map { name -> Int? in
-            let parts = name.dropFirst("features.shard-".count).dropLast(".jsonl".count).split(separator: "-")
-            return name.hasPrefix("features.shard-") && parts.count == 3 && parts[1] == "of" ? Int(parts[2]) : nil
-        })
+        let counts = Set(names.map { FeatureShardFile.parse($0)?.count })
         guard counts.count == 1, let count = counts.first ?? nil, count > 1 else { return nil }
         return count
-    }
-
-    /// `--only 000002,5` → {"2", "5"}: integer ids compare as numbers, paths as given.
-    static func normalizedIDs(_ ids: Set<String>) -> Set<String> {
-        Set(ids.map { id in
-            if !id.isEmpty, id.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-               let value = Int64(id) {
-                return String(value)
-            }
-            return id
-        })
     }
 }
 

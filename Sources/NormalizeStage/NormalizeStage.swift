@@ -1,42 +1,36 @@
-import ArgumentParser
 import DocumentStore
 import Foundation
 import Pipeline
+import Staging
 import Tabular
+
+/// What `etl-normalize` is asked to do.
+public struct NormalizeOptions: Sendable {
+    /// Scaling method; nil: z-score for a full run, the persisted scaler's with `only`.
+    public var method: FeatureScaler.Method?
+    /// `--only`: rescale these ids (normalised, see `OnlyIDs`) with the last full fit.
+    public var only: Set<String>?
+
+    public init(method: FeatureScaler.Method? = nil, only: Set<String>? = nil) {
+        self.method = method
+        self.only = only
+    }
+}
 
 /// `etl-normalize`: staged tracks + features → `staging/training.jsonl` (labels and the scaled
 /// feature vector per track) and `staging/scaler.json` (fitted on the training split only).
 ///
 /// A full run fits the scaler and rewrites every row. `--only` rescales those ids with the
 /// persisted scaler of the last full fit and keeps every other row as it is staged.
-public struct NormalizeCommand: JobCommand {
+public struct NormalizeStage: Sendable {
     public static let jobName = "etl-normalize"
-    public static let configuration = CommandConfiguration(
-        commandName: jobName,
-        abstract: "Join tracks and features, fit a scaler on the training split, write training rows.",
-        discussion: """
-            A full run fits the scaler on the training split and rewrites every row. With --only, \
-            the ids given are rescaled with the scaler of the last full fit (staging/scaler.json) and \
-            every other staged row is kept byte for byte; refitting is a full run's act, and --only \
-            needs a full run's training.jsonl and scaler.json. Ids with features but no staged row \
-            that --only does not name are counted and left out (a full run adds them). Every row \
-            records its scaler_version, the hash of the method and the per-feature parameters, so \
-            a refit that gives the same parameters gives the same version; the scaler is written \
-            before the rows, so a row never names a scaler that was not written. A scaled value that \
-            is not finite is written as null (missing) and counted.
 
-            Exit status 65 when a track id is staged twice in the features (two layouts or shards \
-            side by side), when no training row is there to fit on, or when --only finds no full \
-            normalize staged; 69 when nothing is staged.
-            """,
-        version: MusicETL.version)
+    public static func run(_ options: NormalizeOptions, context: JobContext) async throws -> JobSummary {
+        try NormalizeStage(options: options).execute(context)
+    }
 
-    @Option(name: .long, help: "Scaling: zscore (default) or minmax. With --only, must be the persisted scaler's.")
-    public var method: FeatureScaler.Method?
-
-    @OptionGroup public var common: CommonOptions
-
-    public init() {}
+    let options: NormalizeOptions
+    var method: FeatureScaler.Method? { options.method }
 
     struct Labels {
         var id: BSONValue
@@ -50,7 +44,7 @@ public struct NormalizeCommand: JobCommand {
     static let rowsFile = "training.jsonl"
     static let scalerFile = "scaler.json"
 
-    public func execute(_ context: JobContext) async throws -> JobSummary {
+    func execute(_ context: JobContext) throws -> JobSummary {
         let tracksPath = context.work.metadataStaging.appendingPathComponent("tracks.jsonl").path
         guard FileManager.default.fileExists(atPath: tracksPath) else {
             throw JobError(.unavailable, "\(tracksPath) is missing: run etl-extract first")
@@ -60,7 +54,7 @@ public struct NormalizeCommand: JobCommand {
             throw JobError(.unavailable, "no staged features under \(context.work.featuresStaging.path): run etl-features first")
         }
         var labels = try readLabels(tracksPath)
-        let only = common.onlyIDs.map(FeaturesCommand.normalizedIDs)
+        let only = options.only
         let rowsPath = context.work.staging.appendingPathComponent(Self.rowsFile).path
         let scalerPath = context.work.staging.appendingPathComponent(Self.scalerFile).path
         let persisted = only == nil ? nil : try PersistedScaler.read(path: scalerPath)
@@ -80,11 +74,9 @@ public struct NormalizeCommand: JobCommand {
         var hashSplitUsed = 0
         var unmatched: [(String, String)] = []
         var malformed = 0
-        var stagedAt: [String: String] = [:]
+        var staged = StagedIDs()
         try forEachFeatureDocument(featureFiles) { id, document, location in
-            if let earlier = stagedAt.updateValue(location, forKey: id.canonicalKey) {
-                throw JobError(.dataError, StagedCollections.duplicateMessage(id: id, first: earlier, second: location))
-            }
+            try staged.record(id, at: location)
             guard let track = labels[id.canonicalKey] else {
                 if selected(id) { unmatched.append((id.idText, "features without a track (\(location))")) }
                 return
@@ -251,8 +243,6 @@ public struct NormalizeCommand: JobCommand {
     }
 }
 
-extension FeatureScaler.Method: ExpressibleByArgument {}
-
 /// `staging/scaler.json` as the last full fit left it: the scaler an `--only` run applies.
 struct PersistedScaler {
     var scaler: FeatureScaler
@@ -286,45 +276,5 @@ struct PersistedScaler {
         let rows = Int(document[path: "fitted_on.rows"]?.int64Value ?? 0)
         return PersistedScaler(scaler: FeatureScaler(method: method, offsets: offsets, scales: scales, fittedRows: rows),
                                version: version)
-    }
-}
-
-/// The lines of a staged JSON Lines file by `_id` (memory-mapped: only the index is in memory),
-/// so a merge copies the rows it keeps byte for byte.
-struct StagedLineIndex {
-    private let data: Data
-    private var ranges: [String: Range<Int>] = [:]
-    /// Canonical keys and ids in file order.
-    private(set) var keys: [(String, BSONValue)] = []
-
-    /// An absent file has no lines.
-    init(path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else {
-            data = Data()
-            return
-        }
-        data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        var start = 0
-        var lineNumber = 0
-        while start < data.count {
-            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? data.count
-            lineNumber += 1
-            let text = String(decoding: data[start..<end], as: UTF8.self)
-            if !text.allSatisfy(\.isWhitespace) {
-                guard let id = (try? BSONDocument(json: text))?["_id"] else {
-                    throw JobError(.dataError, "\(path):\(lineNumber): not a staged document with an _id")
-                }
-                if ranges.updateValue(start..<end, forKey: id.canonicalKey) == nil { keys.append((id.canonicalKey, id)) }
-            }
-            start = end
-        }
-    }
-
-    /// The line (with its newline) staged for `key`.
-    func line(forKey key: String) -> [UInt8]? {
-        guard let range = ranges[key] else { return nil }
-        var bytes = [UInt8](data[range])
-        if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
-        return bytes
     }
 }

@@ -1,7 +1,7 @@
-import ArgumentParser
 import DocumentStore
 import Foundation
 import Pipeline
+import Staging
 
 #if canImport(Glibc)
 import Glibc
@@ -35,12 +35,7 @@ enum TrackID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// From the text `--only` gives (normalised): digits are a number, anything else a path.
     init(text: String) {
-        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-           let value = Int64(text) {
-            self = .integer(value)
-        } else {
-            self = .path(text)
-        }
+        self = OnlyIDs.integer(text).map(TrackID.integer) ?? .path(text)
     }
 
     init?(bson: BSONValue) {
@@ -75,7 +70,7 @@ enum TrackID: Hashable, Sendable, Comparable, CustomStringConvertible {
 }
 
 /// How a file's path becomes its track id (`--id-from`).
-public enum TrackIDSource: String, Sendable, CaseIterable, ExpressibleByArgument {
+public enum TrackIDSource: String, Sendable, CaseIterable {
     /// The file stem when it is an integer (leading zeros allowed: `000002` → 2), else the path.
     case stem
     /// Always the path relative to `--audio`.
@@ -85,17 +80,14 @@ public enum TrackIDSource: String, Sendable, CaseIterable, ExpressibleByArgument
         if self == .stem {
             let name = relativePath.split(separator: "/").last.map(String.init) ?? relativePath
             let stem = name.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? name
-            if !stem.isEmpty, stem.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-               let value = Int64(stem) {
-                return .integer(value)
-            }
+            if let value = OnlyIDs.integer(stem) { return .integer(value) }
         }
         return .path(relativePath)
     }
 }
 
 /// `--shard K/N`: this run takes the ids whose `stableHash % N == K − 1`.
-public struct ShardSpec: Sendable, Equatable, ExpressibleByArgument, CustomStringConvertible {
+public struct ShardSpec: Sendable, Equatable, CustomStringConvertible {
     public var index: Int
     public var count: Int
 
@@ -120,7 +112,7 @@ public struct ShardSpec: Sendable, Equatable, ExpressibleByArgument, CustomStrin
     }
 
     /// `features.shard-K-of-N.jsonl`.
-    var stagingFileName: String { "features.shard-\(index)-of-\(count).jsonl" }
+    var stagingFileName: String { FeatureShardFile.name(index: index, count: count) }
 }
 
 /// One audio file found under `--audio`.
@@ -169,8 +161,8 @@ enum AudioTree {
 /// its line is (so it is copied byte for byte, never re-encoded).
 struct PreviousDocument: Sendable {
     var fileIndex: Int
-    var offset: Int64
-    var length: Int
+    /// The line's key in its file's `StagedLineIndex`.
+    var key: String
     var path: String
     var bytes: Int64
     var mtimeMillis: Int64
@@ -181,10 +173,10 @@ struct PreviousDocument: Sendable {
 }
 
 /// The staged feature documents of earlier runs (`staging/features/features*.jsonl`, all shards),
-/// indexed by id. Only the index is in memory; lines are read back when copied.
+/// indexed by id. Only the index is in memory; the files are mapped and lines copied from them.
 final class PreviousFeatures {
     private(set) var paths: [String] = []
-    private var descriptors: [Int32] = []
+    private var files: [StagedLineIndex] = []
     private(set) var documents: [TrackID: PreviousDocument] = [:]
     private(set) var unreadableLines = 0
 
@@ -195,71 +187,43 @@ final class PreviousFeatures {
             .sorted { ($0 == preferred ? 0 : 1, $0) < ($1 == preferred ? 0 : 1, $1) }
         for name in names {
             let path = directory.appendingPathComponent(name).path
-            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            guard descriptor >= 0 else { continue }
+            guard FileManager.default.isReadableFile(atPath: path) else { continue }
+            let fileIndex = files.count
+            var unusable = 0
+            let index = try StagedLineIndex(path: path, tolerant: true) { idValue, document, text in
+                guard let id = TrackID(bson: idValue), let source = document["source"]?.documentValue,
+                      let extractor = document["extractor"]?.documentValue else {
+                    unusable += 1
+                    return false
+                }
+                if documents[id] != nil { return false }
+                guard let path = source["path"]?.stringValue, let bytes = source["bytes"]?.int64Value,
+                      case .dateTime(let mtime)? = source["mtime"],
+                      let hash = extractor["params_hash"]?.stringValue, let version = extractor["version"]?.stringValue
+                else {
+                    unusable += 1
+                    return false
+                }
+                // Keys are written `,"frames":{` (staged by an earlier version: `, "frames" : {`);
+                // inside a string a quote is always escaped.
+                let hasFrames = text.contains(",\"frames\":{") || text.contains(", \"frames\" : {")
+                documents[id] = PreviousDocument(
+                    fileIndex: fileIndex, key: idValue.canonicalKey, path: path, bytes: bytes, mtimeMillis: mtime,
+                    paramsHash: hash, version: version, nFrames: Int(document["n_frames"]?.int64Value ?? -1),
+                    hasFrames: hasFrames)
+                return true
+            }
+            unreadableLines += index.unreadableLines + unusable
             paths.append(path)
-            descriptors.append(descriptor)
-            try index(fileIndex: paths.count - 1, path: path)
-        }
-    }
-
-    deinit {
-        for descriptor in descriptors { close(descriptor) }
-    }
-
-    private func index(fileIndex: Int, path: String) throws {
-        guard let file = fopen(path, "rb") else { return }
-        defer { fclose(file) }
-        var buffer: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(buffer) }
-        var offset: Int64 = 0
-        while true {
-            let length = getline(&buffer, &capacity, file)
-            guard length > 0, let line = buffer else { break }
-            defer { offset += Int64(length) }
-            let text = String(decoding: UnsafeRawBufferPointer(start: line, count: length), as: UTF8.self)
-            guard let document = try? BSONDocument(json: text),
-                  let idValue = document["_id"], let id = TrackID(bson: idValue),
-                  let source = document["source"]?.documentValue,
-                  let extractor = document["extractor"]?.documentValue else {
-                if !text.allSatisfy(\.isWhitespace) { unreadableLines += 1 }
-                continue
-            }
-            if documents[id] != nil { continue }
-            guard let path = source["path"]?.stringValue, let bytes = source["bytes"]?.int64Value,
-                  case .dateTime(let mtime)? = source["mtime"],
-                  let hash = extractor["params_hash"]?.stringValue, let version = extractor["version"]?.stringValue
-            else {
-                unreadableLines += 1
-                continue
-            }
-            // Keys are written `,"frames":{` (staged by an earlier version: `, "frames" : {`);
-            // inside a string a quote is always escaped.
-            let hasFrames = text.contains(",\"frames\":{") || text.contains(", \"frames\" : {")
-            documents[id] = PreviousDocument(
-                fileIndex: fileIndex, offset: offset, length: length, path: path, bytes: bytes, mtimeMillis: mtime,
-                paramsHash: hash, version: version, nFrames: Int(document["n_frames"]?.int64Value ?? -1),
-                hasFrames: hasFrames)
+            files.append(index)
         }
     }
 
     /// The staged line of `document` (with its newline), exactly as it is on disk.
     func line(of document: PreviousDocument) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: document.length)
-        let descriptor = descriptors[document.fileIndex]
-        var done = 0
-        while done < document.length {
-            let got = bytes.withUnsafeMutableBytes {
-                pread(descriptor, $0.baseAddress! + done, document.length - done, off_t(document.offset) + off_t(done))
-            }
-            if got < 0, errno == EINTR { continue }
-            guard got > 0 else {
-                throw JobError(.failure, "\(paths[document.fileIndex]): cannot re-read a staged document: \(String(cString: strerror(errno)))")
-            }
-            done += got
+        guard let line = files[document.fileIndex].line(forKey: document.key) else {
+            throw JobError(.failure, "\(paths[document.fileIndex]): cannot re-read a staged document")
         }
-        if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
-        return bytes
+        return line
     }
 }

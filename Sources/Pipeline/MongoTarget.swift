@@ -1,0 +1,29 @@
+import DocumentStore
+import Foundation
+
+/// Where a stage's MongoDB is: the connection string and the database name.
+public struct MongoTarget: Sendable, Equatable {
+    public var uri: String
+    public var database: String
+
+    public static let defaultURI = "mongodb://127.0.0.1:27017/?directConnection=true"
+    public static let defaultDatabase = "musicetl"
+
+    public init(uri: String, database: String) {
+        self.uri = uri
+        self.database = database
+    }
+
+    /// `MONGODB_URI` and `MUSICETL_DB` when set, else a local server's `musicetl`.
+    public static var fromEnvironment: MongoTarget {
+        let environment = ProcessInfo.processInfo.environment
+        return MongoTarget(uri: environment["MONGODB_URI"] ?? defaultURI, database: environment["MUSICETL_DB"] ?? defaultDatabase)
+    }
+
+    /// Connects and pings, so an absent server fails the job at once with exit 69.
+    public func connect(job: String) throws -> MongoConnection {
+        let connection = try MongoConnection(uri: uri, appName: "musicetl/\(job)")
+        try connection.ping()
+        return connection
+    }
+}
