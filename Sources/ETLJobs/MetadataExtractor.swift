@@ -322,7 +322,11 @@ public struct MetadataExtractor {
         var work = RowWork(rows: extraction.rows, fragmentLeaves: sources)
         work.printLines = !dryRun
         work.libbsonOnly = libbsonDocuments
-        table.rows = try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes ?? Self.defaultBatchBytes(workers: rowJobs))
+        // The rows go to a file, not memory: a million albums would cost their text again.
+        let lookupRows = try LookupFileWriter(directory: stagingDirectory, entity: entity)
+        try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes ?? Self.defaultBatchBytes(workers: rowJobs),
+                               lookupRows: lookupRows)
+        table.rows = try lookupRows.finish()
         return table
     }
 
@@ -366,7 +370,7 @@ public struct MetadataExtractor {
                 }
             }
         }
-        _ = try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes ?? Self.defaultBatchBytes(workers: rowJobs))
+        try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes ?? Self.defaultBatchBytes(workers: rowJobs))
     }
 }
 

@@ -135,3 +135,52 @@ final class ObjectReuse {
         entries[object].filled = true
     }
 }
+
+/// A growable buffer its owner allocates and frees itself (`free()`, in the owner's `deinit`).
+/// Trivial, so reading one out of its owner retains nothing (entries holding arrays were copied
+/// out, a retain and a release per array per read). Used in place only, through its owner: a
+/// copy kept past the next append could dangle.
+struct OwnedBuffer<Element: BitwiseCopyable> {
+    private(set) var base: UnsafeMutablePointer<Element>?
+    private(set) var count = 0
+    private(set) var capacity = 0
+
+    var elements: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
+
+    mutating func removeAll() { count = 0 }
+
+    mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
+        guard let source = elements.baseAddress, !elements.isEmpty else { return }
+        reserve(count + elements.count)
+        guard let base else { return }
+        (base + count).initialize(from: source, count: elements.count)
+        count += elements.count
+    }
+
+    mutating func append(_ element: Element) {
+        reserve(count + 1)
+        guard let base else { return }
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    private mutating func reserve(_ needed: Int) {
+        guard needed > capacity else { return }
+        let grown = max(needed, capacity * 2, 64)
+        let fresh = UnsafeMutablePointer<Element>.allocate(capacity: grown)
+        if let base {
+            fresh.initialize(from: base, count: count)
+            base.deallocate()
+        }
+        base = fresh
+        capacity = grown
+    }
+
+    /// Frees the memory; the buffer is empty afterwards.
+    mutating func free() {
+        base?.deallocate()
+        base = nil
+        count = 0
+        capacity = 0
+    }
+}

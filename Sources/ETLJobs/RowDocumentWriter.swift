@@ -19,7 +19,7 @@ protocol RowDocumentWriter: AnyObject {
     func beginArray(_ key: BSONKey) throws(BSONBuilderError)
     func endArray() throws(BSONBuilderError)
     /// Position `field` of an embedded album's or artist's fields; false when it has no such position.
-    func append(_ key: BSONKey, field: Int, of row: LookupRowView) throws(BSONBuilderError) -> Bool
+    func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool
     /// A value as JSON text this writer printed before (an `ObjectReuse` hit, a printed literal:
     /// both exist only when rows are written as JSON). A protocol requirement rather than a cast to
     /// the JSON writer: the cast's strong reference was retained and released per reused object.
@@ -67,20 +67,18 @@ extension BSONBuilder: RowDocumentWriter {
         preconditionFailure("JSON text reached libbson's builder: objects are reused and literals printed only when rows are written as JSON")
     }
 
-    func append(_ key: BSONKey, field: Int, of row: LookupRowView) throws(BSONBuilderError) -> Bool {
-        precondition(!row.bson.isEmpty || row.ends.isEmpty, "a lookup row made for the JSON writer reached libbson's builder")
-        return try append(key, elementAt: field, ofRawDocument: row.bson)
+    func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool {
+        precondition(row.hasBSON || row.fieldCount == 0, "a lookup row made for the JSON writer reached libbson's builder")
+        return try row.withBSON { (document) throws(BSONBuilderError) in try append(key, elementAt: field, ofRawDocument: document) }
     }
 }
 
 extension RelaxedJSONWriter: RowDocumentWriter {
     var lastValueSpan: Range<Int>? { valueStart..<count }
 
-    func append(_ key: BSONKey, field: Int, of row: LookupRowView) -> Bool {
-        precondition(!row.ends.isEmpty || row.bson.isEmpty, "a lookup row made for libbson's builder reached the JSON writer")
-        guard let value = row.jsonValue(field) else { return false }
-        append(key, printedValue: value)
-        return true
+    func append(_ key: BSONKey, field: Int, of row: LookupRow) -> Bool {
+        precondition(row.fieldCount > 0 || !row.hasBSON, "a lookup row made for libbson's builder reached the JSON writer")
+        return row.withJSONValue(field) { append(key, printedValue: $0) } != nil
     }
 }
 
