@@ -11,8 +11,8 @@ import Glibc
 @Suite struct ExtractMemoryTests {
     /// 4,000 albums and 4,000 artists, each with 16 KiB of text the tracks embed
     /// (`album_information`, `artist_bio`): 128 MiB, which the job held in memory until the
-    /// tracks were done when it kept its lookup rows there (peak 195 MB, release build); read
-    /// back from its file by id, the job peaks at 66 MB (debug build).
+    /// tracks were done when it kept its lookup rows there (peak 206 MB, debug build); read
+    /// back from its file by id, the job peaks at 66 MB (the same build).
     @Test func albumAndArtistTextIsNotHeld() throws {
         let work = TemporaryDirectory()
         let metadata = try ExtractRun.metadata(removing: ["tracks.csv", "raw_tracks.csv", "raw_albums.csv", "raw_artists.csv"],
