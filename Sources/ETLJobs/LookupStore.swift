@@ -5,7 +5,6 @@ import Darwin
 #endif
 import DocumentStore
 import Foundation
-import Tabular
 
 /// The fields tracks embed from one album or artist, in the form the tracks are built in: its
 /// fields' JSON values back to back, or a raw BSON document whose element k is field k
