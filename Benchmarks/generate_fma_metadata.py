@@ -238,6 +238,8 @@ def main() -> int:
     parser.add_argument("--out", required=True, type=Path, help="output directory (created)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tracks", type=int, default=OFFICIAL_TRACKS, help="number of tracks")
+    parser.add_argument("--albums", type=int, help="number of albums (default: in proportion to the tracks)")
+    parser.add_argument("--artists", type=int, help="number of artists (default: in proportion to the tracks)")
     parser.add_argument("--durations", choices=["mmss", "seconds"], default="mmss",
                         help="raw_tracks track_duration as mm:ss (official file) or seconds (course excerpt)")
     parser.add_argument("--invalid-utf8-every", type=int, default=5000,
@@ -261,8 +263,8 @@ def main() -> int:
 
     scale = args.tracks / OFFICIAL_TRACKS
     n_tracks = args.tracks
-    n_albums = max(1, round(OFFICIAL_ALBUMS * scale))
-    n_artists = max(1, round(OFFICIAL_ARTISTS * scale))
+    n_albums = args.albums or max(1, round(OFFICIAL_ALBUMS * scale))
+    n_artists = args.artists or max(1, round(OFFICIAL_ARTISTS * scale))
     rng = random.Random(args.seed)
     text = Text(rng)
     genre_ids, genre_weights, genre_parent, genre_top, genre_title, genre_handle = load_genres(genres_dir)

@@ -3,271 +3,287 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DocumentStore
+import Foundation
 
-/// A growable buffer its owner allocates and frees itself (`free()`, in the owner's `deinit`).
-/// Trivial, so reading one out of its owner retains nothing (entries holding arrays were copied
-/// out, a retain and a release per array per read). Used in place only, through its owner: a
-/// copy kept past the next append could dangle.
-struct OwnedBuffer<Element: BitwiseCopyable> {
-    private(set) var base: UnsafeMutablePointer<Element>?
-    private(set) var count = 0
-    private(set) var capacity = 0
+/// The fields tracks embed from one album or artist, in the form the tracks are built in: its
+/// fields' JSON values back to back, or a raw BSON document whose element k is field k
+/// (`RowWork.buildsWithLibbson`). Stored as one record of bytes, the same in a batch's memory
+/// and in a table's file: three 8-byte counts (fields, JSON bytes, BSON bytes), per field where
+/// its JSON ends (8 bytes each), the JSON text, the BSON document; in this machine's byte order
+/// (the file never outlives the process).
+struct LookupRow {
+    private let record: [UInt8]
 
-    var elements: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
-
-    mutating func removeAll() { count = 0 }
-
-    mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
-        guard let source = elements.baseAddress, !elements.isEmpty else { return }
-        reserve(count + elements.count)
-        guard let base else { return }
-        (base + count).initialize(from: source, count: elements.count)
-        count += elements.count
+    fileprivate init(record: [UInt8]) {
+        self.record = record
     }
 
-    mutating func append(_ element: Element) {
-        reserve(count + 1)
-        guard let base else { return }
-        (base + count).initialize(to: element)
-        count += 1
+    fileprivate static let headerBytes = 3 * 8
+
+    /// The whole record's length, from its header (nil: fewer bytes than a header).
+    fileprivate static func recordLength(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard bytes.count >= headerBytes else { return nil }
+        let fields = Int(bytes.loadUnaligned(fromByteOffset: 0, as: Int64.self))
+        let json = Int(bytes.loadUnaligned(fromByteOffset: 8, as: Int64.self))
+        let bson = Int(bytes.loadUnaligned(fromByteOffset: 16, as: Int64.self))
+        return headerBytes + fields * 8 + json + bson
     }
 
-    private mutating func reserve(_ needed: Int) {
-        guard needed > capacity else { return }
-        let grown = max(needed, capacity * 2, 64)
-        let fresh = UnsafeMutablePointer<Element>.allocate(capacity: grown)
-        if let base {
-            fresh.initialize(from: base, count: count)
-            base.deallocate()
+    /// Appends the record of `ends` (where each field's JSON ends in `json`), `json` and `bson` to `bytes`.
+    fileprivate static func encode(ends: [Int], json: [UInt8], bson: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        for count in [ends.count, json.count, bson.count] + ends {
+            withUnsafeBytes(of: Int64(count)) { bytes.append(contentsOf: $0) }
         }
-        base = fresh
-        capacity = grown
+        bytes.append(contentsOf: json)
+        bytes.append(contentsOf: bson)
     }
 
-    /// Frees the memory; the buffer is empty afterwards.
-    mutating func free() {
-        base?.deallocate()
-        base = nil
-        count = 0
-        capacity = 0
+    private func count(at offset: Int) -> Int {
+        record.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: offset, as: Int64.self)) }
+    }
+
+    var fieldCount: Int { count(at: 0) }
+    private var jsonStart: Int { Self.headerBytes + fieldCount * 8 }
+    private var bsonStart: Int { jsonStart + count(at: 8) }
+    /// Whether the row holds a BSON document (rows built with libbson) rather than JSON text.
+    var hasBSON: Bool { count(at: 16) > 0 }
+
+    /// Field `field`'s JSON text (the empty text: no such field).
+    func jsonValue(_ field: Int) -> [UInt8] {
+        guard field >= 0, field < fieldCount else { return [] }
+        let start = field == 0 ? 0 : count(at: Self.headerBytes + (field - 1) * 8)
+        let end = count(at: Self.headerBytes + field * 8)
+        return Array(record[(jsonStart + start)..<(jsonStart + end)])
+    }
+
+    /// Calls `body` with field `field`'s JSON text; nil without calling it when there is no such field.
+    func withJSONValue<Result, Failure: Error>(_ field: Int, _ body: (UnsafeBufferPointer<UInt8>) throws(Failure) -> Result) throws(Failure) -> Result? {
+        guard field >= 0, field < fieldCount else { return nil }
+        let start = jsonStart + (field == 0 ? 0 : count(at: Self.headerBytes + (field - 1) * 8))
+        let end = jsonStart + count(at: Self.headerBytes + field * 8)
+        return try record.withUnsafeBufferPointer { (bytes) throws(Failure) in try body(UnsafeBufferPointer(rebasing: bytes[start..<end])) }
+    }
+
+    /// Calls `body` with the raw BSON document (empty for the JSON form).
+    func withBSON<Result, Failure: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(Failure) -> Result) throws(Failure) -> Result {
+        let start = bsonStart
+        return try record.withUnsafeBufferPointer { (bytes) throws(Failure) in try body(UnsafeBufferPointer(rebasing: bytes[start...])) }
     }
 }
 
-/// The fields tracks embed from one table (the albums or the artists), in the form the tracks are
-/// built in: per row, its fields' JSON values back to back, or a raw BSON document whose element k
-/// is field k (`RowWork.buildsWithLibbson`). Rows live in a few large buffers: a class and a
-/// buffer per row cost two allocations to make and two frees to drop (2 % of a one-worker run
-/// went to freeing them at its end). The JSON text goes into chunks of at least 1 MiB that never
-/// move, a row's text within one chunk: a buffer that doubled copied the text again and again and
-/// touched twice its pages.
-///
-/// Appended to by one thread (a worker for its batch, the admitting thread for the table), then
-/// only read, by every worker: `LookupIndex` hands out views into the buffers. Its state is only
-/// touched by that one thread at a time, so the per-access exclusivity checks are off.
-final class LookupStore: @unchecked Sendable {  // see above: written by one thread, then read-only
-    struct Row {
-        var id: Int64
-        /// Its fields' JSON text, in one of the chunks.
-        var json: UnsafePointer<UInt8>?
-        /// Where its fields' ends start in `ends`, and how many fields it has.
-        var endsStart: Int
-        var fieldCount: Int
-        var bsonStart: Int
-        var bsonCount: Int
-    }
-
-    /// Per row and field, where the field's JSON ends, from the row's `json`.
-    @exclusivity(unchecked) private(set) var ends = OwnedBuffer<Int>()
-    @exclusivity(unchecked) private(set) var bson = OwnedBuffer<UInt8>()
-    @exclusivity(unchecked) private(set) var rows = OwnedBuffer<Row>()
-    /// The JSON chunks and their sizes; `chunk` is the one being filled, `used` bytes of it so far.
-    @exclusivity(unchecked) private var chunks: [(base: UnsafeMutablePointer<UInt8>, capacity: Int)] = []
-    @exclusivity(unchecked) private var chunk = -1
-    @exclusivity(unchecked) private var used = 0
-    /// The row being added (`beginRow` … `endRow`), and where its text starts in the chunk.
-    @exclusivity(unchecked) private var open: Row?
-    @exclusivity(unchecked) private var openStart = 0
-    static let chunkSize = 2 << 20
-
-    /// A chunk of at least `capacity` bytes. On Linux a 2 MiB-aligned block the kernel may back
-    /// with huge pages (MADV_HUGEPAGE): the albums' and artists' text is tens of MB of fresh
-    /// memory, and faulting it in 4 KiB pages cost ~5 % of their pass (perf: memmove into new
-    /// chunks, in exc_page_fault). Where that fails, plain memory.
-    private static func allocateChunk(_ capacity: Int) -> UnsafeMutablePointer<UInt8> {
-        #if os(Linux)
-        let hugePage = 2 << 20
-        if capacity % hugePage == 0 {
-            var memory: UnsafeMutableRawPointer?
-            if posix_memalign(&memory, hugePage, capacity) == 0, let memory {
-                _ = madvise(memory, capacity, MADV_HUGEPAGE)  // a hint: failure changes nothing
-                return memory.bindMemory(to: UInt8.self, capacity: capacity)
-            }
-        }
-        #endif
-        guard let memory = malloc(capacity) else { fatalError("out of memory for \(capacity) bytes of lookup rows") }
-        return memory.bindMemory(to: UInt8.self, capacity: capacity)
-    }
+/// The lookup rows of one batch of albums or artists, made by the worker that builds the batch
+/// and copied into the table's `LookupFile` as the batch is admitted: in memory, as big as a
+/// batch's rows, emptied for the next batch.
+final class LookupStore {
+    /// The rows' records back to back, and each row's id and record.
+    private var bytes: [UInt8] = []
+    private var rows: [(id: Int64, record: Range<Int>)] = []
+    /// The row being added (`beginRow` … `endRow`): its id, its fields' JSON text and ends.
+    private var openID: Int64?
+    private var openJSON: [UInt8] = []
+    private var openEnds: [Int] = []
 
     var count: Int { rows.count }
 
-    deinit {
-        ends.free()
-        bson.free()
-        rows.free()
-        for chunk in chunks { free(chunk.base) }  // posix_memalign's or malloc's
-    }
-
-    /// Forgets every row; keeps the memory for the next ones (a batch's store).
+    /// Forgets every row; keeps the memory for the next ones.
     func removeAll() {
-        ends.removeAll()
-        bson.removeAll()
-        rows.removeAll()
-        chunk = chunks.isEmpty ? -1 : 0
-        used = 0
-        open = nil
+        bytes.removeAll(keepingCapacity: true)
+        rows.removeAll(keepingCapacity: true)
+        openID = nil
     }
 
     /// Starts a row; its fields follow (`appendField`), then `endRow`.
     func beginRow(id: Int64) {
-        open = Row(id: id, json: nil, endsStart: ends.count, fieldCount: 0, bsonStart: bson.count, bsonCount: 0)
-        openStart = used
+        openID = id
+        openJSON.removeAll(keepingCapacity: true)
+        openEnds.removeAll(keepingCapacity: true)
     }
 
     /// The next field's JSON value.
     func appendField(json value: UnsafeBufferPointer<UInt8>) {
-        guard open != nil else { preconditionFailure("a field appended outside a row") }
-        let target = reserve(value.count)
-        if let source = value.baseAddress { target.initialize(from: source, count: value.count) }
-        used += value.count
-        ends.append(used - openStart)
-        open?.fieldCount += 1
-    }
-
-    /// Room for `count` more bytes of the open row, in one chunk with the rest of its text.
-    private func reserve(_ count: Int) -> UnsafeMutablePointer<UInt8> {
-        if chunk >= 0 && used + count <= chunks[chunk].capacity { return chunks[chunk].base + used }
-        // The row moves to the next chunk (kept from before, or new), with what it has so far.
-        let rowBytes = used - openStart
-        let needed = rowBytes + count
-        let previous = chunk >= 0 ? chunks[chunk].base + openStart : nil
-        chunk += 1
-        if chunk == chunks.count || chunks[chunk].capacity < needed {
-            let capacity = max(Self.chunkSize, needed)
-            chunks.insert((Self.allocateChunk(capacity), capacity), at: chunk)
-        }
-        if let previous, rowBytes > 0 { chunks[chunk].base.initialize(from: previous, count: rowBytes) }
-        openStart = 0
-        used = rowBytes
-        return chunks[chunk].base + used
+        precondition(openID != nil, "a field appended outside a row")
+        openJSON.append(contentsOf: value)
+        openEnds.append(openJSON.count)
     }
 
     /// Ends the row, with its raw BSON document (empty for the JSON form); returns its index.
     @discardableResult
     func endRow(bson document: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0)) -> Int {
-        guard var row = open else { preconditionFailure("endRow without beginRow") }
-        row.json = chunk >= 0 ? UnsafePointer(chunks[chunk].base + openStart) : nil
-        bson.append(contentsOf: document)
-        row.bsonCount = document.count
-        rows.append(row)
-        open = nil
+        guard let id = openID else { preconditionFailure("endRow without beginRow") }
+        let start = bytes.count
+        LookupRow.encode(ends: openEnds, json: openJSON, bson: document, to: &bytes)
+        rows.append((id, start..<bytes.count))
+        openID = nil
         return rows.count - 1
     }
 
-    /// Copies row `index` of `other` (a batch's rows) to the end of this store.
-    func append(row index: Int, of other: LookupStore) {
-        let view = other.view(index)
-        beginRow(id: other.rows.elements[index].id)
-        let length = view.ends.last ?? 0
-        if length > 0, let source = view.json {
-            reserve(length).initialize(from: source, count: length)
-            used += length
-        }
-        ends.append(contentsOf: view.ends)
-        open?.fieldCount = view.ends.count
-        endRow(bson: view.bson)
-    }
+    func id(_ index: Int) -> Int64 { rows[index].id }
 
-    /// Row `index`, read through plain pointers (valid while nothing is appended).
-    func view(_ index: Int) -> LookupRowView { frozen.view(index) }
-
-    /// The store's rows as plain pointers (valid while nothing is appended).
-    var frozen: FrozenRows {
-        FrozenRows(rows: rows.elements.baseAddress, count: rows.count, ends: ends.elements.baseAddress, bson: bson.elements.baseAddress)
-    }
-
-    /// A store's rows in trivial values: reading them retains nothing.
-    struct FrozenRows {
-        var rows: UnsafePointer<Row>?
-        var count = 0
-        var ends: UnsafePointer<Int>?
-        var bson: UnsafePointer<UInt8>?
-
-        @inline(__always)
-        func view(_ index: Int) -> LookupRowView {
-            guard let rows, index >= 0, index < count else { preconditionFailure("no row \(index) in a store of \(count)") }
-            let row = rows[index]
-            return LookupRowView(json: row.json,
-                                 ends: UnsafeBufferPointer(start: ends.map { $0 + row.endsStart }, count: row.fieldCount),
-                                 bson: UnsafeBufferPointer(start: bson.map { $0 + row.bsonStart }, count: row.bsonCount))
-        }
+    /// Calls `body` with row `index`'s record.
+    fileprivate func withRecord<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        let range = rows[index].record
+        return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
     }
 }
 
-/// One row of a `LookupStore`: trivial values pointing into the store, so reading a row retains
-/// nothing (both workers read the same popular albums and artists; a shared reference count,
-/// touched per read, bounced between their caches).
-struct LookupRowView {
-    let json: UnsafePointer<UInt8>?
-    /// Where each field's JSON ends, from `json`.
-    let ends: UnsafeBufferPointer<Int>
-    /// A raw BSON document whose element k is field k (for `BSONBuilder`; empty for the JSON form).
-    let bson: UnsafeBufferPointer<UInt8>
+/// Writes a table's lookup rows (every album or artist a track may embed) to an unlinked
+/// temporary file, keeping in memory only each row's id and where its record starts (16 bytes a
+/// row): a million albums held in memory cost their text's size again. `finish()` hands the
+/// rows over for reading by id.
+final class LookupFileWriter {
+    private let file: LookupFile.Descriptor
+    private var pending: [UInt8] = []
+    private var written = 0
+    private var entries: [LookupFile.Entry] = []
+    private static let flushThreshold = 1 << 20
 
-    /// Field `field`'s JSON text (nil: no such field).
-    @inline(__always)
-    func jsonValue(_ field: Int) -> UnsafeBufferPointer<UInt8>? {
-        guard field >= 0, field < ends.count, let json else { return nil }
-        let start = field == 0 ? 0 : ends[field - 1]
-        return UnsafeBufferPointer(start: json + start, count: ends[field] - start)
+    /// A file in `directory` (created if missing), named for `entity` with this process's id
+    /// (`<entity>.lookup.XXXXXX.tmp-<pid>`, which the next run removes if this one is killed
+    /// before the unlink that follows the creation at once).
+    init(directory: String, entity: String) throws(LookupFileError) {
+        file = try LookupFile.Descriptor(directory: directory, entity: entity)
+    }
+
+    /// Copies row `index` of a batch's rows to the end of the table.
+    func append(row index: Int, of batch: LookupStore) throws(LookupFileError) {
+        entries.append(LookupFile.Entry(id: batch.id(index), offset: Int64(written + pending.count)))
+        batch.withRecord(index) { pending.append(contentsOf: $0) }
+        if pending.count >= Self.flushThreshold { try flush() }
+    }
+
+    private func flush() throws(LookupFileError) {
+        try file.write(pending)
+        written += pending.count
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// The rows written, to be read by id.
+    func finish() throws(LookupFileError) -> LookupFile {
+        try flush()
+        pending = []
+        entries.sort { $0.id < $1.id }
+        return LookupFile(file: file, entries: entries, size: written)
     }
 }
 
-/// A lookup table's rows by id for the worker threads, without reference counting or hashing
-/// per track: a dense buffer when the ids allow (FMA ids are small and mostly used), else a
-/// dictionary. Keeps its store alive; the store must not change afterwards.
-final class LookupIndex: @unchecked Sendable {  // immutable after init; `deinit` frees `dense`
-    let store: LookupStore
-    /// The store's rows, for reading without retains.
-    let rows: LookupStore.FrozenRows
-    /// Per id, its row + 1 (0: none), when the ids are small enough (else empty). Manually
-    /// allocated, so a worker reads it through `RowBuilder.ResolvedLookups` without retaining anything.
-    let dense: UnsafeMutableBufferPointer<Int32>
-    private let sparse: [Int64: Int32]
+/// A table's lookup rows in their file, read by id (`row(_:)`) by every worker at once:
+/// immutable, positional reads only. The ids and offsets, sorted by id, are all it keeps in memory.
+final class LookupFile: Sendable {
+    struct Entry: Sendable {
+        var id: Int64
+        var offset: Int64
+    }
 
-    init(_ store: LookupStore) {
-        self.store = store
-        self.rows = store.frozen
-        let entries = store.rows.elements
-        precondition(entries.count < Int(Int32.max), "a lookup table of \(entries.count) rows")
-        let largest = entries.map(\.id).max() ?? -1
-        let smallest = entries.map(\.id).min() ?? 0
-        if smallest >= 0 && largest < Int64(entries.count) * 8 + 65_536 {
-            dense = .allocate(capacity: Int(largest) + 1)
-            dense.initialize(repeating: 0)
-            for (index, row) in entries.enumerated() { dense[Int(row.id)] = Int32(index + 1) }
-            sparse = [:]
+    /// The unlinked file's descriptor, closed with its owner.
+    final class Descriptor: Sendable {
+        let descriptor: Int32
+        /// Where the file was made, for messages.
+        let name: String
+
+        init(directory: String, entity: String) throws(LookupFileError) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw LookupFileError(description: "\(directory): cannot create the directory: \(error.localizedDescription)")
+            }
+            let suffix = ".tmp-\(getpid())"
+            var template = Array("\(directory)/\(entity).lookup.XXXXXX\(suffix)".utf8CString)
+            let descriptor = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
+                guard let base = buffer.baseAddress else { return -1 }
+                return mkstemps(base, Int32(suffix.utf8.count))
+            }
+            let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard descriptor >= 0 else { throw LookupFileError(description: "\(path): \(String(cString: strerror(errno)))") }
+            // Unlinked at once: the space is freed when the descriptor closes, however the run ends.
+            if unlink(path) != 0 {
+                let reason = String(cString: strerror(errno))
+                close(descriptor)
+                throw LookupFileError(description: "\(path): unlink: \(reason)")
+            }
+            self.descriptor = descriptor
+            name = "\(entity) lookup rows (unlinked temporary file in \(directory))"
+        }
+
+        deinit { close(descriptor) }
+
+        func write(_ bytes: [UInt8]) throws(LookupFileError) {
+            // The system's error number, or 0 once every byte is written.
+            let failure = bytes.withUnsafeBytes { buffer -> Int32 in
+                var done = 0
+                while done < buffer.count, let base = buffer.baseAddress {
+                    let count = writeToFile(descriptor, base + done, buffer.count - done)
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { return count == 0 ? EIO : errno }
+                    done += count
+                }
+                return 0
+            }
+            if failure != 0 { throw LookupFileError(description: "writing the \(name): \(String(cString: strerror(failure)))") }
+        }
+
+        /// Fills `buffer` from byte `offset`.
+        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Result<Void, BSONBuilderError> {
+            var done = 0
+            while done < buffer.count {
+                guard let base = buffer.baseAddress else { break }
+                let count = pread(descriptor, base + done, buffer.count - done, off_t(offset + done))
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else {
+                    let reason = count == 0 ? "unexpected end of file" : String(cString: strerror(errno))
+                    return .failure(BSONBuilderError(key: "", message: "reading the \(name) at byte \(offset + done): \(reason)"))
+                }
+                done += count
+            }
+            return .success(())
+        }
+    }
+
+    private let file: Descriptor
+    private let entries: [Entry]
+    private let size: Int
+
+    fileprivate init(file: Descriptor, entries: [Entry], size: Int) {
+        self.file = file
+        self.entries = entries
+        self.size = size
+    }
+
+    var count: Int { entries.count }
+
+    /// The row of `id`, read from the file; nil: no such id. A failed read is the builder's error,
+    /// which fails the batch being built (and so the file), not the one row.
+    func row(_ id: Int64) throws(BSONBuilderError) -> LookupRow? {
+        var low = 0, high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[middle].id < id { low = middle + 1 } else { high = middle }
+        }
+        guard low < entries.count, entries[low].id == id else { return nil }
+        let offset = Int(entries[low].offset)
+        // One read for most rows: a guess of their size, then the rest if the header says more.
+        let guess = min(4096, size - offset)
+        var record = [UInt8](repeating: 0, count: guess)
+        try record.withUnsafeMutableBytes { file.read(into: $0, at: offset) }.get()
+        guard let length = record.withUnsafeBytes({ LookupRow.recordLength($0) }), length <= size - offset else {
+            throw BSONBuilderError(key: "", message: "reading the \(file.name) at byte \(offset): a damaged record")
+        }
+        if length > guess {
+            record.append(contentsOf: repeatElement(0, count: length - guess))
+            try record.withUnsafeMutableBytes { file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[guess...]), at: offset + guess) }.get()
         } else {
-            dense = .allocate(capacity: 0)
-            var sparse: [Int64: Int32] = [:]
-            for (index, row) in entries.enumerated() { sparse[row.id] = Int32(index + 1) }
-            self.sparse = sparse
+            record.removeLast(guess - length)
         }
+        return LookupRow(record: record)
     }
+}
 
-    deinit { dense.deallocate() }
+/// Writing a lookup file failed (a full disk): the job fails (exit 1) with this message.
+struct LookupFileError: Error, Sendable, CustomStringConvertible {
+    var description: String
+}
 
-    subscript(id: Int64) -> LookupRowView? {
-        let slot = id >= 0 && id < Int64(dense.count) ? dense[Int(id)] : (dense.isEmpty ? sparse[id] ?? 0 : 0)
-        return slot == 0 ? nil : rows.view(Int(slot) - 1)
-    }
+/// `write(2)`, named apart from the methods called `write`.
+private func writeToFile(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    write(descriptor, bytes, count)
 }

@@ -320,7 +320,13 @@ public struct MetadataExtractor {
         }
         var work = RowWork(rows: extraction.rows, fragmentLeaves: sources)
         work.printLines = !dryRun
-        table.rows = try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes ?? Self.defaultBatchBytes(workers: rowJobs))
+        // The rows go to a file, not memory: a million albums would cost their text again. A dry
+        // run writes nothing under the work directory: its file goes to the system's temporary one.
+        let lookupRows = try LookupFileWriter(directory: dryRun ? FileManager.default.temporaryDirectory.path : stagingDirectory,
+                                              entity: entity)
+        try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes ?? Self.defaultBatchBytes(workers: rowJobs),
+                               lookupRows: lookupRows)
+        table.rows = try lookupRows.finish()
         return table
     }
 
@@ -363,7 +369,7 @@ public struct MetadataExtractor {
                 }
             }
         }
-        _ = try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes ?? Self.defaultBatchBytes(workers: rowJobs))
+        try extraction.runRows(work, workers: rowJobs, batchBytes: rowBatchBytes ?? Self.defaultBatchBytes(workers: rowJobs))
     }
 }
 

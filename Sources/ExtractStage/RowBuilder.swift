@@ -136,15 +136,17 @@ struct RowBuilder: Sendable {
     /// The lookup tables that complete each object of `shape` (nil: none), found once per file
     /// instead of by entity name per row.
     struct ResolvedLookups: Sendable {
-        /// Per object of `shape`, its table's rows and the table's file (for warnings).
-        var indexes: [LookupIndex?] = []
+        /// Per object of `shape`, its table's rows (in their lookup file) and the table's CSV (for warnings).
+        var files: [LookupFile?] = []
         var sources: [String] = []
         /// Per object, the table's fragment position of each plan leaf (-1: none), flat:
         /// object k's positions start at k × the number of leaves.
         var fields: [Int] = []
 
         /// The row of `id` in object `object`'s table; nil: unknown id.
-        func row(_ object: Int, id: Int64) -> LookupRowView? { indexes[object]?[id] }
+        func row(_ object: Int, id: Int64) throws(BSONBuilderError) -> LookupRow? {
+            try files[object]?.row(id)
+        }
     }
 
     func resolve(_ lookups: LookupTables?) -> ResolvedLookups {
@@ -152,8 +154,7 @@ struct RowBuilder: Sendable {
         var resolved = ResolvedLookups()
         for object in shape.objectNodes {
             let table = object.lookup.flatMap { lookups.tables[$0] }
-            let index = table.map { LookupIndex($0.rows) }
-            resolved.indexes.append(index)
+            resolved.files.append(table?.rows)
             resolved.sources.append(table?.source ?? "")
             resolved.fields.append(contentsOf: plan.leaves.indices.map { table?.fieldIndex[$0] ?? -1 })
         }
@@ -422,10 +423,10 @@ struct RowBuilder: Sendable {
                               buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: ResolvedLookups,
                               trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         let object = shape.objects[objectIndex]
-        var fragments: LookupRowView?
-        if objectIndex < lookups.indexes.count, lookups.indexes[objectIndex] != nil,
+        var fragments: LookupRow?
+        if objectIndex < lookups.files.count, lookups.files[objectIndex] != nil,
            let idLeaf = object.lookupIDLeaf, case .int(let id) = slots[idLeaf] {
-            fragments = lookups.row(objectIndex, id: id)
+            fragments = try lookups.row(objectIndex, id: id)
             if fragments == nil {
                 warnings.append(unknownReference(objectIndex, id: id, trackID: trackID, lookups: lookups))
             }

@@ -26,7 +26,7 @@ extension BSONBuilder {
     }
 
     /// Position `field` of an embedded album's or artist's fields; false when it has no such position.
-    func append(_ key: BSONKey, field: Int, of row: LookupRowView) throws(BSONBuilderError) -> Bool {
-        try append(key, elementAt: field, ofRawDocument: row.bson)
+    func append(_ key: BSONKey, field: Int, of row: LookupRow) throws(BSONBuilderError) -> Bool {
+        try row.withBSON { (document) throws(BSONBuilderError) in try append(key, elementAt: field, ofRawDocument: document) }
     }
 }

@@ -169,14 +169,12 @@ final class TableExtraction {
 
     /// Reads every record and sends batches of them to `workers` threads (1: all on this thread),
     /// which do everything a row needs that does not depend on the rows before it; admits the
-    /// results here in file order. Returns each written row's `work.fragmentLeaves` values, by id
-    /// (empty when there are none).
-    func runRows(_ work: RowWork, workers: Int, batchBytes: Int = 1 << 20) throws -> LookupStore {
-        let fragments = LookupStore()
+    /// results here in file order. Each written row's `work.fragmentLeaves` values go to `lookupRows`.
+    func runRows(_ work: RowWork, workers: Int, batchBytes: Int = 1 << 20, lookupRows: LookupFileWriter? = nil) throws {
         let queue = OrderedBatchQueue<RowBatch>(workers: workers, queued: workers, label: "musicetl.extract-rows") { $0.process(work) }
         var spare: [RowBatch] = []  // delivered batches, to be filled again
         let deliver = { (batch: RowBatch) throws in
-            try self.admit(batch, fragments: fragments)
+            try self.admit(batch, lookupRows: lookupRows)
             batch.reset()
             spare.append(batch)
         }
@@ -190,17 +188,16 @@ final class TableExtraction {
         if batch.count > 0 { try queue.submit(batch, deliver: deliver) }
         try queue.drain(deliver: deliver)
         finishReading()
-        return fragments
     }
 
     /// Takes a processed batch in file order: counts, rejects and duplicates to quarantine,
     /// warnings, and the lines of the rows it keeps to `output`.
-    private func admit(_ batch: RowBatch, fragments: LookupStore) throws {
+    private func admit(_ batch: RowBatch, lookupRows: LookupFileWriter?) throws {
         if let failure = batch.failure { throw failure }
-        try batch.lines.withUnsafeBufferPointer { lines in try admit(batch, lines: lines, fragments: fragments) }
+        try batch.lines.withUnsafeBufferPointer { lines in try admit(batch, lines: lines, lookupRows: lookupRows) }
     }
 
-    private func admit(_ batch: RowBatch, lines: UnsafeBufferPointer<UInt8>, fragments: LookupStore) throws {
+    private func admit(_ batch: RowBatch, lines: UnsafeBufferPointer<UInt8>, lookupRows: LookupFileWriter?) throws {
         var unwritten = 0  // lines before this offset are in `output`
         // By index: a record is copied out of the batch only to be quarantined (a copy retains
         // its arrays, whose counts a worker thread touched last).
@@ -227,7 +224,7 @@ final class TableExtraction {
                 if !row.repairs.isEmpty { try report(row.repairs, of: batch.record(at: index), id: row.id) }
                 if row.repairedText { repairedText(line: batch.line(at: index)) }
                 counts.written += 1
-                if let values = row.fragments { fragments.append(row: values, of: batch.fragmentRows) }
+                if let values = row.fragments { try lookupRows?.append(row: values, of: batch.fragmentRows) }
             }
         }
         try output?.write(UnsafeBufferPointer(rebasing: lines[unwritten...]))
@@ -367,7 +364,7 @@ struct FirstLines {
 /// value for position k; null where the entity has none).
 struct LookupTable: Sendable {
     var source: String
-    var rows = LookupStore()
+    var rows: LookupFile?
     /// The track plan's leaf index → position in a row's fragments.
     var fieldIndex: [Int: Int] = [:]
 }

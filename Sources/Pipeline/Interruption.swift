@@ -42,9 +42,9 @@ public enum Interruption {
     /// The write end of the pipe the signal handler reports to (-1 until `install`).
     private static let wakeup = Atomic<Int32>(-1)
 
-    /// Takes over SIGTERM and SIGINT for this process (once). The handler is in place when this
-    /// returns, so no signal finds the default action (death). It only writes the signal number
-    /// to a pipe (async-signal-safe); a thread reading the pipe does the rest.
+    /// Takes over SIGTERM and SIGINT for this process (once), and ignores SIGPIPE. The handler is
+    /// in place when this returns, so no signal finds the default action (death). It only writes
+    /// the signal number to a pipe (async-signal-safe); a thread reading the pipe does the rest.
     public static func install() {
         guard wakeup.load(ordering: .acquiring) < 0 else { return }
         var ends: [Int32] = [0, 0]
@@ -65,6 +65,10 @@ public enum Interruption {
             }
         }
         for number in [SIGTERM, SIGINT] { handle(number) }
+        // A reader that goes away (`etl-export --out - | head`, a log piped to a pager that quits)
+        // makes writes fail with EPIPE, which the job reports and ends on with its summary line,
+        // instead of killing it where it stands (exit 141, no summary, temporaries left behind).
+        ignoreBrokenPipes()
     }
 
     /// Reports `number` to the pipe from inside the signal handler.
@@ -168,4 +172,10 @@ public enum Interruption {
 /// Installs the handler (glibc's `signal` keeps it installed and restarts interrupted calls).
 private func handle(_ number: Int32) {
     _ = signal(number) { Interruption.report($0) }
+}
+
+/// SIGPIPE ignored for the process: writes to a pipe without a reader fail with EPIPE instead.
+/// At file scope, where `signal` is the C function, not `Interruption.signal`.
+private func ignoreBrokenPipes() {
+    _ = signal(SIGPIPE, SIG_IGN)
 }
