@@ -238,7 +238,7 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=106_574)
     parser.add_argument("--clips", type=int, default=4000)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/musicetl-nightly-scale"))
-    parser.add_argument("--uri", help="an existing server (default: start the bundled one, stop it at the end)")
+    parser.add_argument("--uri", help="an existing server (default: a fresh bundled one for each run, stopped after it)")
     parser.add_argument("--database", default="musicetl_nightly_scale")
     parser.add_argument("--baseline", metavar="REV", help="also run the nights with REV's binaries")
     parser.add_argument("--counts-only", action="store_true", help="print counts only (no timing, no RSS)")
@@ -249,20 +249,24 @@ def main() -> None:
     if args.mp3:
         global CLIPS
         CLIPS = mp3_clips(args.scratch)
-    state = args.scratch / "mongo-state"
-    uri = args.uri or start_server(state)
-    try:
-        runs = [("this tree", args.bin.resolve(), ROOT / "Schemas", args.database)]
-        if args.baseline:
-            binaries, schemas = build_baseline(args.baseline, args.scratch)
-            runs.append((f"baseline {args.baseline}", binaries, schemas, args.database + "_baseline"))
-        problems = []
-        for label, binaries, schemas, database in runs:
+    runs = [("this tree", args.bin.resolve(), ROOT / "Schemas", args.database)]
+    if args.baseline:
+        binaries, schemas = build_baseline(args.baseline, args.scratch)
+        runs.append((f"baseline {args.baseline}", binaries, schemas, args.database + "_baseline"))
+    problems = []
+    for label, binaries, schemas, database in runs:
+        # Each run on a fresh bundled server of its own: at FMA scale the test server's cache does
+        # not hold two runs' databases, and the second run would not start from the same state.
+        state = args.scratch / f"mongo-state-{database}"
+        if not args.uri:
+            shutil.rmtree(state, ignore_errors=True)
+        uri = args.uri or start_server(state)
+        try:
             print(f"{label}: {args.tracks} tracks, {args.clips} clips ({'30-s 44.1 kHz stereo MP3' if args.mp3 else 'fixture clips as they are'})", flush=True)
             problems += [f"{label}: {problem}" for problem in nights(binaries, schemas, args.scratch, uri, database, args)]
-    finally:
-        if not args.uri:
-            subprocess.run([str(ROOT / "Jobs/local-mongo.sh"), "stop", "--state-dir", str(state)], check=False)
+        finally:
+            if not args.uri:
+                subprocess.run([str(ROOT / "Jobs/local-mongo.sh"), "stop", "--state-dir", str(state)], check=False)
     for problem in problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     sys.exit(1 if problems else 0)
