@@ -7,7 +7,9 @@
     python3 Benchmarks/nightly-scale.py --bin .build-release/release --baseline HEAD~3
 
 Metadata comes from generate_fma_metadata.py (same seed, same bytes); audio is the CC0 clips of
-Tests/Fixtures/audio hard-linked under the first --clips track ids in FMA layout (000/000002.flac).
+Tests/Fixtures/audio hard-linked under the first --clips track ids in FMA layout (000/000002.flac),
+as they are, or with --mp3 re-encoded once by ffmpeg to FMA's format (30 s, 44.1 kHz stereo MP3 at
+320 kbit/s, each clip looped to 30 s) and those hard-linked (000/000002.mp3).
 The 1 % changed night retitles 1 % of the tracks and points 1 % of the clips at another clip.
 Prints, per night and step, wall time, peak RSS and, for the load, documents written; checks
 that the unchanged night writes nothing and the changed night writes exactly the documents whose
@@ -33,36 +35,38 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ["extract", "features", "normalize", "load", "export"]
-CLIPS = sorted(p for p in (ROOT / "Tests/Fixtures/audio").iterdir()
-               if p.suffix in {".mp3", ".flac", ".ogg", ".wav"} and p.stat().st_size > 10_000)
+FIXTURE_CLIPS = sorted(p for p in (ROOT / "Tests/Fixtures/audio").iterdir()
+                       if p.suffix in {".mp3", ".flac", ".ogg", ".wav"} and p.stat().st_size > 10_000)
+CLIPS = FIXTURE_CLIPS  # or their 30-s MP3s (--mp3)
 
 
 def run_step(binaries: Path, step: str, arguments: list[str], environment: dict) -> dict:
-    """Runs one job; its wall time, peak RSS and summary line."""
+    """Runs one job; its wall time, peak RSS, CPU time (user + system) and summary line."""
     started = time.monotonic()
     log = environment["LOG_DIR"] / f"{step}.{int(started * 1000)}.log"
     # The peak RSS comes from GNU time, which forks the job from its own small process: a job
     # forked from this Python process would report Python's size too (Linux counts the pre-exec copy).
     measured = log.with_suffix(".rss")
-    measure = ["/usr/bin/time", "-f", "%M", "-o", str(measured)] if os.path.exists("/usr/bin/time") else []
+    measure = ["/usr/bin/time", "-f", "%M %U %S", "-o", str(measured)] if os.path.exists("/usr/bin/time") else []
     with open(log, "wb") as output:
         status = subprocess.run([*measure, str(binaries / f"etl-{step}"), *arguments], stdout=output, stderr=output,
                                 stdin=subprocess.DEVNULL, env=environment["env"]).returncode
     seconds = time.monotonic() - started
-    rss_mb = int(measured.read_text().split()[-1]) / 1024 if measure else float("nan")
+    rss_kb, user, system = measured.read_text().split()[-3:] if measure else ("nan", "nan", "nan")
+    rss_mb, cpu = float(rss_kb) / 1024, float(user) + float(system)
     lines = log.read_text(errors="replace").strip().splitlines()
     summary = lines[-1] if lines else ""
     code = status
     if code != 0:
         sys.exit(f"etl-{step} exited {code}: {summary} (log {log})")
-    return {"seconds": seconds, "rss_mb": rss_mb, "summary": summary, "lines": lines}
+    return {"seconds": seconds, "rss_mb": rss_mb, "cpu": cpu, "summary": summary, "lines": lines}
 
 
 def load_rates(lines: list[str]) -> str:
-    """etl-load's per-collection log: seconds, how it knew what is stored, documents/s, client µs/document."""
+    """etl-load's per-collection log: seconds, how it knew what is stored, documents/s, client CPU µs/document."""
     rates = []
     for line in lines:
-        found = re.search(r"etl-load: (\w+): (\d+) read.* in ([\d.]+) s \((.+?); (\d+) documents/s; client ([\d.]+) µs/document\)", line)
+        found = re.search(r"etl-load: (\w+): (\d+) read.* in ([\d.]+) s \((.+?); (\d+) documents/s; client(?: CPU)? ([\d.]+) µs/document\)", line)
         if found:
             name, read, seconds, path, rate, client = found.groups()
             rates.append(f"{name} {read} in {seconds} s ({path}, {rate}/s, client {client} µs/doc)")
@@ -100,6 +104,23 @@ def staged(work: Path, schemas: Path) -> dict[str, dict[str, str]]:
 def changed(before: dict, after: dict) -> dict[str, int]:
     return {name: sum(1 for key, digest in documents.items() if before.get(name, {}).get(key) != digest)
             for name, documents in after.items()}
+
+
+def mp3_clips(scratch: Path) -> list[Path]:
+    """The fixture clips as FMA's clips are: 30 s, 44.1 kHz, stereo MP3 (each looped to 30 s)."""
+    folder = scratch / "mp3-clips"
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for clip in FIXTURE_CLIPS:
+        target = folder / f"{clip.stem}.mp3"
+        if not target.exists():
+            partial = target.with_suffix(".partial.mp3")
+            subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-stream_loop", "-1", "-i", str(clip),
+                            "-t", "30", "-ac", "2", "-ar", "44100", "-codec:a", "libmp3lame", "-b:a", "320k",
+                            str(partial)], check=True)
+            partial.rename(target)
+        made.append(target)
+    return made
 
 
 def build_workload(scratch: Path, tracks: int, clips: int) -> tuple[Path, Path, list[int]]:
@@ -180,9 +201,12 @@ def nights(binaries: Path, schemas: Path, scratch: Path, uri: str, database: str
         if args.counts_only:
             print(f"{night}: {wrote} documents written ({detail or 'none'})", flush=True)
         else:
-            steps = ", ".join(f"{step} {results[step]['seconds']:.1f} s / {results[step]['rss_mb']:.0f} MB" for step in STEPS)
+            steps = ", ".join(f"{step} {results[step]['seconds']:.1f} s / {results[step]['cpu']:.1f} CPU-s / {results[step]['rss_mb']:.0f} MB"
+                              for step in STEPS)
             print(f"{night}: {total:.1f} s wall, {wrote} documents written ({detail or 'none'}); {steps}", flush=True)
-            print(f"  load: {load_rates(results['load']['lines'])}", flush=True)
+            read = sum(int(number) for number in re.findall(r"(\d+) \w+ read\b", results["load"]["summary"]))
+            print(f"  load: {results['load']['cpu'] / max(read, 1) * 1e6:.1f} CPU-µs per document read ({read} read); "
+                  f"{load_rates(results['load']['lines'])}", flush=True)
         if night == "unchanged" and wrote != 0:
             problems.append(f"unchanged night wrote {wrote} documents ({detail})")
         if night != "cold":
@@ -214,26 +238,35 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=106_574)
     parser.add_argument("--clips", type=int, default=4000)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/musicetl-nightly-scale"))
-    parser.add_argument("--uri", help="an existing server (default: start the bundled one, stop it at the end)")
+    parser.add_argument("--uri", help="an existing server (default: a fresh bundled one for each run, stopped after it)")
     parser.add_argument("--database", default="musicetl_nightly_scale")
     parser.add_argument("--baseline", metavar="REV", help="also run the nights with REV's binaries")
     parser.add_argument("--counts-only", action="store_true", help="print counts only (no timing, no RSS)")
+    parser.add_argument("--mp3", action="store_true",
+                        help="clips re-encoded by ffmpeg to 30-s 44.1 kHz stereo MP3 (FMA's format), not the fixtures as they are")
     args = parser.parse_args()
     args.scratch.mkdir(parents=True, exist_ok=True)
-    state = args.scratch / "mongo-state"
-    uri = args.uri or start_server(state)
-    try:
-        runs = [("this tree", args.bin.resolve(), ROOT / "Schemas", args.database)]
-        if args.baseline:
-            binaries, schemas = build_baseline(args.baseline, args.scratch)
-            runs.append((f"baseline {args.baseline}", binaries, schemas, args.database + "_baseline"))
-        problems = []
-        for label, binaries, schemas, database in runs:
-            print(f"{label}: {args.tracks} tracks, {args.clips} clips", flush=True)
-            problems += [f"{label}: {problem}" for problem in nights(binaries, schemas, args.scratch, uri, database, args)]
-    finally:
+    if args.mp3:
+        global CLIPS
+        CLIPS = mp3_clips(args.scratch)
+    runs = [("this tree", args.bin.resolve(), ROOT / "Schemas", args.database)]
+    if args.baseline:
+        binaries, schemas = build_baseline(args.baseline, args.scratch)
+        runs.append((f"baseline {args.baseline}", binaries, schemas, args.database + "_baseline"))
+    problems = []
+    for label, binaries, schemas, database in runs:
+        # Each run on a fresh bundled server of its own: at FMA scale the test server's cache does
+        # not hold two runs' databases, and the second run would not start from the same state.
+        state = args.scratch / f"mongo-state-{database}"
         if not args.uri:
-            subprocess.run([str(ROOT / "Jobs/local-mongo.sh"), "stop", "--state-dir", str(state)], check=False)
+            shutil.rmtree(state, ignore_errors=True)
+        uri = args.uri or start_server(state)
+        try:
+            print(f"{label}: {args.tracks} tracks, {args.clips} clips ({'30-s 44.1 kHz stereo MP3' if args.mp3 else 'fixture clips as they are'})", flush=True)
+            problems += [f"{label}: {problem}" for problem in nights(binaries, schemas, args.scratch, uri, database, args)]
+        finally:
+            if not args.uri:
+                subprocess.run([str(ROOT / "Jobs/local-mongo.sh"), "stop", "--state-dir", str(state)], check=False)
     for problem in problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     sys.exit(1 if problems else 0)

@@ -37,6 +37,14 @@ public final class JSONLinesReader {
 
     /// The next document, skipping blank lines; nil at the end of the file.
     public func next() throws(JSONLinesError) -> BSONDocument? {
+        guard let line = try nextLine() else { return nil }
+        return try parse(line)
+    }
+
+    /// The next non-blank line without its line end, unparsed; nil at the end of the file. Valid
+    /// until the next call (it is the reader's buffer): a caller that can decide from the bytes
+    /// alone (e.g. by their digest) skips libbson's parse, the costly part of reading.
+    public func nextLine() throws(JSONLinesError) -> UnsafeBufferPointer<UInt8>? {
         while true {
             let length = getline(&lineBuffer, &lineCapacity, file)
             guard length >= 0, let line = lineBuffer else {
@@ -49,13 +57,17 @@ public final class JSONLinesReader {
             var end = length
             while end > 0, line[end - 1] == 0x0A || line[end - 1] == 0x0D || line[end - 1] == 0x20 { end -= 1 }
             if end == 0 { continue }
-            var error = bson_error_t()
-            let parsed = line.withMemoryRebound(to: UInt8.self, capacity: end) { bson_new_from_json($0, end, &error) }
-            guard let parsed else {
-                throw JSONLinesError(path: path, line: lineNumber, message: MongoError(error).message)
-            }
-            return BSONDocument(owning: parsed)
+            return UnsafeBufferPointer(start: UnsafeRawPointer(line).assumingMemoryBound(to: UInt8.self), count: end)
         }
+    }
+
+    /// The document of a line `nextLine` returned (errors name this reader's file and line).
+    public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(JSONLinesError) -> BSONDocument {
+        var error = bson_error_t()
+        guard let base = line.baseAddress, let parsed = bson_new_from_json(base, line.count, &error) else {
+            throw JSONLinesError(path: path, line: lineNumber, message: MongoError(error).message)
+        }
+        return BSONDocument(owning: parsed)
     }
 }
 

@@ -1,5 +1,6 @@
 import AudioFeatures
 import DocumentStore
+import Staging
 import Foundation
 
 /// The feature document of Schemas/features.schema.json, built from an extraction.

@@ -1,5 +1,6 @@
 import AudioFeatures
 import DocumentStore
+import Staging
 import Foundation
 import Logging
 import Pipeline

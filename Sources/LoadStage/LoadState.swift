@@ -3,7 +3,8 @@ import Foundation
 import Logging
 
 /// What a collection holds, as the load knows it: every stored document's `_id` and `_hash`,
-/// keyed by the id's canonical key.
+/// keyed by the id's canonical key, and the digest of the staged line it was loaded from (when
+/// known), so an unchanged line is recognised without parsing it.
 ///
 /// Stored in the same database (`etl_load_state`) as 256 chunk documents (ids spread by a stable
 /// hash of their key) and one summary document holding each chunk's digest and the document
@@ -13,6 +14,9 @@ struct LoadManifest {
     struct Entry {
         var id: BSONValue
         var hash: String
+        /// The staged line the stored document was parsed from; nil when read from the documents
+        /// themselves (no load state), until a load sees the line again.
+        var line: StagedLineDigest? = nil
     }
 
     static let chunkCount = 256
@@ -40,8 +44,16 @@ struct LoadManifest {
     static func digest(_ chunk: [(key: String, entry: Entry)]) -> String {
         guard !chunk.isEmpty else { return "" }
         var text = ""
-        for (key, entry) in chunk { text += "\(key)\t\(entry.hash)\n" }
+        for (key, entry) in chunk { text += "\(key)\t\(entry.hash)\(entry.line.map { "\t\($0.hex)" } ?? "")\n" }
         return text.sha256Hex
+    }
+
+    /// The key of each entry by the digest of its staged line (entries whose line is known).
+    func keysByLine() -> [StagedLineDigest: String] {
+        var keys: [StagedLineDigest: String] = [:]
+        keys.reserveCapacity(entries.count)
+        for (key, entry) in entries { if let line = entry.line { keys[line] = key } }
+        return keys
     }
 }
 
@@ -80,9 +92,11 @@ struct LoadStateStore {
         while let chunk = try cursor.next() {
             guard let index = chunk["chunk"]?.int64Value.map(Int.init), digests.indices.contains(index) else { continue }
             found[index] = true
-            for pair in chunk["entries"]?.arrayValue ?? [] {
-                guard let pair = pair.arrayValue, pair.count == 2, let hash = pair[1].stringValue else { continue }
-                manifest.entries[pair[0].canonicalKey] = .init(id: pair[0], hash: hash)
+            // [id, hash] or [id, hash, line digest].
+            for entry in chunk["entries"]?.arrayValue ?? [] {
+                guard let entry = entry.arrayValue, (2...3).contains(entry.count), let hash = entry[1].stringValue else { continue }
+                let line = entry.count == 3 ? entry[2].stringValue.flatMap(StagedLineDigest.init(hex:)) : nil
+                manifest.entries[entry[0].canonicalKey] = .init(id: entry[0], hash: hash, line: line)
             }
         }
         let chunks = manifest.chunks()
@@ -141,7 +155,9 @@ struct LoadStateStore {
                 emptied.append(id)
                 continue
             }
-            let entries = chunk.map { BSONValue.array([$0.entry.id, .string($0.entry.hash)]) }
+            let entries = chunk.map { item in
+                BSONValue.array([item.entry.id, .string(item.entry.hash)] + (item.entry.line.map { [.string($0.hex)] } ?? []))
+            }
             changed.append(try BSONDocument(["_id": id, "collection": .string(name), "chunk": .integer(index),
                                              "entries": .array(entries)]))
             if changed.count == 64 { try upsert(&changed) }

@@ -203,13 +203,12 @@ public struct NormalizeStage: Sendable {
 
     private func forEachFeatureDocument(_ files: [String],
                                         _ body: (BSONValue, Document, String) throws -> Void) throws {
-        for path in files {
-            let reader = try JSONLinesReader(path: path)
-            while let staged = try reader.next() {
-                let document = try staged.document()
-                guard let id = document["_id"] else { continue }
-                try body(id, document, "\((path as NSString).lastPathComponent):\(reader.lineNumber)")
-            }
+        // In id order across the files: shards give the unsharded file's order, so the same fit.
+        var documents = try FeatureFilesInIDOrder(paths: files)
+        while let staged = try documents.next() {
+            let document = try staged.document.document()
+            guard let id = document["_id"] else { continue }
+            try body(id, document, "\((staged.path as NSString).lastPathComponent):\(staged.lineNumber)")
         }
     }
 

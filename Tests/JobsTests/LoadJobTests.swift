@@ -307,11 +307,16 @@ import TestSupport
         #expect(summary["chunks"]?.arrayValue?.count == 256)
         let entries = state.filter { $0["collection"] == "genres" }.flatMap { $0["entries"]?.arrayValue ?? [] }
         #expect(entries.count == 163, "every stored genre in one chunk or another")
+        // Each entry: [_id, _hash, SHA-256 of the staged line it was loaded from].
+        let lines = try String(contentsOf: work.url.appendingPathComponent("staging/metadata/genres.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { line in Array(line.utf8).withUnsafeBufferPointer { StagedLineDigest(of: $0).hex } }
+        #expect(Set(entries.compactMap { $0.arrayValue?.last?.stringValue }) == Set(lines))
 
         let unchanged = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
         #expect(unchanged.lastLine.contains("0 genres inserted, 0 genres updated, 163 genres unchanged"), "\(unchanged.lastLine)")
         #expect(unchanged.standardError.contains("genres: 163 read") && unchanged.standardError.contains("(load state;"),
                 "\(unchanged.standardError)")
+        #expect(unchanged.standardError.contains("163 unchanged (163 by their staged line)"), "not one line parsed: \(unchanged.standardError)")
         #expect(try documents(LoadStateStore.collectionName, uri: uri, database: database) == state,
                 "a night that writes nothing leaves the state as it was")
 
@@ -319,6 +324,7 @@ import TestSupport
         let changed = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
         #expect(changed.lastLine.contains("0 genres inserted, 1 genres updated, 162 genres unchanged"), "\(changed.lastLine)")
         #expect(changed.standardError.contains("(load state;"), "\(changed.standardError)")
+        #expect(changed.standardError.contains("162 unchanged (162 by their staged line)"), "\(changed.standardError)")
         let after = try documents(LoadStateStore.collectionName, uri: uri, database: database)
         #expect(after.filter { $0["collection"] == "genres" && !state.contains($0) }.count == 1,
                 "only the chunk holding genre 21 is rewritten")
@@ -339,7 +345,11 @@ import TestSupport
         let stateDropped = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
         #expect(stateDropped.lastLine.contains("0 genres inserted, 0 genres updated, 163 genres unchanged"), "\(stateDropped.lastLine)")
         #expect(stateDropped.standardError.contains("genres: no load state"), "\(stateDropped.standardError)")
+        #expect(stateDropped.standardError.contains("163 unchanged (0 by their staged line)"), "\(stateDropped.standardError)")
         #expect(try documents(LoadStateStore.collectionName, uri: uri, database: database).contains { $0["_id"] == "genres" })
+        // The rebuilt state holds the staged lines the stored hashes were found equal to.
+        let next = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(next.standardError.contains("163 unchanged (163 by their staged line)"), "\(next.standardError)")
     }
 
     @Test func aDatabaseRestoredFromAnOldBackupGetsTheChangesSinceRewritten() throws {

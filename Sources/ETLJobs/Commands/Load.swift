@@ -22,8 +22,9 @@ public struct LoadCommand: StageCommand {
             Otherwise the load refuses before writing anything (exit 65).
 
             Which documents are unchanged comes from the load state in etl_load_state (per \
-            collection: every stored _id and _hash in 256 chunks, their digests and the document \
-            count), written after each load; when it is missing, malformed or its count is not the \
+            collection: every stored _id, its _hash and the digest of the staged line it came from, \
+            in 256 chunks, their digests and the document count), written after each load: a staged \
+            line whose digest the state holds is unchanged without being parsed; when it is missing, malformed or its count is not the \
             collection's, the load reads every stored _hash instead. Edits made to documents behind \
             the load's back are not seen unless they change the count: --verify re-reads every \
             document, recomputes the hash of its content and rewrites those that differ.
@@ -40,7 +41,7 @@ public struct LoadCommand: StageCommand {
     @Option(name: .long, help: "Documents per bulk write (also capped at 8 MiB of BSON).")
     public var batchSize = LoadOptions.defaults.batchSize
 
-    @Option(name: .long, help: "Bulk writes in flight at once, each on its own pooled client.")
+    @Option(name: .long, help: "Bulk writes in flight at once, each on its own pooled client and thread.")
     public var inFlight = LoadOptions.defaults.inFlight
 
     @Flag(name: .long, help: "Delete documents whose _id is no longer staged (a source row that went away); only on staging of a successful extract.")
