@@ -31,9 +31,7 @@ let package = Package(
     ],
     targets: systemLibraries + [
         .target(name: "Tabular"),
-        // The per-frame DSP loops, built for AVX2 and for baseline x86-64 in one binary (see its header).
-        .target(name: "CAudioKernels"),
-        .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW", "CAudioKernels"]),
+        .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW"]),
         .target(name: "DocumentStore", dependencies: ["CMongoC", crypto]),
         .target(name: "Pipeline", dependencies: ["Tabular", "DocumentStore", logging, argumentParser]),
         .target(name: "Export", dependencies: ["Tabular", "DocumentStore", crypto]),
