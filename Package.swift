@@ -31,9 +31,7 @@ let package = Package(
     ],
     targets: systemLibraries + [
         .target(name: "Tabular"),
-        // The per-frame DSP loops, built for AVX2 and for baseline x86-64 in one binary (see its header).
-        .target(name: "CAudioKernels"),
-        .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW", "CAudioKernels"]),
+        .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW"]),
         .target(name: "DocumentStore", dependencies: ["CMongoC", crypto]),
         // The job runtime below every stage: configuration, work dir, locks, lease, ledger, logging, progress, signals.
         .target(name: "Pipeline", dependencies: ["Tabular", "DocumentStore", logging, argumentParser]),

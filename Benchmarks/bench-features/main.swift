@@ -231,8 +231,7 @@ let signalsSnapshot = signals
 print("bench-features: \(files.count) files, \(String(format: "%.1f", totalAudio)) audio-s per round, "
       + "\(options.repeatCount) rounds, \(options.jobs) workers for the all-core runs, "
       + "\(ProcessInfo.processInfo.activeProcessorCount) CPUs")
-print("  parameters \(FeatureParameters.librosaDefaults.paramsHash) (\(AudioFeatures.extractorVersion)), "
-      + "DSP kernels \(loader.kernels.name) (MUSICETL_AUDIO_KERNELS=baseline forces the baseline build)")
+print("  parameters \(FeatureParameters.librosaDefaults.paramsHash) (\(AudioFeatures.extractorVersion))")
 
 let decodeOnly: @Sendable (FeatureExtractor, URL) throws -> Double = { extractor, file in
     var checksum: Float = 0

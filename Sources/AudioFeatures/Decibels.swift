@@ -8,9 +8,9 @@ enum PowerToDecibels {
     /// In place: x ← 10·log10(max(amin, x)), in float32 within ~2 float32 ulp (and 3e-6 dB) of
     /// numpy's float32 `10 * np.log10(...)` (tested from 1e-12 to 1e12); returns the maximum of the
     /// converted values (−∞ for none). The series is `AudioKernels.powerToDecibels`.
-    static func convert(_ values: UnsafeMutableBufferPointer<Float>, kernels: AudioKernels) -> Float {
+    static func convert(_ values: UnsafeMutableBufferPointer<Float>) -> Float {
         guard let base = values.baseAddress else { return -.infinity }
-        return kernels.powerToDecibels(base, values.count)
+        return AudioKernels.powerToDecibels(base, count: values.count)
     }
 
     /// The 80 dB floor: values below `maximum − topDB` are raised to it (in the DCT kernel,

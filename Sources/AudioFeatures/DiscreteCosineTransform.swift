@@ -65,8 +65,9 @@ public struct DiscreteCosineTransform: Sendable {
         /// `scratch` holds `2 * stride` floats (`DiscreteCosineTransform.scratchCount`); `floor`
         /// (the 80 dB floor of `power_to_db`) raises smaller inputs to it, −∞ leaves them as they are.
         func apply(_ input: UnsafePointer<Float>, floor: Float = -.infinity, into output: UnsafeMutablePointer<Float>,
-                   scratch: UnsafeMutablePointer<Float>, kernels: AudioKernels) {
-            kernels.cepstrum(input, inputCount, floor, rows, outputCount, stride, scratch, output)
+                   scratch: UnsafeMutablePointer<Float>) {
+            AudioKernels.cepstrum(input, melCount: inputCount, floor: floor, rows: rows, mfccCount: outputCount,
+                                  stride: stride, scratch: scratch, into: output)
         }
     }
 }

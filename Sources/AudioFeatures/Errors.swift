@@ -46,8 +46,6 @@ public enum FeatureExtractionError: Error, CustomStringConvertible, Sendable, Eq
     case outOfMemory(String)
     /// The temporary file of a long track's frames could not be created, written or read back.
     case spill(String)
-    /// The requested DSP kernels cannot run here (e.g. AVX2 on a CPU without it).
-    case kernelsUnavailable(String)
 
     public var description: String {
         switch self {
@@ -56,7 +54,6 @@ public enum FeatureExtractionError: Error, CustomStringConvertible, Sendable, Eq
         case .fftPlan(let message): "FFTW: \(message)"
         case .outOfMemory(let message): "out of memory: \(message)"
         case .spill(let message): "frame spill: \(message)"
-        case .kernelsUnavailable(let name): "DSP kernels '\(name)' are not available on this CPU"
         }
     }
 }

@@ -26,8 +26,6 @@ public final class FeatureExtractor {
     /// accepts whatever decodes.
     public var truncationTolerance: Double? = 0.02
 
-    /// The per-frame loops: AVX2 or baseline build.
-    public let kernels: AudioKernels
     private let spectrum: PowerSpectrum
     private let window: UnsafeMutablePointer<Float>
     private let power: UnsafeMutablePointer<Float>
@@ -91,18 +89,12 @@ public final class FeatureExtractor {
 
     private static let readChunkFrames = 16_384
 
-    /// `kernels`: which build of the per-frame loops runs (results are identical; see
-    /// `AudioKernels`).
     public init(parameters: FeatureParameters = .librosaDefaults,
                 residentFrameLimit: Int = FeatureExtractor.defaultResidentFrameLimit,
-                spillDirectory: URL? = nil, kernels selection: AudioKernels.Selection = .automatic) throws {
+                spillDirectory: URL? = nil) throws {
         try parameters.validate()
         self.parameters = parameters
-        guard let kernels = selection == .automatic ? AudioKernels.automatic : AudioKernels(selection) else {
-            throw FeatureExtractionError.kernelsUnavailable(selection.rawValue)
-        }
-        self.kernels = kernels
-        spectrum = try PowerSpectrum(size: parameters.nFFT, kernels: kernels)
+        spectrum = try PowerSpectrum(size: parameters.nFFT)
         window = .allocate(capacity: parameters.nFFT)
         window.initialize(from: periodicHannWindow(length: parameters.nFFT), count: parameters.nFFT)
         melFilterbank = MelFilterbank(sampleRate: parameters.sampleRate, nFFT: parameters.nFFT,
@@ -124,7 +116,7 @@ public final class FeatureExtractor {
                               spillDirectory: spillDirectory)
         self.spillDirectory = spillDirectory
         centroid = SpectralCentroid(sampleRate: parameters.sampleRate, nFFT: parameters.nFFT)
-        framer = FrameAssembler(frameLength: parameters.nFFT, hopLength: parameters.hopLength, kernels: kernels)
+        framer = FrameAssembler(frameLength: parameters.nFFT, hopLength: parameters.hopLength)
     }
 
     deinit {
@@ -239,13 +231,13 @@ public final class FeatureExtractor {
             pendingError = error
             return
         }
-        kernels.window(spectral, window, spectrum.input, parameters.nFFT)
+        AudioKernels.window(spectral, window, into: spectrum.input, count: parameters.nFFT)
         let moments = spectrum.compute(power: power)
         let mel = record.bindMemory(to: Float.self, capacity: parameters.nMels)
-        melFilterbank.apply(power: power, into: mel, kernels: kernels)
+        melFilterbank.apply(power: power, into: mel)
         // To decibels now, while the row is in cache; only the clip-wide floor has to wait.
         let decibels = UnsafeMutableBufferPointer(start: mel, count: parameters.nMels)
-        maximumDecibels = max(maximumDecibels, PowerToDecibels.convert(decibels, kernels: kernels))
+        maximumDecibels = max(maximumDecibels, PowerToDecibels.convert(decibels))
         record.storeBytes(of: centroid.centroid(moments), toByteOffset: layout.frameCentroid, as: Double.self)
         record.storeBytes(of: Int32(crossings), toByteOffset: layout.frameCrossings, as: Int32.self)
         frames.commit()
@@ -285,8 +277,7 @@ public final class FeatureExtractor {
     private func cepstrum(ofFrame record: UnsafeMutableRawPointer, floorReference: Float,
                       into output: UnsafeMutablePointer<Float>) {
         let mel = record.assumingMemoryBound(to: Float.self)
-        dct.apply(mel, floor: PowerToDecibels.floor(maximum: floorReference), into: output, scratch: dctScratch,
-                  kernels: kernels)
+        dct.apply(mel, floor: PowerToDecibels.floor(maximum: floorReference), into: output, scratch: dctScratch)
     }
 
     private func finishTrack(source: AudioSourceInfo, samples: Int,

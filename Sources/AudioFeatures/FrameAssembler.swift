@@ -33,10 +33,7 @@ final class FrameAssembler {
     private var blockCrossings: [Int]
     private var blocksComputed = 0
 
-    private let kernels: AudioKernels
-
-    init(frameLength: Int, hopLength: Int, chunkCapacity: Int = 16_384, kernels: AudioKernels) {
-        self.kernels = kernels
+    init(frameLength: Int, hopLength: Int, chunkCapacity: Int = 16_384) {
         self.frameLength = frameLength
         self.hopLength = hopLength
         self.halfFrame = frameLength / 2
@@ -130,14 +127,14 @@ final class FrameAssembler {
             }
         }
         consumer(UnsafePointer(spectralScratch),
-                 ZeroCrossingRate.crossingCount(zeroCrossingScratch, count: frameLength, kernels: kernels))
+                 ZeroCrossingRate.crossingCount(zeroCrossingScratch, count: frameLength))
     }
 
     /// Crossings of pairs (i−1, i), start < i < start + frameLength, of an unpadded frame: the
     /// sum of the blocks it spans minus the pair (start−1, start), which belongs to the first
     /// block but not to the frame.
     private func interiorCrossings(frameStart start: Int, frame: UnsafePointer<Float>) -> Int {
-        guard let blocksPerFrame else { return ZeroCrossingRate.crossingCount(frame, count: frameLength, kernels: kernels) }
+        guard let blocksPerFrame else { return ZeroCrossingRate.crossingCount(frame, count: frameLength) }
         let firstBlock = start / hopLength
         let lastBlock = firstBlock + blocksPerFrame - 1
         // Blocks before this frame's first were never needed (edge frames count directly).
@@ -148,7 +145,7 @@ final class FrameAssembler {
             let from = max(blockStart - 1, 0)
             let pointer = buffer + (from - bufferStart)
             blockCrossings[blocksComputed % blocksPerFrame] =
-                ZeroCrossingRate.crossingCount(pointer, count: blockStart + hopLength - from, kernels: kernels)
+                ZeroCrossingRate.crossingCount(pointer, count: blockStart + hopLength - from)
             blocksComputed += 1
         }
         var total = 0

@@ -118,7 +118,8 @@ public struct MelFilterbank: Sendable {
 
     /// mel[m] = Σ_k weight[m][k] · power[k], float32 like librosa's `einsum`. `power` must hold
     /// `paddedBinCount` values, zero beyond `binCount`.
-    func apply(power: UnsafePointer<Float>, into mel: UnsafeMutablePointer<Float>, kernels: AudioKernels) {
-        kernels.mel(weights, kernelFirstBin, kernelPaddedSpan, kernelOffset, melCount, power, mel)
+    func apply(power: UnsafePointer<Float>, into mel: UnsafeMutablePointer<Float>) {
+        AudioKernels.mel(weights: weights, firstBin: kernelFirstBin, paddedSpan: kernelPaddedSpan, offset: kernelOffset,
+                         melCount: melCount, power: power, into: mel)
     }
 }

@@ -13,7 +13,7 @@ let fftwPlannerLock = NSLock()
 /// split step X[k] = E[k] + e^{−2πik/N}·O[k]. Measured on this project's machine, an FFTW
 /// `FFTW_ESTIMATE` c2c plan of 1024 points takes ~1.05 µs, where FFTW's own r2c plan of 2048
 /// takes 3.1–4.1 µs (ESTIMATE to PATIENT); the split and the magnitude sums are
-/// `AudioKernels.powerSpectrum` (AVX2 where the CPU has it).
+/// `AudioKernels.powerSpectrum`.
 ///
 /// Planned with `FFTW_ESTIMATE`: the plan, hence every rounding, is the same on every run.
 /// (`FFTW_MEASURE` picks algorithms by timing, so two runs could differ in the last bits and the
@@ -36,10 +36,7 @@ final class PowerSpectrum {
     private let cosines: UnsafeMutablePointer<Float>
     private let sines: UnsafeMutablePointer<Float>
 
-    private let kernels: AudioKernels
-
-    init(size: Int, kernels: AudioKernels) throws(FeatureExtractionError) {
-        self.kernels = kernels
+    init(size: Int) throws(FeatureExtractionError) {
         guard size >= 4, size % 2 == 0, size / 2 <= Int(Int32.max) else {
             throw .fftPlan("FFT size must be even and >= 4, got \(size)")
         }
@@ -90,8 +87,7 @@ final class PowerSpectrum {
     /// magnitude sums the spectral centroid needs (so |X| is never stored).
     func compute(power: UnsafeMutablePointer<Float>) -> MagnitudeMoments {
         fftwf_execute(plan)
-        let moments = kernels.powerSpectrum(spectrum, cosines, sines, half, power)
-        return MagnitudeMoments(total: moments.total, weightedByBin: moments.weighted_by_bin)
+        return AudioKernels.powerSpectrum(spectrum, cosines: cosines, sines: sines, half: half, into: power)
     }
 }
 

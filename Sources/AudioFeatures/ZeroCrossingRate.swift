@@ -8,7 +8,7 @@ enum ZeroCrossingRate {
 
     /// After thresholding, a sample's sign bit is set exactly when x < −threshold
     /// (`AudioKernels.crossings`).
-    static func crossingCount(_ frame: UnsafePointer<Float>, count: Int, kernels: AudioKernels) -> Int {
-        kernels.crossings(frame, count, threshold)
+    static func crossingCount(_ frame: UnsafePointer<Float>, count: Int) -> Int {
+        AudioKernels.crossings(frame, count: count, threshold: threshold)
     }
 }

@@ -102,8 +102,7 @@ public struct FeaturesStage: Sendable {
         let counts = plan.counts
         let shardText = shard.map { ", \(inShard.count) in shard \($0)" } ?? ""
         let planText = "\(counts.compute) to compute, \(counts.reuse) unchanged, \(counts.keep) kept (not in --only), "
-            + "\(counts.duplicates) duplicate ids; \(workerCount) workers, "
-            + "\(AudioKernels(.automatic)?.name ?? "no") DSP kernels"
+            + "\(counts.duplicates) duplicate ids; \(workerCount) workers"
         context.logger.info("\(walked.count) audio files under \(audio)\(shardText): \(planText)")
 
         var summary = JobSummary()

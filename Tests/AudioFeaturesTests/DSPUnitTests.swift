@@ -17,14 +17,10 @@ struct DSPUnitTests {
         #expect(abs(window.reduce(0.0) { $0 + Double($1) } - 1024) < 1e-3)
     }
 
-    /// Every kernel build this CPU can run (AVX2 only where the CPU has it).
-    static let runnableKernels: [AudioKernels.Selection] = [.baseline, .avx2].filter { AudioKernels($0) != nil }
-
     @Test("power spectrum and magnitude sums equal a float64 DFT",
-          arguments: runnableKernels, [8, 30, 64, 1000, 2048])
-    func powerSpectrumMatchesDFT(kernels selection: AudioKernels.Selection, size: Int) throws {
-        let kernels = try #require(AudioKernels(selection))
-        let spectrum = try PowerSpectrum(size: size, kernels: kernels)
+          arguments: [8, 30, 64, 1000, 2048])
+    func powerSpectrumMatchesDFT(size: Int) throws {
+        let spectrum = try PowerSpectrum(size: size)
         var generator = SplitMix64(seed: UInt64(size))
         let frame = (0..<size).map { _ in Float(generator.nextUnit() * 2 - 1) }
         for i in 0..<size { spectrum.input[i] = frame[i] }
@@ -61,9 +57,8 @@ struct DSPUnitTests {
 
     // MARK: Zero crossings
 
-    @Test("crossing count: sign bits after the ±1e-10 threshold, zero counts as positive", arguments: runnableKernels)
-    func crossingCount(kernels selection: AudioKernels.Selection) throws {
-        let kernels = try #require(AudioKernels(selection))
+    @Test("crossing count: sign bits after the ±1e-10 threshold, zero counts as positive")
+    func crossingCount() {
         let cases: [([Float], Int)] = [
             ([1, -1, 1, -1], 3),
             ([0, -1, 0, 1, 0], 2),           // 0 → −1 and −1 → 0: 0 is positive
@@ -74,11 +69,11 @@ struct DSPUnitTests {
         ]
         for (samples, expected) in cases {
             let count = samples.withUnsafeBufferPointer {
-                ZeroCrossingRate.crossingCount($0.baseAddress!, count: samples.count, kernels: kernels)
+                ZeroCrossingRate.crossingCount($0.baseAddress!, count: samples.count)
             }
             #expect(count == expected, "\(samples)")
         }
-        // The SIMD body and the scalar tail agree with a plain loop on a long random frame.
+        // The count agrees with a plain loop on a long random frame.
         var generator = SplitMix64(seed: 7)
         let frame = (0..<2048).map { _ -> Float in
             let u = generator.nextUnit()
@@ -87,7 +82,7 @@ struct DSPUnitTests {
         for length in [2048, 513, 9, 8, 2] {
             var expected = 0
             for i in 1..<length where (frame[i] < -1e-10) != (frame[i - 1] < -1e-10) { expected += 1 }
-            #expect(frame.withUnsafeBufferPointer { ZeroCrossingRate.crossingCount($0.baseAddress!, count: length, kernels: kernels) } == expected,
+            #expect(frame.withUnsafeBufferPointer { ZeroCrossingRate.crossingCount($0.baseAddress!, count: length) } == expected,
                     "\(length) samples")
         }
     }
@@ -114,7 +109,6 @@ struct DSPUnitTests {
           arguments: [(1, 10_000), (7, 10_000), (512, 10_000), (16_384, 10_000), (100_000, 10_000),
                       (333, 1500), (5, 700), (4096, 2048)])
     func framing(chunk: Int, length: Int) throws {
-        let kernels = try #require(AudioKernels(.automatic))
         var generator = SplitMix64(seed: UInt64(chunk * 31 + length))
         // Negative first/last samples make edge padding and zero padding differ in crossings.
         var signal = (0..<length).map { _ -> Float in
@@ -124,7 +118,7 @@ struct DSPUnitTests {
         signal[0] = -0.25
         signal[length - 1] = -0.5
         let reference = referenceFrames(signal)
-        let assembler = FrameAssembler(frameLength: 2048, hopLength: 512, chunkCapacity: 1000, kernels: kernels)
+        let assembler = FrameAssembler(frameLength: 2048, hopLength: 512, chunkCapacity: 1000)
         var spectral: [[Float]] = [], crossings: [Int] = []
         let collect: (UnsafePointer<Float>, Int) -> Void = { frame, count in
             spectral.append(Array(UnsafeBufferPointer(start: frame, count: 2048)))
@@ -146,21 +140,20 @@ struct DSPUnitTests {
 
     // MARK: Decibels
 
-    @Test("power_to_db: 10·log10(max(1e-10, x)), floor 80 dB under the maximum", arguments: runnableKernels)
-    func decibels(kernels selection: AudioKernels.Selection) throws {
-        let kernels = try #require(AudioKernels(selection))
+    @Test("power_to_db: 10·log10(max(1e-10, x)), floor 80 dB under the maximum")
+    func decibels() {
         // float32 arithmetic: within 2 float32 ulp, or 3e-6 dB near 0 dB where ulps are tiny.
         func close(_ ours: Float, _ exact: Float) -> Bool { abs(ours - exact) <= max(2 * exact.ulp, 3e-6) }
         var values: [Float] = [1, 10, 100, 1e-3, 1e-10, 1e-12, 0, 3.5e-7, 2.25, 123_456.7]
         let expected = values.map { Float(10 * log10(Double(max(1e-10, $0)))) }
-        let maximum = values.withUnsafeMutableBufferPointer { PowerToDecibels.convert($0, kernels: kernels) }
+        let maximum = values.withUnsafeMutableBufferPointer { PowerToDecibels.convert($0) }
         for (value, reference) in zip(values, expected) {
             #expect(close(value, reference), "\(value) vs \(reference)")
         }
         #expect(maximum == values.max())
         #expect(PowerToDecibels.floor(maximum: maximum) == maximum - 80)
         // Exhaustive-ish: 1/256 octave steps from 1e-12 to 1e12, plus every float in [0.5, 2],
-        // through the 8-lane kernel in slices of every length 1…17 (full blocks and tails).
+        // in slices of every length 1…17 (full blocks and tails).
         var inputs: [Float] = []
         var x = 1e-12
         while x < 1e12 {
@@ -177,7 +170,7 @@ struct DSPUnitTests {
         converted.withUnsafeMutableBufferPointer { all in
             while start < all.count {
                 let slice = UnsafeMutableBufferPointer(rebasing: all[start..<min(start + length, all.count)])
-                let sliceMaximum = PowerToDecibels.convert(slice, kernels: kernels)
+                let sliceMaximum = PowerToDecibels.convert(slice)
                 if sliceMaximum != slice.max() { Issue.record("maximum of \(slice.count) values: \(sliceMaximum)") }
                 start += slice.count
                 length = length % 17 + 1
@@ -198,9 +191,8 @@ struct DSPUnitTests {
 
     // MARK: DCT
 
-    @Test("orthonormal DCT-II: closed form, orthonormality, folded product, floor", arguments: runnableKernels)
-    func discreteCosineTransform(kernels selection: AudioKernels.Selection) throws {
-        let kernels = try #require(AudioKernels(selection))
+    @Test("orthonormal DCT-II: closed form, orthonormality, folded product, floor")
+    func discreteCosineTransform() {
         let full = DiscreteCosineTransform(inputCount: 128, outputCount: 128)
         // Rows are orthonormal: D·Dᵀ = I.
         for a in 0..<128 {
@@ -227,8 +219,7 @@ struct DSPUnitTests {
             input.withUnsafeBufferPointer { i in
                 output.withUnsafeMutableBufferPointer { o in
                     scratch.withUnsafeMutableBufferPointer { s in
-                        kernel.apply(i.baseAddress!, floor: floor, into: o.baseAddress!, scratch: s.baseAddress!,
-                                     kernels: kernels)
+                        kernel.apply(i.baseAddress!, floor: floor, into: o.baseAddress!, scratch: s.baseAddress!)
                     }
                 }
             }
