@@ -6,12 +6,9 @@ import Darwin
 import DocumentStore
 import Foundation
 
-/// The fields tracks embed from one album or artist, in the form the tracks are built in: its
-/// fields' JSON values back to back, or a raw BSON document whose element k is field k
-/// (`RowWork.buildsWithLibbson`). Stored as one record of bytes, the same in a batch's memory
-/// and in a table's file: three 8-byte counts (fields, JSON bytes, BSON bytes), per field where
-/// its JSON ends (8 bytes each), the JSON text, the BSON document; in this machine's byte order
-/// (the file never outlives the process).
+/// The fields tracks embed from one album or artist: a raw BSON document whose element k is
+/// field k. The same bytes in a batch's memory and in a table's file; a record's length is the
+/// document's own (its first four bytes, little-endian).
 struct LookupRow {
     private let record: [UInt8]
 
@@ -19,56 +16,15 @@ struct LookupRow {
         self.record = record
     }
 
-    fileprivate static let headerBytes = 3 * 8
-
-    /// The whole record's length, from its header (nil: fewer bytes than a header).
+    /// The whole record's length, from the document's header (nil: fewer bytes than a header).
     fileprivate static func recordLength(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        guard bytes.count >= headerBytes else { return nil }
-        let fields = Int(bytes.loadUnaligned(fromByteOffset: 0, as: Int64.self))
-        let json = Int(bytes.loadUnaligned(fromByteOffset: 8, as: Int64.self))
-        let bson = Int(bytes.loadUnaligned(fromByteOffset: 16, as: Int64.self))
-        return headerBytes + fields * 8 + json + bson
+        guard bytes.count >= 4 else { return nil }
+        return Int(Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: Int32.self)))
     }
 
-    /// Appends the record of `ends` (where each field's JSON ends in `json`), `json` and `bson` to `bytes`.
-    fileprivate static func encode(ends: [Int], json: [UInt8], bson: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
-        for count in [ends.count, json.count, bson.count] + ends {
-            withUnsafeBytes(of: Int64(count)) { bytes.append(contentsOf: $0) }
-        }
-        bytes.append(contentsOf: json)
-        bytes.append(contentsOf: bson)
-    }
-
-    private func count(at offset: Int) -> Int {
-        record.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: offset, as: Int64.self)) }
-    }
-
-    var fieldCount: Int { count(at: 0) }
-    private var jsonStart: Int { Self.headerBytes + fieldCount * 8 }
-    private var bsonStart: Int { jsonStart + count(at: 8) }
-    /// Whether the row holds a BSON document (rows built with libbson) rather than JSON text.
-    var hasBSON: Bool { count(at: 16) > 0 }
-
-    /// Field `field`'s JSON text (the empty text: no such field).
-    func jsonValue(_ field: Int) -> [UInt8] {
-        guard field >= 0, field < fieldCount else { return [] }
-        let start = field == 0 ? 0 : count(at: Self.headerBytes + (field - 1) * 8)
-        let end = count(at: Self.headerBytes + field * 8)
-        return Array(record[(jsonStart + start)..<(jsonStart + end)])
-    }
-
-    /// Calls `body` with field `field`'s JSON text; nil without calling it when there is no such field.
-    func withJSONValue<Result, Failure: Error>(_ field: Int, _ body: (UnsafeBufferPointer<UInt8>) throws(Failure) -> Result) throws(Failure) -> Result? {
-        guard field >= 0, field < fieldCount else { return nil }
-        let start = jsonStart + (field == 0 ? 0 : count(at: Self.headerBytes + (field - 1) * 8))
-        let end = jsonStart + count(at: Self.headerBytes + field * 8)
-        return try record.withUnsafeBufferPointer { (bytes) throws(Failure) in try body(UnsafeBufferPointer(rebasing: bytes[start..<end])) }
-    }
-
-    /// Calls `body` with the raw BSON document (empty for the JSON form).
+    /// Calls `body` with the raw BSON document.
     func withBSON<Result, Failure: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(Failure) -> Result) throws(Failure) -> Result {
-        let start = bsonStart
-        return try record.withUnsafeBufferPointer { (bytes) throws(Failure) in try body(UnsafeBufferPointer(rebasing: bytes[start...])) }
+        try record.withUnsafeBufferPointer { (bytes) throws(Failure) in try body(bytes) }
     }
 }
 
@@ -76,13 +32,9 @@ struct LookupRow {
 /// and copied into the table's `LookupFile` as the batch is admitted: in memory, as big as a
 /// batch's rows, emptied for the next batch.
 final class LookupStore {
-    /// The rows' records back to back, and each row's id and record.
+    /// The rows' documents back to back, and each row's id and document.
     private var bytes: [UInt8] = []
     private var rows: [(id: Int64, record: Range<Int>)] = []
-    /// The row being added (`beginRow` … `endRow`): its id, its fields' JSON text and ends.
-    private var openID: Int64?
-    private var openJSON: [UInt8] = []
-    private var openEnds: [Int] = []
 
     var count: Int { rows.count }
 
@@ -90,37 +42,20 @@ final class LookupStore {
     func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         rows.removeAll(keepingCapacity: true)
-        openID = nil
     }
 
-    /// Starts a row; its fields follow (`appendField`), then `endRow`.
-    func beginRow(id: Int64) {
-        openID = id
-        openJSON.removeAll(keepingCapacity: true)
-        openEnds.removeAll(keepingCapacity: true)
-    }
-
-    /// The next field's JSON value.
-    func appendField(json value: UnsafeBufferPointer<UInt8>) {
-        precondition(openID != nil, "a field appended outside a row")
-        openJSON.append(contentsOf: value)
-        openEnds.append(openJSON.count)
-    }
-
-    /// Ends the row, with its raw BSON document (empty for the JSON form); returns its index.
+    /// Adds row `id` with its raw BSON document; returns its index.
     @discardableResult
-    func endRow(bson document: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0)) -> Int {
-        guard let id = openID else { preconditionFailure("endRow without beginRow") }
+    func append(id: Int64, document: UnsafeBufferPointer<UInt8>) -> Int {
         let start = bytes.count
-        LookupRow.encode(ends: openEnds, json: openJSON, bson: document, to: &bytes)
+        bytes.append(contentsOf: document)
         rows.append((id, start..<bytes.count))
-        openID = nil
         return rows.count - 1
     }
 
     func id(_ index: Int) -> Int64 { rows[index].id }
 
-    /// Calls `body` with row `index`'s record.
+    /// Calls `body` with row `index`'s document.
     fileprivate func withRecord<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
         let range = rows[index].record
         return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
@@ -265,7 +200,7 @@ final class LookupFile: Sendable {
         let guess = min(4096, size - offset)
         var record = [UInt8](repeating: 0, count: guess)
         try record.withUnsafeMutableBytes { file.read(into: $0, at: offset) }.get()
-        guard let length = record.withUnsafeBytes({ LookupRow.recordLength($0) }), length <= size - offset else {
+        guard let length = record.withUnsafeBytes({ LookupRow.recordLength($0) }), length >= 5, length <= size - offset else {
             throw BSONBuilderError(key: "", message: "reading the \(file.name) at byte \(offset): a damaged record")
         }
         if length > guess {

@@ -457,13 +457,12 @@ struct RowBuilder: Sendable {
     func fragments(_ leaves: [Int], id: Int64, slots: RowSlots, record: CSVRecord, builder: BSONBuilder,
                    into store: LookupStore) throws(BSONBuilderError) -> Int {
         builder.reset()
-        store.beginRow(id: id)
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for (position, leaf) in leaves.enumerated() {
                 _ = try Self.append(slots[leaf], in: slots, key: .index(position), to: builder, buffer: buffer, record: record)
             }
         }
         let document = try builder.rawBytes()
-        return document.withUnsafeBufferPointer { store.endRow(bson: $0) }
+        return document.withUnsafeBufferPointer { store.append(id: id, document: $0) }
     }
 }
