@@ -1,6 +1,7 @@
 import ArgumentParser
 import DocumentStore
 import Foundation
+import Synchronization
 
 /// One long option or flag of a command, as the configuration layer sees it. Each options type
 /// declares its own (`CommonOptions.configurableArguments`, the commands' lists), and a test
@@ -378,15 +379,10 @@ public struct Resolution: Sendable {
 /// The configuration of the running process, so the stages `etl-nightly` runs get their keys
 /// from the same environment and file.
 public enum ProcessConfiguration {
-    private final class Box: @unchecked Sendable {
-        let lock = NSLock()
-        var configuration: Configuration?
-    }
-
-    private static let box = Box()
+    private static let stored = Mutex<Configuration?>(nil)
 
     public static var current: Configuration? {
-        get { box.lock.withLock { box.configuration } }
-        set { box.lock.withLock { box.configuration = newValue } }
+        get { stored.withLock { $0 } }
+        set { stored.withLock { $0 = newValue } }
     }
 }
