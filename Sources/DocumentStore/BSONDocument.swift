@@ -133,6 +133,12 @@ public final class BSONDocument {
     }
 
     /// One top-level field, or nil when absent.
+    /// Whether the document has a field `key`, without decoding its value.
+    public func contains(key: String) -> Bool {
+        let iterator = BSONIterator()
+        return bson_iter_init_find(iterator.pointer, pointer, key)
+    }
+
     public subscript(key: String) -> BSONValue? {
         let iterator = BSONIterator()
         guard bson_iter_init_find(iterator.pointer, pointer, key) else { return nil }

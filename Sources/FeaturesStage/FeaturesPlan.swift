@@ -128,7 +128,7 @@ final class PreviousFeatures {
             guard FileManager.default.isReadableFile(atPath: path) else { continue }
             let fileIndex = files.count
             var unusable = 0
-            let index = try StagedLineIndex(path: path, tolerant: true) { idValue, document, text in
+            let index = try StagedLineIndex(path: path, tolerant: true) { idValue, document in
                 guard let id = TrackID(bson: idValue), let source = document["source"]?.documentValue,
                       let extractor = document["extractor"]?.documentValue else {
                     unusable += 1
@@ -142,9 +142,7 @@ final class PreviousFeatures {
                     unusable += 1
                     return false
                 }
-                // Keys are written `,"frames":{` (staged by an earlier version: `, "frames" : {`);
-                // inside a string a quote is always escaped.
-                let hasFrames = text.contains(",\"frames\":{") || text.contains(", \"frames\" : {")
+                let hasFrames = document.contains(key: "frames")  // not decoded: frames are most of a document
                 documents[id] = PreviousDocument(
                     fileIndex: fileIndex, key: idValue.canonicalKey, path: path, bytes: bytes, mtimeMillis: mtime,
                     paramsHash: hash, version: version, nFrames: Int(document["n_frames"]?.int64Value ?? -1),

@@ -15,10 +15,10 @@ public struct StagedLineIndex {
     public private(set) var unreadableLines = 0
 
     /// An absent file has no lines. A line that is not a document with an `_id` fails the run,
-    /// or with `tolerant` is counted in `unreadableLines`. `accept` sees each document (and its
-    /// text) first and may leave it out of the index (a duplicate, or one its reader cannot use).
+    /// or with `tolerant` is counted in `unreadableLines`. `accept` sees each document
+    /// first and may leave it out of the index (a duplicate, or one its reader cannot use).
     public init(path: String, tolerant: Bool = false,
-                accept: (_ id: BSONValue, _ document: BSONDocument, _ text: String) -> Bool = { _, _, _ in true }) throws {
+                accept: (_ id: BSONValue, _ document: BSONDocument) -> Bool = { _, _ in true }) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             data = Data()
             return
@@ -37,7 +37,7 @@ public struct StagedLineIndex {
                 unreadableLines += 1
                 continue
             }
-            guard accept(id, document, text) else { continue }
+            guard accept(id, document) else { continue }
             if ranges.updateValue(start..<end, forKey: id.canonicalKey) == nil { keys.append((id.canonicalKey, id)) }
         }
     }

@@ -51,7 +51,7 @@ import Testing
 
     @Test func acceptLeavesLinesOutOfTheIndex() throws {
         let path = try file("staged.jsonl", [#"{ "_id" : 1, "keep" : false }"#, #"{ "_id" : 1, "keep" : true }"#])
-        let index = try StagedLineIndex(path: path) { _, document, _ in document["keep"] == .bool(true) }
+        let index = try StagedLineIndex(path: path) { _, document in document["keep"] == .bool(true) }
         #expect(index.keys.count == 1)
         #expect(index.line(forKey: BSONValue.integer(1).canonicalKey) == Array(#"{ "_id" : 1, "keep" : true }"#.utf8) + [10])
     }
