@@ -47,9 +47,12 @@ let package = Package(
         .target(name: "NormalizeStage", dependencies: ["Tabular", "DocumentStore", "Pipeline", "Staging"]),
         .target(name: "LoadStage", dependencies: ["DocumentStore", "Pipeline", "Staging", logging]),
         .target(name: "ExportStage", dependencies: ["Export", "DocumentStore", "Pipeline", "Staging"]),
+        // Each dataset in one type (files, schemas, derived training rows) that the commands hand to the stages.
+        .target(name: "Datasets",
+                dependencies: ["Tabular", "DocumentStore", "Pipeline", "Staging", "NormalizeStage", logging]),
         // The commands: flags → the stage's options → the stage's `run`; `etl-nightly` calls the stages in turn.
         .target(name: "ETLJobs",
-                dependencies: ["Pipeline", "DocumentStore", "ExtractStage", "FeaturesStage", "NormalizeStage",
+                dependencies: ["Pipeline", "DocumentStore", "Datasets", "ExtractStage", "FeaturesStage", "NormalizeStage",
                                "LoadStage", "ExportStage", logging, argumentParser]),
     ] + jobNames.map { name in
         .executableTarget(name: name, dependencies: ["ETLJobs"], path: "Jobs/\(name)")
