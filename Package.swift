@@ -59,7 +59,7 @@ let package = Package(
     } + [
         // Benchmarks print ratios against reference implementations measured in the same run.
         .executableTarget(name: "bench-features", dependencies: ["AudioFeatures"], path: "Benchmarks/bench-features"),
-        .executableTarget(name: "bench-extract", dependencies: ["Tabular", "ExtractStage"], path: "Benchmarks/bench-extract"),
+        .executableTarget(name: "bench-extract", dependencies: ["Tabular", "ExtractStage", "Datasets"], path: "Benchmarks/bench-extract"),
         .executableTarget(name: "bench-load", dependencies: ["DocumentStore", "Export", "TestSupport"], path: "Benchmarks/bench-load"),
         // Shared by the test targets: fixture paths, the local MongoDB-compatible test server.
         .target(name: "TestSupport", dependencies: ["DocumentStore"], path: "Tests/Support"),
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "TestSupport"]),
         .testTarget(name: "DocumentStoreTests", dependencies: ["DocumentStore", "TestSupport"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "DocumentStore", "TestSupport"]),
-        .testTarget(name: "JobsTests", dependencies: ["ETLJobs", "Pipeline", "Export", "TestSupport",
+        .testTarget(name: "JobsTests", dependencies: ["ETLJobs", "Pipeline", "Export", "TestSupport", "Datasets",
                                                      "Staging", "ExtractStage", "NormalizeStage", "LoadStage", "FeaturesStage", "ExportStage"]),
     ],
     swiftLanguageModes: [.v6]

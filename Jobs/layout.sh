@@ -139,6 +139,13 @@ musicetl_install_tree() {
     done
     strip --strip-unneeded "${musicetl_products[@]/#/$dest$BINDIR/}"
     install -m 0644 "$root"/Schemas/*.schema.json "$dest$SCHEMADIR/"
+    # Every dataset but FMA keeps its schemas in a folder of its name (Schemas/mssd/).
+    local dataset
+    for dataset in "$root"/Schemas/*/; do
+        dataset=$(basename "$dataset")
+        mkdir -p "$dest$SCHEMADIR/$dataset"
+        install -m 0644 "$root/Schemas/$dataset"/*.schema.json "$dest$SCHEMADIR/$dataset/"
+    done
     install -m 0644 "$root/README.md" "$root/Jobs/musicetl.example.toml" "$dest$DOCDIR/"
     musicetl_render "$root/Jobs/etc/musicetl.toml" "$dest$CONFDIR/musicetl.toml" 0644
     musicetl_render "$root/Jobs/etc/credentials" "$dest$CONFDIR/credentials" 0600

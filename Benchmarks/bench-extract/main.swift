@@ -1,3 +1,4 @@
+import Datasets
 import ExtractStage
 import Foundation
 import Tabular
@@ -83,7 +84,7 @@ struct ExtractRun { var total: Double; var perFile: [String: MetadataExtractor.F
 @MainActor func extractOnce(tracksFile: String, jobs: Int) throws -> ExtractRun {
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("bench-extract-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: work) }
-    var extractor = try MetadataExtractor(metadataDirectory: directory,
+    var extractor = try MetadataExtractor(metadataDirectory: directory, entities: FMADataset().entities,
                                           schemasDirectory: packageRoot.appendingPathComponent("Schemas").path,
                                           stagingDirectory: work + "/staging/metadata",
                                           quarantineDirectory: work + "/quarantine")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import DocumentStore
 import Foundation
 import Pipeline
@@ -13,8 +14,18 @@ public protocol JobCommand: AsyncParsableCommand {
 
 extension JobCommand {
     public func run() async throws {
-        let (status, _) = await JobRunner.run(job: Self.jobName, options: common) { try await execute($0) }
+        let dataset = try Datasets.named(common.dataset)
+        let (status, _) = await JobRunner.run(job: Self.jobName, options: common, datasetDirectory: Datasets.directory(of: dataset)) {
+            try await execute($0)
+        }
         if status != .ok { throw ExitCode(status.rawValue) }
+    }
+}
+
+extension JobContext {
+    /// The dataset `--dataset` names (known: `runJob` refuses another name before the job starts).
+    var dataset: any Dataset {
+        get throws { try Datasets.named(options.dataset) }
     }
 }
 
@@ -104,6 +115,17 @@ public func runJob<Command: AsyncParsableCommand & ConfigurableCommand>(_ comman
         }
         let usage = "Usage: " + command.usageString() + "\n  See '\(job) --help' for more help."
         exitWithUsageError(job: job, message: resolution.annotate(command.message(for: error)), json: json, usage: usage)
+    }
+    // A dataset name is checked here, once for every job: the flag's value is free text to the
+    // parser (the list of datasets lives above the runtime that parses it).
+    if let dataset = resolution.setting("dataset")?.value, Datasets.all.allSatisfy({ $0.name != dataset }) {
+        let message = resolution.annotate("--dataset \(dataset): no such dataset (known: \(Datasets.names.joined(separator: ", ")))")
+        if printConfig {
+            FileHandle.standardError.write(Data("\(job): note: a run with these values would fail: \(message)\n".utf8))
+            command.exit()
+        }
+        exitWithUsageError(job: job, message: message, json: json,
+                           usage: "Usage: " + command.usageString() + "\n  See '\(job) --help' for more help.")
     }
     if printConfig { command.exit() }
     // The job runs in a task that SIGTERM / SIGINT cancel (see `Interruption`).

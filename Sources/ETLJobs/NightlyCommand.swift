@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import DocumentStore
 import Foundation
 import ExportStage
@@ -24,13 +25,21 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         version: MusicETL.version)
 
     static let steps = ["extract", "features", "normalize", "load", "export"]
+
+    /// The steps of `dataset`'s night: no features without audio.
+    static func steps(of dataset: any Dataset) -> [String] {
+        dataset.hasAudio ? steps : steps.filter { $0 != "features" }
+    }
     static let defaultPartitionBy = "split"
 
-    @Option(name: .long, help: "Directory in FMA fma_metadata layout.")
-    public var metadata: String
+    @Option(name: .long, help: ArgumentHelp("The dataset's input directory (fma: fma_metadata; mssd: log_*.csv and tf_*.csv).", valueName: "dir"))
+    public var input: String?
 
-    @Option(name: .long, help: "Audio tree (FMA layout 000/000002.mp3).")
-    public var audio: String
+    @Option(name: .long, help: ArgumentHelp("FMA's name for --input (--input wins when both are set): a directory in fma_metadata layout.", valueName: "dir"))
+    public var metadata: String?
+
+    @Option(name: .long, help: "Audio tree (FMA layout 000/000002.mp3); required by a dataset with audio (fma).")
+    public var audio: String?
 
     @Option(name: .long, help: "For etl-extract: read tracks from this file of the metadata directory (default: tracks.csv, else raw_tracks.csv).")
     public var tracksFile: String?
@@ -38,8 +47,8 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     @Option(name: .long, help: "Resume a failed night from this step: \(steps.joined(separator: ", ")).")
     public var from = Self.steps[0]
 
-    @Option(name: .long, help: "Collection to export at the end.")
-    public var exportCollection = ExportOptions.defaults.collection
+    @Option(name: .long, help: "Collection to export at the end (default: the dataset's training rows: training for fma, skip_training for mssd).")
+    public var exportCollection: String?
 
     @Option(name: .long, help: "Hive partitions of the export by this column (default: split).")
     public var partitionBy = Self.defaultPartitionBy
@@ -54,11 +63,12 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     public init() {}
 
     public static let configurableArguments: [ConfigurableArgument] = [
+        ConfigurableArgument(key: "input", isFlag: false),
         ConfigurableArgument(key: "metadata", isFlag: false),
         ConfigurableArgument(key: "audio", isFlag: false),
         ConfigurableArgument(key: "tracks-file", isFlag: false),
         ConfigurableArgument(key: "from", isFlag: false, defaultValue: steps[0]),
-        ConfigurableArgument(key: "export-collection", isFlag: false, defaultValue: ExportOptions.defaults.collection),
+        ConfigurableArgument(key: "export-collection", isFlag: false),
         ConfigurableArgument(key: "partition-by", isFlag: false, defaultValue: defaultPartitionBy),
         ConfigurableArgument(key: "jobs", isFlag: false),
     ] + MongoOptions.configurableArguments + CommonOptions.configurableArguments
@@ -68,18 +78,32 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         guard Self.steps.contains(from) else {
             throw ValidationError("--from must be one of \(Self.steps.joined(separator: ", "))")
         }
+        if let problem = ExtractCommand.inputProblem(input: input, metadata: metadata) { throw ValidationError(problem) }
+        // An unknown dataset is reported by `runJob`, once for every job.
+        if let dataset = try? Datasets.named(common.dataset) {
+            if dataset.hasAudio, audio == nil {
+                throw ValidationError("--audio is required: dataset \(dataset.name) has audio features")
+            }
+            let steps = Self.steps(of: dataset)
+            if !steps.contains(from) {
+                throw ValidationError("--from \(from): dataset \(dataset.name) has no \(from) step (its steps: \(steps.joined(separator: ", ")))")
+            }
+        }
     }
 
     public func run() async throws {
         let runID = RunID.make()
-        var steps = try makeSteps().drop { $0.name != "etl-" + from }
+        let dataset = try Datasets.named(common.dataset)
+        let datasetDirectory = Datasets.directory(of: dataset)
+        var steps = try makeSteps(dataset).drop { $0.name != "etl-" + from }
         // A dry run writes no staging files, so the steps that read them (normalize, load,
         // export) would only report missing input: a dry night validates extract and features.
         let readsStaging: Set = [NormalizeStage.jobName, LoadStage.jobName, ExportStage.jobName]
         let skippedInDryRun = common.dryRun && from != "normalize" && from != "load" && from != "export"
             ? steps.filter { readsStaging.contains($0.name) }.map(\.name) : []
         if !skippedInDryRun.isEmpty { steps = steps.filter { !readsStaging.contains($0.name) } }
-        let (status, _) = await JobRunner.run(job: "etl-nightly", options: common, runID: runID) { context in
+        let (status, _) = await JobRunner.run(job: "etl-nightly", options: common, datasetDirectory: datasetDirectory,
+                                              runID: runID) { context in
             if !skippedInDryRun.isEmpty {
                 context.logger.info("dry run: \(skippedInDryRun.joined(separator: ", ")) skipped (they read what the earlier steps would stage)")
             }
@@ -87,7 +111,8 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
             if !common.dryRun {
                 let connection = try mongo.connect(job: "etl-nightly")
                 context.recorder.useMongo(connection, database: mongo.database)
-                let taken = Lease(name: "nightly", host: common.host, detail: "run \(runID)",
+                // One night per dataset at a time: the datasets' collections are apart.
+                let taken = Lease(name: datasetDirectory.map { "nightly-\($0)" } ?? "nightly", host: common.host, detail: "run \(runID)",
                                   connection: connection, database: mongo.database)
                 try taken.acquire()
                 lease = taken
@@ -98,14 +123,14 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 if let heldLease { group.addTask { await heldLease.keepRenewed() } }
                 defer { group.cancelAll() }
-                return try await runSteps(steps, runID: runID, context: context)
+                return try await runSteps(steps, runID: runID, datasetDirectory: datasetDirectory, context: context)
             }
         }
         if status != .ok { throw ExitCode(status.rawValue) }
     }
 
     private func runSteps(_ steps: ArraySlice<(name: String, execute: (JobContext) async throws -> JobSummary)>,
-                          runID: String, context: JobContext) async throws -> JobSummary {
+                          runID: String, datasetDirectory: String?, context: JobContext) async throws -> JobSummary {
         var summary = JobSummary()
         var stepsOK = 0
         for step in steps {
@@ -114,7 +139,8 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
                 summary.count("steps ok", stepsOK)
                 throw interruption
             }
-            let (stepStatus, stepSummary) = await JobRunner.run(job: step.name, options: common, runID: runID, step.execute)
+            let (stepStatus, stepSummary) = await JobRunner.run(job: step.name, options: common, datasetDirectory: datasetDirectory,
+                                                                  runID: runID, step.execute)
             summary.outputs += stepSummary.outputs
             if stepStatus != .ok {
                 summary.count("steps ok", stepsOK)
@@ -132,19 +158,23 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     /// Each step's options: the stage's defaults, then what the environment and the config file
     /// set for it (its table, then `[nightly]`, then the top level), then what the nightly's own
     /// flags say (`--metadata`, `--jobs`, …) and the ids of `--only`.
-    private func makeSteps() throws -> [(name: String, execute: (JobContext) async throws -> JobSummary)] {
+    private func makeSteps(_ dataset: any Dataset) throws -> [(name: String, execute: (JobContext) async throws -> JobSummary)] {
         let shared = Set((CommonOptions.configurableArguments + MongoOptions.configurableArguments).map(\.key))
         let tables = ["nightly"]
         let only = common.onlyTrackIDs
+        let inputDirectory = input ?? metadata ?? ""
 
-        var extract = try ExtractCommand.configured(ExtractOptions(metadata: metadata), excluding: shared, tables: tables)
-        extract.metadata = metadata
+        var extract = try ExtractCommand.configured(ExtractOptions(input: inputDirectory, entities: dataset.entities),
+                                                    excluding: shared, tables: tables)
+        extract.input = inputDirectory
+        extract.entities = dataset.entities
+        if input == nil { extract.inputFlag = "--metadata" }
         if let tracksFile { extract.tracksFile = tracksFile }
         if let jobs { extract.jobs = jobs }
         extract.only = common.onlyIntegerIDs
 
-        var features = try FeaturesCommand.configured(FeaturesOptions(audio: audio), excluding: shared, tables: tables)
-        features.audio = audio
+        var features = try FeaturesCommand.configured(FeaturesOptions(audio: audio ?? ""), excluding: shared, tables: tables)
+        features.audio = audio ?? ""
         if let jobs { features.jobs = jobs }
         features.only = only
 
@@ -155,20 +185,23 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         load.only = only
 
         var export = try ExportCommand.configured(ExportOptions(mongo: mongo.target), excluding: shared, tables: tables)
-        export.collection = exportCollection
+        export.collection = exportCollection ?? dataset.trainingCollection
         export.partitionBy = partitionBy
         if let jobs { export.jobs = jobs }
         // --only narrows the work, never the dataset: after the load the database holds every id,
         // so the night's export is the full one and output.csv stays whole.
         export.only = nil
 
-        for problem in [extract.problem, features.problem, load.problem, export.problem].compactMap({ $0 }) {
+        for problem in [extract.problem, dataset.hasAudio ? features.problem : nil, load.problem, export.problem].compactMap({ $0 }) {
             throw ValidationError(problem)
         }
-        return [(ExtractStage.jobName, { [extract] in try await ExtractStage.run(extract, context: $0) }),
-                (FeaturesStage.jobName, { [features] in try await FeaturesStage.run(features, context: $0) }),
-                (NormalizeStage.jobName, { [normalize] in try await NormalizeStage.run(normalize, context: $0) }),
-                (LoadStage.jobName, { [load] in try await LoadStage.run(load, context: $0) }),
-                (ExportStage.jobName, { [export] in try await ExportStage.run(export, context: $0) })]
+        // A dataset without audio has no features step.
+        let featuresStep: [(name: String, execute: (JobContext) async throws -> JobSummary)] = dataset.hasAudio
+            ? [(FeaturesStage.jobName, { [features] in try await FeaturesStage.run(features, context: $0) })] : []
+        return [(ExtractStage.jobName, { [extract] in try await ExtractStage.run(extract, context: $0) })]
+            + featuresStep
+            + [(NormalizeStage.jobName, { [normalize] in try await dataset.deriveTrainingRows(normalize, context: $0) }),
+               (LoadStage.jobName, { [load] in try await LoadStage.run(load, context: $0) }),
+               (ExportStage.jobName, { [export] in try await ExportStage.run(export, context: $0) })]
     }
 }

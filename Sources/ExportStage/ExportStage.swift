@@ -66,12 +66,14 @@ public struct ExportStage: Sendable {
     public static let jobName = "etl-export"
 
     public static func run(_ options: ExportOptions, context: JobContext) async throws -> JobSummary {
-        try ExportStage(options: options, common: context.options).execute(context)
+        try ExportStage(options: options, common: context.options, catalog: try context.schemaCatalog()).execute(context)
     }
 
     let options: ExportOptions
     /// The run's common flags (`--dry-run`, `--schemas`).
     let common: CommonOptions
+    /// The run's dataset's schemas.
+    let catalog: SchemaCatalog
 
     var mongo: MongoTarget { options.mongo }
     var collection: String { options.collection }
@@ -106,7 +108,7 @@ public struct ExportStage: Sendable {
             throw JobError(.usage, "\(first) narrows the export: give it its own --name (the default export WORK/exports/\(ownDefault) is replaced only by a full export)")
         }
         guard let name, name != ownDefault else { return }
-        let collections = try common.schemaCatalog().all().map(\.collection)
+        let collections = try catalog.all().map(\.collection)
         for other in collections {
             for otherFormat in ["csv", "jsonl"] where Self.defaultName(collection: other, format: otherFormat) == name {
                 let kind = otherFormat == "csv" ? "CSV" : "JSON Lines"
@@ -116,7 +118,7 @@ public struct ExportStage: Sendable {
     }
 
     func execute(_ context: JobContext) throws -> JobSummary {
-        let schema = try common.schemaCatalog().schema(forCollection: collection)
+        let schema = try catalog.schema(forCollection: collection)
         var layout = ColumnLayout(schema: schema, keepingNestedValues: format == "jsonl")
         if let fields {
             do {

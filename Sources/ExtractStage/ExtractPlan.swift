@@ -15,6 +15,9 @@ import Tabular
 ///   child: the field of that entity it is completed from (default: the child's own name);
 /// - `x-derive`: a derivation applied when the input has no value (`genre-root`, `genre-top`,
 ///   `genre-ancestors`; see `GenreHierarchy`);
+/// - `x-compose` on `_id`: `{"properties": [...], "separator": ":"}`, the id is those properties'
+///   coerced values (an integer as its digits: position `01` → `1`) joined by the separator, and
+///   is read from no column of its own (MSSD's play: `<session_id>:<session_position>`);
 /// - `x-on-invalid`: what a value that fails to parse or check does to its row, on the schema
 ///   (every optional property) or on one property (overrides the schema's): `null` (the default
 ///   for optional properties) keeps the row with the value null and reports it in the repairs
@@ -80,6 +83,20 @@ struct ExtractPlan: Sendable {
     var extras: [Extra] = []
     var idLeaf: Int
 
+    /// `x-compose` of the id: the leaves whose coerced values, joined by `separator`, make it.
+    struct Composition: Sendable {
+        var leaves: [Int]
+        var separator: String
+    }
+    var idComposition: Composition?
+
+    /// The id's column for messages: its header name, the composed properties (`session_id+session_position`), or `_id`.
+    var idColumnDescription: String {
+        if let name = leaves[idLeaf].columnName { return name }
+        if let idComposition { return idComposition.leaves.map { leaves[$0].columnName ?? leaves[$0].name }.joined(separator: "+") }
+        return "_id"
+    }
+
     init(schema: EntitySchema) throws {
         self.schema = schema
         var idLeaf: Int?
@@ -123,6 +140,27 @@ struct ExtractPlan: Sendable {
             throw JobError(.usage, "schema \(schema.path): property \(Self.extraField) is reserved for the columns no property claims")
         }
         self.idLeaf = idLeaf
+        if let compose = schema.properties.first(where: { $0.name == "_id" })?.definition["x-compose"] {
+            idComposition = try Self.composition(compose, leaves: leaves, schema: schema)
+            // Read from no column: a column called `_id` stays an extra.
+            leaves[idLeaf].columns = []
+        }
+    }
+
+    /// Parses `x-compose`: top-level typed properties other than the id, and a separator.
+    private static func composition(_ value: BSONValue, leaves: [Leaf], schema: EntitySchema) throws -> Composition {
+        let problem = "schema \(schema.path): x-compose of _id must be {\"properties\": [names of typed top-level properties], \"separator\": \"text\"}"
+        guard let definition = value.documentValue, let names = definition["properties"]?.arrayValue, !names.isEmpty,
+              let separator = definition["separator"]?.stringValue else { throw JobError(.usage, problem) }
+        var parts: [Int] = []
+        for name in names {
+            guard let name = name.stringValue, name != "_id",
+                  let leaf = leaves.firstIndex(where: { $0.path == name && $0.cellType != nil }) else {
+                throw JobError(.usage, problem + "; \(names.map { $0.stringValue ?? "?" }) names no such property")
+            }
+            parts.append(leaf)
+        }
+        return Composition(leaves: parts, separator: separator)
     }
 
     enum InvalidValuePolicy: String { case null, reject }
@@ -179,7 +217,7 @@ struct ExtractPlan: Sendable {
         for leafIndex in leaves.indices {
             leaves[leafIndex].columnIndex = nil
             leaves[leafIndex].columnName = nil
-            guard leaves[leafIndex].cellType != nil else { continue }
+            guard leaves[leafIndex].cellType != nil, !(leafIndex == idLeaf && idComposition != nil) else { continue }
             let leaf = leaves[leafIndex]
             if let column = leaf.columns.first(where: { firstIndex[$0] != nil && !claimed.contains(firstIndex[$0]!) }) {
                 let index = firstIndex[column]!

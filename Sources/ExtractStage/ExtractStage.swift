@@ -5,8 +5,12 @@ import Staging
 
 /// What `etl-extract` is asked to do; each default is the command's.
 public struct ExtractOptions: Sendable {
-    /// Directory in FMA `fma_metadata` layout.
-    public var metadata: String
+    /// The input directory (FMA's `fma_metadata`, MSSD's logs and track features).
+    public var input: String
+    /// The flag that named `input`, for messages (`--input`, or FMA's `--metadata`).
+    public var inputFlag = "--input"
+    /// Each entity's files, in extraction order: the dataset's (`Dataset.entities`).
+    public var entities: [EntityInput]
     /// Largest share of quarantined rows per file before the job fails with exit 65.
     public var maxRejectRatio = 0.01
     /// Read tracks from this file (tracks.csv or raw_tracks.csv); nil: tracks.csv if present.
@@ -15,23 +19,28 @@ public struct ExtractOptions: Sendable {
     public var jobs: Int?
     /// `--only`: recompute these tracks, keep every other staged line.
     public var only: Set<Int64>?
+    /// `--shard K/N`: this worker's contiguous run of the files of the entities partitioned by
+    /// shard (`EntityInput.partitionedByShard`), staged as `<stem>.shard-K-of-N.jsonl`.
+    public var shard: ShardSpec?
 
-    public init(metadata: String) {
-        self.metadata = metadata
+    public init(input: String, entities: [EntityInput]) {
+        self.input = input
+        self.entities = entities
     }
 
     /// The options' own defaults, for the command's flags.
-    public static let defaults = ExtractOptions(metadata: "")
+    public static let defaults = ExtractOptions(input: "", entities: [])
 
     /// Why these options cannot run, in the flags' words; nil when they can.
     public var problem: String? {
         if !(0...1).contains(maxRejectRatio) { return "--max-reject-ratio must be within 0…1" }
         if let jobs, jobs < 1 { return "--jobs must be at least 1" }
+        if let shard, !shard.isValid { return "--shard \(shard): K/N needs 1 ≤ K ≤ N" }
         return nil
     }
 }
 
-/// `etl-extract`: FMA metadata CSVs → validated documents in `staging/metadata/*.jsonl`.
+/// `etl-extract`: a dataset's CSVs → validated documents in `staging/metadata/*.jsonl`.
 public struct ExtractStage: Sendable {
     public static let jobName = "etl-extract"
 
@@ -41,15 +50,16 @@ public struct ExtractStage: Sendable {
 
     let options: ExtractOptions
 
-    var metadata: String { options.metadata }
     var maxRejectRatio: Double { options.maxRejectRatio }
     var tracksFile: String? { options.tracksFile }
     var jobs: Int? { options.jobs }
 
     func execute(_ context: JobContext) throws -> JobSummary {
-        try InputDirectory.check(metadata, flag: "--metadata", name: "metadata directory")
+        try InputDirectory.check(options.input, flag: options.inputFlag,
+                                 name: options.inputFlag == "--metadata" ? "metadata directory" : "input directory")
         let dryRun = context.options.dryRun
-        var extractor = MetadataExtractor(metadataDirectory: metadata, catalog: try context.options.schemaCatalog(),
+        var extractor = MetadataExtractor(metadataDirectory: options.input, entities: options.entities,
+                                          catalog: try context.schemaCatalog(),
                                           stagingDirectory: context.work.metadataStaging.path,
                                           quarantineDirectory: dryRun ? nil : context.quarantineDirectory.path,
                                           logger: context.logger)
@@ -57,6 +67,7 @@ public struct ExtractStage: Sendable {
         extractor.tracksFile = tracksFile
         extractor.rowJobs = jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
         extractor.onlyTracks = options.only
+        extractor.shard = options.shard
         extractor.maxRejectRatio = maxRejectRatio
         extractor.runID = context.runID
         let results = try extractor.run()

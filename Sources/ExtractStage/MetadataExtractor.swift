@@ -5,21 +5,14 @@ import Pipeline
 import Staging
 import Tabular
 
-/// The whole of `etl-extract` without the command line: reads an FMA `fma_metadata` directory
-/// entity by entity (genres, albums, artists, then tracks, which embed the other three), writes
-/// `staging/metadata/<entity>.jsonl` and the quarantine files. Used by `ExtractStage` and by the
-/// `bench-extract` benchmark.
+/// The whole of `etl-extract` without the command line: reads a dataset's input directory entity
+/// by entity (`entities`, in order), writes `<staging>/<x-staging-file>` and the quarantine files.
+/// What an entity's rows need besides their own columns follows from the schemas: an entity whose
+/// rows another schema embeds (`x-lookup`) is kept as a lookup table for it; the genres' tree
+/// (`x-derive: genre-root`) is built in two passes and completes the derivations `genre-top` and
+/// `genre-ancestors` of the entities read after it; every other entity is extracted plainly. Used
+/// by `ExtractStage` and by the `bench-extract` benchmark.
 public struct MetadataExtractor {
-    /// Each entity and the files it may come from, in order of preference, with their header rows.
-    /// tracks.csv (the processed file, with the dataset split) wins over raw_tracks.csv; the other
-    /// file is then not read (`tracksFile` overrides the choice).
-    public static let entities: [(schema: String, files: [(name: String, headerRows: Int)])] = [
-        ("genre", [("genres.csv", 1), ("raw_genres.csv", 1)]),
-        ("album", [("raw_albums.csv", 1)]),
-        ("artist", [("raw_artists.csv", 1)]),
-        ("track", [("tracks.csv", FMAHeader.rowCount), ("raw_tracks.csv", 1)]),
-    ]
-
     public struct FileResult: Sendable {
         public var schema: String
         public var collection: String
@@ -46,7 +39,10 @@ public struct MetadataExtractor {
         public var seconds = 0.0
     }
 
+    /// The input directory.
     public var metadataDirectory: String
+    /// Each entity's files, in extraction order (the dataset's).
+    public var entities: [EntityInput]
     public var catalog: SchemaCatalog
     public var stagingDirectory: String
     /// nil: rejects are counted but not written (dry run).
@@ -56,6 +52,9 @@ public struct MetadataExtractor {
     /// (they are small, and the tracks' lookups need them).
     public var onlyTracks: Set<Int64>?
     public var tracksFile: String?
+    /// `--shard K/N`: the entities `partitionedByShard` read only the K-th of N contiguous runs of
+    /// their sorted files, staged as `<stem>.shard-K-of-N.jsonl`; the others are read whole.
+    public var shard: ShardSpec?
     /// The largest share of a file's rows that may be quarantined for the run to succeed (and
     /// replace the staging).
     public var maxRejectRatio = 1.0
@@ -78,9 +77,10 @@ public struct MetadataExtractor {
     }
     public var logger: Logger
 
-    public init(metadataDirectory: String, catalog: SchemaCatalog, stagingDirectory: String,
+    public init(metadataDirectory: String, entities: [EntityInput], catalog: SchemaCatalog, stagingDirectory: String,
                 quarantineDirectory: String?, logger: Logger) {
         self.metadataDirectory = metadataDirectory
+        self.entities = entities
         self.catalog = catalog
         self.stagingDirectory = stagingDirectory
         self.quarantineDirectory = quarantineDirectory
@@ -89,77 +89,177 @@ public struct MetadataExtractor {
 
     /// For tools without a job context (the benchmark): schemas from `schemasDirectory` or found as
     /// the jobs find them, logging only errors.
-    public init(metadataDirectory: String, schemasDirectory: String?, stagingDirectory: String,
+    public init(metadataDirectory: String, entities: [EntityInput], schemasDirectory: String?, stagingDirectory: String,
                 quarantineDirectory: String?) throws {
         var logger = Logger(label: "musicetl.extract")
         logger.logLevel = .error
-        self.init(metadataDirectory: metadataDirectory, catalog: try SchemaCatalog.locate(explicit: schemasDirectory),
+        self.init(metadataDirectory: metadataDirectory, entities: entities, catalog: try SchemaCatalog.locate(explicit: schemasDirectory),
                   stagingDirectory: stagingDirectory, quarantineDirectory: quarantineDirectory, logger: logger)
     }
 
-    /// Picks the input file of every entity; a missing one is exit 69 (input unavailable).
-    public func inputFiles() throws -> [(schema: String, file: String, headerRows: Int)] {
-        try Self.entities.map { entity in
-            var candidates = entity.files
-            if entity.schema == "track", let tracksFile {
-                guard let chosen = candidates.first(where: { $0.name == tracksFile }) else {
-                    throw JobError(.usage, "--tracks-file must be one of \(candidates.map(\.name).joined(separator: ", "))")
+    /// One entity's input: its files (in reading order) and what the staging marker names as their source.
+    public struct EntityFiles {
+        public var schema: String
+        public var files: [String]
+        public var headerRows: Int
+        public var source: String
+        /// The staged file's name (`plays.jsonl`, or `plays.shard-1-of-2.jsonl` for a shard).
+        var stagingFile = ""
+        /// The staged file's name without `.jsonl` (`plays`).
+        var stem = ""
+        var isShard = false
+        var partitioned = false
+    }
+
+    /// Whether `--only` narrows this collection (and `--tracks-file` chooses its file): the track-keyed ones.
+    static func narrowedByOnly(_ schema: EntitySchema) -> Bool {
+        StagedCollections.trackKeyedCollections.contains(schema.collection)
+    }
+
+    /// Picks the input files of every entity; a missing one is exit 69 (input unavailable).
+    public func inputFiles() throws -> [EntityFiles] {
+        let schemas = try entities.map { try catalog.schema($0.schema) }
+        if tracksFile != nil, !zip(entities, schemas).contains(where: { entity, schema in
+            if case .firstOf = entity.files { Self.narrowedByOnly(schema) } else { false }
+        }) {
+            throw JobError(.usage, "--tracks-file: this dataset has no choice of tracks file")
+        }
+        return try zip(entities, schemas).map { entity, schema in
+            var chosen: EntityFiles
+            switch entity.files {
+            case .firstOf(let files):
+                chosen = try firstOf(files, schema: schema)
+            case .every(let prefix, let suffix, let headerRows):
+                chosen = try every(prefix: prefix, suffix: suffix, headerRows: headerRows, schema: schema)
+                if entity.partitionedByShard, let shard {
+                    // Contiguous runs of the sorted files, so shards 1…N in order read what one run reads, in its order.
+                    let all = chosen.files
+                    let lower = all.count * (shard.index - 1) / shard.count, upper = all.count * shard.index / shard.count
+                    chosen.files = Array(all[lower..<upper])
+                    chosen.source += " shard \(shard.index)/\(shard.count)"
+                    chosen.isShard = true
+                    if chosen.files.isEmpty {
+                        throw JobError(.usage, "--shard \(shard.index)/\(shard.count): \(all.count) \(prefix)*\(suffix) files leave this shard none; use at most \(all.count) shards")
+                    }
                 }
-                candidates = [chosen]
             }
-            guard let found = candidates.first(where: {
-                FileManager.default.fileExists(atPath: metadataDirectory + "/" + $0.name) }) else {
-                throw JobError(.unavailable, "\(metadataDirectory): none of \(candidates.map(\.name).joined(separator: ", ")) found (needed for the \(entity.schema) entity)")
+            chosen.stem = (schema.stagingFile as NSString).deletingPathExtension
+            chosen.stagingFile = chosen.isShard ? (shard?.stagingFile(stem: chosen.stem) ?? schema.stagingFile) : schema.stagingFile
+            chosen.partitioned = entity.partitionedByShard
+            return chosen
+        }
+    }
+
+    private func firstOf(_ files: [EntityInput.File], schema: EntitySchema) throws -> EntityFiles {
+        var candidates = files
+        let choosable = Self.narrowedByOnly(schema)
+        if choosable, let tracksFile {
+            guard let chosen = candidates.first(where: { $0.name == tracksFile }) else {
+                throw JobError(.usage, "--tracks-file must be one of \(candidates.map(\.name).joined(separator: ", "))")
             }
-            let others = entity.files.filter { $0.name != found.name && FileManager.default.fileExists(atPath: metadataDirectory + "/" + $0.name) }
-            for other in others {
-                logger.notice("\(other.name) is not read: \(found.name) is preferred for \(entity.schema)s\(entity.schema == "track" ? " (choose with --tracks-file)" : "")")
+            candidates = [chosen]
+        }
+        guard let found = candidates.first(where: {
+            FileManager.default.fileExists(atPath: metadataDirectory + "/" + $0.name) }) else {
+            throw JobError(.unavailable, "\(metadataDirectory): none of \(candidates.map(\.name).joined(separator: ", ")) found (needed for the \(schema.name) entity)")
+        }
+        let others = files.filter { $0.name != found.name && FileManager.default.fileExists(atPath: metadataDirectory + "/" + $0.name) }
+        for other in others {
+            logger.notice("\(other.name) is not read: \(found.name) is preferred for \(schema.name)s\(choosable ? " (choose with --tracks-file)" : "")")
+        }
+        return EntityFiles(schema: schema.name, files: [metadataDirectory + "/" + found.name], headerRows: found.headerRows,
+                           source: found.name)
+    }
+
+    private func every(prefix: String, suffix: String, headerRows: Int, schema: EntitySchema) throws -> EntityFiles {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: metadataDirectory)
+        } catch {
+            throw JobError(.unavailable, "\(metadataDirectory): cannot list: \(error.localizedDescription)")
+        }
+        // Sorted by their bytes: the same order on every machine and locale.
+        let matching = names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) && $0.count > prefix.count + suffix.count }
+            .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        guard !matching.isEmpty else {
+            throw JobError(.unavailable, "\(metadataDirectory): no \(prefix)*\(suffix) file found (needed for the \(schema.name) entity)")
+        }
+        return EntityFiles(schema: schema.name, files: matching.map { metadataDirectory + "/" + $0 }, headerRows: headerRows,
+                           source: matching.count == 1 ? matching[0] : "\(prefix)*\(suffix) (\(matching.count) files)")
+    }
+
+    /// What an entity's rows need besides their own columns, from the schemas.
+    private enum Role {
+        /// The genre tree (`x-derive: genre-root`): two passes, then it completes later entities.
+        case genreTree
+        /// Embedded by `referrer` (its `x-lookup`): kept by id for it.
+        case lookupTable(referrer: ExtractPlan)
+        /// Read, completed (lookups, genre derivations) and written.
+        case rows
+    }
+
+    private func roles(_ plans: [ExtractPlan]) throws -> [Role] {
+        try plans.enumerated().map { index, plan in
+            if plan.leaves.contains(where: { $0.derive == "genre-root" }) { return .genreTree }
+            guard let referrerIndex = plans.firstIndex(where: { other in
+                other.nodes.contains { node in
+                    if case .object(let object) = node { return object.lookup == plan.schema.name }
+                    return false
+                }
+            }) else { return .rows }
+            guard referrerIndex > index else {
+                throw JobError(.usage, "schema \(plans[referrerIndex].schema.path) embeds \(plan.schema.name) (x-lookup), so \(plan.schema.name) must be extracted before \(plans[referrerIndex].schema.name)")
             }
-            return (entity.schema, found.name, found.headerRows)
+            guard plan.leaves[plan.idLeaf].cellType == .int else {
+                throw JobError(.usage, "schema \(plan.schema.path): \(plan.schema.name) is embedded by id (x-lookup), which needs an integer _id")
+            }
+            return .lookupTable(referrer: plans[referrerIndex])
         }
     }
 
     /// Extracts every entity. A file-level error (unreadable header, missing required column,
-    /// unterminated quote) fails that file only: its result carries `failure`. Staging is replaced
+    /// unterminated quote) fails that entity only: its result carries `failure`. Staging is replaced
     /// only by a successful run, all entities together: every file is written under a temporary
     /// name first, and only when no file failed and none is over `maxRejectRatio` are they renamed
     /// into place and the marker `_SUCCESS.json` written (`StagingMarker`); otherwise the staged
     /// files and the marker stay as the last successful run left them.
     public func run() throws -> [FileResult] {
+        let files = try inputFiles()
+        let plans = try files.map { try ExtractPlan(schema: try catalog.schema($0.schema)) }
+        if onlyTracks != nil, !plans.contains(where: { Self.narrowedByOnly($0.schema) }) {
+            throw JobError(.usage, "--only narrows the tracks, and this dataset has none: extract it whole")
+        }
         // --only re-runs some tracks into the staging of a full run; without one it would stage
         // just those tracks, and a later load --prune would trust that partial file.
         if onlyTracks != nil, !dryRun, try StagingMarker.read(in: stagingDirectory) == nil {
             throw JobError(.unavailable, "--only re-runs some tracks in the staging of a full extract, and \(stagingDirectory) has none (no \(StagingMarker.fileName)): run etl-extract without --only first")
         }
-        let files = try inputFiles()
-        var plans: [String: ExtractPlan] = [:]
-        for file in files {
-            plans[file.schema] = try ExtractPlan(schema: try catalog.schema(file.schema))
+        let roles = try roles(plans)
+        if let shard, !entities.contains(where: \.partitionedByShard) {
+            logger.notice("--shard \(shard): this dataset has no entity split by shard; every entity is read whole")
         }
         var results: [FileResult] = []
         var pending: [(writer: AtomicFileWriter, result: Int)] = []
         var hierarchy: GenreHierarchy?
         var lookups = LookupTables()
-        for file in files {
-            let plan = plans[file.schema]!
-            var result = FileResult(schema: file.schema, collection: plan.schema.collection, file: file.file)
-            let outputPath = stagingDirectory + "/" + plan.schema.stagingFile
+        for (index, file) in files.enumerated() {
+            let plan = plans[index]
+            var result = FileResult(schema: file.schema, collection: plan.schema.collection, file: file.source)
+            let outputPath = stagingDirectory + "/" + file.stagingFile
             let started = DispatchTime.now().uptimeNanoseconds
             do {
-                let extraction = try TableExtraction(plan: plan, inputPath: metadataDirectory + "/" + file.file,
-                                                     headerRows: file.headerRows,
+                let extraction = try TableExtraction(plan: plan, inputPaths: file.files, headerRows: file.headerRows,
                                                      quarantineDirectory: quarantineDirectory, logger: logger)
                 // With --only, the tracks' new lines are merged into the staged file afterwards.
-                let mergesOnly = file.schema == "track" && onlyTracks != nil
+                let mergesOnly = onlyTracks != nil && Self.narrowedByOnly(plan.schema)
                 if !dryRun { extraction.stage(to: try AtomicFileWriter(path: outputPath + (mergesOnly ? ".only" : ""))) }
-                switch file.schema {
-                case "genre":
+                switch roles[index] {
+                case .genreTree:
                     hierarchy = try extractGenres(extraction)
-                case "track":
-                    try extractTracks(extraction, hierarchy: hierarchy, lookups: lookups)
-                default:
-                    let table = try extractReferenced(extraction, trackPlan: plans["track"]!, entity: file.schema)
-                    lookups.tables[file.schema] = table
+                case .lookupTable(let referrer):
+                    lookups.tables[file.schema] = try extractReferenced(extraction, trackPlan: referrer, entity: file.schema)
+                case .rows:
+                    try extractRows(extraction, only: mergesOnly ? onlyTracks : nil, hierarchy: hierarchy, lookups: lookups)
                 }
                 try extraction.finish()
                 let counts = extraction.counts
@@ -187,7 +287,7 @@ public struct MetadataExtractor {
                 result.blankLines = counts.blankLines
                 result.bytes = counts.bytes
                 result.overRejectRatio = counts.rowsIn > 0 && Double(counts.quarantined) / Double(counts.rowsIn) > maxRejectRatio
-                var line = "\(file.file): \(counts.rowsIn) rows in = \(counts.written) written + \(counts.quarantined) quarantined"
+                var line = "\(file.source): \(counts.rowsIn) rows in = \(counts.written) written + \(counts.quarantined) quarantined"
                 line += "; \(counts.valuesNulled) values nulled, \(counts.warnings) warnings, \(counts.repairedText) with repaired text"
                 if counts.blankLines > 0 { line += ", \(counts.blankLines) blank lines skipped" }
                 if counts.skipped > 0 { line += ", \(counts.skipped) outside --only" }
@@ -197,7 +297,7 @@ public struct MetadataExtractor {
                 let classified = JobError.classify(error)
                 guard classified.status == .dataError else { throw error }
                 result.failure = classified.message
-                logger.error("\(file.file): \(classified.message)")
+                logger.error("\(file.source): \(classified.message)")
             }
             // Timed here, not in a defer: an error thrown above (a full disk) leaves no result to time.
             result.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -209,16 +309,44 @@ public struct MetadataExtractor {
             return results
         }
         // The marker goes first and comes back last: a run killed in between leaves none.
+        let previous = try StagingMarker.read(in: stagingDirectory)
         try StagingMarker.remove(in: stagingDirectory)
         for (writer, index) in pending {
             try writer.publish()
             results[index].outputPath = writer.path
         }
+        let otherShards = try replaceOtherLayouts(of: files, previous: previous)
         try StagingMarker(job: ExtractStage.jobName, run: runID, only: onlyTracks,
                           files: results.map { .init(name: ($0.outputPath as NSString?)?.lastPathComponent ?? "", collection: $0.collection,
-                                                     source: $0.file, rows: $0.stagedRows) })
+                                                     source: $0.file, rows: $0.stagedRows) } + otherShards)
             .write(in: stagingDirectory)
         return results
+    }
+
+    /// A partitioned entity's files of another layout would stage its ids twice: a whole run
+    /// removes its shard files, a shard run the whole file and the shards of another count. The
+    /// other shards of this run's layout stay, and so do their entries of the previous marker
+    /// (returned), so that the marker of the last of N shard runs names all N files.
+    private func replaceOtherLayouts(of files: [EntityFiles], previous: StagingMarker?) throws -> [StagingMarker.File] {
+        var kept: [StagingMarker.File] = []
+        for file in files where file.partitioned {
+            let names = try FileManager.default.contentsOfDirectory(atPath: stagingDirectory).sorted()
+            for name in names where name != file.stagingFile {
+                let stale: Bool
+                if name == file.stem + ".jsonl" {
+                    stale = true
+                } else if let other = ShardSpec.parse(name, stem: file.stem) {
+                    stale = !file.isShard || other.count != shard?.count
+                    if !stale, let entry = previous?.files.first(where: { $0.name == name }) { kept.append(entry) }
+                } else {
+                    continue
+                }
+                guard stale else { continue }
+                try FileManager.default.removeItem(atPath: stagingDirectory + "/" + name)
+                logger.notice("removed staging/metadata/\(name): another layout than this run's \(file.stagingFile)")
+            }
+        }
+        return kept
     }
 
     // MARK: Genres
@@ -233,12 +361,15 @@ public struct MetadataExtractor {
               let titleLeaf = plan.leaves.firstIndex(where: { $0.name == "title" }) else {
             throw JobError(.usage, "schema \(plan.schema.path): genres need parent and title properties")
         }
+        guard plan.leaves[plan.idLeaf].cellType == .int else {
+            throw JobError(.usage, "schema \(plan.schema.path): the genre tree (x-derive genre-root) needs an integer _id")
+        }
         let rootLeaf = plan.leaves.firstIndex { $0.derive == "genre-root" }
         var hierarchy = GenreHierarchy()
         var order: [Int64] = []  // genres in file order, for the cycles' descriptions
         var namedTopLevels = Set<Int64>()
-        try extraction.scan { id, slots in
-            guard hierarchy.parent[id] == nil else { return }  // a duplicate: the first one counts
+        try extraction.scan { rowID, slots in
+            guard let id = rowID.integer, hierarchy.parent[id] == nil else { return }  // a duplicate: the first one counts
             let parent = Self.integer(slots[parentLeaf]) ?? 0
             hierarchy.parent[id] = parent == id ? 0 : parent
             order.append(id)
@@ -262,7 +393,8 @@ public struct MetadataExtractor {
         }
         order = []
         for (id, _) in inCycle { hierarchy.parent[id] = nil }
-        try extraction.run(only: nil) { record, id, slots in
+        try extraction.run(only: nil) { record, rowID, slots in
+            guard let id = rowID.integer else { return }  // the id's x-type is int (checked above)
             if let cycle = inCycle[id] {
                 try extraction.reject(record, reason: cycle, column: plan.leaves[parentLeaf].columnName ?? "parent")
                 return
@@ -286,7 +418,7 @@ public struct MetadataExtractor {
             if parent != given {
                 slots[parentLeaf] = .int(parent)
             }
-            try extraction.write(record, slots: slots, trackID: id)
+            try extraction.write(record, slots: slots, rowID: rowID)
         }
         return hierarchy
     }
@@ -330,15 +462,20 @@ public struct MetadataExtractor {
         return table
     }
 
-    // MARK: Tracks
+    // MARK: Rows
 
-    private func extractTracks(_ extraction: TableExtraction, hierarchy: GenreHierarchy?, lookups: LookupTables) throws {
+    /// Every other entity: rows completed by the lookup tables of the objects they embed
+    /// (`x-lookup`) and, after a genre tree, the derivations `genre-top` and `genre-ancestors` of
+    /// a `genres` list, then written.
+    private func extractRows(_ extraction: TableExtraction, only: Set<Int64>?, hierarchy: GenreHierarchy?,
+                             lookups: LookupTables) throws {
         let plan = extraction.plan
-        var work = RowWork(rows: extraction.rows, only: onlyTracks, lookups: extraction.rows.resolve(lookups))
+        var work = RowWork(rows: extraction.rows, only: only, lookups: extraction.rows.resolve(lookups))
         work.printLines = !dryRun
-        if let hierarchy, let genresLeaf = plan.leaves.firstIndex(where: { $0.name == "genres" && $0.path == "genres" }) {
-            let topLeaf = plan.leaves.firstIndex { $0.derive == "genre-top" }
-            let allLeaf = plan.leaves.firstIndex { $0.derive == "genre-ancestors" }
+        let topLeaf = plan.leaves.firstIndex { $0.derive == "genre-top" }
+        let allLeaf = plan.leaves.firstIndex { $0.derive == "genre-ancestors" }
+        if let hierarchy, topLeaf != nil || allLeaf != nil,
+           let genresLeaf = plan.leaves.firstIndex(where: { $0.name == "genres" && $0.path == "genres" }) {
             let genres = GenreLookup(hierarchy)
             work.complete = { id, slots, warnings in
                 // The track's genre ids: in the row's store of integers, or (a cell the fast scan

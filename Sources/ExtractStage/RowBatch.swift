@@ -13,7 +13,7 @@ struct RowWork: Sendable {
     var fragmentLeaves: [Int] = []
     /// Completes a coerced row before it is built (the tracks' genre derivations); appends its
     /// warnings.
-    var complete: (@Sendable (_ id: Int64, _ slots: inout RowSlots, _ warnings: inout [String]) -> Void)?
+    var complete: (@Sendable (_ id: RowID, _ slots: inout RowSlots, _ warnings: inout [String]) -> Void)?
     /// Print the documents (false for a dry run: built and checked, not printed).
     var printLines = true
 }
@@ -26,12 +26,12 @@ enum RowOutcome {
     /// Failed coercion or validation.
     case rejected(RowBuilder.Reject)
     /// Valid, but libbson refuses the document (over the BSON size limit).
-    case unbuildable(id: Int64, reason: String)
+    case unbuildable(id: RowID, reason: String)
     case built(BuiltRow)
 }
 
 struct BuiltRow {
-    var id: Int64
+    var id: RowID
     /// The document's JSON line within the batch's `lines` (nil: not printed, dry run).
     var line: Range<Int>?
     var repairedText: Bool
@@ -115,7 +115,7 @@ final class RowBatch: @unchecked Sendable {  // owns libbson builders (bson_t); 
             outcomes.append(.skipped)
             return
         }
-        let id: Int64
+        let id: RowID
         switch work.rows.coerce(record, into: &slots) {
         case .failure(let reject):
             outcomes.append(.rejected(reject))
@@ -128,7 +128,7 @@ final class RowBatch: @unchecked Sendable {  // owns libbson builders (bson_t); 
         let valid: Bool
         do {
             builder.reset()
-            valid = try work.rows.build(record, slots: slots, lookups: work.lookups, trackID: id, into: builder, warnings: &warnings)
+            valid = try work.rows.build(record, slots: slots, lookups: work.lookups, rowID: id, into: builder, warnings: &warnings)
         } catch {
             outcomes.append(.unbuildable(id: id, reason: "the document cannot be built: \(error.description)"))
             return
@@ -145,8 +145,9 @@ final class RowBatch: @unchecked Sendable {  // owns libbson builders (bson_t); 
             line = start..<lines.count
         }
         var fragments: Int?
-        if let fragmentBuilder, !work.fragmentLeaves.isEmpty {
-            fragments = try work.rows.fragments(work.fragmentLeaves, id: id, slots: slots, record: record,
+        // A lookup table's ids are integers (`MetadataExtractor` checks its schema).
+        if let fragmentBuilder, !work.fragmentLeaves.isEmpty, let key = id.integer {
+            fragments = try work.rows.fragments(work.fragmentLeaves, id: key, slots: slots, record: record,
                                                 builder: fragmentBuilder, into: fragmentRows)
         }
         outcomes.append(.built(BuiltRow(id: id, line: line, repairedText: !valid, warnings: warnings, repairs: slots.repairs,

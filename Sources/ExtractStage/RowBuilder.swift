@@ -71,6 +71,25 @@ struct RowSlots {
     }
 }
 
+/// A row's `_id` as extraction compares, quarantines and reports it: an integer (FMA's ids) or
+/// text (MSSD's track ids and composed play ids).
+enum RowID: Hashable, Sendable, CustomStringConvertible {
+    case integer(Int64)
+    case text(String)
+
+    var description: String {
+        switch self {
+        case .integer(let value): String(value)
+        case .text(let value): value
+        }
+    }
+
+    var integer: Int64? {
+        if case .integer(let value) = self { return value }
+        return nil
+    }
+}
+
 /// A value nulled because it failed to parse or check: the leaf, the record's column and why.
 struct ValueRepair: Sendable {
     var leaf: Int
@@ -205,7 +224,7 @@ struct RowBuilder: Sendable {
     }
 
     /// Checks the record's shape and coerces every bound column; returns the row's id.
-    func coerce(_ record: CSVRecord, into row: inout RowSlots) -> Result<Int64, Reject> {
+    func coerce(_ record: CSVRecord, into row: inout RowSlots) -> Result<RowID, Reject> {
         if record.count != header.count {
             return .failure(Reject(reason: "\(record.count) fields where the header has \(header.count)", column: ""))
         }
@@ -225,7 +244,7 @@ struct RowBuilder: Sendable {
             swap(&integers, &row.integers)
             swap(&repairs, &row.repairs)
         }
-        return record.bytes.withUnsafeBufferPointer { buffer -> Result<Int64, Reject> in
+        return record.bytes.withUnsafeBufferPointer { buffer -> Result<RowID, Reject> in
             if record.mayHoldNUL, let base = buffer.baseAddress, let nul = memchr(base, 0, buffer.count) {
                 let offset = UnsafeRawPointer(nul) - UnsafeRawPointer(base)
                 let column = (0..<record.count).first { record.byteRange($0).contains(offset) } ?? 0
@@ -298,11 +317,48 @@ struct RowBuilder: Sendable {
                 }
             }
             if let failure { return .failure(failure) }
-            guard case .int(let id) = row.slots[plan.idLeaf] else {
-                return .failure(Reject(reason: "no id", column: plan.leaves[plan.idLeaf].columnName ?? ""))
+            if let composition = plan.idComposition {
+                switch composedID(composition, slots: row.slots, values: values, buffer: buffer, record: record) {
+                case .failure(let reject): return .failure(reject)
+                case .success(let id): row.slots[plan.idLeaf] = RowSlots.slot(for: .string(id), in: &values)
+                }
             }
-            return .success(id)
+            switch row.slots[plan.idLeaf] {
+            case .int(let id):
+                return .success(.integer(id))
+            case .text(let column):
+                return .success(.text(String(decoding: buffer[record.byteRange(column)], as: UTF8.self)))
+            case .value(let index):
+                if case .string(let id) = values[index] { return .success(.text(id)) }
+            default:
+                break
+            }
+            return .failure(Reject(reason: "no id", column: plan.idColumnDescription))
         }
+    }
+
+    /// The id `x-compose` makes of a row's coerced values: each part as text (an integer as its
+    /// digits), joined by the separator. A part without a value rejects the row.
+    private func composedID(_ composition: ExtractPlan.Composition, slots: [Slot], values: [FieldValue],
+                            buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord) -> Result<String, Reject> {
+        var parts: [String] = []
+        for leaf in composition.leaves {
+            switch slots[leaf] {
+            case .int(let value):
+                parts.append(String(value))
+            case .text(let column):
+                parts.append(String(decoding: buffer[record.byteRange(column)], as: UTF8.self))
+            case .value(let index):
+                switch values[index] {
+                case .string(let text): parts.append(text)
+                case let value: parts.append(value.compact)
+                }
+            case .missing, .null, .integers:
+                return .failure(Reject(reason: "the id needs \(plan.leaves[leaf].path), which is empty",
+                                       column: plan.leaves[leaf].columnName ?? plan.leaves[leaf].path))
+            }
+        }
+        return .success(parts.joined(separator: composition.separator))
     }
 
     /// Empty, or (for typed cells) only spaces and tabs or a missing-value marker as spreadsheets
@@ -351,7 +407,7 @@ struct RowBuilder: Sendable {
     /// order, then the unknown columns; `lookups` complete objects that name an `x-lookup`
     /// entity); returns false when invalid UTF-8 had to be replaced. Unknown references add to
     /// `warnings`. Throws where libbson refuses a field (a key with a NUL byte, the size limit).
-    func build(_ record: CSVRecord, slots: RowSlots, lookups: ResolvedLookups, trackID: Int64,
+    func build(_ record: CSVRecord, slots: RowSlots, lookups: ResolvedLookups, rowID: RowID,
                into builder: BSONBuilder, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         var valid = true
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
@@ -365,7 +421,7 @@ struct RowBuilder: Sendable {
                     if repairedLiteral(index, slots: slots, buffer: buffer, record: record) { valid = false }
                 case .object(let object):
                     if try !appendObject(object, to: builder, slots: slots, buffer: buffer, record: record,
-                                         lookups: lookups, trackID: trackID, warnings: &warnings) { valid = false }
+                                         lookups: lookups, rowID: rowID, warnings: &warnings) { valid = false }
                 }
             }
             // The columns no property claims, as text in `extra` (empty cells left out; no
@@ -412,23 +468,23 @@ struct RowBuilder: Sendable {
     }
 
     /// The warning for a track whose album or artist id is not in its table.
-    private func unknownReference(_ objectIndex: Int, id: Int64, trackID: Int64, lookups: ResolvedLookups) -> String {
+    private func unknownReference(_ objectIndex: Int, id: Int64, rowID: RowID, lookups: ResolvedLookups) -> String {
         let node = shape.objectNodes[objectIndex]
         let column = shape.objects[objectIndex].lookupIDLeaf.flatMap { plan.leaves[$0].columnName } ?? node.name + "_id"
-        return "track \(trackID): unknown \(column) \(id) (no such \(node.lookup ?? "") in \(lookups.sources[objectIndex]));"
+        return "\(plan.schema.name) \(rowID): unknown \(column) \(id) (no such \(node.lookup ?? "") in \(lookups.sources[objectIndex]));"
             + " reference kept"
     }
 
     private func appendObject(_ objectIndex: Int, to builder: BSONBuilder, slots: RowSlots,
                               buffer: UnsafeBufferPointer<UInt8>, record: CSVRecord, lookups: ResolvedLookups,
-                              trackID: Int64, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
+                              rowID: RowID, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         let object = shape.objects[objectIndex]
         var fragments: LookupRow?
         if objectIndex < lookups.files.count, lookups.files[objectIndex] != nil,
            let idLeaf = object.lookupIDLeaf, case .int(let id) = slots[idLeaf] {
             fragments = try lookups.row(objectIndex, id: id)
             if fragments == nil {
-                warnings.append(unknownReference(objectIndex, id: id, trackID: trackID, lookups: lookups))
+                warnings.append(unknownReference(objectIndex, id: id, rowID: rowID, lookups: lookups))
             }
         }
         if fragments == nil && object.children.allSatisfy({ slots[$0].isAbsent }) {

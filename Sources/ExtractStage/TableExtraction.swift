@@ -26,9 +26,11 @@ struct TableCounts: Sendable {
     var bytes = 0
 }
 
-/// Turns one CSV file into documents of one schema: maps header columns to schema properties,
-/// coerces and validates every cell, and sends rows that fail to the quarantine file with the
-/// reason, the physical line and the column. Nothing is dropped silently.
+/// Turns one CSV file, or several of one header read as one table (MSSD's `log_*.csv`), into
+/// documents of one schema: maps header columns to schema properties, coerces and validates every
+/// cell, and sends rows that fail to the quarantine file of their input file with the reason, the
+/// physical line and the column. Nothing is dropped silently. An id is admitted once across all
+/// the files.
 ///
 /// Two ways to run: `run(only:_:)` hands each valid row to the caller on this thread (genres, which
 /// need every row before any is written); `runRows(_:workers:)` coerces, completes, builds and
@@ -39,13 +41,23 @@ final class TableExtraction {
     let plan: ExtractPlan
     /// The plan bound to this file's header: coerces and builds rows (shared by the workers).
     let rows: RowBuilder
-    let inputPath: String
+    /// Every input file, in reading order; `inputPath` is the one being read.
+    let inputPaths: [String]
+    private(set) var fileIndex = 0
+    var inputPath: String { inputPaths[fileIndex] }
     let logger: Logger
     let headerRows: Int
-    private let reader: CSVReader
+    private var reader: CSVReader
     private(set) var header: [String] = []
     private var quarantine: QuarantineFile?
     private var repairsFile: CSVWriter?
+    /// The quarantine and repairs files of the files read before this one.
+    private var finishedQuarantines: [QuarantineFile] = []
+    private var finishedRepairs: [CSVWriter] = []
+    /// `counts.rowsIn + counts.skipped` when the current file was opened.
+    private var rowsBeforeFile = 0
+    private var bytesBeforeFile = 0
+    private var blankLinesBeforeFile = 0
     private let quarantineDirectory: String?
     var counts = TableCounts()
     private var firstLineOfID = FirstLines()
@@ -60,25 +72,24 @@ final class TableExtraction {
     var inputName: String { (inputPath as NSString).lastPathComponent }
     var schemaName: String { plan.schema.name }
 
-    /// Opens the file and reads its header (3 rows for tracks.csv). Throws `JobError(.dataError)` for
+    /// Opens the first file and reads its header (3 rows for tracks.csv). Throws `JobError(.dataError)` for
     /// an empty file, a malformed header or a missing required column.
-    init(plan: ExtractPlan, inputPath: String, headerRows: Int, quarantineDirectory: String?, logger: Logger) throws {
-        self.inputPath = inputPath
+    convenience init(plan: ExtractPlan, inputPath: String, headerRows: Int, quarantineDirectory: String?, logger: Logger) throws {
+        try self.init(plan: plan, inputPaths: [inputPath], headerRows: headerRows, quarantineDirectory: quarantineDirectory,
+                      logger: logger)
+    }
+
+    init(plan: ExtractPlan, inputPaths: [String], headerRows: Int, quarantineDirectory: String?, logger: Logger) throws {
+        precondition(!inputPaths.isEmpty, "an extraction reads at least one file")
+        self.inputPaths = inputPaths
         self.headerRows = headerRows
         self.quarantineDirectory = quarantineDirectory
         self.logger = logger
+        let inputPath = inputPaths[0]
         reader = try CSVReader(path: inputPath)
         builder = try BSONBuilder()
-        var record = CSVRecord()
         let name = (inputPath as NSString).lastPathComponent
-        if headerRows == FMAHeader.rowCount {
-            header = try FMAHeader.read(from: reader, record: &record)
-        } else {
-            guard try reader.next(into: &record) else {
-                throw JobError(.dataError, "\(inputPath): \(name) is empty (no header line), schema \(plan.schema.name) needs one")
-            }
-            header = record.fields
-        }
+        header = try Self.readHeader(reader, headerRows: headerRows, path: inputPath, schema: plan.schema.name)
         // Two columns of one name: which one a property or `extra` would hold is a guess.
         var firstColumn: [String: Int] = [:]
         for (index, column) in header.enumerated() where !column.trimmingSpaces.isEmpty {
@@ -106,11 +117,53 @@ final class TableExtraction {
         }
     }
 
+    private static func readHeader(_ reader: CSVReader, headerRows: Int, path: String, schema: String) throws -> [String] {
+        var record = CSVRecord()
+        if headerRows == FMAHeader.rowCount { return try FMAHeader.read(from: reader, record: &record) }
+        guard try reader.next(into: &record) else {
+            throw JobError(.dataError, "\(path): \((path as NSString).lastPathComponent) is empty (no header line), schema \(schema) needs one")
+        }
+        return record.fields
+    }
+
+    /// Ends the current file and opens the next; false after the last. The next file's header
+    /// must be the first's, column for column: the files are one table.
+    private func openNextFile() throws -> Bool {
+        finishReading()
+        guard fileIndex + 1 < inputPaths.count else { return false }
+        if let quarantine { finishedQuarantines.append(quarantine) }
+        if let repairsFile { finishedRepairs.append(repairsFile) }
+        quarantine = nil
+        repairsFile = nil
+        loggedRejects = 0
+        fileIndex += 1
+        rowsBeforeFile = counts.rowsIn + counts.skipped
+        bytesBeforeFile = counts.bytes
+        blankLinesBeforeFile = counts.blankLines
+        reader = try CSVReader(path: inputPath)
+        let next = try Self.readHeader(reader, headerRows: headerRows, path: inputPath, schema: plan.schema.name)
+        guard next == header else {
+            let first = (inputPaths[0] as NSString).lastPathComponent
+            let difference = zip(next, header).enumerated().first { $0.element.0 != $0.element.1 }
+                .map { "column \($0.offset + 1) is '\($0.element.0)' where \(first) has '\($0.element.1)'" }
+                ?? "\(next.count) columns where \(first) has \(header.count)"
+            throw JobError(.dataError, "\(inputPath): header differs from \(first)'s (\(difference)); every file of schema \(plan.schema.name) is read as one table and must have the same header")
+        }
+        return true
+    }
+
     /// Reads every record; `body` gets each valid row (its id and values) and decides what to do
     /// with it (`write`, `reject`, or keep it for later). Rejects of the row checks are handled here.
-    func run(only: Set<Int64>?, _ body: (_ record: CSVRecord, _ id: Int64, _ slots: inout RowSlots) throws -> Void) throws {
+    func run(only: Set<Int64>?, _ body: (_ record: CSVRecord, _ id: RowID, _ slots: inout RowSlots) throws -> Void) throws {
         var record = CSVRecord()
         var slots = RowSlots(leaves: plan.leaves.count)
+        repeat {
+            try runFile(only: only, record: &record, slots: &slots, body)
+        } while try openNextFile()
+    }
+
+    private func runFile(only: Set<Int64>?, record: inout CSVRecord, slots: inout RowSlots,
+                         _ body: (_ record: CSVRecord, _ id: RowID, _ slots: inout RowSlots) throws -> Void) throws {
         while try reader.next(into: &record) {
             if let only, let id = rows.id(of: record), !only.contains(id) {
                 counts.skipped += 1
@@ -125,42 +178,46 @@ final class TableExtraction {
                 try body(record, id, &slots)
             }
         }
-        finishReading()
     }
 
     /// Reads the file once more from its start, counting, quarantining and writing nothing:
     /// `body` gets the id and values of each row that coerces, duplicates included (a first pass
     /// for what needs the whole file before any row is written: the genre tree).
-    func scan(_ body: (_ id: Int64, _ slots: RowSlots) throws -> Void) throws {
-        let reader = try CSVReader(path: inputPath)
+    func scan(_ body: (_ id: RowID, _ slots: RowSlots) throws -> Void) throws {
         var record = CSVRecord()
-        if headerRows == FMAHeader.rowCount {
-            _ = try FMAHeader.read(from: reader, record: &record)
-        } else {
-            _ = try reader.next(into: &record)
-        }
         var slots = RowSlots(leaves: plan.leaves.count)
-        while try reader.next(into: &record) {
-            if case .success(let id) = rows.coerce(record, into: &slots) { try body(id, slots) }
+        for path in inputPaths {
+            let reader = try CSVReader(path: path)
+            if headerRows == FMAHeader.rowCount {
+                _ = try FMAHeader.read(from: reader, record: &record)
+            } else {
+                _ = try reader.next(into: &record)
+            }
+            while try reader.next(into: &record) {
+                if case .success(let id) = rows.coerce(record, into: &slots) { try body(id, slots) }
+            }
         }
     }
 
     /// First sight of `id`: remembers its line and returns true. Again: quarantines the record as
     /// a duplicate and returns false. `record` is only made for a duplicate (a copy retains its arrays).
-    private func admit(_ id: Int64, line: Int, _ record: @autoclosure () -> CSVRecord) throws -> Bool {
-        if let firstLine = firstLineOfID[id] {
-            let column = plan.leaves[plan.idLeaf].columnName ?? "_id"
-            try reject(record(), reason: "duplicate \(column) \(id), first seen at line \(firstLine)", column: column)
+    private func admit(_ id: RowID, line: Int, _ record: @autoclosure () -> CSVRecord) throws -> Bool {
+        if let first = firstLineOfID[id] {
+            let column = plan.idColumnDescription
+            let place = first.file == fileIndex ? "line \(first.line)"
+                : "\((inputPaths[first.file] as NSString).lastPathComponent) line \(first.line)"
+            try reject(record(), reason: "duplicate \(column) \(id), first seen at \(place)", column: column)
             return false
         }
-        firstLineOfID[id] = line
+        firstLineOfID[id] = FirstLines.Location(file: fileIndex, line: line)
         return true
     }
 
+    /// The current file's totals into `counts` (once per file).
     private func finishReading() {
-        counts.blankLines = reader.blankLinesSkipped
-        counts.bytes = reader.bytesRead
-        if counts.rowsIn == 0 && counts.skipped == 0 {
+        counts.blankLines = blankLinesBeforeFile + reader.blankLinesSkipped
+        counts.bytes = bytesBeforeFile + reader.bytesRead
+        if counts.rowsIn + counts.skipped == rowsBeforeFile {
             logger.warning("\(inputName): the file has a header but no data rows")
         }
     }
@@ -179,15 +236,21 @@ final class TableExtraction {
             spare.append(batch)
         }
         var batch = RowBatch()
-        while try batch.read(from: reader) {
-            if batch.inputBytes >= batchBytes || batch.count >= 8192 {
+        repeat {
+            while try batch.read(from: reader) {
+                if batch.inputBytes >= batchBytes || batch.count >= 8192 {
+                    try queue.submit(batch, deliver: deliver)
+                    batch = spare.popLast() ?? RowBatch()
+                }
+            }
+            if batch.count > 0 {
                 try queue.submit(batch, deliver: deliver)
                 batch = spare.popLast() ?? RowBatch()
             }
-        }
-        if batch.count > 0 { try queue.submit(batch, deliver: deliver) }
-        try queue.drain(deliver: deliver)
-        finishReading()
+            // Every batch of this file is admitted before the next file is opened: a batch's
+            // rejects go to its own file's quarantine.
+            try queue.drain(deliver: deliver)
+        } while try openNextFile()
     }
 
     /// Takes a processed batch in file order: counts, rejects and duplicates to quarantine,
@@ -246,7 +309,7 @@ final class TableExtraction {
 
     /// Sends the values nulled in a kept row to `quarantine/<run-id>/<file>.repairs.csv`: one line
     /// per value with the record's line, its id, the property, the column, the value as read and why.
-    func report(_ repairs: [ValueRepair], of record: CSVRecord, id: Int64) throws {
+    func report(_ repairs: [ValueRepair], of record: CSVRecord, id: RowID) throws {
         for repair in repairs {
             counts.valuesNulled += 1
             let path = plan.leaves[repair.leaf].path
@@ -259,7 +322,7 @@ final class TableExtraction {
                 try writer.writeRecord(["line", "id", "field", "column", "value", "reason"])
                 repairsFile = writer
             }
-            try repairsFile?.writeRecord([String(record.line), String(id), path, header[repair.column], record[repair.column],
+            try repairsFile?.writeRecord([String(record.line), id.description, path, header[repair.column], record[repair.column],
                                           repair.reason])
         }
     }
@@ -288,12 +351,12 @@ final class TableExtraction {
     /// Extended JSON (`JSONLinePrinter`). Counts the row as written, or, if libbson refuses the
     /// document (over the BSON size limit), quarantines it; returns whether it was written.
     @discardableResult
-    func write(_ record: CSVRecord, slots: RowSlots, trackID: Int64) throws -> Bool {
+    func write(_ record: CSVRecord, slots: RowSlots, rowID: RowID) throws -> Bool {
         var warnings: [String] = []
         let valid: Bool
         do {
             builder.reset()
-            valid = try rows.build(record, slots: slots, lookups: RowBuilder.ResolvedLookups(), trackID: trackID, into: builder,
+            valid = try rows.build(record, slots: slots, lookups: RowBuilder.ResolvedLookups(), rowID: rowID, into: builder,
                                    warnings: &warnings)
         } catch {
             try reject(record, reason: "the document cannot be built: \(error.description)", column: "")
@@ -304,7 +367,7 @@ final class TableExtraction {
             return false
         }
         for warning in warnings { warn(warning) }
-        if !slots.repairs.isEmpty { try report(slots.repairs, of: record, id: trackID) }
+        if !slots.repairs.isEmpty { try report(slots.repairs, of: record, id: rowID) }
         try printer?.add(builder)
         if !valid { repairedText(line: record.line) }
         counts.written += 1
@@ -322,40 +385,77 @@ final class TableExtraction {
     /// the row invariant. The caller commits `output`.
     func finish() throws {
         try printer?.finish()
-        try quarantine?.commit()
-        try repairsFile?.commit()
+        let quarantines = finishedQuarantines + (quarantine.map { [$0] } ?? [])
+        let repairsFiles = finishedRepairs + (repairsFile.map { [$0] } ?? [])
+        for file in quarantines { try file.commit() }
+        for file in repairsFiles { try file.commit() }
+        let names = inputPaths.count == 1 ? inputName : "\(inputPaths.count) \(plan.schema.name) files"
         if counts.valuesNulled > 0 {
-            logger.warning("\(inputName): \(counts.valuesNulled) values nulled in rows kept\(repairsFile.map { " (see \($0.path))" } ?? " (dry run: not written)")")
+            let place = repairsFiles.isEmpty ? " (dry run: not written)" : " (see \(repairsFiles.map(\.path).joined(separator: ", ")))"
+            logger.warning("\(names): \(counts.valuesNulled) values nulled in rows kept\(place)")
         }
         if counts.quarantined > 0 {
-            logger.warning("\(inputName): \(counts.quarantined) rows quarantined\(quarantine.map { " in \($0.path)" } ?? " (dry run: not written)")")
+            let place = quarantines.isEmpty ? " (dry run: not written)" : " in \(quarantines.map(\.path).joined(separator: ", "))"
+            logger.warning("\(names): \(counts.quarantined) rows quarantined\(place)")
         }
         precondition(counts.rowsIn == counts.written + counts.quarantined,
                      "\(inputName): \(counts.rowsIn) rows in but \(counts.written) written + \(counts.quarantined) quarantined")
     }
 }
 
-/// The line on which each id was first seen, for duplicate checks: one lookup and one store per
-/// row. Ids are small in practice (FMA's are below 160,000), so an array indexed by id holds them
-/// (grown as needed, up to 4 Mi ids: 32 MiB at most); other ids go to a dictionary.
+/// Where each id was first seen (input file and line), for duplicate checks: one lookup and one
+/// store per row. Integer ids are small in practice (FMA's are below 160,000), so an array indexed
+/// by id holds them (grown as needed, up to 4 Mi ids: 32 MiB at most); other ids go to dictionaries.
 struct FirstLines {
-    private var dense: [Int] = []  // 0: not seen
-    private var sparse: [Int64: Int] = [:]
-    private static let denseLimit: Int64 = 1 << 22
+    struct Location: Equatable {
+        var file: Int
+        var line: Int
+    }
 
-    subscript(id: Int64) -> Int? {
+    /// A location as one number: the file's index above bit 40, the line (≥ 1) below; 0: not seen.
+    private var dense: [Int] = []
+    private var sparse: [Int64: Int] = [:]
+    private var texts: [String: Int] = [:]
+    private static let denseLimit: Int64 = 1 << 22
+    private static let fileShift = 40
+
+    private static func encode(_ location: Location?) -> Int {
+        location.map { $0.file << fileShift | $0.line } ?? 0
+    }
+
+    private static func decode(_ value: Int?) -> Location? {
+        guard let value, value != 0 else { return nil }
+        return Location(file: value >> fileShift, line: value & (1 << fileShift - 1))
+    }
+
+    subscript(id: RowID) -> Location? {
         get {
-            guard id >= 0 && id < Self.denseLimit else { return sparse[id] }
-            guard id < Int64(dense.count), dense[Int(id)] != 0 else { return nil }
-            return dense[Int(id)]
+            switch id {
+            case .integer(let number): self[number]
+            case .text(let text): Self.decode(texts[text])
+            }
         }
         set {
-            guard id >= 0 && id < Self.denseLimit else { return sparse[id] = newValue }
+            switch id {
+            case .integer(let number): self[number] = newValue
+            case .text(let text): texts[text] = newValue.map(Self.encode)
+            }
+        }
+    }
+
+    subscript(id: Int64) -> Location? {
+        get {
+            guard id >= 0 && id < Self.denseLimit else { return Self.decode(sparse[id]) }
+            guard id < Int64(dense.count) else { return nil }
+            return Self.decode(dense[Int(id)])
+        }
+        set {
+            guard id >= 0 && id < Self.denseLimit else { return sparse[id] = newValue.map(Self.encode) }
             if id >= Int64(dense.count) {
                 let count = min(max(Int(id) + 1, dense.count * 2), Int(Self.denseLimit))
                 dense.append(contentsOf: repeatElement(0, count: count - dense.count))
             }
-            dense[Int(id)] = newValue ?? 0
+            dense[Int(id)] = Self.encode(newValue)
         }
     }
 }

@@ -24,27 +24,8 @@ public enum TrackIDSource: String, Sendable, CaseIterable {
     }
 }
 
-/// `--shard K/N`: this run takes the ids whose `stableHash % N == K − 1`.
-public struct ShardSpec: Sendable, Equatable, CustomStringConvertible {
-    public var index: Int
-    public var count: Int
-
-    public init(index: Int, count: Int) {
-        self.index = index
-        self.count = count
-    }
-
-    public init?(argument: String) {
-        let parts = argument.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let k = Int(parts[0].trimmingCharacters(in: .whitespaces)),
-              let n = Int(parts[1].trimmingCharacters(in: .whitespaces)) else { return nil }
-        self.init(index: k, count: n)
-    }
-
-    public var description: String { "\(index)/\(count)" }
-
-    public var isValid: Bool { count >= 1 && index >= 1 && index <= count }
-
+/// `--shard K/N` of the features: this run takes the ids whose `stableHash % N == K − 1`.
+extension ShardSpec {
     func contains(_ id: TrackID) -> Bool {
         count <= 1 || Int(id.stableHash % UInt64(count)) == index - 1
     }

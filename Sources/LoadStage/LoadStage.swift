@@ -64,7 +64,7 @@ public struct LoadStage: Sendable {
     static let hashField = "_hash"
 
     func execute(_ context: JobContext) async throws -> JobSummary {
-        let staged = try StagedCollections.find(in: context.work, catalog: common.schemaCatalog())
+        let staged = try StagedCollections.find(in: context.work, catalog: context.schemaCatalog())
         guard !staged.isEmpty else {
             throw JobError(.unavailable, "nothing staged under \(context.work.staging.path): run etl-extract first")
         }

@@ -24,6 +24,11 @@ public struct CommonOptions: ParsableArguments, Sendable {
     @Flag(name: .long, help: "Debug detail.")
     public var verbose = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The dataset the job serves (fma, mssd): its input files, schemas (Schemas/<name>/ except fma's, at the root) and work dir (WORK/<name>/ except fma's, the root).",
+        valueName: "name"))
+    public var dataset: String = Self.defaultDataset
+
     @Option(name: .long, help: "The schemas directory (default: beside the executable, then /usr/share/musicetl/schemas; env MUSICETL_SCHEMAS).")
     public var schemas: String?
 
@@ -43,6 +48,7 @@ public struct CommonOptions: ParsableArguments, Sendable {
     public init() {}
 
     public static let defaultWorkDir = "./work"
+    public static let defaultDataset = "fma"
 
     /// These options as the configuration layer takes them, in `--help` order.
     public static let configurableArguments: [ConfigurableArgument] = [
@@ -54,6 +60,7 @@ public struct CommonOptions: ParsableArguments, Sendable {
                              allowedValues: LogFormat.allCases.map(\.rawValue)),
         ConfigurableArgument(key: "quiet", isFlag: true),
         ConfigurableArgument(key: "verbose", isFlag: true),
+        ConfigurableArgument(key: "dataset", isFlag: false, defaultValue: defaultDataset),
         ConfigurableArgument(key: "schemas", isFlag: false),
         ConfigurableArgument(key: "config", isFlag: false),
         ConfigurableArgument(key: "host-id", isFlag: false),

@@ -35,6 +35,9 @@ public struct JobContext: Sendable {
     public let job: String
     public let runID: String
     public let options: CommonOptions
+    /// The dataset's folder under the work dir and the schemas (nil: their roots); see `JobRunner.run`.
+    public let datasetDirectory: String?
+    /// The dataset's work directory: `--work-dir`, or its `datasetDirectory` folder.
     public let work: WorkDirectory
     public let logger: Logger
     public let startedAt: Date
@@ -47,7 +50,9 @@ public struct JobContext: Sendable {
 /// Runs a job body with logging, error classification and the one-line summary that is always
 /// the last line on stderr.
 public enum JobRunner {
-    public static func run(job: String, options: CommonOptions, runID: String = RunID.make(),
+    /// `datasetDirectory` is the folder of the run's dataset under the work dir and the schemas
+    /// (nil: the roots): each dataset has its own staging, exports, quarantine, lock and ledger.
+    public static func run(job: String, options: CommonOptions, datasetDirectory: String? = nil, runID: String = RunID.make(),
                            _ body: (JobContext) async throws -> JobSummary) async -> (ExitStatus, JobSummary) {
         let outer = StderrLogHandler.configure(.init(format: options.logFormat, runID: runID, job: job))
         if options.logFormat == .json { StandardError.wrapForeignLines() }
@@ -55,7 +60,9 @@ public enum JobRunner {
         var logger = Logger(label: "musicetl.\(job)")
         logger.logLevel = options.quiet ? .warning : options.verbose ? .debug : .info
         logger[metadataKey: "run"] = "\(runID)"
-        let context = JobContext(job: job, runID: runID, options: options, work: WorkDirectory(options.workDir),
+        let root = WorkDirectory(options.workDir)
+        let context = JobContext(job: job, runID: runID, options: options, datasetDirectory: datasetDirectory,
+                                 work: datasetDirectory.map { WorkDirectory(root.root.appendingPathComponent($0).path) } ?? root,
                                  logger: logger, startedAt: Date(), recorder: RunRecorder())
         // The summary and ledger entry are written once: here, or by `Interruption.abandon` when
         // a signal's grace period runs out while the body is still running. They are written under

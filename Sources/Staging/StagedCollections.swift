@@ -2,10 +2,17 @@ import DocumentStore
 import Foundation
 import Pipeline
 
-extension CommonOptions {
-    /// The schemas `--schemas` names, else those found beside the executable or installed.
+extension JobContext {
+    /// The run's dataset's schemas: those `--schemas` names, else those found beside the
+    /// executable or installed, or their dataset's folder (`Schemas/mssd`).
     public func schemaCatalog() throws -> SchemaCatalog {
-        try SchemaCatalog.locate(explicit: schemas)
+        let root = try SchemaCatalog.locate(explicit: options.schemas)
+        guard let datasetDirectory else { return root }
+        let directory = root.directory + "/" + datasetDirectory
+        guard FileManager.default.fileExists(atPath: directory) else {
+            throw JobError(.usage, "\(directory): no schemas of dataset \(options.dataset) (the catalog \(root.directory) has no folder \(datasetDirectory))")
+        }
+        return SchemaCatalog(directory: directory)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 @testable import ETLJobs
 import FeaturesStage
+import Staging
 import Foundation
 import LoadStage
 import Pipeline

@@ -134,10 +134,10 @@ import TestSupport
             [nightly]
             in-flight = 4
             """, in: scratch)
-        // Shown even though a run would lack --metadata (a note on stderr says so).
+        // Shown even though a run would lack --input (a note on stderr says so).
         let extract = try JobProcess.run("etl-extract", ["--config", config, "--print-config"])
         #expect(extract.status == 0, "\(extract.standardError)")
-        #expect(extract.lastLine == "etl-extract: note: a run with these values would fail: Missing expected argument '--metadata <metadata>'")
+        #expect(extract.lastLine == "etl-extract: note: a run with these values would fail: --input is required (the dataset's input directory; FMA's may be given as --metadata)")
         #expect(printedSettings(extract.standardOutput)["max-reject-ratio"]?.value == "0.9")
         #expect(printedSettings(extract.standardOutput)["max-reject-ratio"]?.source == "file \(config):5 [extract]")
         let features = try JobProcess.run("etl-features", ["--config", config, "--print-config"])
@@ -362,7 +362,7 @@ import TestSupport
             ("etl-normalize", ["--method", "robust"], [:], 64, "usage error:"),
             ("etl-load", ["--batch-size", "0"], [:], 64, "usage error: --batch-size must be positive"),
             ("etl-export", ["--format", "parquet"], [:], 64, "usage error: --format must be csv or jsonl"),
-            ("etl-nightly", ["--metadata", sample], [:], 64, "usage error: Missing expected argument '--audio <audio>'"),
+            ("etl-nightly", ["--metadata", sample], [:], 64, "usage error: --audio is required: dataset fma has audio features"),
             // a missing input directory
             ("etl-extract", ["--metadata", "/nonexistent/fma_metadata", "--work-dir", empty.path], [:], 69,
              "unavailable: metadata directory /nonexistent/fma_metadata does not exist"),

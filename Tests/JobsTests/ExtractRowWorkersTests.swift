@@ -1,5 +1,6 @@
 @testable import ETLJobs
 @testable import ExtractStage
+import Datasets
 import Foundation
 import Tabular
 import Testing
@@ -69,7 +70,7 @@ import TestSupport
     static func extract(_ metadata: String, workers: Int, batchBytes: Int, tracksFile: String? = nil,
                         in work: TemporaryDirectory) throws -> Result {
         let root = work.path + "/run-\(workers)-\(batchBytes)-\(tracksFile ?? "")"
-        var extractor = try MetadataExtractor(metadataDirectory: metadata,
+        var extractor = try MetadataExtractor(metadataDirectory: metadata, entities: FMADataset().entities,
                                               schemasDirectory: Fixtures.directory.deletingLastPathComponent()
                                                   .deletingLastPathComponent().appendingPathComponent("Schemas").path,
                                               stagingDirectory: root + "/staging", quarantineDirectory: root + "/quarantine")
@@ -210,23 +211,25 @@ extension GenreHierarchy {
 }
 
 /// `FirstLines`, the duplicate-id index, against a dictionary: small ids (the array), negative and
-/// huge ones (the dictionary), in random order.
+/// huge ones (the dictionary), text ids, in random order, at lines of several files.
 @Suite struct FirstLinesTests {
     @Test func agreesWithADictionary() {
         var random = SplitMix64(seed: 22_11)
         var index = FirstLines()
-        var model: [Int64: Int] = [:]
+        var model: [RowID: FirstLines.Location] = [:]
         for step in 0..<20_000 {
-            let id: Int64 = switch random.next() % 5 {
-            case 0: -Int64(random.next() % 1000)
-            case 1: Int64(bitPattern: random.next())
-            case 2: (1 << 22) - 2 + Int64(random.next() % 4)
-            default: Int64(random.next() % 5000)
+            let id: RowID = switch random.next() % 6 {
+            case 0: .integer(-Int64(random.next() % 1000))
+            case 1: .integer(Int64(bitPattern: random.next()))
+            case 2: .integer((1 << 22) - 2 + Int64(random.next() % 4))
+            case 3: .text("s\(random.next() % 3000):\(random.next() % 3)")
+            default: .integer(Int64(random.next() % 5000))
             }
             #expect(index[id] == model[id], "id \(id) at step \(step)")
             if model[id] == nil {
-                index[id] = step + 1
-                model[id] = step + 1
+                let location = FirstLines.Location(file: Int(random.next() % 4), line: step + 1)
+                index[id] = location
+                model[id] = location
             }
         }
     }

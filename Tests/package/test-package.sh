@@ -222,7 +222,8 @@ else
     sh -e "$scratch/install-commands.sh" || fail "install.sh's commands failed: $(cat "$scratch/install-commands.sh")"
     getent passwd musicetl >/dev/null || fail "install.sh's commands made no musicetl user"
 fi
-for path in bin/etl-nightly share/musicetl/schemas/genre.schema.json etc/musicetl/musicetl.toml \
+for path in bin/etl-nightly share/musicetl/schemas/genre.schema.json share/musicetl/schemas/mssd/play.schema.json \
+    etc/musicetl/musicetl.toml \
     etc/cron.d/musicetl etc/logrotate.d/musicetl lib/systemd/system/musicetl-nightly.service \
     srv/musicetl/fma_metadata srv/musicetl/audio; do
     [ -e "$prefix/$path" ] || fail "install.sh --prefix: no $path"
@@ -263,6 +264,7 @@ done
 touch "$inputs_marker"
 [ "$(stat -c '%U' /var/lib/musicetl)" = musicetl ] || fail "/var/lib/musicetl is not the service user's"
 [ -f /usr/share/musicetl/schemas/genre.schema.json ] || fail "no schemas in /usr/share/musicetl/schemas"
+[ -f /usr/share/musicetl/schemas/mssd/play.schema.json ] || fail "no MSSD schemas in /usr/share/musicetl/schemas/mssd"
 for name in /etc/cron.d/*musicetl*; do
     # Debian's cron reads only names of letters, digits, - and _ (run-parts' rule).
     [[ $(basename "$name") =~ ^[A-Za-z0-9_-]+$ ]] || fail "cron ignores $name"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import NormalizeStage
 import Pipeline
 import Staging
@@ -49,7 +50,8 @@ public struct NormalizeCommand: StageCommand {
     }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
-        try await NormalizeStage.run(options, context: context)
+        // The dataset derives its training rows (FMA: `NormalizeStage.run`).
+        try await context.dataset.deriveTrainingRows(options, context: context)
     }
 }
 
