@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 @testable import ETLJobs
 import FeaturesStage
 import Staging
@@ -121,5 +122,15 @@ import Testing
                 try FeaturesCommand.configured(FeaturesOptions(audio: "a"), excluding: [], tables: ["nightly"])
             }
         }
+    }
+
+    /// Without --collection, etl-export exports the training rows of the --dataset.
+    @Test func theExportsDefaultCollectionIsTheDatasetsTrainingRows() throws {
+        let mssd = try ExportCommand.parse(["--dataset", "mssd"])
+        #expect(mssd.options(for: try Datasets.named(mssd.common.dataset)).collection == "skip_training")
+        let fma = try ExportCommand.parse([])
+        #expect(fma.options(for: try Datasets.named(fma.common.dataset)).collection == "training")
+        let given = try ExportCommand.parse(["--dataset", "mssd", "--collection", "plays"])
+        #expect(given.options(for: try Datasets.named(given.common.dataset)).collection == "plays")
     }
 }

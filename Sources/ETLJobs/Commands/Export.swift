@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import ExportStage
 import Pipeline
 
@@ -7,13 +8,13 @@ public struct ExportCommand: StageCommand {
     public static let jobName = ExportStage.jobName
     public static let configuration = CommandConfiguration(
         commandName: jobName,
-        abstract: "Export a collection (default: training) as flat CSV/JSON Lines, streaming, with column roles, a class map, the scaler, partitions, shards and a manifest.",
+        abstract: "Export a collection (default: the dataset's training rows) as flat CSV/JSON Lines, streaming, with column roles, a class map, the scaler, partitions, shards and a manifest.",
         version: MusicETL.version)
 
     @OptionGroup public var mongo: MongoOptions
 
-    @Option(name: .long, help: "Collection to export (training: scaled rows; features: raw feature statistics; tracks, …).")
-    public var collection = ExportOptions.defaults.collection
+    @Option(name: .long, help: "Collection to export (default: the dataset's training rows, training for fma and skip_training for mssd; features: raw feature statistics; tracks, …).")
+    public var collection: String?
 
     @Option(name: .long, help: "Export name: one folder name under WORK/exports (not empty, no '/', not starting with '.'). Default: the collection name, or <collection>-jsonl with --format jsonl. Required with --where, --only, --fields or --limit; a collection's default name (training, tracks-jsonl, …) is taken only by the full export of that collection in that format, so a narrowed or other export never replaces a default one.")
     public var name: String?
@@ -60,7 +61,7 @@ public struct ExportCommand: StageCommand {
 
     public static var stageSettings: [StageSetting<ExportOptions>] {
         [
-            .option("collection", \.collection, default: .defaults),
+            .required("collection", \.collection),
             .option("name", \.name),
             .option("where", \.filter),
             .option("label", \.label),
@@ -84,7 +85,7 @@ public struct ExportCommand: StageCommand {
     /// The stage's options these flags give.
     public var options: ExportOptions {
         var options = ExportOptions(mongo: mongo.target)
-        options.collection = collection
+        if let collection { options.collection = collection }
         options.name = name
         options.filter = filter
         options.label = label
@@ -102,11 +103,18 @@ public struct ExportCommand: StageCommand {
         return options
     }
 
+    /// The stage's options for `dataset`: without `--collection`, its training rows.
+    func options(for dataset: any Dataset) -> ExportOptions {
+        var options = self.options
+        if collection == nil { options.collection = dataset.trainingCollection }
+        return options
+    }
+
     public func validate() throws {
         if let problem = options.problem { throw ValidationError(problem) }
     }
 
     public func execute(_ context: JobContext) async throws -> JobSummary {
-        try await ExportStage.run(options, context: context)
+        try await ExportStage.run(options(for: try context.dataset), context: context)
     }
 }
