@@ -153,6 +153,7 @@ enum StagedMSSD {
             splitOfSession[row["session_id"]?.stringValue ?? "", default: []].insert(row["split"]?.stringValue ?? "")
         }
         #expect(splitOfSession.count == 18 && splitOfSession.values.allSatisfy { $0.count == 1 })
+        #expect(run.rows.allSatisfy { $0["split"]?.stringValue == HashSplit.split(forID: $0["session_id"]?.stringValue ?? "") })
         #expect(Set(splitOfSession.values.map { $0.first ?? "" }) == ["training", "validation", "test"])
 
         // Other validation/test values and numbers of plays: the same scaler, to the bit.
@@ -196,7 +197,7 @@ enum StagedMSSD {
         plays += [StagedMSSD.play(ids[2], 1, length: 3, track: "t_a"), StagedMSSD.play(ids[2], 2, length: 3, track: "t_a"),
                   StagedMSSD.play(ids[2], 2, length: 3, track: "t_b")]
         // Split in two runs of rows, with another session between: its first run alone looks whole.
-        plays += [StagedMSSD.play(ids[3], 1, length: 3, track: "t_b"), StagedMSSD.play(ids[3], 2, length: 3, track: "t_b")]
+        plays += [StagedMSSD.play(ids[3], 1, length: 2, track: "t_b"), StagedMSSD.play(ids[3], 2, length: 2, track: "t_b")]
         plays += StagedMSSD.session(ids[4], length: 2, track: "t_a")
         plays += [StagedMSSD.play(ids[3], 3, length: 3, track: "t_b")]
         // Positions in another order than staged: sorted, not quarantined.
@@ -282,6 +283,27 @@ enum StagedMSSD {
         let first = (try Data(contentsOf: rows), try Data(contentsOf: scaler))
         #expect(try await StagedMSSD.derive(work).status == .ok)
         #expect(try Data(contentsOf: rows) == first.0 && (try Data(contentsOf: scaler)) == first.1)
+    }
+
+    @Test func aDryRunCountsAndWritesNothing() async throws {
+        let work = TemporaryDirectory()
+        let id = try #require(StagedMSSD.sessions(in: "training", count: 1).first)
+        try StagedMSSD.stage(plays: [StagedMSSD.play(id, 1, length: 2, track: "t_a"), StagedMSSD.play(id, 2, length: 2, track: "t_gone")],
+                             tracks: [StagedMSSD.track("t_a", value: 2), StagedMSSD.track("t_unplayed", value: 6)], in: work)
+        let run = try await StagedMSSD.derive(work, dryRun: true)
+        #expect(run.status == .ok)
+        #expect(run.summary[count: "rows written"] == 1 && run.summary[count: "plays without track features"] == 1)
+        #expect(run.rows.isEmpty && run.scaler == nil && run.quarantine == nil)
+    }
+
+    @Test func aTrackStagedTwiceStopsTheRun() async throws {
+        let work = TemporaryDirectory()
+        try StagedMSSD.stage(plays: [StagedMSSD.play("s", 1, length: 1, track: "t_a")],
+                             tracks: [StagedMSSD.track("t_a", value: 2), StagedMSSD.track("t_b", value: 2), StagedMSSD.track("t_a", value: 3)],
+                             in: work)
+        let run = try await StagedMSSD.derive(work)
+        #expect(run.status == .dataError)
+        #expect(run.summary.problem?.contains("spotify_tracks.jsonl:3: track t_a is staged twice (first at line 1)") == true, "\(run.summary.problem ?? "")")
     }
 
     @Test func aWeightedAddEqualsRepeatedAdds() {

@@ -171,7 +171,7 @@ struct PlaySurvey {
         playedTracks = Array(repeating: false, count: tracks.count)
         trainingPlays = Array(repeating: 0, count: tracks.count)
         var seenSessions = Set<String>()
-        var countedBeforeFoundSplit = false
+        var firstRowsCounted = false
         let reader = StagedPlayReader(paths: playFiles)
         var session: [StagedPlay] = []
         while try reader.nextSession(into: &session) {
@@ -181,7 +181,7 @@ struct PlaySurvey {
             }
             guard seenSessions.insert(sessionID).inserted else {
                 // Its first rows may have counted: they are uncounted below.
-                if rejectedSessions[sessionID] == nil { countedBeforeFoundSplit = true }
+                if rejectedSessions[sessionID] == nil { firstRowsCounted = true }
                 if rejectedSessions[sessionID]?.hasPrefix(Self.notContiguous) != true {
                     rejectedSessions[sessionID] = "\(Self.notContiguous) (its plays start again at \(session[0].location))"
                 }
@@ -194,7 +194,7 @@ struct PlaySurvey {
             }
             countTrainingPlays(session, tracks: tracks)
         }
-        if countedBeforeFoundSplit {
+        if firstRowsCounted {
             trainingPlays = Array(repeating: 0, count: tracks.count)
             let reader = StagedPlayReader(paths: playFiles)
             while try reader.nextSession(into: &session) {

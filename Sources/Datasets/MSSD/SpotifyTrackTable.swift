@@ -15,8 +15,14 @@ struct SpotifyTrackTable {
         "acoustic_vector_2", "acoustic_vector_3", "acoustic_vector_4", "acoustic_vector_5",
         "acoustic_vector_6", "acoustic_vector_7",
     ]
-    /// Staged order: `_id`, then the schema's properties.
-    private static let otherFields: [StaticString] = ["_id", "release_year", "key", "mode", "time_signature"]
+    /// Every field of a staged track (all are required), in staged (schema) order.
+    private static let stagedFields: [StaticString] = [
+        "_id", "duration", "release_year", "us_popularity_estimate", "acousticness", "beat_strength", "bounciness",
+        "danceability", "dyn_range_mean", "energy", "flatness", "instrumentalness", "key", "liveness", "loudness",
+        "mechanism", "mode", "organism", "speechiness", "tempo", "time_signature", "valence", "acoustic_vector_0",
+        "acoustic_vector_1", "acoustic_vector_2", "acoustic_vector_3", "acoustic_vector_4", "acoustic_vector_5",
+        "acoustic_vector_6", "acoustic_vector_7",
+    ]
 
     static var width: Int { scaledFields.count }
 
@@ -39,35 +45,41 @@ struct SpotifyTrackTable {
     /// run (exit 65) naming the file and line.
     init(path: String) throws {
         let reader = try JSONLinesReader(path: path)
-        let fields = Self.otherFields + Self.scaledFields
-        let matcher = StagedFieldMatcher(fields)
+        let matcher = StagedFieldMatcher(Self.stagedFields)
+        // Where each staged field goes: the index of a scaled number, or nil for the others.
+        let scaledIndex: [Int?] = Self.stagedFields.map { name in
+            Self.scaledFields.firstIndex { $0.description == name.description }
+        }
         var lineOfRow: [Int] = []
         var values = [Double](repeating: 0, count: Self.width)
         while let document = try reader.next() {
             var id: String?, releaseYear: Int64?, key: Int64?, timeSignature: Int64?, mode: String?
-            var seen = [Bool](repeating: false, count: fields.count)
+            var seen = FieldSet()
             let line = reader.lineNumber
             try document.withBorrowed { borrowed in
                 guard matcher.start(borrowed) else { throw stagedShapeError(path, line: line, "corrupt document") }
                 while matcher.reader.next() {
                     guard let index = matcher.currentIndex() else { continue }
-                    seen[index] = true
+                    seen.insert(index)
                     func bad(_ type: String) -> JobError {
                         stagedShapeError(path, line: line, "field \(matcher.name(index)) is not \(type)")
                     }
-                    switch index {
-                    case 0: id = matcher.string; if id == nil { throw bad("a string") }
-                    case 1: releaseYear = matcher.integer; if releaseYear == nil { throw bad("an integer") }
-                    case 2: key = matcher.integer; if key == nil { throw bad("an integer") }
-                    case 3: mode = matcher.string; if mode == nil { throw bad("a string") }
-                    case 4: timeSignature = matcher.integer; if timeSignature == nil { throw bad("an integer") }
-                    default:
+                    if let scaled = scaledIndex[index] {
                         guard let number = matcher.double else { throw bad("a number") }
-                        values[index - Self.otherFields.count] = number
+                        values[scaled] = number
+                        continue
+                    }
+                    switch matcher.name(index) {
+                    case "_id": id = matcher.string; if id == nil { throw bad("a string") }
+                    case "release_year": releaseYear = matcher.integer; if releaseYear == nil { throw bad("an integer") }
+                    case "key": key = matcher.integer; if key == nil { throw bad("an integer") }
+                    case "mode": mode = matcher.string; if mode == nil { throw bad("a string") }
+                    case "time_signature": timeSignature = matcher.integer; if timeSignature == nil { throw bad("an integer") }
+                    default: break
                     }
                 }
             }
-            if let missing = seen.firstIndex(of: false) {
+            if let missing = seen.firstMissing(of: Self.stagedFields.count) {
                 throw stagedShapeError(path, line: line, "spotify track lacks field \(matcher.name(missing))")
             }
             guard let id, let releaseYear, let key, let timeSignature, let mode else { continue }

@@ -62,6 +62,18 @@ final class StagedFieldMatcher {
     var dateTime: Int64? { reader.type == .dateTime ? reader.dateTime : nil }
 }
 
+/// The indexes of the fields a document had (at most 64), without an allocation per document.
+struct FieldSet {
+    private var bits: UInt64 = 0
+
+    mutating func insert(_ index: Int) { bits |= 1 << UInt64(index) }
+
+    /// The first of `0..<count` not inserted, or nil.
+    func firstMissing(of count: Int) -> Int? {
+        (0..<count).first { bits & (1 << UInt64($0)) == 0 }
+    }
+}
+
 /// A staged document that is not of its schema's shape: names the file, line and field.
 func stagedShapeError(_ path: String, line: Int, _ problem: String) -> JobError {
     JobError(.dataError, "\(path):\(line): \(problem) (the staged file is not etl-extract's: re-run etl-extract --dataset mssd)")

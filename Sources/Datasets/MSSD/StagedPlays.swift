@@ -42,15 +42,41 @@ final class StagedPlayReader {
     private var fileName = ""
     /// The first play of the next session, read while finding the end of the current one.
     private var pending: StagedPlay?
-    private let matcher = StagedFieldMatcher(StagedPlayReader.fields)
+    private let matcher = StagedFieldMatcher(Field.allCases.map(\.name))
 
-    /// The play fields read, in staged (schema) order.
-    private static let fields: [StaticString] = [
-        "_id", "session_id", "session_position", "session_length", "track_id_clean", "not_skipped",
-        "context_switch", "no_pause_before_play", "hist_user_behavior_n_seekfwd", "hist_user_behavior_n_seekback",
-        "hist_user_behavior_is_shuffle", "hour_of_day", "date", "premium", "context_type",
-        "hist_user_behavior_reason_start", "hist_user_behavior_reason_end",
-    ]
+    /// Every field of a staged play (all are required), in staged (schema) order.
+    private enum Field: Int, CaseIterable {
+        case id, sessionID, position, length, trackID, skip1, skip2, skip3, notSkipped, contextSwitch,
+             noPauseBeforePlay, shortPauseBeforePlay, longPauseBeforePlay, seeksForward, seeksBack, shuffle,
+             hourOfDay, date, premium, contextType, reasonStart, reasonEnd
+
+        var name: StaticString {
+            switch self {
+            case .id: "_id"
+            case .sessionID: "session_id"
+            case .position: "session_position"
+            case .length: "session_length"
+            case .trackID: "track_id_clean"
+            case .skip1: "skip_1"
+            case .skip2: "skip_2"
+            case .skip3: "skip_3"
+            case .notSkipped: "not_skipped"
+            case .contextSwitch: "context_switch"
+            case .noPauseBeforePlay: "no_pause_before_play"
+            case .shortPauseBeforePlay: "short_pause_before_play"
+            case .longPauseBeforePlay: "long_pause_before_play"
+            case .seeksForward: "hist_user_behavior_n_seekfwd"
+            case .seeksBack: "hist_user_behavior_n_seekback"
+            case .shuffle: "hist_user_behavior_is_shuffle"
+            case .hourOfDay: "hour_of_day"
+            case .date: "date"
+            case .premium: "premium"
+            case .contextType: "context_type"
+            case .reasonStart: "hist_user_behavior_reason_start"
+            case .reasonEnd: "hist_user_behavior_reason_end"
+            }
+        }
+    }
 
     init(paths: [String]) {
         self.paths = paths
@@ -92,13 +118,13 @@ final class StagedPlayReader {
         var play = StagedPlay()
         play.fileName = fileName
         play.line = line
-        var seen = [Bool](repeating: false, count: Self.fields.count)
+        var seen = FieldSet()
         let matcher = matcher
         try document.withBorrowed { borrowed in
             guard matcher.start(borrowed) else { throw stagedShapeError(path, line: line, "corrupt document") }
             while matcher.reader.next() {
-                guard let index = matcher.currentIndex() else { continue }
-                seen[index] = true
+                guard let index = matcher.currentIndex(), let field = Field(rawValue: index) else { continue }
+                seen.insert(index)
                 func bad(_ type: String) -> JobError {
                     stagedShapeError(path, line: line, "field \(matcher.name(index)) is not \(type)")
                 }
@@ -114,30 +140,32 @@ final class StagedPlayReader {
                     guard let value = matcher.bool else { throw bad("a boolean") }
                     return value
                 }
-                switch index {
-                case 0: play.id = try string()
-                case 1: play.sessionID = try string()
-                case 2: play.position = try integer()
-                case 3: play.length = try integer()
-                case 4: play.trackID = try string()
-                case 5: play.notSkipped = try bool()
-                case 6: play.contextSwitch = try integer()
-                case 7: play.noPauseBeforePlay = try integer()
-                case 8: play.seeksForward = try integer()
-                case 9: play.seeksBack = try integer()
-                case 10: play.shuffle = try bool()
-                case 11: play.hourOfDay = try integer()
-                case 12:
+                switch field {
+                case .id: play.id = try string()
+                case .sessionID: play.sessionID = try string()
+                case .position: play.position = try integer()
+                case .length: play.length = try integer()
+                case .trackID: play.trackID = try string()
+                case .skip1, .skip2, .skip3: _ = try bool()  // the label's detail: not in a training row
+                case .notSkipped: play.notSkipped = try bool()
+                case .contextSwitch: play.contextSwitch = try integer()
+                case .noPauseBeforePlay: play.noPauseBeforePlay = try integer()
+                case .shortPauseBeforePlay, .longPauseBeforePlay: _ = try integer()  // is_paused_before_play is 1 − no_pause
+                case .seeksForward: play.seeksForward = try integer()
+                case .seeksBack: play.seeksBack = try integer()
+                case .shuffle: play.shuffle = try bool()
+                case .hourOfDay: play.hourOfDay = try integer()
+                case .date:
                     guard let date = matcher.dateTime else { throw bad("a date") }
                     play.date = date
-                case 13: play.premium = try bool()
-                case 14: play.contextType = try string()
-                case 15: play.reasonStart = try string()
-                default: play.reasonEnd = try string()
+                case .premium: play.premium = try bool()
+                case .contextType: play.contextType = try string()
+                case .reasonStart: play.reasonStart = try string()
+                case .reasonEnd: play.reasonEnd = try string()
                 }
             }
         }
-        if let missing = seen.firstIndex(of: false) {
+        if let missing = seen.firstMissing(of: Field.allCases.count) {
             throw stagedShapeError(path, line: line, "play lacks field \(matcher.name(missing))")
         }
         return play

@@ -65,7 +65,7 @@ struct TrainingRowWriter {
             try builder.appendJSONLine(to: &line)
             // `{…}` without its braces: members to follow a play's own.
             let start = trackMembers.count
-            trackMembers += line.dropFirst().dropLast()
+            trackMembers += line[1 ..< line.count - 1]
             trackMemberRanges.append(start..<trackMembers.count)
             trackNonFinite.append(missing)
         }
