@@ -24,6 +24,6 @@ public struct MSSDDataset: Dataset {
     public var trainingCollection: String { "skip_training" }
 
     public func deriveTrainingRows(_ options: NormalizeOptions, context: JobContext) async throws -> JobSummary {
-        throw JobError(.unavailable, "the skip-prediction training rows of dataset \(name) are not derived yet: etl-normalize --dataset \(name) has no derivation in this build")
+        try await SkipTrainingRows.run(options, context: context)
     }
 }

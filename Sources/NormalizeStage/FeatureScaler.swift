@@ -35,12 +35,21 @@ public struct FeatureScaler: Sendable, Equatable {
         }
 
         public mutating func add(_ values: [Double]) {
-            rows += 1
+            add(values, weight: 1)
+        }
+
+        /// `values` as if added `weight` times (West's weighted update): values shared by many
+        /// training rows (MSSD: a track's features in each of its plays) are added once.
+        /// A weight of 1 computes exactly what one `add` does.
+        public mutating func add(_ values: [Double], weight: Int) {
+            guard weight > 0 else { return }
+            rows += weight
+            let weightValue = Double(weight)
             for (index, value) in values.enumerated() where value.isFinite {
-                count[index] += 1
+                count[index] += weight
                 let delta = value - mean[index]
-                mean[index] += delta / Double(count[index])
-                m2[index] += delta * (value - mean[index])
+                mean[index] += weightValue * delta / Double(count[index])
+                m2[index] += weightValue * delta * (value - mean[index])
                 minimum[index] = Swift.min(minimum[index], value)
                 maximum[index] = Swift.max(maximum[index], value)
             }

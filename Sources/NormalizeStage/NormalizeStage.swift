@@ -212,11 +212,12 @@ public struct NormalizeStage: Sendable {
         }
     }
 
-    /// `fittingRun` gives the run recorded for the version (outside the hashed part).
-    static func scalerDocument(_ scaler: FeatureScaler, splitSource: String,
-                               fittingRun: (String) -> String) throws -> Document {
+    /// The persisted form of a fitted scaler (`staging/scaler.json`): `names` are the features in
+    /// the scaler's order; `fittingRun` gives the run recorded for the version (outside the hashed part).
+    public static func scalerDocument(_ scaler: FeatureScaler, names: [String] = FeatureVector.names, splitSource: String,
+                                      fittingRun: (String) -> String) throws -> Document {
         var parameters = Document()
-        for (index, name) in FeatureVector.names.enumerated() {
+        for (index, name) in names.enumerated() {
             let keys = scaler.method == .zscore ? ("mean", "std") : ("min", "range")
             parameters.append(name, .document([keys.0: .double(scaler.offsets[index]), keys.1: .double(scaler.scales[index])]))
         }
@@ -243,12 +244,12 @@ public struct NormalizeStage: Sendable {
 }
 
 /// `staging/scaler.json` as the last full fit left it: the scaler an `--only` run applies.
-struct PersistedScaler {
+public struct PersistedScaler {
     var scaler: FeatureScaler
     var version: String
 
     /// The run that fitted the staged scaler when its version is `version`, else nil.
-    static func fittingRun(path: String, version: String) -> String? {
+    public static func fittingRun(path: String, version: String) -> String? {
         guard FileManager.default.fileExists(atPath: path),
               let document = try? JSONLinesReader(path: path).next()?.document(),
               document["_id"]?.stringValue == version else { return nil }
