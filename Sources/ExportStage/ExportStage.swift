@@ -13,7 +13,7 @@ public struct ExportOptions: Sendable {
     public var name: String?
     /// `--where`: a MongoDB filter as a JSON object.
     public var filter: String?
-    /// The label column; nil: genre_top when the export has it; "none": no label.
+    /// The label column; nil: the schema's `x-label` when the export has that column; "none": no label.
     public var label: String?
     /// Only these columns, in this order (comma-separated headers or dotted paths).
     public var fields: String?
@@ -118,6 +118,7 @@ public struct ExportStage: Sendable {
     func execute(_ context: JobContext) throws -> JobSummary {
         let schema = try common.schemaCatalog().schema(forCollection: collection)
         var layout = ColumnLayout(schema: schema, keepingNestedValues: format == "jsonl")
+        let defaultLabel = try schemaLabel(schema, layout: layout)
         if let fields {
             do {
                 layout = try layout.selecting(fields.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
@@ -137,7 +138,7 @@ public struct ExportStage: Sendable {
         let narrowing = [filter.map { _ in "--where" }, options.only.map { _ in "--only" }, fields.map { _ in "--fields" },
                          limit.map { _ in "--limit" }].compactMap { $0 }
         try checkName(narrowing: narrowing)
-        let labelColumn = try resolveLabel(layout)
+        let labelColumn = try resolveLabel(layout, schemaLabel: defaultLabel)
         if let field = partitionBy, layout.index(ofHeader: field) == nil {
             throw JobError(.usage, "--partition-by \(field) is not a column of this export\(ColumnLayout.suggestion(for: field, among: layout.columns.map(\.header)))")
         }
@@ -256,16 +257,31 @@ public struct ExportStage: Sendable {
         return JobError(.dataError, "\(what): nothing exported, the previous export is untouched")
     }
 
-    /// The label column: `--label` (must be a column; `none` for no label), else `genre_top` when
-    /// the export has it.
-    private func resolveLabel(_ layout: ColumnLayout) throws -> String? {
-        guard let label else { return layout.index(ofHeader: "genre_top") == nil ? nil : "genre_top" }
+    /// The schema's default label (`"x-label": "<column>"` at its top), checked against the
+    /// collection's full column layout: a name that is no single-valued column is a mistake in
+    /// the schema (exit 64), not a reason to export without a label.
+    private func schemaLabel(_ schema: EntitySchema, layout: ColumnLayout) throws -> String? {
+        guard let value = schema.document["x-label"] else { return nil }
+        guard let name = value.stringValue else {
+            throw JobError(.usage, "schema \(schema.path): x-label must be the name of a column")
+        }
+        guard let column = layout.column(named: name), !column.isList, !column.isNested else {
+            throw JobError(.usage, "schema \(schema.path): x-label \(name) is not a single-valued column of collection \(schema.collection)\(ColumnLayout.suggestion(for: name, among: layout.columns.map(\.header)))")
+        }
+        return column.header
+    }
+
+    /// The label column: `--label` (must be a column; `none` for no label), else the schema's
+    /// `x-label` when the export has that column (`--fields` may leave it out: then no label).
+    /// A collection whose schema names no label is exported without one unless `--label` asks.
+    private func resolveLabel(_ layout: ColumnLayout, schemaLabel: String?) throws -> String? {
+        guard let label else { return schemaLabel.flatMap { layout.index(ofHeader: $0) == nil ? nil : $0 } }
         if label == "none" { return nil }
         guard let column = layout.column(named: label) else {
             throw JobError(.usage, "--label \(label) is not a column of this export\(ColumnLayout.suggestion(for: label, among: layout.columns.filter { !$0.isList }.map(\.header)))")
         }
         guard !column.isList else {
-            throw JobError(.usage, "--label \(label) is a multi-label list: choose a single-valued column such as genre_top")
+            throw JobError(.usage, "--label \(label) is a multi-label list: choose a single-valued column")
         }
         return column.header
     }
