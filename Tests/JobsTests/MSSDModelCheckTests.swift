@@ -3,7 +3,8 @@ import Testing
 import TestSupport
 
 /// The Python side of MSSD: Tests/python/mssd_model_check.py proven on the pandas reference
-/// (Benchmarks/pandas_mssd.py on generated files, with a hand-written manifest).
+/// (Benchmarks/pandas_mssd.py on generated files, with a hand-written manifest), and
+/// Benchmarks/mssd-night.py's generation, split, pandas run and argument checks.
 @Suite(.serialized) struct MSSDModelCheckTests {
     static let python = TestServer.packageRoot.appendingPathComponent(".venv-check/bin/python").path
 
@@ -51,6 +52,33 @@ import TestSupport
             default:
                 #expect(check.status != 0 && check.error.contains("does not beat the majority-class baseline"), "\(check.output)\(check.error)")
             }
+        }
+    }
+
+    /// mssd-night.py splits the same plays over K log files (whole sessions) and runs pandas on
+    /// each; bad arguments exit 64 before anything runs.
+    @Test func mssdNightSplitsTheSamePlaysAndChecksItsArguments() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.python), "Jobs/setup.sh installs .venv-check")
+        let night = try Self.run("/usr/bin/python3", "Benchmarks/mssd-night.py",
+                                 ["--skip-ours", "--all-cores", "--sessions", "40", "--log-files", "1,3", "--json"])
+        #expect(night.status == 0, "\(night.error)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(night.output.utf8)) as? [String: Any]
+        let results = try #require(parsed?["results"] as? [[String: Any]])
+        #expect(results.map { $0["log_files"] as? Int } == [1, 3])
+        let plays = results.map { $0["plays"] as? Int }
+        #expect(plays[0] != nil && plays[0] == plays[1], "the same plays for every K: \(plays)")
+        #expect(results.allSatisfy { $0["sessions"] as? Int == 40 })
+        for result in results {
+            let pandas = (result["steps"] as? [String: Any])?["pandas"] as? [String: Any]
+            #expect((pandas?["rss_mb"] as? Double ?? 0) > 0 && (pandas?["summary"] as? String ?? "").contains("\"rows\": \(plays[0] ?? -1)"),
+                    "\(String(describing: pandas))")
+        }
+        for (arguments, message) in [(["--bin", "/nonexistent"], "/nonexistent has no etl-extract, etl-normalize"),
+                                     ([], "--bin DIR is required"),
+                                     (["--skip-ours", "--log-files", "2,x"], "--log-files takes positive numbers"),
+                                     (["--skip-ours", "--data", "/nonexistent"], "holds no log_*.csv")] {
+            let refused = try Self.run("/usr/bin/python3", "Benchmarks/mssd-night.py", arguments)
+            #expect(refused.status == 64 && refused.error.contains(message), "\(arguments): \(refused.error)")
         }
     }
 }
