@@ -32,9 +32,11 @@ final class CSVBatch: @unchecked Sendable {  // owns libbson iterators and bson_
     /// Non-finite numbers written as empty cells, per column.
     var nonFiniteCounts: [Int] { formatter.nonFiniteCounts }
 
-    /// `shardCount`: hash shards computed here (0 when the writer assigns shards itself).
-    init(layout: ColumnLayout, partitionIndex: Int?, labelIndex: Int?, idIndex: Int, shardCount: Int) {
-        formatter = RowFormatter(layout: layout)
+    /// `classCodes`: the columns written as codes (see `ClassCodes`); `shardCount`: hash shards
+    /// computed here (0 when the writer assigns shards itself).
+    init(layout: ColumnLayout, classCodes: [String: [String: Int]], partitionIndex: Int?, labelIndex: Int?, idIndex: Int,
+         shardCount: Int) {
+        formatter = RowFormatter(layout: layout, classCodes: classCodes)
         self.partitionIndex = partitionIndex
         self.labelIndex = labelIndex
         self.idIndex = idIndex

@@ -34,6 +34,9 @@ public final class ExportWriter {
         public var labelColumn: String?
         /// The previous class map of this label (label → integer), kept and extended.
         public var previousClassMap: [String: Int] = [:]
+        /// By header, the columns written as integer codes, each with its class → code map
+        /// (`ClassCodes`); `class_maps.json` holds them. Never the label column.
+        public var classCodes: [String: [String: Int]] = [:]
         /// Each column's role for the manifest, by header (default "other").
         public var roles: [String: String] = [:]
         /// `--out -`: output rows to stdout, no folder (no partitions, shards or manifest).
@@ -66,6 +69,8 @@ public final class ExportWriter {
     private var shardClassRows: [[String: Int]] = []
     /// Non-finite numbers written as empty cells (JSON null), per column.
     public private(set) var nonFiniteCounts: [Int]
+    /// JSON Lines: the index and class → code map of each column written as codes.
+    private let codedColumns: [(index: Int, codes: [String: Int])]
 
     public init(directory: URL, layout: ColumnLayout, options: Options) throws {
         guard let format = ExportFile.Format(rawValue: options.format) else {
@@ -76,6 +81,9 @@ public final class ExportWriter {
         }
         if let label = options.labelColumn, layout.index(ofHeader: label) == nil {
             throw ExportError("--label \(label) is not a column of this export\(ColumnLayout.suggestion(for: label, among: layout.columns.map(\.header)))")
+        }
+        for column in options.classCodes.keys where layout.index(ofHeader: column) == nil || column == options.labelColumn {
+            throw ExportError("\(column) cannot be written as class codes: it is \(column == options.labelColumn ? "the label (class_map.json numbers it)" : "not a column of this export")")
         }
         if options.standardOutput && (options.partitionBy != nil || options.shards > 0) {
             throw ExportError("--out - writes one stream: it cannot be combined with --partition-by or --shards")
@@ -94,7 +102,10 @@ public final class ExportWriter {
         }
         self.idIndex = idIndex
         nonFiniteCounts = [Int](repeating: 0, count: layout.columns.count)
-        current = CSVBatch(layout: layout, partitionIndex: partitionIndex, labelIndex: labelIndex, idIndex: idIndex,
+        codedColumns = layout.columns.enumerated().compactMap { index, column in
+            options.classCodes[column.header].map { (index, $0) }
+        }
+        current = CSVBatch(layout: layout, classCodes: options.classCodes, partitionIndex: partitionIndex, labelIndex: labelIndex, idIndex: idIndex,
                            shardCount: labelIndex == nil ? options.shards : 0)
         batches = OrderedBatchQueue(workers: options.workers, label: "musicetl.export.format") { $0.format() }
         let headers = layout.columns.map(\.header)
@@ -121,6 +132,9 @@ public final class ExportWriter {
             if current.documents.count >= options.batchBytes { try submit() }
         case .jsonl:
             var row = layout.row(try document.document())
+            for (index, codes) in codedColumns {
+                row[index] = try ClassCodes.encode(row[index], codes: codes, column: layout.columns[index].header, row: rows)
+            }
             for (index, value) in row.enumerated() {
                 if case .double(let number)? = value, !number.isFinite {
                     row[index] = .null
@@ -216,7 +230,7 @@ public final class ExportWriter {
     }
 
     private func makeBatch() -> CSVBatch {
-        CSVBatch(layout: layout, partitionIndex: partitionIndex, labelIndex: labelIndex, idIndex: idIndex,
+        CSVBatch(layout: layout, classCodes: options.classCodes, partitionIndex: partitionIndex, labelIndex: labelIndex, idIndex: idIndex,
                  shardCount: labelIndex == nil ? options.shards : 0)
     }
 
@@ -268,6 +282,10 @@ public final class ExportWriter {
                                           "sha256": .string(sha256)]))
         }
         var attached = attachments
+        let codedHeaders = layout.columns.map(\.header).filter { options.classCodes[$0] != nil }
+        if !codedHeaders.isEmpty {
+            attached.append((ClassCodes.fileName, try ClassCodes.text(options.classCodes, columns: codedHeaders)))
+        }
         let label = options.labelColumn
         if let label {
             var classes = Document()
@@ -285,10 +303,17 @@ public final class ExportWriter {
         manifest["format"] = .string(format.rawValue)
         manifest["rows"] = .integer(rows - unlabelledRows)
         manifest["columns"] = .array(layout.columns.map { column in
-            .document(["name": .string(column.header), "source": .string(column.path),
-                       "type": .string(column.readerType), "role": .string(options.roles[column.header] ?? "other"),
-                       "types": .array(column.types.map { .string($0) })])
+            let coded = options.classCodes[column.header] != nil
+            var entry: Document = ["name": .string(column.header), "source": .string(column.path),
+                                   "type": .string(coded ? "int64" : column.readerType), "role": .string(options.roles[column.header] ?? "other"),
+                                   "types": .array(column.types.map { .string($0) })]
+            if coded { entry["class_map"] = .string(ClassCodes.fileName) }
+            return .document(entry)
         })
+        if !codedHeaders.isEmpty {
+            manifest["class_maps"] = .document(["file": .string(ClassCodes.fileName), "columns": .array(codedHeaders.map { .string($0) }),
+                                                "rule": .string(ClassCodes.rule)])
+        }
         manifest["omitted"] = .array(layout.omitted.map { .string($0) })
         if let label {
             var perClass = Document()

@@ -77,12 +77,18 @@ final class RowFormatter {
     private let reader = BSONFieldReader()
     private(set) var cells: RowCells
     private let isList: [Bool]
+    /// Per column, the class → code map of a column written as codes (`x-encode: class-map`).
+    private let classCodes: [[String: Int]?]
+    private let headers: [String]
     /// Non-finite numbers written as empty cells, per column, since the last `resetCounts`.
     private(set) var nonFiniteCounts: [Int]
 
-    init(layout: ColumnLayout) {
+    /// `classCodes`: by header, the columns whose text is written as its code.
+    init(layout: ColumnLayout, classCodes: [String: [String: Int]] = [:]) {
         cells = RowCells(columns: layout.columns.count)
         isList = layout.columns.map(\.isList)
+        headers = layout.columns.map(\.header)
+        self.classCodes = layout.columns.map { classCodes[$0.header] }
         nonFiniteCounts = [Int](repeating: 0, count: layout.columns.count)
         for (index, column) in layout.columns.enumerated() {
             var level = 0
@@ -130,7 +136,7 @@ final class RowFormatter {
                 try shape.levels.withUnsafeBufferPointer { levels in
                     try shape.targets.withUnsafeBufferPointer { targets in
                         let view = ShapeView(keys: keys, keyStarts: keyStarts, levels: levels, targets: targets)
-                        try formatLevel(0, into: &local, shape: view, event: &event, diverged: &diverged)
+                        try formatLevel(0, into: &local, shape: view, event: &event, diverged: &diverged, row: row)
                     }
                 }
             }
@@ -139,7 +145,7 @@ final class RowFormatter {
     }
 
     private func formatLevel(_ level: Int, into cells: inout RowCells, shape: ShapeView,
-                             event: inout Int, diverged: inout Bool) throws {
+                             event: inout Int, diverged: inout Bool, row: Int) throws {
         while reader.next() {
             let target: Target
             if !diverged, event < shape.targets.count, shape.levels[event] == level,
@@ -152,10 +158,10 @@ final class RowFormatter {
             event += 1
             switch target {
             case .column(let column):
-                try formatValue(column, into: &cells)
+                try formatValue(column, into: &cells, row: row)
             case .nested(let child):
                 if reader.type == .document || reader.type == .array, reader.enter() {
-                    try formatLevel(child, into: &cells, shape: shape, event: &event, diverged: &diverged)
+                    try formatLevel(child, into: &cells, shape: shape, event: &event, diverged: &diverged, row: row)
                     reader.leave()
                 }
             case .skip:
@@ -185,8 +191,12 @@ final class RowFormatter {
         walk(0)
     }
 
-    private func formatValue(_ column: Int, into cells: inout RowCells) throws {
+    private func formatValue(_ column: Int, into cells: inout RowCells, row: Int) throws {
         cells.starts[column] = cells.bytes.count
+        if let codes = classCodes[column] {
+            try formatCode(column, codes: codes, into: &cells, row: row)
+            return
+        }
         switch reader.type {
         case .double:
             let value = reader.double
@@ -208,6 +218,20 @@ final class RowFormatter {
         case .other:
             cells.bytes.append(contentsOf: CellText.of(try reader.value()).utf8)
             cells.mayNeedQuotes[column] = true
+        }
+        cells.ends[column] = cells.bytes.count
+    }
+
+    /// A class-map column's text as its code; missing stays an empty cell.
+    private func formatCode(_ column: Int, codes: [String: Int], into cells: inout RowCells, row: Int) throws {
+        switch reader.type {
+        case .null: break
+        case .string:
+            let text = String(decoding: reader.utf8, as: UTF8.self)
+            guard let code = codes[text] else { throw ClassCodes.unknown(text, column: headers[column], row: row) }
+            Self.appendDecimal(Int64(code), to: &cells.bytes)
+        default:
+            throw ClassCodes.notText(CellText.of(try reader.value()), column: headers[column], row: row)
         }
         cells.ends[column] = cells.bytes.count
     }

@@ -13,7 +13,7 @@ public struct ExportOptions: Sendable {
     public var name: String?
     /// `--where`: a MongoDB filter as a JSON object.
     public var filter: String?
-    /// The label column; nil: genre_top when the export has it; "none": no label.
+    /// The label column; nil: the schema's `x-label` when the export has that column; "none": no label.
     public var label: String?
     /// Only these columns, in this order (comma-separated headers or dotted paths).
     public var fields: String?
@@ -120,6 +120,7 @@ public struct ExportStage: Sendable {
     func execute(_ context: JobContext) throws -> JobSummary {
         let schema = try catalog.schema(forCollection: collection)
         var layout = ColumnLayout(schema: schema, keepingNestedValues: format == "jsonl")
+        let defaultLabel = try schemaLabel(schema, layout: layout)
         if let fields {
             do {
                 layout = try layout.selecting(fields.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
@@ -139,7 +140,8 @@ public struct ExportStage: Sendable {
         let narrowing = [filter.map { _ in "--where" }, options.only.map { _ in "--only" }, fields.map { _ in "--fields" },
                          limit.map { _ in "--limit" }].compactMap { $0 }
         try checkName(narrowing: narrowing)
-        let labelColumn = try resolveLabel(layout)
+        let labelColumn = try resolveLabel(layout, schemaLabel: defaultLabel)
+        let codedColumns = try classMapColumns(schema, layout: layout, label: labelColumn)
         if let field = partitionBy, layout.index(ofHeader: field) == nil {
             throw JobError(.usage, "--partition-by \(field) is not a column of this export\(ColumnLayout.suggestion(for: field, among: layout.columns.map(\.header)))")
         }
@@ -162,7 +164,8 @@ public struct ExportStage: Sendable {
         if let jobs { options.workers = jobs }
         options.maxPartitions = maxPartitions
         options.labelColumn = labelColumn
-        options.roles = roles(layout, label: labelColumn)
+        options.roles = roles(layout, label: labelColumn, categorical: Set(codedColumns.map(\.header)),
+                              numbersAreFeatures: defaultLabel != nil)
         options.standardOutput = toStandardOutput
         let exportName = name ?? Self.defaultName(collection: collection, format: format)
         let directory = context.work.export(named: exportName)
@@ -176,6 +179,14 @@ public struct ExportStage: Sendable {
             if rows == 0 { throw nothingMatches(query) }
             summary.count("rows would export", rows)
             return summary
+        }
+        let previousCodes = [directory, context.work.export(named: collection)].lazy
+            .compactMap { ClassCodes.read(path: $0.appendingPathComponent(ClassCodes.fileName).path) }.first ?? [:]
+        options.classCodes = try classCodes(codedColumns, previous: previousCodes, client: client, query: query)
+        if toStandardOutput, !options.classCodes.isEmpty {
+            // No folder, so no class_maps.json: the codes go to the log, so nothing is lost.
+            let text = try ClassCodes.text(options.classCodes, columns: codedColumns.map(\.header))
+            context.logger.info("--out - writes no class_maps.json; the class codes of this stream: \(text.replacingOccurrences(of: "\n", with: " "))")
         }
         let writer: ExportWriter
         do {
@@ -258,24 +269,96 @@ public struct ExportStage: Sendable {
         return JobError(.dataError, "\(what): nothing exported, the previous export is untouched")
     }
 
-    /// The label column: `--label` (must be a column; `none` for no label), else `genre_top` when
-    /// the export has it.
-    private func resolveLabel(_ layout: ColumnLayout) throws -> String? {
-        guard let label else { return layout.index(ofHeader: "genre_top") == nil ? nil : "genre_top" }
+    /// The schema's default label (`"x-label": "<column>"` at its top), checked against the
+    /// collection's full column layout: a name that is no single-valued column is a mistake in
+    /// the schema (exit 64), not a reason to export without a label.
+    private func schemaLabel(_ schema: EntitySchema, layout: ColumnLayout) throws -> String? {
+        guard let value = schema.document["x-label"] else { return nil }
+        guard let name = value.stringValue else {
+            throw JobError(.usage, "schema \(schema.path): x-label must be the name of a column")
+        }
+        guard let column = layout.column(named: name), !column.isList, !column.isNested else {
+            throw JobError(.usage, "schema \(schema.path): x-label \(name) is not a single-valued column of collection \(schema.collection)\(ColumnLayout.suggestion(for: name, among: layout.columns.map(\.header)))")
+        }
+        return column.header
+    }
+
+    /// The label column: `--label` (must be a column; `none` for no label), else the schema's
+    /// `x-label` when the export has that column (`--fields` may leave it out: then no label).
+    /// A collection whose schema names no label is exported without one unless `--label` asks.
+    private func resolveLabel(_ layout: ColumnLayout, schemaLabel: String?) throws -> String? {
+        guard let label else { return schemaLabel.flatMap { layout.index(ofHeader: $0) == nil ? nil : $0 } }
         if label == "none" { return nil }
         guard let column = layout.column(named: label) else {
             throw JobError(.usage, "--label \(label) is not a column of this export\(ColumnLayout.suggestion(for: label, among: layout.columns.filter { !$0.isList }.map(\.header)))")
         }
         guard !column.isList else {
-            throw JobError(.usage, "--label \(label) is a multi-label list: choose a single-valued column such as genre_top")
+            throw JobError(.usage, "--label \(label) is a multi-label list: choose a single-valued column")
         }
         return column.header
     }
 
+    /// The columns a schema marks `"x-encode": "class-map"` (string properties, written as
+    /// integer codes with class_maps.json), in export order; never the label, which
+    /// class_map.json numbers. A misspelt keyword value or a non-string property exits 64.
+    private func classMapColumns(_ schema: EntitySchema, layout: ColumnLayout, label: String?) throws -> [ColumnLayout.Column] {
+        var coded: [ColumnLayout.Column] = []
+        for column in layout.columns where column.header != label {
+            guard let definition = Self.definition(in: schema, path: column.path), let encoding = definition["x-encode"] else { continue }
+            guard encoding.stringValue == "class-map" else {
+                throw JobError(.usage, "schema \(schema.path): \(column.path) has x-encode \(encoding.stringValue ?? "that is not text"); the one encoding is \"class-map\"")
+            }
+            guard column.types.contains("string"), !column.isList, !column.isNested else {
+                throw JobError(.usage, "schema \(schema.path): \(column.path) is marked x-encode class-map but is not a text property")
+            }
+            coded.append(column)
+        }
+        return coded
+    }
+
+    /// A property's schema definition by its dotted path (through nested `properties`).
+    private static func definition(in schema: EntitySchema, path: String) -> Document? {
+        let parts = path.split(separator: ".").map(String.init)
+        guard let first = parts.first, var definition = schema.property(first)?.definition else { return nil }
+        for part in parts.dropFirst() {
+            guard let next = definition["properties"]?.documentValue?[part]?.documentValue else { return nil }
+            definition = next
+        }
+        return definition
+    }
+
+    /// Each class-map column's codes: the previous export's (`previous`, from its
+    /// class_maps.json) extended with every class the query's rows hold (`distinct`, before any
+    /// row is written, so a first export codes the classes in sorted order). A value that is not
+    /// text is bad data (65).
+    private func classCodes(_ columns: [ColumnLayout.Column], previous: [String: [String: Int]], client: MongoClient,
+                            query: Document) throws -> [String: [String: Int]] {
+        var maps: [String: [String: Int]] = [:]
+        for column in columns {
+            let reply = try client.runCommand(["distinct": .string(collection), "key": .string(column.path), "query": .document(query)],
+                                              database: mongo.database)
+            var classes: [String] = []
+            for value in reply["values"]?.arrayValue ?? [] {
+                switch value {
+                case .null: continue
+                case .string(let text): classes.append(text)
+                default:
+                    throw JobError(.dataError, "\(mongo.database).\(collection): \(column.path) holds \(CellText.of(value)), not text, but the schema marks it x-encode class-map: nothing exported, the previous export is untouched")
+                }
+            }
+            let extended = ClassMap.extended(previous[column.header] ?? [:], with: classes)
+            maps[column.header] = Dictionary(uniqueKeysWithValues: extended.map { ($0.label, $0.index) })
+        }
+        return maps
+    }
+
     /// Each column's role: id (the key), label (the label column and multi-label lists), split,
-    /// feature (the audio feature statistics: mfcc_*, spectral_centroid_*, zcr_*), partition_key
-    /// (--partition-by, when none of these), other (metadata such as subset or scaler_version).
-    private func roles(_ layout: ColumnLayout, label: String?) -> [String: String] {
+    /// categorical (class-map columns, written as codes), feature (the audio feature statistics:
+    /// mfcc_*, spectral_centroid_*, zcr_*; and with `numbersAreFeatures` — a training-row schema,
+    /// one that names its label — every other number or boolean), partition_key (--partition-by,
+    /// when none of these), other (metadata such as subset or scaler_version, text, dates).
+    private func roles(_ layout: ColumnLayout, label: String?, categorical: Set<String>,
+                       numbersAreFeatures: Bool) -> [String: String] {
         let features = Set(FeatureVector.names)
         var roles: [String: String] = [:]
         for column in layout.columns {
@@ -283,7 +366,9 @@ public struct ExportStage: Sendable {
                 if column.path == "_id" { "id" }
                 else if column.header == label || column.isList { "label" }
                 else if column.header == "split" || column.path == "set.split" { "split" }
+                else if categorical.contains(column.header) { "categorical" }
                 else if features.contains(column.header) && column.readerType == "float64" { "feature" }
+                else if numbersAreFeatures && ["float64", "int64", "bool"].contains(column.readerType) { "feature" }
                 else if column.header == partitionBy { "partition_key" }
                 else { "other" }
         }
