@@ -41,7 +41,8 @@ struct RowCells: TextOutputStream {
 
 /// Formats cursor documents straight from their BSON into cell text, the export's hot path:
 /// no Swift value tree and no String per cell. The text is exactly `CellText.of` of the value
-/// `ColumnLayout.row` would give (a test compares the two on random documents).
+/// `ColumnLayout.row` would give (a test compares the two on random documents), except in a
+/// class-coded column, which holds its text's code (`ClassCodes`).
 ///
 /// Field lookup learns the documents' field order: the key at each position of each level is
 /// compared with the key seen there before (one `strcmp`), and looked up by name only when it
