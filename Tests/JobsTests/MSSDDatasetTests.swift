@@ -230,6 +230,29 @@ import TestSupport
                 "\(resumed.standardError)")
     }
 
+    /// FMA keeps its layout: staging at the work dir's root, schemas at the catalog's; --input is
+    /// the general name of its --metadata.
+    @Test func fmaTakesInputAndKeepsItsRootLayout() throws {
+        let work = TemporaryDirectory()
+        let sample = Fixtures.url("sample/fma_metadata").path
+        let byMetadata = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work.path + "/a"])
+        let byInput = try JobProcess.run("etl-extract", ["--input", sample, "--work-dir", work.path + "/b"],
+                                         environment: ["MUSICETL_DATASET": "fma"])
+        #expect(byMetadata.status == 0 && byInput.status == 0, "\(byMetadata.standardError)\n\(byInput.standardError)")
+        for name in ["genres", "albums", "artists", "tracks"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: work.path + "/a/staging/metadata/\(name).jsonl"))
+            let b = try Data(contentsOf: URL(fileURLWithPath: work.path + "/b/staging/metadata/\(name).jsonl"))
+            #expect(a == b && !a.isEmpty, "\(name)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/b/fma"))
+        // --input wins over a --metadata (FMA's name, e.g. from an installed config file).
+        let both = try JobProcess.run("etl-extract", ["--input", sample, "--metadata", "/nonexistent", "--work-dir", work.path + "/c"])
+        #expect(both.status == 0, "\(both.standardError)")
+        let missing = try JobProcess.run("etl-extract", ["--input", "/nonexistent/input", "--work-dir", work.path + "/d"])
+        #expect(missing.status == 69)
+        #expect(missing.lastLine.contains("input directory /nonexistent/input does not exist"), "\(missing.lastLine)")
+    }
+
     @Test func anUnknownDatasetIsAUsageErrorListingTheKnownOnes() throws {
         let work = TemporaryDirectory()
         let extract = try JobProcess.run("etl-extract", ["--dataset", "spotify", "--input", work.path, "--work-dir", work.path])
