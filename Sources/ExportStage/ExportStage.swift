@@ -164,8 +164,8 @@ public struct ExportStage: Sendable {
         if let jobs { options.workers = jobs }
         options.maxPartitions = maxPartitions
         options.labelColumn = labelColumn
-        options.roles = roles(layout, label: labelColumn, categorical: Set(codedColumns.map(\.header)),
-                              numbersAreFeatures: defaultLabel != nil)
+        options.roles = try roles(layout, label: labelColumn, categorical: Set(codedColumns.map(\.header)),
+                                  numbersAreFeatures: schema.document["x-scaler-collection"] != nil, schema: schema)
         options.standardOutput = toStandardOutput
         let exportName = name ?? Self.defaultName(collection: collection, format: format)
         let directory = context.work.export(named: exportName)
@@ -213,8 +213,11 @@ public struct ExportStage: Sendable {
                 "run_id": .string(context.runID), "musicetl_version": .string(MusicETL.version),
             ]
             var attachments: [(name: String, text: String)] = []
-            let scaled = schema.name == "training_row" && options.roles.values.contains("feature")
-            if scaled, !toStandardOutput, let scaler = try scalerFile(client: client, query: query, layout: layout, context: context) {
+            // A training-row schema names the collection its scalers are loaded into.
+            let scalers = schema.document["x-scaler-collection"]?.stringValue
+            let scaled = scalers != nil && options.roles.values.contains("feature")
+            if scaled, let scalers, !toStandardOutput,
+               let scaler = try scalerFile(client: client, scalers: scalers, query: query, layout: layout, context: context) {
                 attachments.append(("scaler.json", scaler.text))
                 manifest["scaler"] = .document(["file": "scaler.json", "versions": .array(scaler.versions)])
                 manifest["scaler_versions"] = .array(scaler.versions)
@@ -357,15 +360,23 @@ public struct ExportStage: Sendable {
     /// mfcc_*, spectral_centroid_*, zcr_*; and with `numbersAreFeatures` — a training-row schema,
     /// one that names its label — every other number or boolean), partition_key (--partition-by,
     /// when none of these), other (metadata such as subset or scaler_version, text, dates).
+    /// A property the schema marks `"x-role": "outcome"` (observed during or after the event the
+    /// label is about, such as MSSD's seek counts: a model that reads it learns the label from
+    /// itself) or `"other"` has that role, unless it is the id, the label or the split.
     private func roles(_ layout: ColumnLayout, label: String?, categorical: Set<String>,
-                       numbersAreFeatures: Bool) -> [String: String] {
+                       numbersAreFeatures: Bool, schema: EntitySchema) throws -> [String: String] {
         let features = Set(FeatureVector.names)
         var roles: [String: String] = [:]
         for column in layout.columns {
+            let declared = Self.definition(in: schema, path: column.path)?["x-role"]
+            if let declared, !["outcome", "other"].contains(declared.stringValue ?? "") {
+                throw JobError(.usage, "schema \(schema.path): \(column.path) has x-role \(declared.stringValue ?? "that is not text"); the roles a schema may declare are \"outcome\" and \"other\"")
+            }
             roles[column.header] =
                 if column.path == "_id" { "id" }
                 else if column.header == label || column.isList { "label" }
                 else if column.header == "split" || column.path == "set.split" { "split" }
+                else if let role = declared?.stringValue { role }
                 else if categorical.contains(column.header) { "categorical" }
                 else if features.contains(column.header) && column.readerType == "float64" { "feature" }
                 else if numbersAreFeatures && ["float64", "int64", "bool"].contains(column.readerType) { "feature" }
@@ -411,28 +422,28 @@ public struct ExportStage: Sendable {
         return [:]
     }
 
-    /// `scaler.json`: the scaler(s) the exported rows were scaled with, from the `scalers`
-    /// collection etl-load fills: the versions the rows name (`scaler_version`) if they do, else
+    /// `scaler.json`: the scaler(s) the exported rows were scaled with, from the collection
+    /// etl-load fills (`scalers`, the schema's `x-scaler-collection`): the versions the rows name (`scaler_version`) if they do, else
     /// every scaler in the database (normally one). Nil when there is none. A version the rows
     /// name that `scalers` lacks is bad data (exit 65): the rows could not be scaled back.
-    private func scalerFile(client: MongoClient, query: Document, layout: ColumnLayout,
+    private func scalerFile(client: MongoClient, scalers collectionName: String, query: Document, layout: ColumnLayout,
                             context: JobContext) throws -> (text: String, versions: [BSONValue])? {
         let reply = try client.runCommand(["distinct": .string(collection), "key": "scaler_version", "query": .document(query)],
                                           database: mongo.database)
         let named = (reply["values"]?.arrayValue ?? []).filter { $0 != .null }
         var filter: Document = [:]
         if !named.isEmpty { filter["_id"] = .document(["$in": .array(named)]) }
-        let cursor = try client.collection("scalers", database: mongo.database).find(filter, options: ["sort": .document(["_id": 1])])
+        let cursor = try client.collection(collectionName, database: mongo.database).find(filter, options: ["sort": .document(["_id": 1])])
         var scalers: [Document] = []
         while let document = try cursor.next() { scalers.append(ScalerFile.describe(document, columns: layout.columns.map(\.header))) }
         let found = scalers.compactMap { $0["version"] }
         let missing = named.filter { !found.contains($0) }
         if !missing.isEmpty {
             let versions = missing.map { $0.stringValue ?? "\($0)" }.joined(separator: ", ")
-            throw JobError(.dataError, "the exported rows name scaler_version \(versions), which \(mongo.database).scalers does not hold (re-run etl-load with its staging/scaler.json): nothing exported, the previous export is untouched")
+            throw JobError(.dataError, "the exported rows name scaler_version \(versions), which \(mongo.database).\(collectionName) does not hold (re-run etl-normalize and etl-load): nothing exported, the previous export is untouched")
         }
         guard !scalers.isEmpty else {
-            context.logger.warning("no scaler in \(mongo.database).scalers: the export has no scaler.json (run etl-normalize and etl-load)")
+            context.logger.warning("no scaler in \(mongo.database).\(collectionName): the export has no scaler.json (run etl-normalize and etl-load)")
             return nil
         }
         if scalers.count > 1 {

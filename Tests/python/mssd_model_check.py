@@ -8,8 +8,9 @@ The columns come from the manifest's roles, never from their names: every column
 `feature` or `categorical` is a feature (not the id, label, split, partition key, `other`, nor
 `session_id`); categorical columns hold class-map codes and are given to the model as
 categories. Columns that describe the outcome of the play the label is about (the skip flags,
-`hist_user_behavior_reason_end`, the seek counts during the play) are left out even if the
-manifest calls them features: a model that read them would learn the label from itself.
+`hist_user_behavior_reason_end`, the seek counts during the play) must have the role `outcome`
+(the schema's `"x-role": "outcome"`): a manifest that calls one a feature fails the check, since a
+model that read it would learn the label from itself.
 
 Checks, each failing with the reason (exit 1): every session_id lies in one split; the class-map
 columns hold only codes of class_maps.json (or are empty); the label's values are classes of
@@ -28,7 +29,7 @@ import pandas as pd
 # Observed during or after the play whose skip is the label.
 OUTCOME_COLUMNS = {"skip_1", "skip_2", "skip_3", "not_skipped", "is_skipped", "hist_user_behavior_reason_end",
                    "hist_user_behavior_n_seekfwd", "hist_user_behavior_n_seekback"}
-NOT_FEATURE_ROLES = {"id", "label", "split", "partition_key", "other"}
+NOT_FEATURE_ROLES = {"id", "label", "split", "partition_key", "other", "outcome"}
 
 
 def fail(message):
@@ -58,9 +59,11 @@ def main():
     if "session_id" not in roles:
         fail("the export has no session_id column: the session-disjoint split cannot be checked")
     categorical = [name for name, role in roles.items() if role == "categorical"]
-    candidates = [name for name, role in roles.items() if role not in NOT_FEATURE_ROLES and name != "session_id"]
-    left_out = sorted(name for name in candidates if name in OUTCOME_COLUMNS)
-    features = [name for name in candidates if name not in OUTCOME_COLUMNS]
+    features = [name for name, role in roles.items() if role not in NOT_FEATURE_ROLES and name != "session_id"]
+    leaking = sorted(name for name in features if name in OUTCOME_COLUMNS)
+    if leaking:
+        fail(f"the manifest gives {', '.join(leaking)} the role feature or categorical, but they describe the play's outcome: the export must mark them outcome")
+    left_out = sorted(name for name, role in roles.items() if role == "outcome")
     if not features:
         fail("no column has the role feature or categorical")
 

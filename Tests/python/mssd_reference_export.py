@@ -29,6 +29,8 @@ GENERATED_CLASSES = {
     "mode": ["major", "minor"],
 }
 OTHER = {"session_id", "track_id_clean", "track_id", "date"}
+OUTCOME = {"skip_1", "skip_2", "skip_3", "not_skipped", "hist_user_behavior_reason_end", "hist_user_behavior_n_seekfwd",
+           "hist_user_behavior_n_seekback"}
 
 
 def main():
@@ -59,6 +61,7 @@ def main():
     roles = {}
     for column in frame.columns:
         roles[column] = ("id" if column == "_id" else "label" if column == "is_skipped" else "split" if column == "split"
+                         else "outcome" if column in OUTCOME
                          else "categorical" if column in CATEGORIES else "other" if column in OTHER
                          else "feature")
     os.makedirs(args.export, exist_ok=True)
