@@ -93,7 +93,7 @@ import TestSupport
     /// A skip-prediction row: class-map columns (context_type, mode), label is_skipped, a split.
     static func playSchema(contextEncoding: String = "class-map") -> String {
         """
-        {"title": "play_row", "x-collection": "play_rows", "x-label": "is_skipped", "bsonType": "object",
+        {"title": "play_row", "x-collection": "play_rows", "x-label": "is_skipped", "x-scaler-collection": "play_scalers", "bsonType": "object",
          "required": ["_id", "split"],
          "properties": {"_id": {"bsonType": "string", "x-columns": ["play_id"]},
                         "session_id": {"bsonType": "string"},

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns Benchmarks/pandas_mssd.py's table into an export directory shaped like etl-export's.
 
-    python mssd_reference_export.py PANDAS_CSV EXPORT_DIR [--break split|label]
+    python mssd_reference_export.py PANDAS_CSV EXPORT_DIR [--break split|label|outcome]
 
 Writes EXPORT_DIR/output.csv (the table, `_id` = session_id:session_position first),
 manifest.json (columns with the roles etl-export gives a skip-prediction training row: id, label
@@ -11,7 +11,8 @@ class_map.json (the label's). It lets Tests/python/mssd_model_check.py be proven
 reference before the pipeline's own export exists.
 
 `--break split` moves one play of a session into another split; `--break label` shuffles the
-label across rows (no signal left): the check must fail on both.
+label across rows (no signal left); `--break outcome` gives the play's outcome columns (skip flags,
+seek counts, reason_end) feature roles: the check must fail on each.
 """
 import argparse
 import json
@@ -37,7 +38,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("table")
     parser.add_argument("export")
-    parser.add_argument("--break", dest="breaking", choices=["split", "label"])
+    parser.add_argument("--break", dest="breaking", choices=["split", "label", "outcome"])
     args = parser.parse_args()
 
     frame = pd.read_csv(args.table, dtype={"session_id": str})
@@ -61,7 +62,7 @@ def main():
     roles = {}
     for column in frame.columns:
         roles[column] = ("id" if column == "_id" else "label" if column == "is_skipped" else "split" if column == "split"
-                         else "outcome" if column in OUTCOME
+                         else "outcome" if column in OUTCOME and args.breaking != "outcome"
                          else "categorical" if column in CATEGORIES else "other" if column in OTHER
                          else "feature")
     os.makedirs(args.export, exist_ok=True)
