@@ -254,7 +254,9 @@ private struct Scanner {
                 try readString(into: &out, isKey: true)
                 out.append(0)
                 try expect(UInt8(ascii: ":"), "':' after the key")
-                out.storage[typeAt] = try readValue(into: &out, depth: depth)
+                // The value first: it may move the storage.
+                let type = try readValue(into: &out, depth: depth)
+                out.storage[typeAt] = type
                 skipWhitespace()
                 guard let separator = peek else { throw failure("the line ends inside an object") }
                 position += 1
@@ -287,7 +289,9 @@ private struct Scanner {
                 out.append(0)
                 out.appendIndexKey(index)
                 index += 1
-                out.storage[typeAt] = try readValue(into: &out, depth: depth)
+                // The value first: it may move the storage.
+                let type = try readValue(into: &out, depth: depth)
+                out.storage[typeAt] = type
                 skipWhitespace()
                 guard let separator = peek else { throw failure("the line ends inside an array") }
                 position += 1
@@ -403,18 +407,11 @@ private struct Scanner {
             while let digit = peek, isDigit(digit) { position += 1 }
         }
         if isInteger {
-            let text = String(decoding: UnsafeBufferPointer(start: numberStart, count: position - numberStart), as: UTF8.self)
-            if overflow { throw failure("the integer \(text) is out of range (64 bits)", at: numberStart) }
-            if negative {
-                guard magnitude <= UInt64(Int64.max) + 1 else {
-                    throw failure("the integer \(text) is out of range (64 bits)", at: numberStart)
-                }
-                return .integer(Int64(truncatingIfNeeded: 0 &- magnitude))
-            }
-            guard magnitude <= UInt64(Int64.max) else {
+            guard !overflow, magnitude <= (negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)) else {
+                let text = String(decoding: UnsafeBufferPointer(start: numberStart, count: position - numberStart), as: UTF8.self)
                 throw failure("the integer \(text) is out of range (64 bits)", at: numberStart)
             }
-            return .integer(Int64(magnitude))
+            return .integer(negative ? Int64(truncatingIfNeeded: 0 &- magnitude) : Int64(magnitude))
         }
         // A JSON number is followed by a delimiter before the line ends (else the object is
         // unclosed), so strtod stops where the grammar did.

@@ -88,6 +88,26 @@ import TestSupport
         }
     }
 
+    /// Documents past the parser's first buffer (4 kB), so it grows while a value is being
+    /// written: strings, many fields, long arrays, deep in the document.
+    @Test func largeDocumentsGrowTheBufferMidValue() throws {
+        let long = String(repeating: "é0123456789", count: 700)
+        var many = Document()
+        for index in 0..<600 { many.append("field\(index)", .integer(Int64(index) * 7_919)) }
+        let documents: [Document] = [
+            ["_id": 1, "text": .string(long)],
+            ["_id": 2, "a": .string(String(long.prefix(4_070))), "b": .string(long), "c": .double(0.1)],
+            many,
+            ["_id": 3, "ids": .array((0..<3_000).map { .integer(Int64($0)) })],
+            ["_id": 4, "nested": .document(["deeper": .array([.document(many), .string(long), .dateTime(1)])])],
+        ]
+        for document in documents {
+            let line = Array(try BSONDocument(document).jsonLine().utf8)
+            #expect(line.count > 4_096)
+            Self.expectSameBytes(line)
+        }
+    }
+
     /// Lines libbson refuses too: each is an error here.
     static let invalidLines: [String] = [
         "", "  ", "{", #"{"a":1"#, #"{"a":1,"#, #"{"a""#, #"{"a":"x"#, #"{"a":"x\"#, #"{"a":[1,2"#,
@@ -174,7 +194,10 @@ import TestSupport
 
     static func randomString(_ random: inout SplitMix64) -> String {
         var scalars = String.UnicodeScalarView()
-        for _ in 0..<Int.random(in: 0...12, using: &random) {
+        // Now and then a long one (past the parser's first 4 kB buffer).
+        let length = Int.random(in: 0..<40, using: &random) == 0 ? Int.random(in: 1_000...6_000, using: &random)
+                                                                  : Int.random(in: 0...12, using: &random)
+        for _ in 0..<length {
             let value: UInt32
             switch Int.random(in: 0..<6, using: &random) {
             case 0: value = UInt32.random(in: 0..<0x20, using: &random)  // control bytes, NUL
