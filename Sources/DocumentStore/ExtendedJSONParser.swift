@@ -445,6 +445,11 @@ private struct Scanner {
             // A run of bytes that need no unescaping, checked as UTF-8 as it goes.
             let runStart = position
             while position < end {
+                // Eight bytes at a time while none is special (most text is plain ASCII).
+                if end - position >= 8, !Self.holdsSpecialByte(UnsafeRawPointer(position).loadUnaligned(as: UInt64.self)) {
+                    position += 8
+                    continue
+                }
                 let byte = position.pointee
                 if byte >= 0x80 {
                     try skipUTF8Sequence()
@@ -464,6 +469,18 @@ private struct Scanner {
             }
             try readEscape(into: &out, isKey: isKey)
         }
+    }
+
+    /// Whether any of the 8 bytes of `word` is one a string's run stops at: `"`, `\`, a control
+    /// byte (below 0x20) or a non-ASCII byte (checked as UTF-8 one sequence at a time).
+    @inline(__always)
+    static func holdsSpecialByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        // A byte of `v` is zero ⟺ its high bit is set in (v − 1…) & ~v & 0x80… (the lowest such
+        // byte exactly; enough to know whether there is one).
+        func holdsZero(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+        let belowSpace = (word &- ones &* 0x20) & ~word & highs != 0
+        return word & highs != 0 || belowSpace || holdsZero(word ^ (ones &* 0x22)) || holdsZero(word ^ (ones &* 0x5C))
     }
 
     /// One multi-byte UTF-8 sequence (RFC 3629: shortest form, no surrogates, at most U+10FFFF).
@@ -573,15 +590,18 @@ private struct Scanner {
         }
     }
 
-    /// A string value read whole (for the Extended JSON wrappers' small payloads): its unescaped
-    /// bytes in `scratch`.
-    mutating func readSmallString() throws(ExtendedJSONError) -> [UInt8] {
+    /// A string value read for an Extended JSON wrapper (a date, a number in text): unescaped into
+    /// the free space past the end of `out`, followed by a NUL, and not kept (`out.count` is
+    /// unchanged). Valid until `out` is next written.
+    mutating func readScratchString(_ out: inout BSONBytes) throws(ExtendedJSONError) -> UnsafeBufferPointer<UInt8> {
         skipWhitespace()
         guard peek == UInt8(ascii: "\"") else { throw failure("expected a string, found \(describeCurrent)") }
-        var scratch = BSONBytes(storage: .allocate(capacity: 64), capacity: 64)
-        defer { scratch.storage.deallocate() }
-        try readString(into: &scratch, isKey: false)
-        return Array(UnsafeBufferPointer(start: scratch.storage, count: scratch.count))
+        let start = out.count
+        try readString(into: &out, isKey: false)
+        out.append(0)
+        let text = UnsafeBufferPointer(start: out.storage + start, count: out.count - start - 1)
+        out.count = start
+        return text
     }
 
     // MARK: Extended JSON
@@ -630,7 +650,7 @@ private struct Scanner {
             let valueAt = position
             switch peek {
             case UInt8(ascii: "\"")?:
-                let text = try readSmallString()
+                let text = try readScratchString(&out)
                 guard let milliseconds = ISODate.milliseconds(text) else {
                     throw failure("\"\(String(decoding: text, as: UTF8.self))\" is not a date (yyyy-mm-ddThh:mm[:ss[.fff]] then Z or ±hhmm)", at: valueAt)
                 }
@@ -639,12 +659,13 @@ private struct Scanner {
                 position += 1
                 try expect(UInt8(ascii: "\""), "{\"$numberLong\": \"…\"} in a $date")
                 position -= 1
-                let key = try readSmallString()
+                let key = try readScratchString(&out)
                 guard key.elementsEqual("$numberLong".utf8) else {
                     throw failure("expected {\"$numberLong\": \"…\"} in a $date", at: valueAt)
                 }
                 try expect(UInt8(ascii: ":"), "':' after the key")
-                out.appendInt64(try readQuotedInteger("$numberLong"))
+                let milliseconds = try readQuotedInteger("$numberLong", &out)
+                out.appendInt64(milliseconds)
                 try expect(UInt8(ascii: "}"), "'}' closing the $numberLong")
             case UInt8(ascii: "-")?, UInt8(ascii: "0")?, UInt8(ascii: "1")?, UInt8(ascii: "2")?, UInt8(ascii: "3")?,
                  UInt8(ascii: "4")?, UInt8(ascii: "5")?, UInt8(ascii: "6")?, UInt8(ascii: "7")?, UInt8(ascii: "8")?,
@@ -658,11 +679,12 @@ private struct Scanner {
             }
             type = BSONTypeByte.dateTime
         case .numberLong:
-            out.appendInt64(try readQuotedInteger("$numberLong"))
+            let value = try readQuotedInteger("$numberLong", &out)
+            out.appendInt64(value)
             type = BSONTypeByte.int64
         case .numberInt:
             let valueAt = position
-            guard let value = Int32(exactly: try readQuotedInteger("$numberInt")) else {
+            guard let value = Int32(exactly: try readQuotedInteger("$numberInt", &out)) else {
                 throw failure("a $numberInt out of int32's range", at: valueAt)
             }
             out.appendInt32(value)
@@ -670,30 +692,31 @@ private struct Scanner {
         case .numberDouble:
             skipWhitespace()
             let valueAt = position
-            var text = try readSmallString()
+            let text = try readScratchString(&out)
             let value: Double
-            switch text {
-            case Array("NaN".utf8): value = .nan
-            case Array("Infinity".utf8): value = .infinity
-            case Array("-Infinity".utf8): value = -.infinity
-            default:
-                text.append(0)  // a delimiter for the number scanner and strtod
-                value = try text.withUnsafeBufferPointer { buffer throws(ExtendedJSONError) -> Double in
-                    // Safe: the buffer is non-empty (it holds the NUL).
-                    let base = buffer.baseAddress!
-                    var number = Scanner(start: base, end: base + buffer.count)
-                    guard case .double(let value)? = try? number.readNumberAsDouble(), number.position == base + buffer.count - 1 else {
-                        throw failure("\"\(String(decoding: text.dropLast(), as: UTF8.self))\" is not a $numberDouble", at: valueAt)
-                    }
-                    return value
+            if text.elementsEqual("NaN".utf8) {
+                value = .nan
+            } else if text.elementsEqual("Infinity".utf8) {
+                value = .infinity
+            } else if text.elementsEqual("-Infinity".utf8) {
+                value = -.infinity
+            } else {
+                // The NUL after the text ends the number for the scanner and strtod.
+                guard let base = text.baseAddress, !text.isEmpty else {
+                    throw failure("\"\" is not a $numberDouble", at: valueAt)
                 }
+                var number = Scanner(start: base, end: base + text.count + 1)
+                guard case .double(let parsed)? = try? number.readNumberAsDouble(), number.position == base + text.count else {
+                    throw failure("\"\(String(decoding: text, as: UTF8.self))\" is not a $numberDouble", at: valueAt)
+                }
+                value = parsed
             }
             out.appendDouble(value)
             type = BSONTypeByte.double
         case .objectID:
             skipWhitespace()
             let valueAt = position
-            let text = try readSmallString()
+            let text = try readScratchString(&out)
             guard text.count == 24, let bytes = Self.hexBytes(text) else {
                 throw failure("an $oid must be 24 hex digits", at: valueAt)
             }
@@ -714,10 +737,10 @@ private struct Scanner {
     }
 
     /// `"-?[0-9]+"`, within int64, as `$numberLong` and `$numberInt` spell integers.
-    mutating func readQuotedInteger(_ name: String) throws(ExtendedJSONError) -> Int64 {
+    mutating func readQuotedInteger(_ name: String, _ out: inout BSONBytes) throws(ExtendedJSONError) -> Int64 {
         skipWhitespace()
         let valueAt = position
-        let text = try readSmallString()
+        let text = try readScratchString(&out)
         var digits = text[...]
         let negative = digits.first == UInt8(ascii: "-")
         if negative { digits = digits.dropFirst() }
@@ -737,7 +760,7 @@ private struct Scanner {
         return negative ? Int64(truncatingIfNeeded: 0 &- magnitude) : Int64(magnitude)
     }
 
-    static func hexBytes(_ text: [UInt8]) -> [UInt8]? {
+    static func hexBytes(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.count / 2)
         for index in stride(from: 0, to: text.count, by: 2) {
@@ -761,7 +784,7 @@ private struct Scanner {
 /// (00–60) and `.f`, `.ff` or `.fff`, then `Z` or `±hhmm`. Days 1–31 in any month and second 60
 /// run on into the next day or minute (as `timegm` normalises them), like libbson.
 enum ISODate {
-    static func milliseconds(_ text: [UInt8]) -> Int64? {
+    static func milliseconds(_ text: UnsafeBufferPointer<UInt8>) -> Int64? {
         var index = 0
         func number(_ digits: Int, _ range: ClosedRange<Int64>) -> Int64? {
             guard index + digits <= text.count else { return nil }
