@@ -135,9 +135,15 @@ private struct BSONBytes {
         count += 1
     }
 
+    @inline(__always)
     mutating func append(_ bytes: UnsafePointer<UInt8>, count length: Int) {
         reserve(length)
-        (storage + count).update(from: bytes, count: length)
+        if length <= 16 {
+            // Most keys and many values: cheaper than a call to memmove.
+            for offset in 0..<length { storage[count + offset] = bytes[offset] }
+        } else {
+            (storage + count).update(from: bytes, count: length)
+        }
         count += length
     }
 
@@ -444,20 +450,26 @@ private struct Scanner {
         while true {
             // A run of bytes that need no unescaping, checked as UTF-8 as it goes.
             let runStart = position
-            while position < end {
+            // A local cursor, which the loop keeps in a register (`position` lives in memory).
+            var cursor = position
+            let limit = end
+            while cursor < limit {
                 // Eight bytes at a time while none is special (most text is plain ASCII).
-                if end - position >= 8, !Self.holdsSpecialByte(UnsafeRawPointer(position).loadUnaligned(as: UInt64.self)) {
-                    position += 8
+                if limit - cursor >= 8, !Self.holdsSpecialByte(UnsafeRawPointer(cursor).loadUnaligned(as: UInt64.self)) {
+                    cursor += 8
                     continue
                 }
-                let byte = position.pointee
+                let byte = cursor.pointee
                 if byte >= 0x80 {
+                    position = cursor
                     try skipUTF8Sequence()
+                    cursor = position
                     continue
                 }
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
-                position += 1
+                cursor += 1
             }
+            position = cursor
             if position > runStart { out.append(runStart, count: position - runStart) }
             guard let byte = peek else { throw failure("the line ends inside a string", at: quote) }
             if byte == UInt8(ascii: "\"") {
@@ -484,7 +496,6 @@ private struct Scanner {
     }
 
     /// One multi-byte UTF-8 sequence (RFC 3629: shortest form, no surrogates, at most U+10FFFF).
-    @inline(__always)
     mutating func skipUTF8Sequence() throws(ExtendedJSONError) {
         let lead = position.pointee
         let available = end - position
@@ -517,7 +528,9 @@ private struct Scanner {
         position += length
     }
 
-    /// The escape whose `\` is at the current position.
+    /// The escape whose `\` is at the current position (out of line: rare, and it keeps the
+    /// string loop small).
+    @inline(never)
     mutating func readEscape(into out: inout BSONBytes, isKey: Bool) throws(ExtendedJSONError) {
         let escape = position
         position += 1
@@ -797,19 +810,19 @@ enum ISODate {
             index += digits
             return range.contains(value) ? value : nil
         }
-        func take(_ byte: Character) -> Bool {
-            guard index < text.count, text[index] == byte.asciiValue else { return false }
+        func take(_ byte: UInt8) -> Bool {
+            guard index < text.count, text[index] == byte else { return false }
             index += 1
             return true
         }
-        guard let year = number(4, 0...9999), take("-"), let month = number(2, 1...12), take("-"),
-              let day = number(2, 1...31), take("T"), let hour = number(2, 0...23), take(":"),
+        guard let year = number(4, 0...9999), take(UInt8(ascii: "-")), let month = number(2, 1...12), take(UInt8(ascii: "-")),
+              let day = number(2, 1...31), take(UInt8(ascii: "T")), let hour = number(2, 0...23), take(UInt8(ascii: ":")),
               let minute = number(2, 0...59) else { return nil }
         var second: Int64 = 0, millisecond: Int64 = 0
-        if take(":") {
+        if take(UInt8(ascii: ":")) {
             guard let value = number(2, 0...60) else { return nil }
             second = value
-            if take(".") {
+            if take(UInt8(ascii: ".")) {
                 var digits = 0
                 while digits < 3, index < text.count, text[index] &- UInt8(ascii: "0") < 10 {
                     millisecond = millisecond * 10 + Int64(text[index] - UInt8(ascii: "0"))
@@ -821,7 +834,7 @@ enum ISODate {
             }
         }
         var offsetSeconds: Int64 = 0
-        if take("Z") {
+        if take(UInt8(ascii: "Z")) {
         } else if index < text.count, text[index] == UInt8(ascii: "+") || text[index] == UInt8(ascii: "-") {
             let sign: Int64 = text[index] == UInt8(ascii: "+") ? 1 : -1
             index += 1
