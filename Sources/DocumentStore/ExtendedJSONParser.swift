@@ -29,7 +29,9 @@ public struct ExtendedJSONError: Error, Sendable, CustomStringConvertible {
 /// `NaN`/`Infinity`; integers beyond 64 bits are errors (libbson wraps them around); `$numberLong`
 /// and `$numberInt` take only an optional `-` and digits, `$numberDouble` nothing after the
 /// number, `$oid` only hex digits; the other Extended JSON types (`$binary`, `$regularExpression`,
-/// `$timestamp`, `$numberDecimal`, …) are refused by name. Like libbson it keeps a repeated key
+/// `$timestamp`, `$numberDecimal`, …) are refused by name; a wrapper takes exactly one key. One
+/// difference the other way: a type key spelled with escapes (`"\u0024date"`) is a plain field
+/// here, a type to libbson (neither printer escapes `$`). Like libbson it keeps a repeated key
 /// (both fields, in order) and nests at most 99 levels.
 ///
 /// Owns the buffer the bytes are built in (`deinit` frees it); reused line after line. Not
