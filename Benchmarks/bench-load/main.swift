@@ -1,12 +1,15 @@
 // Client-side cost of the load and export paths for FMA-sized training documents, measured
 // apart from the server: `swift run -c release bench-load [--documents N] [--uri MONGODB_URI]`.
 //
-// load, client side: parse a staged JSON line with libbson, SHA-256 content hash, append _hash,
+// load, client side: parse a staged JSON line (libbson's parser and ExtendedJSONParser), SHA-256 content hash, append _hash,
 //   collect into a batch (what etl-load does before it talks to the server);
 // export, client side: format a BSON document's cells straight into CSV bytes and write the
 //   file (what etl-export does with each cursor document), next to the old decode-then-format path.
 // With --uri, the same documents are also upserted to and read back from that server, so the
 // server's share is printed next to the client's.
+// With --staged FILE: only the JSON → BSON parse of every line of a staged JSON Lines file, by
+// libbson's parser and by `ExtendedJSONParser` (which replaced it), each line checked to give the
+// same bytes.
 import DocumentStore
 import Export
 import Foundation
@@ -16,6 +19,7 @@ var documentCount = 100_000
 var uri: String?
 var repeats = 1
 var exportOnly = false  // skip the JSON and load measurements (for profiling the export)
+var stagedFile: String?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -23,8 +27,66 @@ while let argument = arguments.next() {
     case "--uri": uri = arguments.next()
     case "--export-only": exportOnly = true
     case "--repeat": repeats = max(1, Int(arguments.next() ?? "") ?? repeats)
-    default: FileHandle.standardError.write(Data("usage: bench-load [--documents N] [--repeat N] [--uri URI] [--export-only]\n".utf8)); exit(64)
+    case "--staged": stagedFile = arguments.next()
+    default: FileHandle.standardError.write(Data("usage: bench-load [--documents N] [--repeat N] [--uri URI] [--export-only] [--staged FILE]\n".utf8)); exit(64)
     }
+}
+
+/// CPU seconds of the calling thread (the parses run on one thread).
+func threadCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+/// Parses every line of a staged file with libbson's parser and with `ExtendedJSONParser`, prints
+/// the CPU each took; false when some line's bytes differ.
+func compareParsers(on stagedFile: String, repeats: Int) throws -> Bool {
+    // Chunks of 16 lines (64 kB: in cache for both, as a line just read is) as Strings (libbson's parse takes a C string; the conversion is outside
+    // the timing), each parsed by both, bytes compared.
+    let parser = ExtendedJSONParser()
+    var lines = 0, bytes = 0, differing = 0
+    var libbsonSeconds = 0.0, swiftSeconds = 0.0
+    var chunk: [[UInt8]] = []
+    func measure() throws {
+        let texts = chunk.map { String(decoding: $0, as: UTF8.self) }
+        var byLibbson: [BSONDocument] = []
+        byLibbson.reserveCapacity(chunk.count)
+        var start = threadCPUSeconds()
+        for text in texts { byLibbson.append(try BSONDocument(json: text)) }
+        libbsonSeconds += threadCPUSeconds() - start
+        var bySwift: [BSONDocument] = []
+        bySwift.reserveCapacity(chunk.count)
+        start = threadCPUSeconds()
+        for line in chunk { bySwift.append(try line.withUnsafeBufferPointer { try parser.document($0) }) }
+        swiftSeconds += threadCPUSeconds() - start
+        for (index, (old, new)) in zip(byLibbson, bySwift).enumerated() where old.withRawBytes({ Array($0) }) != new.withRawBytes({ Array($0) }) {
+            differing += 1
+            if differing <= 3 {
+                print("line \(lines - chunk.count + index + 1) differs:\n  libbson: \(old.canonicalExtendedJSON)\n  Swift:   \(new.canonicalExtendedJSON)")
+            }
+        }
+        chunk.removeAll(keepingCapacity: true)
+    }
+    for _ in 1...repeats {
+        let reader = try JSONLinesReader(path: stagedFile)
+        while let line = try reader.nextLine() {
+            chunk.append(Array(line))
+            lines += 1
+            bytes += line.count
+            if chunk.count == 16 { try measure() }
+        }
+        try measure()
+    }
+    print("\(stagedFile): \(lines / repeats) lines, \(bytes / max(lines, 1)) bytes each on average, read \(repeats) time(s)")
+    print(String(format: "JSON → BSON, libbson's parser:      %.2f CPU-µs per line, %.2f ns per byte", libbsonSeconds / Double(lines) * 1e6, libbsonSeconds / Double(bytes) * 1e9))
+    print(String(format: "JSON → BSON, ExtendedJSONParser:    %.2f CPU-µs per line, %.2f ns per byte (%.1f× faster)", swiftSeconds / Double(lines) * 1e6, swiftSeconds / Double(bytes) * 1e9, libbsonSeconds / swiftSeconds))
+    print("lines whose BSON differs: \(differing)")
+    return differing == 0
+}
+
+if let stagedFile {
+    exit(try compareParsers(on: stagedFile, repeats: repeats) ? 0 : 1)
 }
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
@@ -60,7 +122,15 @@ if exportOnly {
     let parseSeconds = try seconds {
         parsed = try lines.map { try BSONDocument(json: $0) }
     }
-    print(String(format: "load, JSON line → BSON (libbson parse): %.2f µs per document", parseSeconds / Double(documentCount) * 1e6))
+    print(String(format: "load, JSON line → BSON (libbson's parse, replaced): %.2f µs per document", parseSeconds / Double(documentCount) * 1e6))
+    let parser = ExtendedJSONParser()
+    let swiftParseSeconds = try seconds {
+        parsed = try lines.map { line in
+            var line = line
+            return try line.withUTF8 { try parser.document($0) }
+        }
+    }
+    print(String(format: "load, JSON line → BSON (ExtendedJSONParser, what JSONLinesReader uses): %.2f µs per document", swiftParseSeconds / Double(documentCount) * 1e6))
     loadClient = try seconds {
         for document in parsed {
             try document.append("_hash", .string(document.contentHash))

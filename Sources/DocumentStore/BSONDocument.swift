@@ -2,8 +2,9 @@ import CMongoC
 
 /// A BSON document held by libbson (`bson_t`), owned by this object: `deinit` destroys it.
 ///
-/// This is what crosses into libmongoc. Convert from and to `Document` for Swift-side work. JSON is
-/// read with libbson's parser; staging lines are written by `JSONLineEncoder`, other JSON
+/// This is what crosses into libmongoc. Convert from and to `Document` for Swift-side work. Staging
+/// lines are read by `ExtendedJSONParser` (`JSONLinesReader`), other JSON (schemas, queries,
+/// manifests: `init(json:)`) by libbson's parser; staging lines are written by `JSONLineEncoder`, other JSON
 /// (ledger, export manifests, `--format jsonl`) by libbson's `bson_as_relaxed_extended_json`.
 /// Not thread-safe; hand it to one task at a time.
 public final class BSONDocument {

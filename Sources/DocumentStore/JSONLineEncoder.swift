@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// The staging codec's writer: a BSON document as one line of MongoDB's relaxed Extended JSON,
-/// which libbson's JSON parser (`JSONLinesReader`) reads back to the same BSON, and `jq`, pandas
+/// which `ExtendedJSONParser` (`JSONLinesReader`) reads back to the same BSON, and `jq`, pandas
 /// or any JSON reader reads as plain JSON:
 /// - integers as plain numbers (read back as the narrowest integer type, as `BSONBuilder` writes
 ///   them); doubles as Swift's `description`, the shortest text that reads back to the same bits

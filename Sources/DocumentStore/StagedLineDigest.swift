@@ -2,7 +2,7 @@ import Crypto
 
 /// SHA-256 of a staged line's bytes: two lines with equal digests parse to the same document, so
 /// a load that remembers each stored document's line digest knows an unchanged line without
-/// parsing it (libbson's JSON parse is most of what reading a staged document costs).
+/// parsing it (the JSON parse is most of what reading a staged document costs).
 public struct StagedLineDigest: Hashable, Sendable {
     private let words: (UInt64, UInt64, UInt64, UInt64)
 

@@ -125,10 +125,12 @@ public struct LoadStage: Sendable {
             loadedBefore += counts.read
             for (key, line) in pass.learnedLines { manifest.entries[key]?.line = line }
             for (key, entry) in pass.written { manifest.entries[key] = entry }
+            var prunedExpected = 0
             if prune {
                 // Only ids of --only with --only: every other document stays whatever the staging holds.
                 let candidates = narrowed.map { ids in ids.map { OnlyIDs.idValue($0).canonicalKey } } ?? Array(manifest.entries.keys)
                 let gone = candidates.filter { !pass.stagedKeys.contains($0) }.compactMap { manifest.entries[$0] }
+                prunedExpected = gone.count
                 if !gone.isEmpty {
                     try pass.startWriting { try stateStore.invalidate(name) }
                     for start in stride(from: 0, to: gone.count, by: 10_000) {
@@ -141,7 +143,19 @@ public struct LoadStage: Sendable {
             if stored == nil || pass.wrote || !pass.learnedLines.isEmpty {
                 // The state is stored only when the collection holds what it describes (another
                 // writer, or documents the manifest never saw, leave it missing: next night reads all).
-                let holds = try collection.countDocuments()
+                // The collection held exactly the starting manifest's documents (the state's count
+                // was checked against an exact count, or the scan read them all). When the server's
+                // acknowledgements match the manifest for every id written or deleted (an upsert
+                // inserted exactly the ids it did not list, matched those it did; every deletion
+                // found its document), the count now is the manifest's without asking: what an exact
+                // count would add is a foreign writer during the load, which the job's lock keeps
+                // out and the next night's exact count at reading would see. Otherwise, count.
+                let writesAsExpected = pass.acknowledged(inserted: counts.inserted, updated: counts.updated)
+                    && counts.pruned == prunedExpected
+                let holds = writesAsExpected ? Int64(manifest.entries.count) : try collection.countDocuments()
+                if !writesAsExpected {
+                    context.logger.info("\(name): the server's acknowledgements differ from the load state (\(counts.inserted) inserted, \(counts.updated) updated, \(counts.pruned) pruned): counted \(holds) documents")
+                }
                 if holds == manifest.entries.count {
                     try stateStore.write(manifest, for: name, previous: stored?.digests)
                 } else {
@@ -216,6 +230,14 @@ public struct LoadStage: Sendable {
         init(manifest: LoadManifest) {
             self.manifest = manifest
             keysByLine = manifest.keysByLine()
+        }
+
+        /// Whether the server's upsert counts are those the starting manifest predicts for the
+        /// documents written (refused ones taken out): inserted exactly the ids it did not hold,
+        /// matched exactly those it did.
+        func acknowledged(inserted: Int, updated: Int) -> Bool {
+            let new = written.keys.reduce(0) { $0 + (manifest.entries[$1] == nil ? 1 : 0) }
+            return inserted == new && updated == written.count - new
         }
 
         /// Runs `invalidate` (dropping the collection's load state) before the first write.

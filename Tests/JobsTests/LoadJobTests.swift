@@ -410,6 +410,29 @@ import TestSupport
         #expect(afterChunkEdit.lastLine.contains("163 genres unchanged"), "\(afterChunkEdit.lastLine)")
     }
 
+    /// A hand edit the count cannot see (one document deleted, another added) passes the state's
+    /// checks; a load that then rewrites the deleted id finds the server inserting what the state
+    /// says it holds: it counts, and does not store a state the collection disagrees with.
+    @Test func writesTheServerAcknowledgesOtherwiseThanTheStateExpectsAreCounted() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
+        try collection("genres", uri: uri, database: database).deleteMany(["_id": 21])
+        try replaceByHand([["_id": 99_999, "title": "Added by hand", "parent": 0]], in: "genres", uri: uri, database: database)
+        try retitle(genre: 21, to: "Hip Hop", in: work)
+        let changed = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(changed.lastLine.contains("1 genres inserted, 0 genres updated"), "\(changed.lastLine)")
+        #expect(changed.standardError.contains("genres: the server's acknowledgements differ from the load state"),
+                "\(changed.standardError)")
+        #expect(changed.standardError.contains("genres: holds 164 documents, the load accounts for 163; load state not stored"),
+                "\(changed.standardError)")
+        let next = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment)
+        #expect(next.standardError.contains("genres: no load state"), "\(next.standardError)")
+        #expect(next.lastLine.contains("0 genres inserted, 0 genres updated, 163 genres unchanged"), "\(next.lastLine)")
+    }
+
     @Test func aDocumentEditedByHandIsRepairedByVerify() throws {
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
         defer { TestServer.dropDatabase(database) }
