@@ -42,8 +42,9 @@ func threadCPUSeconds() -> Double {
 /// Parses every line of a staged file with libbson's parser and with `ExtendedJSONParser`, prints
 /// the CPU each took; false when some line's bytes differ.
 func compareParsers(on stagedFile: String, repeats: Int) throws -> Bool {
-    // Chunks of 16 lines (64 kB: in cache for both, as a line just read is) as Strings (libbson's parse takes a C string; the conversion is outside
-    // the timing), each parsed by both, bytes compared.
+    // Chunks of 16 lines (64 kB: in cache for both, as a line the load has just read is), each
+    // parsed by both and the bytes compared; libbson's parse takes a C string, made outside the
+    // timing.
     let parser = ExtendedJSONParser()
     var lines = 0, bytes = 0, differing = 0
     var libbsonSeconds = 0.0, swiftSeconds = 0.0

@@ -29,10 +29,9 @@ public struct ExtendedJSONError: Error, Sendable, CustomStringConvertible {
 /// `NaN`/`Infinity`; integers beyond 64 bits are errors (libbson wraps them around); `$numberLong`
 /// and `$numberInt` take only an optional `-` and digits, `$numberDouble` nothing after the
 /// number, `$oid` only hex digits; the other Extended JSON types (`$binary`, `$regularExpression`,
-/// `$timestamp`, `$numberDecimal`, …) are refused by name; a wrapper takes exactly one key. One
-/// difference the other way: a type key spelled with escapes (`"\u0024date"`) is a plain field
-/// here, a type to libbson (neither printer escapes `$`). Like libbson it keeps a repeated key
-/// (both fields, in order) and nests at most 99 levels.
+/// `$timestamp`, `$numberDecimal`, …) are refused by name; a wrapper takes exactly one key, and
+/// its key may not be spelled with escapes (neither printer escapes it). Like libbson it keeps a
+/// repeated key (both fields, in order) and nests at most 99 levels.
 ///
 /// Owns the buffer the bytes are built in (`deinit` frees it); reused line after line. Not
 /// thread-safe: one parser per reader.
@@ -327,7 +326,7 @@ private struct Scanner {
             out.patchLength(at: lengthAt, out.count - lengthAt - 4)
             return BSONTypeByte.string
         case UInt8(ascii: "{"):
-            if let wrapper = wrapperKey() {
+            if let wrapper = try wrapperKey(&out) {
                 return try readWrapper(wrapper, into: &out)
             }
             try readObjectBody(into: &out, depth: depth + 1)
@@ -635,15 +634,28 @@ private struct Scanner {
 
     /// When the object at the current position opens with a key libbson reads as an Extended
     /// JSON type: that type, the position after its `:`. Else nil, the position unchanged.
-    mutating func wrapperKey() -> Wrapper?? {
+    /// A type key spelled with escapes (`"\u0024date"`, `"$da\u0074e"`) is refused: libbson reads
+    /// it unescaped, and the two must never read one line to different bytes (no writer escapes
+    /// a type key).
+    mutating func wrapperKey(_ out: inout BSONBytes) throws(ExtendedJSONError) -> Wrapper?? {
         var cursor = position + 1
         while cursor < end, cursor.pointee == 0x20 || cursor.pointee == 0x0A || cursor.pointee == 0x0D || cursor.pointee == 0x09 {
             cursor += 1
         }
-        guard end - cursor > 2, cursor[0] == UInt8(ascii: "\""), cursor[1] == UInt8(ascii: "$") else { return nil }
+        guard end - cursor > 2, cursor[0] == UInt8(ascii: "\""),
+              cursor[1] == UInt8(ascii: "$") || cursor[1] == UInt8(ascii: "\\") else { return nil }
         let keyStart = cursor + 1
         var keyEnd = keyStart
         while keyEnd < end, keyEnd.pointee != UInt8(ascii: "\""), keyEnd.pointee != UInt8(ascii: "\\") { keyEnd += 1 }
+        if keyEnd < end, keyEnd.pointee == UInt8(ascii: "\\") {
+            var probe = self
+            probe.position = cursor
+            let key = try probe.readScratchString(&out)
+            if Self.wrapperKeys.contains(where: { $0.key.elementsEqual(key) }) {
+                throw failure("the Extended JSON type key \(String(decoding: key, as: UTF8.self)) spelled with escapes", at: cursor)
+            }
+            return nil
+        }
         guard keyEnd < end, keyEnd.pointee == UInt8(ascii: "\"") else { return nil }
         let key = UnsafeBufferPointer(start: keyStart, count: keyEnd - keyStart)
         guard let known = Self.wrapperKeys.first(where: { $0.key.elementsEqual(key) }) else { return nil }

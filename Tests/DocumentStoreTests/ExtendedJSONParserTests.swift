@@ -69,6 +69,7 @@ import TestSupport
         #"{"a":{"$oid":"0123456789abcdef01234567"},"b":{"$oid":"FFFFFFFFFFFFFFFFFFFFFFFF"}}"#,
         // `$` keys that are no Extended JSON type, or not first, or at the top level: plain fields.
         #"{"$date":1,"a":{"$foo":1},"b":{"x":1,"$date":2},"c":{"$":1}}"#, #"{"$numberLong":"1"}"#,
+        #"{"a":{"$f\u006fo":1},"b":{"\u0024x\"":2},"c":{"\u0041":3}}"#,
         // Repeated keys: both kept, in order.
         #"{"a":1,"a":2}"#,
     ]
@@ -150,6 +151,8 @@ import TestSupport
             // A second key after a type wrapper, when its value is an object: libbson appends it
             // beside the wrapped value and closes the parent early.
             #"{"a":[{"b":{"$date":{"$numberLong":"5"},"c":{"$numberDouble":"1.0"}}}]}"#,
+            // A type key spelled with escapes (libbson reads the type): refused, never other bytes.
+            #"{"a":{"\u0024date":1}}"#, #"{"a":{"$da\u0074e":1}}"#,
         ].map { Array($0.utf8) } + [[0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xC0, 0x80, 0x22, 0x7D]]  // "C0 80", a 2-byte NUL
         for line in laxInLibbson {
             #expect(Self.libbsons(line) != .error, "libbson takes \(String(decoding: line, as: UTF8.self))")
