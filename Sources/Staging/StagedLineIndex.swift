@@ -26,13 +26,20 @@ public struct StagedLineIndex {
         data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         var start = 0
         var lineNumber = 0
+        // The staging's own parser (the one every staged line is read with), not libbson's.
+        let parser = ExtendedJSONParser()
         while start < data.count {
             let end = data[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? data.count
             defer { start = end }
             lineNumber += 1
-            let text = String(decoding: data[start..<end], as: UTF8.self)
-            if text.allSatisfy(\.isWhitespace) { continue }
-            guard let document = try? BSONDocument(json: text), let id = document["_id"] else {
+            let line = data[start..<end]
+            if line.allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) }) { continue }
+            let parsed = line.withUnsafeBytes { bytes -> BSONDocument? in
+                var count = bytes.count
+                while count > 0, [0x20, 0x0A, 0x0D].contains(bytes[count - 1]) { count -= 1 }
+                return try? parser.document(UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: count))
+            }
+            guard let document = parsed, let id = document["_id"] else {
                 guard tolerant else { throw JobError(.dataError, "\(path):\(lineNumber): not a staged document with an _id") }
                 unreadableLines += 1
                 continue
