@@ -67,14 +67,26 @@ public final class JSONLineEncoder {
         case .null:
             output.append(contentsOf: "null".utf8)
         case .int32:
-            output.append(contentsOf: String(reader.int32).utf8)
+            Self.appendInteger(Int64(reader.int32), to: &output)
         case .int64:
-            output.append(contentsOf: String(reader.int64).utf8)
+            Self.appendInteger(reader.int64, to: &output)
         case .dateTime:
             Self.appendDate(milliseconds: reader.dateTime, to: &output)
         case .other:
             throw Self.refusal(reader.keyString, "a BSON type staging does not hold (ObjectId, binary, decimal128, …)")
         }
+    }
+
+    /// `text` as a staging line prints a string value, for a writer that prints a line's members
+    /// itself (a document of strings, integers and nulls needs no BSON in between).
+    public static func appendString(_ text: String, to output: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { appendString($0, to: &output) }
+    }
+
+    /// `value` as a staging line prints an integer.
+    public static func appendInteger(_ value: Int64, to output: inout [UInt8]) {
+        output.append(contentsOf: String(value).utf8)
     }
 
     /// `text` as a JSON string: `"` and `\` escaped, bytes below 0x20 as `\n`, `\t`, … or `\u00XX`.

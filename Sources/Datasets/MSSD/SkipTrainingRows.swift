@@ -18,9 +18,10 @@ import Tabular
 /// are listed in `unplayed_tracks.csv` there. All are counted in the summary.
 ///
 /// Memory: the tracks (a row number per id and their values), one session's plays, and the set
-/// of session ids (to find a session staged in two places). The plays are read twice — a survey
-/// (checks, counts of training plays per track, from which the scaler is fitted) and the write —
-/// and once more only when a session turns out not to be contiguous after its first rows counted.
+/// of session ids (to find a session staged in two places). The staged plays are parsed once, by
+/// a survey (checks, counts of training plays per track, from which the scaler is fitted) which
+/// keeps them in a `PlaySpill` (a temporary file); the write reads that back, and so does a
+/// recount, needed only when a session turns out not to be contiguous after its first rows counted.
 public enum SkipTrainingRows {
     public static let rowsFile = "skip_training.jsonl"
     public static let scalerFile = "skip_scaler.json"
@@ -43,7 +44,8 @@ public enum SkipTrainingRows {
             throw JobError(.unavailable, "\(tracksPath) is missing: run etl-extract --dataset mssd first")
         }
         let tracks = try SpotifyTrackTable(path: tracksPath)
-        let survey = try PlaySurvey(playFiles: playFiles, tracks: tracks)
+        let spill = try PlaySpill(directory: context.work.staging)
+        let survey = try PlaySurvey(playFiles: playFiles, tracks: tracks, spill: spill)
 
         var accumulator = FeatureScaler.Accumulator(width: SpotifyTrackTable.width)
         for row in 0..<tracks.count where survey.trainingPlays[row] > 0 {
@@ -68,10 +70,10 @@ public enum SkipTrainingRows {
                                          output: context.options.dryRun ? nil : try AtomicFileWriter(path: rowsPath))
         let rejects = RejectedPlays(path: context.quarantineDirectory.appendingPathComponent(rejectsFile).path,
                                     writes: !context.options.dryRun)
-        let reader = StagedPlayReader(paths: playFiles)
+        try spill.rewind()
         var session: [StagedPlay] = []
         var rejectedForSession = 0, withoutTrack = 0
-        while try reader.nextSession(into: &session) {
+        while try spill.nextSession(into: &session) {
             if let problem = survey.rejectedSessions[session[0].sessionID] {
                 for play in session { try rejects.reject(play, reason: problem) }
                 rejectedForSession += session.count
@@ -167,7 +169,8 @@ struct PlaySurvey {
     var playedTracks: [Bool]
     var trainingPlays: [Int]
 
-    init(playFiles: [String], tracks: SpotifyTrackTable) throws {
+    /// Parses the staged plays once; `spill` gets every session read, for the passes after.
+    init(playFiles: [String], tracks: SpotifyTrackTable, spill: PlaySpill) throws {
         playedTracks = Array(repeating: false, count: tracks.count)
         trainingPlays = Array(repeating: 0, count: tracks.count)
         var seenSessions = Set<String>()
@@ -175,6 +178,7 @@ struct PlaySurvey {
         let reader = StagedPlayReader(paths: playFiles)
         var session: [StagedPlay] = []
         while try reader.nextSession(into: &session) {
+            try spill.append(session: session)
             let sessionID = session[0].sessionID
             for play in session {
                 if let track = tracks.rowOfID[play.trackID] { playedTracks[track] = true }
@@ -196,8 +200,8 @@ struct PlaySurvey {
         }
         if firstRowsCounted {
             trainingPlays = Array(repeating: 0, count: tracks.count)
-            let reader = StagedPlayReader(paths: playFiles)
-            while try reader.nextSession(into: &session) {
+            try spill.rewind()
+            while try spill.nextSession(into: &session) {
                 if rejectedSessions[session[0].sessionID] == nil { countTrainingPlays(session, tracks: tracks) }
             }
         }

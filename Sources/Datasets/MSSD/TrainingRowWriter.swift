@@ -2,25 +2,14 @@ import DocumentStore
 import NormalizeStage
 import Tabular
 
-/// Writes skip-prediction training rows as staging lines (`JSONLineEncoder`, through
-/// `BSONBuilder`), in the column order of Schemas/mssd/skip_training_row.schema.json: the play's
-/// columns are built for each play; the track's (mode, key, time_signature and the scaled
-/// numbers) depend on the track alone, so each played track's are encoded once, up front, and
-/// appended to the line of each of its plays.
+/// Writes skip-prediction training rows as staging lines, in the column order of
+/// Schemas/mssd/skip_training_row.schema.json: the play's columns (strings, integers, a null) are
+/// printed for each play with `JSONLineEncoder`'s string and integer printers, as it prints them
+/// from BSON; the track's (mode, key, time_signature and the scaled numbers) depend on the track
+/// alone, so each played track's are encoded once, up front (`BSONBuilder`), and appended to the
+/// line of each of its plays.
 struct TrainingRowWriter {
     private enum Keys {
-        static let id = BSONKey("_id"), sessionID = BSONKey("session_id"), split = BSONKey("split")
-        static let isSkipped = BSONKey("is_skipped"), position = BSONKey("session_position")
-        static let length = BSONKey("session_length"), previousSkipped = BSONKey("previous_skipped")
-        static let contextSwitch = BSONKey("context_switch"), paused = BSONKey("is_paused_before_play")
-        static let seeksForward = BSONKey("hist_user_behavior_n_seekfwd")
-        static let seeksBack = BSONKey("hist_user_behavior_n_seekback")
-        static let shuffle = BSONKey("hist_user_behavior_is_shuffle"), premium = BSONKey("premium")
-        static let hourOfDay = BSONKey("hour_of_day"), dayOfWeek = BSONKey("day_of_week")
-        static let trackAge = BSONKey("track_age"), contextType = BSONKey("context_type")
-        static let reasonStart = BSONKey("hist_user_behavior_reason_start")
-        static let reasonEnd = BSONKey("hist_user_behavior_reason_end")
-        static let scalerVersion = BSONKey("scaler_version")
         static let mode = BSONKey("mode"), key = BSONKey("key"), timeSignature = BSONKey("time_signature")
         static let scaled = SpotifyTrackTable.scaledNames.map(BSONKey.init)
     }
@@ -76,39 +65,50 @@ struct TrainingRowWriter {
         let day = play.date >= 0 ? play.date / 86_400_000 : (play.date + 1) / 86_400_000 - 1
         let dayOfWeek = Int64(((day + 3) % 7 + 7) % 7)  // 1970-01-01 was a Thursday; Monday = 0
         let year = CivilDate.from(daysSinceEpoch: day).year
-        builder.reset()
-        try builder.append(Keys.id, string: play.id)
-        try builder.append(Keys.sessionID, string: play.sessionID)
-        try builder.append(Keys.split, string: split)
-        try builder.append(Keys.isSkipped, int64: Int64(play.isSkipped))
-        try builder.append(Keys.position, int64: Int64(play.position))
-        try builder.append(Keys.length, int64: Int64(play.length))
-        if let previousSkipped {
-            try builder.append(Keys.previousSkipped, int64: Int64(previousSkipped))
-        } else {
-            try builder.appendNull(Keys.previousSkipped)
+        // The play's members printed directly, as `JSONLineEncoder` prints them from BSON.
+        func member(_ prefix: StaticString, _ value: Int64) {
+            appendBytes(prefix)
+            JSONLineEncoder.appendInteger(value, to: &pending)
         }
-        try builder.append(Keys.contextSwitch, int64: Int64(play.contextSwitch))
-        try builder.append(Keys.paused, int64: Int64(1 - play.noPauseBeforePlay))
-        try builder.append(Keys.seeksForward, int64: Int64(play.seeksForward))
-        try builder.append(Keys.seeksBack, int64: Int64(play.seeksBack))
-        try builder.append(Keys.shuffle, int64: play.shuffle ? 1 : 0)
-        try builder.append(Keys.premium, int64: play.premium ? 1 : 0)
-        try builder.append(Keys.hourOfDay, int64: Int64(play.hourOfDay))
-        try builder.append(Keys.dayOfWeek, int64: dayOfWeek)
-        try builder.append(Keys.trackAge, int64: year - releaseYears[track])
-        try builder.append(Keys.contextType, string: play.contextType)
-        try builder.append(Keys.reasonStart, string: play.reasonStart)
-        try builder.append(Keys.reasonEnd, string: play.reasonEnd)
-        try builder.append(Keys.scalerVersion, string: scalerVersion)
-        try builder.appendJSONLine(to: &pending)
-        pending[pending.count - 1] = UInt8(ascii: ",")  // the play's closing brace
+        func member(_ prefix: StaticString, _ value: String) {
+            appendBytes(prefix)
+            JSONLineEncoder.appendString(value, to: &pending)
+        }
+        member(#"{"_id":"#, play.id)
+        member(#","session_id":"#, play.sessionID)
+        member(#","split":"#, split)
+        member(#","is_skipped":"#, Int64(play.isSkipped))
+        member(#","session_position":"#, Int64(play.position))
+        member(#","session_length":"#, Int64(play.length))
+        if let previousSkipped {
+            member(#","previous_skipped":"#, Int64(previousSkipped))
+        } else {
+            appendBytes(#","previous_skipped":null"#)
+        }
+        member(#","context_switch":"#, Int64(play.contextSwitch))
+        member(#","is_paused_before_play":"#, Int64(1 - play.noPauseBeforePlay))
+        member(#","hist_user_behavior_n_seekfwd":"#, Int64(play.seeksForward))
+        member(#","hist_user_behavior_n_seekback":"#, Int64(play.seeksBack))
+        member(#","hist_user_behavior_is_shuffle":"#, play.shuffle ? 1 : 0)
+        member(#","premium":"#, play.premium ? 1 : 0)
+        member(#","hour_of_day":"#, Int64(play.hourOfDay))
+        member(#","day_of_week":"#, dayOfWeek)
+        member(#","track_age":"#, year - releaseYears[track])
+        member(#","context_type":"#, play.contextType)
+        member(#","hist_user_behavior_reason_start":"#, play.reasonStart)
+        member(#","hist_user_behavior_reason_end":"#, play.reasonEnd)
+        member(#","scaler_version":"#, scalerVersion)
+        pending.append(UInt8(ascii: ","))
         pending += trackMembers[trackMemberRanges[track]]
         pending += [UInt8(ascii: "}"), UInt8(ascii: "\n")]
         written += 1
         writtenBySplit[split, default: 0] += 1
         nonFinite += trackNonFinite[track]
         if pending.count >= 1 << 16 { try flush() }
+    }
+
+    private mutating func appendBytes(_ text: StaticString) {
+        pending.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     private mutating func flush() throws {
