@@ -123,14 +123,14 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 if let heldLease { group.addTask { await heldLease.keepRenewed() } }
                 defer { group.cancelAll() }
-                return try await runSteps(steps, runID: runID, datasetDirectory: datasetDirectory, context: context)
+                return try await runSteps(steps, runID: runID, datasetDirectory: datasetDirectory, lease: heldLease, context: context)
             }
         }
         if status != .ok { throw ExitCode(status.rawValue) }
     }
 
     private func runSteps(_ steps: ArraySlice<(name: String, execute: (JobContext) async throws -> JobSummary)>,
-                          runID: String, datasetDirectory: String?, context: JobContext) async throws -> JobSummary {
+                          runID: String, datasetDirectory: String?, lease: Lease?, context: JobContext) async throws -> JobSummary {
         var summary = JobSummary()
         var stepsOK = 0
         for step in steps {
@@ -138,6 +138,14 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
             if let interruption = Interruption.error(while: "before \(step.name); resume with --from \(step.name.dropFirst(4))") {
                 summary.count("steps ok", stepsOK)
                 throw interruption
+            }
+            // A lease lost while the previous step ran (unrenewed until it expired, then taken):
+            // another night may be running; this one starts no other step.
+            do {
+                try lease?.checkHeld(before: step.name)
+            } catch {
+                summary.count("steps ok", stepsOK)
+                throw error
             }
             let (stepStatus, stepSummary) = await JobRunner.run(job: step.name, options: common, datasetDirectory: datasetDirectory,
                                                                   runID: runID, step.execute)

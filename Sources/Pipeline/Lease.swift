@@ -1,12 +1,14 @@
 import DocumentStore
 import Foundation
+import Synchronization
 
 /// A lease document in MongoDB (`locks` collection) with an expiry, so two hosts never run the
 /// nightly pipeline at once. Taken with one upsert that only matches a free or expired lease
 /// (or our own); a live lease of another holder makes the insert collide on `_id` (11000).
-/// The holder renews it while it works; a crashed holder's lease simply expires.
+/// The holder renews it while it works; a crashed holder's lease simply expires. A holder that
+/// could not renew in time and finds the lease taken by another has lost it (`checkHeld`).
 public final class Lease: @unchecked Sendable {
-    // @unchecked: the connection is a thread-safe pool; the other fields are immutable.
+    // @unchecked: the connection is a thread-safe pool; `lostTo` is behind a mutex; the rest is immutable.
     public let name: String
     public let holder: String
     /// The host part of `holder` (`--host-id`): a dead holder of this host is taken over.
@@ -14,14 +16,18 @@ public final class Lease: @unchecked Sendable {
     private let connection: MongoConnection
     private let database: String
     private let duration: TimeInterval
+    /// Who holds the lease since a renewal found it taken (nil while it is ours).
+    private let lostTo = Mutex<String?>(nil)
 
-    /// The holder is `"<host> pid <pid> <detail>"`: a lease left by a dead process of this host is
-    /// taken over at once instead of blocking until it expires.
+    /// The holder is `"<host> pid <pid> boot <process space> <detail>"`: a lease left by a dead
+    /// process of the same host id *and* the same process space (see `ProcessSpace`) is taken over
+    /// at once instead of blocking until it expires. A pid alone is not enough: two hosts given
+    /// the same `--host-id`, or two containers, would each see the other's pid as dead.
     public init(name: String, host: String, detail: String, connection: MongoConnection, database: String,
                 duration: TimeInterval = 600) {
         self.name = name
         self.host = host
-        self.holder = "\(host) pid \(getpid()) \(detail)"
+        self.holder = "\(host) pid \(getpid()) boot \(ProcessSpace.current) \(detail)"
         self.connection = connection
         self.database = database
         self.duration = duration
@@ -29,8 +35,18 @@ public final class Lease: @unchecked Sendable {
 
     /// Takes or renews the lease; throws `JobError(.locked)` naming the current holder.
     public func acquire() throws {
-        try acquire(replacingDeadHolder: nil)
+        do {
+            try acquire(replacingDeadHolder: nil)
+        } catch let taken as HeldByAnother {
+            throw JobError(.locked, "the \(name) lease is held by \(taken.holder) until \(taken.until); try again later")
+        }
         Interruption.hold(self)
+    }
+
+    /// The lease is another holder's, live, until `until`.
+    private struct HeldByAnother: Error {
+        var holder: String
+        var until: String
     }
 
     private func acquire(replacingDeadHolder deadHolder: String?) throws {
@@ -52,21 +68,43 @@ public final class Lease: @unchecked Sendable {
             }
             let current = try client.collection("locks", database: database).find(["_id": .string(name)]).next()
             let who = current?["holder"]?.stringValue ?? "another host"
-            if deadHolder == nil, Self.isDeadProcess(who, of: host) {
+            if deadHolder == nil, Self.isDeadProcess(who, of: host, in: ProcessSpace.current) {
                 try acquire(replacingDeadHolder: who)
                 return
             }
             let until = current?["expires_at"].map { if case .dateTime(let ms) = $0 { return Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601) } else { return "?" } } ?? "?"
-            throw JobError(.locked, "the \(name) lease is held by \(who) until \(until); try again later")
+            throw HeldByAnother(holder: who, until: until)
         }
     }
 
-    /// True when `holder` names a process of `host` (`"<host> pid <pid> …"`) that no longer runs.
-    static func isDeadProcess(_ holder: String, of host: String) -> Bool {
+    /// True when `holder` names a process of `host` in process space `space`
+    /// (`"<host> pid <pid> boot <space> …"`) that no longer runs. A holder of another process space
+    /// (another machine with the same host id, another container, an earlier boot) or in an older
+    /// format is never called dead here: its lease expires instead.
+    static func isDeadProcess(_ holder: String, of host: String, in space: String) -> Bool {
         let parts = holder.split(separator: " ")
-        guard parts.count >= 3, parts[0] == host, parts[1] == "pid",
-              let pid = pid_t(parts[2]) else { return false }
+        guard parts.count >= 5, parts[0] == host, parts[1] == "pid", let pid = pid_t(parts[2]),
+              parts[3] == "boot", parts[4] == space else { return false }
         return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    /// Throws `JobError(.unavailable)` when a renewal found the lease held by another holder: it
+    /// expired while this run could not renew it (the server unreachable for its whole duration),
+    /// and another night may be running, so this one must not start another step.
+    public func checkHeld(before step: String) throws {
+        if let holder = lostTo.withLock({ $0 }) {
+            throw JobError(.unavailable, "the \(name) lease expired before this run could renew it and is now held by \(holder): stopped before \(step)")
+        }
+    }
+
+    /// Renews the lease once; a renewal that finds another holder records the loss (`checkHeld`).
+    /// Other failures (the server unreachable for a moment) are left to the next renewal.
+    func renew() {
+        do {
+            try acquire(replacingDeadHolder: nil)
+        } catch let taken as HeldByAnother {
+            lostTo.withLock { $0 = taken.holder }
+        } catch {}
     }
 
     /// Gives the lease up (only if it is still ours), so the next night, on any host, starts at once.
@@ -77,12 +115,26 @@ public final class Lease: @unchecked Sendable {
             "q": .document(["_id": .string(name), "holder": .string(holder)]), "limit": 1])])], database: database)
     }
 
-    /// Renews the lease every third of its duration until the task is cancelled.
+    /// Renews the lease every third of its duration until the task is cancelled or the lease is lost.
     public func keepRenewed() async {
-        while !Task.isCancelled {
+        while !Task.isCancelled, lostTo.withLock({ $0 }) == nil {
             try? await Task.sleep(for: .seconds(duration / 3))
             if Task.isCancelled { return }
-            try? acquire()
+            renew()
         }
     }
+}
+
+/// What makes a pid meaningful: this boot of this kernel and this process's pid namespace
+/// (`<first 8 hex digits of the boot id>.<pid namespace inode>`). Two processes with equal
+/// `ProcessSpace` can see each other's pids; without `/proc` it names this process alone.
+enum ProcessSpace {
+    static let current: String = {
+        guard let boot = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8),
+              let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid"),
+              let open = namespace.firstIndex(of: "["), let close = namespace.lastIndex(of: "]"), open < close
+        else { return "unknown-\(getpid())" }
+        let bootPrefix = boot.filter(\.isHexDigit).prefix(8)
+        return "\(bootPrefix).\(namespace[namespace.index(after: open)..<close])"
+    }()
 }
