@@ -31,7 +31,8 @@ let package = Package(
     ],
     targets: systemLibraries + [
         .target(name: "Tabular"),
-        .target(name: "AudioFeatures", dependencies: ["CSndFile", "CSoxr", "CFFTW"]),
+        // Tabular for its spill file (AnonymousSpillFile), which the MSSD derivation uses too.
+        .target(name: "AudioFeatures", dependencies: ["Tabular", "CSndFile", "CSoxr", "CFFTW"]),
         .target(name: "DocumentStore", dependencies: ["CMongoC", crypto]),
         // The job runtime below every stage: configuration, work dir, locks, lease, ledger, logging, progress, signals.
         .target(name: "Pipeline", dependencies: ["Tabular", "DocumentStore", logging, argumentParser]),

@@ -1,82 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
-
-/// An anonymous temporary file: created with `mkstemp` in a chosen directory and unlinked at once,
-/// so it never outlives the process (not even after a crash) and no other process can open it.
-/// Owns the descriptor; `deinit` closes it, which frees the space.
-final class SpillFile {
-    private let descriptor: Int32
-    /// Where the (unlinked) file lives, for error messages.
-    private let directory: String
-    /// Bytes written so far; writes append, reads are positional (`pread`).
-    private(set) var size = 0
-
-    init(directory: URL) throws(FeatureExtractionError) {
-        var template = Array(directory.appendingPathComponent("audiofeatures-spill.XXXXXX").path.utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
-            guard let base = buffer.baseAddress else { return -1 }
-            return mkstemp(base)
-        }
-        guard descriptor >= 0 else {
-            throw .spill("mkstemp in \(directory.path): \(String(cString: strerror(errno)))")
-        }
-        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        // Unlinked right away: the space is released when the descriptor closes, however we exit.
-        if unlink(path) != 0 {
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            throw .spill("unlink \(path): \(reason)")
-        }
-        self.descriptor = descriptor
-        self.directory = directory.path
-    }
-
-    deinit {
-        close(descriptor)
-    }
-
-    func append(_ bytes: UnsafeRawBufferPointer) throws(FeatureExtractionError) {
-        guard var next = bytes.baseAddress else { return }
-        var remaining = bytes.count
-        while remaining > 0 {
-            let written = write(descriptor, next, remaining)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw .spill("write to the temporary file in \(directory): \(String(cString: strerror(errno)))")
-            }
-            next += written
-            remaining -= written
-            size += written
-        }
-    }
-
-    /// Fills `buffer` from byte `offset`; the range must have been written.
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(FeatureExtractionError) {
-        guard var next = buffer.baseAddress else { return }
-        var remaining = buffer.count
-        var position = offset
-        while remaining > 0 {
-            let got = pread(descriptor, next, remaining, off_t(position))
-            if got < 0, errno == EINTR { continue }
-            guard got > 0 else {
-                let reason = got == 0 ? "unexpected end of file" : String(cString: strerror(errno))
-                throw .spill("read from the temporary file in \(directory) at byte \(position): \(reason)")
-            }
-            next += got
-            remaining -= got
-            position += got
-        }
-    }
-}
+import Tabular
 
 /// Fixed-size records appended one at a time and read back in order, with bounded memory: up to
-/// `residentRecords` stay in memory; when more arrive, every record goes through a `SpillFile`
-/// (the memory buffer then serves as its write buffer), and `forEachChunk` reads them back
-/// sequentially. The bytes come back exactly as written, so results computed from a spilled
+/// `residentRecords` stay in memory; when more arrive, every record goes through an
+/// `AnonymousSpillFile` (the memory buffer then serves as its write buffer), and `forEachChunk`
+/// reads them back sequentially. The bytes come back exactly as written, so results computed from a spilled
 /// spool are bit-identical to those from memory.
 final class RecordSpool {
     let recordBytes: Int
@@ -89,7 +17,7 @@ final class RecordSpool {
     private var capacityRecords: Int
     private var bufferedRecords = 0
     private var spilledRecords = 0
-    private var spill: SpillFile?
+    private var spill: AnonymousSpillFile?
 
     /// Records appended since the last `reset`.
     var count: Int { spilledRecords + bufferedRecords }
@@ -162,25 +90,36 @@ final class RecordSpool {
         // All records to the file first, then one buffer-sized read at a time.
         if bufferedRecords > 0 { try flushToSpill() }
         let perRead = min(chunk, capacityRecords)
+        spill.rewind()
         var start = 0
         while start < spilledRecords {
             let n = min(perRead, spilledRecords - start)
-            try spill.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: n * recordBytes),
-                           at: start * recordBytes)
+            let got: Int
+            do throws(SpillFileError) {
+                got = try spill.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: n * recordBytes))
+            } catch {
+                throw .spill(error.description)
+            }
+            precondition(got == n * recordBytes, "the spill file holds every record appended")
             try body(buffer, n)
             start += n
         }
     }
 
     private func flushToSpill() throws(FeatureExtractionError) {
-        let file: SpillFile
-        if let spill {
-            file = spill
-        } else {
-            file = try SpillFile(directory: spillDirectory ?? FileManager.default.temporaryDirectory)
-            spill = file
+        do throws(SpillFileError) {
+            let file: AnonymousSpillFile
+            if let spill {
+                file = spill
+            } else {
+                file = try AnonymousSpillFile(directory: (spillDirectory ?? FileManager.default.temporaryDirectory).path,
+                                              prefix: "audiofeatures-spill.")
+                spill = file
+            }
+            try file.append(UnsafeRawBufferPointer(start: buffer, count: bufferedRecords * recordBytes))
+        } catch {
+            throw .spill(error.description)
         }
-        try file.append(UnsafeRawBufferPointer(start: buffer, count: bufferedRecords * recordBytes))
         spilledRecords += bufferedRecords
         bufferedRecords = 0
     }

@@ -56,6 +56,9 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     @Option(name: .long, help: "Threads for the steps that take --jobs (extract, features, export; default: the number of active CPUs).")
     public var jobs: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Worker K of N, for the steps that shard (as their --shard): extract takes the K-th of N contiguous runs of the files of the entity split by shard (mssd: the log_*.csv files), features the ids whose hash is K−1 modulo N (features.shard-K-of-N.jsonl); normalize, load and export then take what is staged.", valueName: "K/N"))
+    public var shard: ShardSpec?
+
     @OptionGroup public var mongo: MongoOptions
 
     @OptionGroup public var common: CommonOptions
@@ -71,10 +74,12 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         ConfigurableArgument(key: "export-collection", isFlag: false),
         ConfigurableArgument(key: "partition-by", isFlag: false, defaultValue: defaultPartitionBy),
         ConfigurableArgument(key: "jobs", isFlag: false),
+        ConfigurableArgument(key: "shard", isFlag: false),
     ] + MongoOptions.configurableArguments + CommonOptions.configurableArguments
 
     public func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let problem = shard?.problem { throw ValidationError(problem) }
         guard Self.steps.contains(from) else {
             throw ValidationError("--from must be one of \(Self.steps.joined(separator: ", "))")
         }
@@ -165,7 +170,7 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
 
     /// Each step's options: the stage's defaults, then what the environment and the config file
     /// set for it (its table, then `[nightly]`, then the top level), then what the nightly's own
-    /// flags say (`--metadata`, `--jobs`, …) and the ids of `--only`.
+    /// flags say (`--metadata`, `--jobs`, `--shard`, …) and the ids of `--only`.
     private func makeSteps(_ dataset: any Dataset) throws -> [(name: String, execute: (JobContext) async throws -> JobSummary)] {
         let shared = Set((CommonOptions.configurableArguments + MongoOptions.configurableArguments).map(\.key))
         let tables = ["nightly"]
@@ -179,11 +184,13 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         if input == nil { extract.inputFlag = "--metadata" }
         if let tracksFile { extract.tracksFile = tracksFile }
         if let jobs { extract.jobs = jobs }
+        if let shard { extract.shard = shard }
         extract.only = common.onlyIntegerIDs
 
         var features = try FeaturesCommand.configured(FeaturesOptions(audio: audio ?? ""), excluding: shared, tables: tables)
         features.audio = audio ?? ""
         if let jobs { features.jobs = jobs }
+        if let shard { features.shard = shard }
         features.only = only
 
         var normalize = try NormalizeCommand.configured(NormalizeOptions(), excluding: shared, tables: tables)

@@ -35,7 +35,7 @@ public struct ExtractOptions: Sendable {
     public var problem: String? {
         if !(0...1).contains(maxRejectRatio) { return "--max-reject-ratio must be within 0…1" }
         if let jobs, jobs < 1 { return "--jobs must be at least 1" }
-        if let shard, !shard.isValid { return "--shard \(shard): K/N needs 1 ≤ K ≤ N" }
+        if let problem = shard?.problem { return problem }
         return nil
     }
 }

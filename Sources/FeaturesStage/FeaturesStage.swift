@@ -33,7 +33,7 @@ public struct FeaturesOptions: Sendable {
 
     /// Why these options cannot run, in the flags' words; nil when they can.
     public var problem: String? {
-        if let shard, !shard.isValid { return "--shard \(shard): K/N needs 1 ≤ K ≤ N" }
+        if let problem = shard?.problem { return problem }
         if let jobs, jobs < 1 { return "--jobs must be at least 1" }
         if !(0...1).contains(maxRejectRatio) { return "--max-reject-ratio must be within 0…1" }
         if progressInterval < 0 { return "--progress-interval must not be negative" }

@@ -22,6 +22,9 @@ public struct ShardSpec: Sendable, Equatable, CustomStringConvertible {
 
     public var isValid: Bool { count >= 1 && index >= 1 && index <= count }
 
+    /// Why this is not a shard, in the flag's words (every job's `--shard` says the same); nil when it is.
+    public var problem: String? { isValid ? nil : "--shard \(self): K/N needs 1 ≤ K ≤ N" }
+
     /// `<stem>.shard-K-of-N.jsonl`, the staged file of this shard (`plays.shard-1-of-4.jsonl`).
     public func stagingFile(stem: String) -> String { "\(stem).shard-\(index)-of-\(count).jsonl" }
 

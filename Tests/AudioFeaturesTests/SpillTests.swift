@@ -78,9 +78,10 @@ struct SpillTests {
     func unusableDirectory() throws {
         let extractor = try FeatureExtractor(residentFrameLimit: 4,
                                              spillDirectory: URL(fileURLWithPath: "/nonexistent/spill"))
-        #expect(throws: FeatureExtractionError.self) {
+        let error = #expect(throws: FeatureExtractionError.self) {
             _ = try extractor.extract(fileAt: GoldenReference.audioURL("guit_em9.flac"))
         }
+        #expect(error == .spill("/nonexistent/spill: cannot create a temporary file: No such file or directory"))
         // The extractor is still usable afterwards (short input stays in memory).
         let features = try extractor.extract(samples: [Float](repeating: 0.25, count: 1000))
         #expect(features.nFrames == 2)

@@ -1,21 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import Pipeline
+import Tabular
 
 /// The staged plays as the survey parsed them, session by session, in a compact binary form in an
-/// anonymous temporary file (created with `mkstemp`, unlinked at once, so it never outlives the
-/// process): the later passes read these back instead of parsing the JSON again. Memory stays
-/// flat (one buffer); the file holds about a third of the staged bytes.
+/// `AnonymousSpillFile` (unlinked at once, so it never outlives the process): the later passes
+/// read these back instead of parsing the JSON again. Memory stays flat (one buffer); the file
+/// holds about a third of the staged bytes.
 ///
 /// A session is its play count, then each play: its integers as 8 bytes each, then its strings
 /// as a 4-byte length and the UTF-8 bytes.
 final class PlaySpill {
-    private let descriptor: Int32
-    private let directory: String
+    private let file: AnonymousSpillFile
     private var buffer: [UInt8] = []
     /// Reading: the next unread byte of `buffer`, and whether the file is exhausted.
     private var readPosition = 0
@@ -25,28 +20,12 @@ final class PlaySpill {
     private static let bufferBytes = 1 << 20
 
     init(directory: URL) throws {
-        var template = Array(directory.appendingPathComponent(".plays-spill.XXXXXX").path.utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
-            guard let base = buffer.baseAddress else { return -1 }
-            return mkstemp(base)
+        do throws(SpillFileError) {
+            file = try AnonymousSpillFile(directory: directory.path, prefix: ".plays-spill.")
+        } catch {
+            throw JobError(.unavailable, error.description)
         }
-        guard descriptor >= 0 else {
-            throw JobError(.unavailable, "mkstemp in \(directory.path): \(String(cString: strerror(errno)))")
-        }
-        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        // Unlinked right away: the space is released when the descriptor closes, however we exit.
-        if unlink(path) != 0 {
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            throw JobError(.unavailable, "unlink \(path): \(reason)")
-        }
-        self.descriptor = descriptor
-        self.directory = directory.path
         buffer.reserveCapacity(Self.bufferBytes)
-    }
-
-    deinit {
-        close(descriptor)
     }
 
     // MARK: Writing
@@ -89,18 +68,10 @@ final class PlaySpill {
     }
 
     private func flush() throws {
-        try buffer.withUnsafeBytes { bytes in
-            guard var next = bytes.baseAddress else { return }
-            var remaining = bytes.count
-            while remaining > 0 {
-                let written = write(descriptor, next, remaining)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw JobError(.unavailable, "write to the temporary file in \(directory): \(String(cString: strerror(errno)))")
-                }
-                next += written
-                remaining -= written
-            }
+        do throws(SpillFileError) {
+            try file.append(buffer)
+        } catch {
+            throw JobError(.unavailable, error.description)
         }
         buffer.removeAll(keepingCapacity: true)
     }
@@ -113,9 +84,7 @@ final class PlaySpill {
             try flush()
             reading = true
         }
-        guard lseek(descriptor, 0, SEEK_SET) == 0 else {
-            throw JobError(.unavailable, "seek in the temporary file in \(directory): \(String(cString: strerror(errno)))")
-        }
+        file.rewind()
         buffer.removeAll(keepingCapacity: true)
         readPosition = 0
         endOfFile = false
@@ -175,7 +144,7 @@ final class PlaySpill {
 
     private func need(_ count: Int) throws {
         guard try available(count) else {
-            throw JobError(.unavailable, "the temporary file in \(directory) ends inside a record")
+            throw JobError(.unavailable, "\(file.path) (the plays' unlinked temporary file) ends inside a record")
         }
     }
 
@@ -189,17 +158,14 @@ final class PlaySpill {
             let start = buffer.count
             let chunk = max(Self.bufferBytes, count - start)
             buffer += repeatElement(0, count: chunk)
-            let got = buffer.withUnsafeMutableBytes { bytes -> Int in
-                guard let base = bytes.baseAddress else { return 0 }
-                return read(descriptor, base + start, chunk)
-            }
-            if got < 0 {
-                buffer.removeSubrange(start...)
-                if errno == EINTR { continue }
-                throw JobError(.unavailable, "read from the temporary file in \(directory): \(String(cString: strerror(errno)))")
+            let got: Int
+            do {
+                got = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
+            } catch let error as SpillFileError {
+                throw JobError(.unavailable, error.description)
             }
             buffer.removeSubrange((start + got)...)
-            if got == 0 { endOfFile = true }
+            if got < chunk { endOfFile = true }
         }
         return buffer.count >= count
     }
