@@ -31,6 +31,8 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         dataset.hasAudio ? steps : steps.filter { $0 != "features" }
     }
     static let defaultPartitionBy = "split"
+    /// The steps `--shard K/N` splits among hosts; the others need every shard's staging.
+    static let shardedSteps: Set = ["extract", "features"]
 
     @Option(name: .long, help: ArgumentHelp("The dataset's input directory (fma: fma_metadata; mssd: log_*.csv and tf_*.csv).", valueName: "dir"))
     public var input: String?
@@ -56,7 +58,7 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     @Option(name: .long, help: "Threads for the steps that take --jobs (extract, features, export; default: the number of active CPUs).")
     public var jobs: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Worker K of N, for the steps that shard (as their --shard): extract takes the K-th of N contiguous runs of the files of the entity split by shard (mssd: the log_*.csv files), features the ids whose hash is K−1 modulo N (features.shard-K-of-N.jsonl); normalize, load and export then take what is staged.", valueName: "K/N"))
+    @Option(name: .long, help: ArgumentHelp("Worker K of N, for the steps that shard (as their --shard): extract takes the K-th of N contiguous runs of the files of the entity split by shard (mssd: the log_*.csv files), features the ids whose hash is K−1 modulo N (features.shard-K-of-N.jsonl). Only those steps run: normalize, load and export need every shard, on the host that gathers them (etl-nightly --from normalize).", valueName: "K/N"))
     public var shard: ShardSpec?
 
     @OptionGroup public var mongo: MongoOptions
@@ -80,6 +82,9 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     public func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let problem = shard?.problem { throw ValidationError(problem) }
+        if let shard, !Self.shardedSteps.contains(from) {
+            throw ValidationError("--shard \(shard) runs only the steps that shard (extract, features), and --from \(from) leaves none: run it without --shard on the host that gathers every shard")
+        }
         guard Self.steps.contains(from) else {
             throw ValidationError("--from must be one of \(Self.steps.joined(separator: ", "))")
         }
@@ -107,8 +112,15 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         let skippedInDryRun = common.dryRun && from != "normalize" && from != "load" && from != "export"
             ? steps.filter { readsStaging.contains($0.name) }.map(\.name) : []
         if !skippedInDryRun.isEmpty { steps = steps.filter { !readsStaging.contains($0.name) } }
+        // Host K of N stages its shard only; normalize (the scaler's fit), load and export need
+        // every shard, so they run where the shards are gathered.
+        let leftToTheGatheringHost = shard == nil ? [] : steps.filter { !Self.shardedSteps.contains(String($0.name.dropFirst(4))) }.map(\.name)
+        steps = steps.filter { !leftToTheGatheringHost.contains($0.name) }
         let (status, _) = await JobRunner.run(job: "etl-nightly", options: common, datasetDirectory: datasetDirectory,
                                               runID: runID) { context in
+            if let shard, !leftToTheGatheringHost.isEmpty {
+                context.logger.notice("--shard \(shard): \(leftToTheGatheringHost.joined(separator: ", ")) left to the host that gathers every shard's staging (they fit the scaler and write the database from all of it): there, etl-nightly --from \(leftToTheGatheringHost[0].dropFirst(4))")
+            }
             if !skippedInDryRun.isEmpty {
                 context.logger.info("dry run: \(skippedInDryRun.joined(separator: ", ")) skipped (they read what the earlier steps would stage)")
             }

@@ -53,6 +53,11 @@ public struct NormalizeStage: Sendable {
         guard !featureFiles.isEmpty else {
             throw JobError(.unavailable, "no staged features under \(context.work.featuresStaging.path): run etl-features first")
         }
+        // The scaler is fitted on every training row: a scale-out night's shards must all be here.
+        let missingShards = StagedCollections.missingShards(featureFiles)
+        if !missingShards.isEmpty {
+            throw JobError(.unavailable, "staged features lack shard \(missingShards.joined(separator: ", ")) under \(context.work.featuresStaging.path): the scaler is fitted on every training row, so gather every shard's features file there first")
+        }
         var labels = try readLabels(tracksPath)
         let only = options.only
         let rowsPath = context.work.staging.appendingPathComponent(Self.rowsFile).path

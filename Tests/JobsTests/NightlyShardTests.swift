@@ -50,7 +50,12 @@ import TestSupport
         let run = try JobProcess.run("etl-nightly", nightlyArguments(work: work) + ["--shard", "2/2"],
                                      environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
         #expect(run.status == 0, "\(run.standardError)")
-        #expect(run.lastLine.hasPrefix("etl-nightly ok: 5 steps ok"), "\(run.lastLine)")
+        // Extract and features only: a scaler fitted on one shard must never reach the database.
+        #expect(run.lastLine.hasPrefix("etl-nightly ok: 2 steps ok"), "\(run.lastLine)")
+        #expect(run.standardError.contains("etl-normalize, etl-load, etl-export left to the host that gathers every shard"),
+                "\(run.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/staging/training.jsonl"))
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/exports"))
         let staged = try FileManager.default.contentsOfDirectory(atPath: work.path + "/staging/features")
             .filter { $0.hasSuffix(".jsonl") }
         #expect(staged == ["features.shard-2-of-2.jsonl"], "\(run.standardError)")
@@ -58,6 +63,40 @@ import TestSupport
             .split(separator: "\n")
         let ids = lines.compactMap { line in Int(line.dropFirst("{\"_id\":".count).prefix { $0.isNumber }) }
         #expect(ids.sorted() == sampleIDs(inShard: 2, of: 2), "\(lines)")
+    }
+
+    @Test func theGatheringHostRunsTheRestOnceEveryShardIsThere() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let gathering = TemporaryDirectory(), other = TemporaryDirectory()
+        for (work, shard) in [(gathering, "1/2"), (other, "2/2")] {
+            let run = try JobProcess.run("etl-nightly", nightlyArguments(work: work) + ["--shard", shard], environment: environment)
+            #expect(run.status == 0, "\(run.standardError)")
+        }
+        // One shard short: the scaler would be fitted on half the training rows.
+        let early = try JobProcess.run("etl-nightly", nightlyArguments(work: gathering) + ["--from", "normalize"], environment: environment)
+        #expect(early.status == 69, "\(early.standardError)")
+        #expect(early.lastLine.contains("lack shard 2-of-2"), "\(early.lastLine)")
+
+        let name = "features.shard-2-of-2.jsonl"
+        try FileManager.default.copyItem(atPath: other.path + "/staging/features/" + name,
+                                         toPath: gathering.path + "/staging/features/" + name)
+        let rest = try JobProcess.run("etl-nightly", nightlyArguments(work: gathering) + ["--from", "normalize"], environment: environment)
+        #expect(rest.status == 0, "\(rest.standardError)")
+        #expect(rest.lastLine.hasPrefix("etl-nightly ok: 3 steps ok"), "\(rest.lastLine)")
+        // The same rows as one host's night.
+        let single = TemporaryDirectory(), singleDatabase = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(singleDatabase) }
+        let whole = try JobProcess.run("etl-nightly", nightlyArguments(work: single),
+                                       environment: ["MONGODB_URI": uri, "MUSICETL_DB": singleDatabase])
+        #expect(whole.status == 0, "\(whole.standardError)")
+        let output = { (work: TemporaryDirectory) in try Data(contentsOf: work.url.appendingPathComponent("exports/training/output.csv")) }
+        #expect(try output(gathering) == output(single))
+
+        let noShardedStep = try JobProcess.run("etl-nightly", nightlyArguments(work: gathering) + ["--shard", "1/2", "--from", "load"])
+        #expect(noShardedStep.status == 64, "\(noShardedStep.standardError)")
+        #expect(noShardedStep.lastLine.contains("--from load leaves none"), "\(noShardedStep.lastLine)")
     }
 
     @Test func aBadShardExits64NamingTheFlag() throws {
