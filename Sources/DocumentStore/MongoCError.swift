@@ -63,10 +63,15 @@ public struct MongoError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Server error codes that MongoDB documents as transient (retryable) for writes and reads.
+    /// A failure that the same command may not meet when sent again: the connection broke (a
+    /// closed idle socket, a reset) or the server answered with a code MongoDB documents as
+    /// transient for retryable writes and reads. Not `.unavailable`: server selection has already
+    /// waited `serverSelectionTimeoutMS` for a server, and asking again would only multiply that
+    /// wait before the job reports it (exit 69).
     public var isTransient: Bool {
         switch kind {
-        case .network, .unavailable: return true
+        case .network: return true
+        case .unavailable: return false
         case .server:
             // HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress, PrimarySteppedDown,
             // ExceededTimeLimit, SocketException, NotWritablePrimary, InterruptedAtShutdown,

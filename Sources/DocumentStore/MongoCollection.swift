@@ -1,6 +1,9 @@
 import CMongoC
 
 /// A collection handle (`mongoc_collection_t`), owned; keeps its client alive.
+///
+/// Every command here is safe to apply twice, and is sent again after a transient error as the
+/// connection's `RetryPolicy` says (a cursor only until its first batch arrived: see `MongoCursor`).
 public final class MongoCollection {
     let handle: OpaquePointer
     let client: MongoClient
@@ -18,70 +21,80 @@ public final class MongoCollection {
 
     public var namespace: String { "\(database).\(name)" }
 
+    var retry: RetryPolicy { client.retry }
+
     public func countDocuments(_ filter: Document = [:]) throws(MongoError) -> Int64 {
         let filterDocument = try BSONDocument(filter)
-        var error = bson_error_t()
-        let count = mongoc_collection_count_documents(handle, filterDocument.pointer, nil, nil, nil, &error)
-        guard count >= 0 else { throw MongoError(error, context: "count on \(namespace)") }
-        return count
+        return try retry.run { () throws(MongoError) -> Int64 in
+            var error = bson_error_t()
+            let count = mongoc_collection_count_documents(handle, filterDocument.pointer, nil, nil, nil, &error)
+            guard count >= 0 else { throw MongoError(error, context: "count on \(namespace)") }
+            return count
+        }
     }
 
-    /// A streaming cursor: documents arrive in server batches, so memory stays flat.
+    /// A streaming cursor: documents arrive in server batches, so memory stays flat. Nothing is
+    /// sent until the cursor's first `next()`.
     public func find(_ filter: Document = [:], options: Document = [:]) throws(MongoError) -> MongoCursor {
-        let filterDocument = try BSONDocument(filter)
-        let optionsDocument = try BSONDocument(options)
-        guard let cursor = mongoc_collection_find_with_opts(handle, filterDocument.pointer, optionsDocument.pointer, nil)
-        else {
-            throw MongoError(domain: 0, code: 0, message: "find on \(namespace) returned no cursor", kind: .other)
-        }
-        return MongoCursor(handle: cursor, collection: self)
+        try MongoCursor(collection: self, filter: BSONDocument(filter), options: BSONDocument(options))
     }
 
     /// Unordered bulk `replaceOne({_id}, doc, {upsert: true})` of documents that each carry `_id`.
     ///
     /// Documents the server refuses come back in `writeErrors` (with their index in `documents`)
     /// while the rest land; only a failure of the whole batch (network, no server) throws.
+    /// Sent again whole after a transient error (replacing by `_id` twice stores the same): when
+    /// the lost attempt had applied, the counts then say `matched` for documents it inserted.
     public func upsertByID(_ documents: [BSONDocument]) throws(MongoError) -> BulkWriteResult {
         guard !documents.isEmpty else { return BulkWriteResult() }
         let bulkOptions = try BSONDocument(["ordered": false])
-        guard let bulk = mongoc_collection_create_bulk_operation_with_opts(handle, bulkOptions.pointer) else {
-            throw MongoError(domain: 0, code: 0, message: "no bulk operation for \(namespace)", kind: .other)
-        }
-        defer { mongoc_bulk_operation_destroy(bulk) }
         let upsert = try BSONDocument(["upsert": true])
-        var error = bson_error_t()
+        var selectors: [BSONDocument] = []
+        selectors.reserveCapacity(documents.count)
         for (index, document) in documents.enumerated() {
             guard let id = document["_id"] else {
                 throw MongoError(domain: UInt32(BSON_ERROR_INVALID), code: 0,
                                  message: "document \(index) for \(namespace) has no _id", kind: .invalidInput)
             }
-            let selector = try BSONDocument(["_id": id])
-            guard mongoc_bulk_operation_replace_one_with_opts(bulk, selector.pointer, document.pointer,
-                                                              upsert.pointer, &error) else {
-                throw MongoError(error, context: "queueing document \(index) for \(namespace)")
+            selectors.append(try BSONDocument(["_id": id]))
+        }
+        // A bulk operation executes once: each attempt builds its own.
+        return try retry.run { () throws(MongoError) -> BulkWriteResult in
+            guard let bulk = mongoc_collection_create_bulk_operation_with_opts(handle, bulkOptions.pointer) else {
+                throw MongoError(domain: 0, code: 0, message: "no bulk operation for \(namespace)", kind: .other)
             }
+            defer { mongoc_bulk_operation_destroy(bulk) }
+            var error = bson_error_t()
+            for (index, document) in documents.enumerated() {
+                guard mongoc_bulk_operation_replace_one_with_opts(bulk, selectors[index].pointer, document.pointer,
+                                                                  upsert.pointer, &error) else {
+                    throw MongoError(error, context: "queueing document \(index) for \(namespace)")
+                }
+            }
+            let reply = try BSONDocument()
+            let succeeded = mongoc_bulk_operation_execute(bulk, reply.pointer, &error) != 0
+            let result = try BulkWriteResult(reply: reply.document())
+            if !succeeded && result.writeErrors.isEmpty {
+                throw MongoError(error, context: "bulk write to \(namespace)")
+            }
+            return result
         }
-        let reply = try BSONDocument()
-        let succeeded = mongoc_bulk_operation_execute(bulk, reply.pointer, &error) != 0
-        let result = try BulkWriteResult(reply: reply.document())
-        if !succeeded && result.writeErrors.isEmpty {
-            throw MongoError(error, context: "bulk write to \(namespace)")
-        }
-        return result
     }
 
     /// Creates indexes (a no-op for those that already exist with the same keys and options).
     public func createIndexes(_ indexes: [Document]) throws(MongoError) {
         guard !indexes.isEmpty else { return }
         try client.runCommand(["createIndexes": .string(name), "indexes": .array(indexes.map { .document($0) })],
-                              database: database)
+                              database: database, idempotent: true)
     }
 
     public func drop() throws(MongoError) {
-        var error = bson_error_t()
-        // "ns not found" (26) means there was nothing to drop: the state we wanted.
-        if !mongoc_collection_drop(handle, &error) && error.code != 26 {
-            throw MongoError(error, context: "drop \(namespace)")
+        try retry.run { () throws(MongoError) -> Void in
+            var error = bson_error_t()
+            // "ns not found" (26) means there was nothing to drop: the state we wanted.
+            if !mongoc_collection_drop(handle, &error) && error.code != 26 {
+                throw MongoError(error, context: "drop \(namespace)")
+            }
         }
     }
 }
@@ -120,13 +133,33 @@ public struct BulkWriteResult: Sendable, Equatable {
 }
 
 /// A server cursor (`mongoc_cursor_t`), owned; iterate with `next()`.
+///
+/// The `find` that opens it (and brings the first batch) is sent again on a fresh cursor after a
+/// transient error, as the connection's `RetryPolicy` says: nothing was read yet. A later batch
+/// (`getMore`) that fails is not: the server cursor went with the connection, and a new `find`
+/// would start again from the first document, so the error is thrown and the caller's job fails
+/// (its re-run converges). A cursor being read is not idle, so an idle-closed connection meets
+/// the first batch, not a later one.
 public final class MongoCursor {
-    private let handle: OpaquePointer
+    private var handle: OpaquePointer
     private let collection: MongoCollection
+    private let filter: BSONDocument
+    private let options: BSONDocument
+    /// The first batch arrived (or the cursor ended): from now on, errors are thrown.
+    private var opened = false
 
-    init(handle: OpaquePointer, collection: MongoCollection) {
-        self.handle = handle
+    init(collection: MongoCollection, filter: BSONDocument, options: BSONDocument) throws(MongoError) {
         self.collection = collection
+        self.filter = filter
+        self.options = options
+        handle = try Self.open(collection, filter: filter, options: options)
+    }
+
+    private static func open(_ collection: MongoCollection, filter: BSONDocument, options: BSONDocument) throws(MongoError) -> OpaquePointer {
+        guard let cursor = mongoc_collection_find_with_opts(collection.handle, filter.pointer, options.pointer, nil) else {
+            throw MongoError(domain: 0, code: 0, message: "find on \(collection.namespace) returned no cursor", kind: .other)
+        }
+        return cursor
     }
 
     deinit { mongoc_cursor_destroy(handle) }
@@ -139,6 +172,22 @@ public final class MongoCursor {
     /// The next document as libmongoc lends it (valid until the next call: read it at once), or
     /// nil at the end; for readers that turn documents into bytes without Swift values.
     public func nextBorrowed() throws(MongoError) -> BorrowedBSON? {
+        if opened { return try fetch() }
+        var firstAttempt = true
+        let first = try collection.retry.run { () throws(MongoError) -> BorrowedBSON? in
+            if !firstAttempt {
+                let fresh = try Self.open(collection, filter: filter, options: options)
+                mongoc_cursor_destroy(handle)
+                handle = fresh
+            }
+            firstAttempt = false
+            return try fetch()
+        }
+        opened = true
+        return first
+    }
+
+    private func fetch() throws(MongoError) -> BorrowedBSON? {
         var borrowed: OpaquePointer?
         if mongoc_cursor_next(handle, &borrowed), let borrowed {
             return BorrowedBSON(borrowed)
@@ -156,29 +205,35 @@ extension MongoCollection {
     /// collection is new, `collMod` when it exists (code 48, NamespaceExists).
     public func installValidator(_ jsonSchema: Document) throws(MongoError) {
         let validator: BSONValue = .document(["$jsonSchema": .document(jsonSchema)])
+        // Both sent again after a transient error: a `create` that had applied then fails with 48,
+        // and the `collMod` sets the same validator.
         do {
             try client.runCommand(["create": .string(name), "validator": validator,
                                    "validationLevel": "strict", "validationAction": "error"],
-                                  database: database)
+                                  database: database, idempotent: true)
         } catch where error.kind == .server && error.code == 48 {
             try client.runCommand(["collMod": .string(name), "validator": validator,
                                    "validationLevel": "strict", "validationAction": "error"],
-                                  database: database)
+                                  database: database, idempotent: true)
         }
     }
 }
 
 extension MongoCollection {
-    /// Deletes every document matching `filter`; returns how many went.
+    /// Deletes every document matching `filter` (ids, or a field only one writer's documents
+    /// hold); returns how many went. Sent again after a transient error (deleting twice deletes
+    /// the same documents): when the lost attempt had applied, the count is of the last one only.
     @discardableResult
     public func deleteMany(_ filter: Document) throws(MongoError) -> Int {
         let filterDocument = try BSONDocument(filter)
-        let reply = try BSONDocument()
-        var error = bson_error_t()
-        guard mongoc_collection_delete_many(handle, filterDocument.pointer, nil, reply.pointer, &error) else {
-            throw MongoError(error, context: "delete on \(namespace)")
+        return try retry.run { () throws(MongoError) -> Int in
+            let reply = try BSONDocument()
+            var error = bson_error_t()
+            guard mongoc_collection_delete_many(handle, filterDocument.pointer, nil, reply.pointer, &error) else {
+                throw MongoError(error, context: "delete on \(namespace)")
+            }
+            return Int(reply["deletedCount"]?.int64Value ?? 0)
         }
-        return Int(reply["deletedCount"]?.int64Value ?? 0)
     }
 }
 

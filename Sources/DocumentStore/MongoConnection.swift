@@ -2,7 +2,8 @@ import CMongoC
 import Foundation
 
 /// A connection to a MongoDB deployment: owns a `mongoc_uri_t` and a thread-safe
-/// `mongoc_client_pool_t`. Borrow a `MongoClient` per task with `client()`.
+/// `mongoc_client_pool_t`. Borrow a `MongoClient` per task with `client()`. Commands that are
+/// safe to apply twice are sent again after a transient error, as `retry` says.
 public final class MongoConnection: @unchecked Sendable {
     // @unchecked: libmongoc documents the pool as thread-safe; the URI is never mutated after init.
     private let uri: OpaquePointer
@@ -10,6 +11,8 @@ public final class MongoConnection: @unchecked Sendable {
     /// `host:port[,host:port]`, never the credentials: safe for logs and error messages.
     public let serverDescription: String
     public let redactedURI: String
+    /// How idempotent commands are sent again after a transient error (see `RetryPolicy`).
+    public let retry: RetryPolicy
 
     /// Defaults a batch job wants when the URI says nothing: fail fast when the server is away,
     /// and never hang forever on a stuck socket.
@@ -19,7 +22,7 @@ public final class MongoConnection: @unchecked Sendable {
         MONGOC_URI_SOCKETTIMEOUTMS: 60_000,
     ]
 
-    public init(uri uriString: String, appName: String = "musicetl") throws(MongoError) {
+    public init(uri uriString: String, appName: String = "musicetl", retry: RetryPolicy = RetryPolicy()) throws(MongoError) {
         _ = libmongocInitialized
         var error = bson_error_t()
         let redacted = Self.redact(uriString)
@@ -40,6 +43,7 @@ public final class MongoConnection: @unchecked Sendable {
         self.uri = uri
         self.pool = pool
         self.redactedURI = redacted
+        self.retry = retry
         self.serverDescription = Self.hosts(of: uri)
     }
 
@@ -64,7 +68,7 @@ public final class MongoConnection: @unchecked Sendable {
     public func ping() throws(MongoError) {
         let client = try client()
         do {
-            _ = try client.runCommand(["ping": 1], database: "admin")
+            _ = try client.runCommand(["ping": 1], database: "admin", idempotent: true)
         } catch where error.kind == .unavailable || error.kind == .network {
             throw MongoError(domain: error.domain, code: error.code,
                              message: "MongoDB at \(serverDescription) is unavailable: \(error.message)",
@@ -171,16 +175,25 @@ public final class MongoClient {
         return MongoCollection(handle: collection, client: self, name: name, database: database)
     }
 
-    /// Runs a command and returns the server's reply.
+    var retry: RetryPolicy { connection.retry }
+
+    /// Runs a command and returns the server's reply. `idempotent`: the command changes nothing
+    /// when applied twice (a read, an upsert or delete by `_id`, `createIndexes`, …), so it is sent
+    /// again after a transient error (`RetryPolicy`); otherwise it is sent once, since it may have
+    /// applied before its reply was lost.
     @discardableResult
-    public func runCommand(_ command: Document, database: String) throws(MongoError) -> Document {
+    public func runCommand(_ command: Document, database: String, idempotent: Bool) throws(MongoError) -> Document {
         let commandDocument = try BSONDocument(command)
-        let reply = try BSONDocument()
-        var error = bson_error_t()
         let commandName = command.fields.first?.key ?? "command"
-        guard mongoc_client_command_simple(handle, database, commandDocument.pointer, nil, reply.pointer, &error) else {
-            throw MongoError(error, context: "\(commandName) on \(database)")
+        let send = { () throws(MongoError) -> Document in
+            let reply = try BSONDocument()
+            var error = bson_error_t()
+            guard mongoc_client_command_simple(self.handle, database, commandDocument.pointer, nil, reply.pointer, &error) else {
+                throw MongoError(error, context: "\(commandName) on \(database)")
+            }
+            return try reply.document()
         }
-        return try reply.document()
+        if idempotent { return try retry.run(send) }
+        return try send()
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import DocumentStore
 import Foundation
+import Logging
 import Pipeline
 
 /// A job: an argument-parsing command whose work is `execute` (for a stage: build its options,
@@ -57,8 +58,8 @@ public struct MongoOptions: ParsableArguments, Sendable {
     public var target: MongoTarget { MongoTarget(uri: uri, database: database) }
 
     /// Connects and pings, so an absent server fails the job at once with exit 69.
-    func connect(job: String) throws -> MongoConnection {
-        try target.connect(job: job)
+    func connect(job: String, logger: Logger) throws -> MongoConnection {
+        try target.connect(job: job, logger: logger)
     }
 }
 

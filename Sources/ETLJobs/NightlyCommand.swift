@@ -126,7 +126,7 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
             }
             var lease: Lease?
             if !common.dryRun {
-                let connection = try mongo.connect(job: "etl-nightly")
+                let connection = try mongo.connect(job: "etl-nightly", logger: context.logger)
                 context.recorder.useMongo(connection, database: mongo.database)
                 // One night per dataset at a time: the datasets' collections are apart.
                 let taken = Lease(name: datasetDirectory.map { "nightly-\($0)" } ?? "nightly", host: common.host, detail: "run \(runID)",

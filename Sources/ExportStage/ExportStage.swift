@@ -146,7 +146,7 @@ public struct ExportStage: Sendable {
             throw JobError(.usage, "--partition-by \(field) is not a column of this export\(ColumnLayout.suggestion(for: field, among: layout.columns.map(\.header)))")
         }
 
-        let connection = try mongo.connect(job: Self.jobName)
+        let connection = try mongo.connect(job: Self.jobName, logger: context.logger)
         let client = try connection.client()
         // Before anything reads or writes: a typo'd --db or --collection must not create them
         // (the run ledger would create the database).
@@ -339,7 +339,7 @@ public struct ExportStage: Sendable {
         var maps: [String: [String: Int]] = [:]
         for column in columns {
             let reply = try client.runCommand(["distinct": .string(collection), "key": .string(column.path), "query": .document(query)],
-                                              database: mongo.database)
+                                              database: mongo.database, idempotent: true)
             var classes: [String] = []
             for value in reply["values"]?.arrayValue ?? [] {
                 switch value {
@@ -391,7 +391,7 @@ public struct ExportStage: Sendable {
     private func requireCollection(_ client: MongoClient) throws {
         let collections = try collectionNames(client, database: mongo.database)
         if collections.isEmpty {
-            let databases = (try? client.runCommand(["listDatabases": 1, "nameOnly": true], database: "admin"))?["databases"]?
+            let databases = (try? client.runCommand(["listDatabases": 1, "nameOnly": true], database: "admin", idempotent: true))?["databases"]?
                 .arrayValue?.compactMap { $0.documentValue?["name"]?.stringValue } ?? []
             throw JobError(.dataError, "database \(mongo.database) does not exist (or holds no collection) on \(client.serverDescription)\(ColumnLayout.suggestion(for: mongo.database, among: databases)): nothing exported, created or changed")
         }
@@ -401,7 +401,7 @@ public struct ExportStage: Sendable {
     }
 
     private func collectionNames(_ client: MongoClient, database: String) throws -> [String] {
-        let reply = try client.runCommand(["listCollections": 1, "nameOnly": true], database: database)
+        let reply = try client.runCommand(["listCollections": 1, "nameOnly": true], database: database, idempotent: true)
         let batch = reply["cursor"]?.documentValue?["firstBatch"]?.arrayValue ?? []
         return batch.compactMap { $0.documentValue?["name"]?.stringValue }
     }
@@ -429,7 +429,7 @@ public struct ExportStage: Sendable {
     private func scalerFile(client: MongoClient, scalers collectionName: String, query: Document, layout: ColumnLayout,
                             context: JobContext) throws -> (text: String, versions: [BSONValue])? {
         let reply = try client.runCommand(["distinct": .string(collection), "key": "scaler_version", "query": .document(query)],
-                                          database: mongo.database)
+                                          database: mongo.database, idempotent: true)
         let named = (reply["values"]?.arrayValue ?? []).filter { $0 != .null }
         var filter: Document = [:]
         if !named.isEmpty { filter["_id"] = .document(["$in": .array(named)]) }

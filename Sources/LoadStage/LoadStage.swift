@@ -85,7 +85,7 @@ public struct LoadStage: Sendable {
             }
             return summary
         }
-        let connection = try mongo.connect(job: Self.jobName)
+        let connection = try mongo.connect(job: Self.jobName, logger: context.logger)
         context.recorder.useMongo(connection, database: mongo.database)
         context.logger.info("loading into \(mongo.database) at \(connection.serverDescription)")
         let rejects = LoadRejects(path: context.quarantineDirectory.appendingPathComponent("load.rejects.jsonl").path)
@@ -120,7 +120,7 @@ public struct LoadStage: Sendable {
             for path in staged.files {
                 try await load(path: path, only: narrowed, into: collection, connection: connection, rejects: rejects,
                                counts: &counts, pass: &pass, beforeFirstWrite: { try stateStore.invalidate(name) },
-                               logger: context.logger, progress: progress, progressBase: loadedBefore)
+                               progress: progress, progressBase: loadedBefore)
             }
             loadedBefore += counts.read
             for (key, line) in pass.learnedLines { manifest.entries[key]?.line = line }
@@ -258,7 +258,7 @@ public struct LoadStage: Sendable {
     private func load(path: String, only: Set<String>?, into collection: MongoCollection, connection: MongoConnection,
                       rejects: LoadRejects, counts: inout Counts, pass: inout CollectionPass,
                       beforeFirstWrite: () throws -> Void,
-                      logger: Logger, progress: ProgressBar, progressBase: Int) async throws {
+                      progress: ProgressBar, progressBase: Int) async throws {
         let reader = try JSONLinesReader(path: path)
         let name = collection.name, database = mongo.database, force = common.force, maximumInFlight = inFlight
         try await withThrowingTaskGroup(of: BatchOutcome.self) { group in
@@ -288,7 +288,7 @@ public struct LoadStage: Sendable {
                     // On a thread of its own: a blocking bulk write on the cooperative pool (one
                     // thread per core) would stop the reading task while it waits for the server.
                     try await onThreadOfItsOwn {
-                        try Self.write(batch, collection: name, database: database, connection: connection, logger: logger)
+                        try Self.write(batch, collection: name, database: database, connection: connection)
                     }
                 }
                 running += 1
@@ -345,10 +345,10 @@ public struct LoadStage: Sendable {
 
     /// Upserts the documents of a batch on a client of its own from the pool.
     private static func write(_ batch: Batch, collection name: String, database: String,
-                              connection: MongoConnection, logger: Logger) throws -> BatchOutcome {
+                              connection: MongoConnection) throws -> BatchOutcome {
         let collection = try connection.client().collection(name, database: database)
         var outcome = BatchOutcome()
-        let result = try withRetries(logger: logger) { () throws(MongoError) in try collection.upsertByID(batch.documents) }
+        let result = try collection.upsertByID(batch.documents)
         outcome.inserted = result.upserted
         outcome.updated = result.matched
         for error in result.writeErrors where batch.documents.indices.contains(error.index) {
@@ -371,23 +371,6 @@ public struct LoadStage: Sendable {
             }
         }
         _ = try collection.upsertByID(batch)
-    }
-}
-
-/// Retries an operation that failed for a transient reason (network, no primary for a moment),
-/// with exponential backoff; other errors, and the last transient one, are thrown.
-func withRetries<T>(attempts: Int = 4, logger: Logger, _ operation: () throws(MongoError) -> T) throws(MongoError) -> T {
-    var delay = 0.25
-    var attempt = 1
-    while true {
-        do {
-            return try operation()
-        } catch where error.isTransient && attempt < attempts {
-            logger.warning("transient MongoDB error, retrying in \(delay) s (attempt \(attempt) of \(attempts)): \(error.message)")
-            Thread.sleep(forTimeInterval: delay)
-            delay *= 2
-            attempt += 1
-        }
     }
 }
 

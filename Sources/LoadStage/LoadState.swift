@@ -72,10 +72,7 @@ struct LoadStateStore {
     /// there is none or it does not agree with itself or with the collection's document count.
     func read(_ target: MongoCollection) throws -> (manifest: LoadManifest, digests: [String])? {
         let name = target.name
-        // The first command of a collection's load on this client, which may have sat idle through
-        // the previous collection's writes: retried on a transient error, as the deletes are.
-        let summaryDocument = try withRetries(logger: logger) { () throws(MongoError) in try state.find(["_id": .string(name)]).next() }
-        guard let summary = summaryDocument else {
+        guard let summary = try state.find(["_id": .string(name)]).next() else {
             logger.info("\(name): no load state: reading every stored hash")
             return nil
         }
@@ -138,20 +135,13 @@ struct LoadStateStore {
 
     /// Removes the summary of `name`: from now until `write`, the state counts as missing.
     func invalidate(_ name: String) throws {
-        try deleteMany(["_id": .string(name)])
-    }
-
-    /// Deletes by filter, retried on a transient error: this client may have sat idle through a
-    /// whole collection's writes (minutes on a cold night), and a server or network that closed
-    /// its idle connection fails the first command sent on it; deleting again is harmless.
-    private func deleteMany(_ filter: Document) throws {
-        _ = try withRetries(logger: logger) { () throws(MongoError) in try state.deleteMany(filter) }
+        try state.deleteMany(["_id": .string(name)])
     }
 
     /// Stores `manifest` for `name`: the chunks whose digest differs from `previous` (all of them
     /// when there is no previous state), then the summary.
     func write(_ manifest: LoadManifest, for name: String, previous: [String]?) throws {
-        if previous == nil { try deleteMany(["collection": .string(name)]) }
+        if previous == nil { try state.deleteMany(["collection": .string(name)]) }
         let chunks = manifest.chunks()
         var digests: [String] = []
         var changed: [BSONDocument] = []
@@ -173,15 +163,14 @@ struct LoadStateStore {
             if changed.count == 64 { try upsert(&changed) }
         }
         try upsert(&changed)
-        if !emptied.isEmpty { try deleteMany(["_id": .document(["$in": .array(emptied)])]) }
+        if !emptied.isEmpty { try state.deleteMany(["_id": .document(["$in": .array(emptied)])]) }
         var summary = [try BSONDocument(["_id": .string(name), "count": .integer(manifest.entries.count),
                                          "chunks": .array(digests.map(BSONValue.string))])]
         try upsert(&summary)
     }
 
     private func upsert(_ documents: inout [BSONDocument]) throws {
-        // Retried as the deletes are (upserts by id are idempotent).
-        let result = try withRetries(logger: logger) { () throws(MongoError) in try state.upsertByID(documents) }
+        let result = try state.upsertByID(documents)
         documents.removeAll()
         if let error = result.writeErrors.first {
             throw MongoError(domain: 0, code: UInt32(clamping: error.code), message: "writing \(state.namespace): \(error.message)", kind: .server)

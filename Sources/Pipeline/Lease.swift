@@ -61,7 +61,11 @@ public final class Lease: @unchecked Sendable {
                                                "renewed_at": .date(now)])]),
             "upsert": true,
         ]
-        let reply = try client.runCommand(["update": "locks", "updates": .array([.document(update)])], database: database)
+        // Sent again after a transient error: when the lost attempt had applied, the lease names
+        // this holder, which the filter matches, so the resend sets the same fields; when it had
+        // not, the resend is the first attempt. Either way the reply says who holds it now.
+        let reply = try client.runCommand(["update": "locks", "updates": .array([.document(update)])], database: database,
+                                          idempotent: true)
         if let error = reply["writeErrors"]?.arrayValue?.first?.documentValue {
             guard error["code"]?.int64Value == 11000 else {
                 throw JobError(.failure, "lease \(name): \(error["errmsg"]?.stringValue ?? "write error")")
@@ -111,8 +115,10 @@ public final class Lease: @unchecked Sendable {
     public func release() {
         Interruption.drop(self)
         guard let client = try? connection.client() else { return }
+        // Deletes only this holder's lease: safe to send again.
         _ = try? client.runCommand(["delete": "locks", "deletes": .array([.document([
-            "q": .document(["_id": .string(name), "holder": .string(holder)]), "limit": 1])])], database: database)
+            "q": .document(["_id": .string(name), "holder": .string(holder)]), "limit": 1])])], database: database,
+                                   idempotent: true)
     }
 
     /// Renews the lease every third of its duration until the task is cancelled or the lease is lost.

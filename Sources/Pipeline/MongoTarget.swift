@@ -1,5 +1,6 @@
 import DocumentStore
 import Foundation
+import Logging
 
 /// Where a stage's MongoDB is: the connection string and the database name.
 public struct MongoTarget: Sendable, Equatable {
@@ -20,9 +21,11 @@ public struct MongoTarget: Sendable, Equatable {
         return MongoTarget(uri: environment["MONGODB_URI"] ?? defaultURI, database: environment["MUSICETL_DB"] ?? defaultDatabase)
     }
 
-    /// Connects and pings, so an absent server fails the job at once with exit 69.
-    public func connect(job: String) throws -> MongoConnection {
-        let connection = try MongoConnection(uri: uri, appName: "musicetl/\(job)")
+    /// Connects and pings, so an absent server fails the job at once with exit 69. A command
+    /// sent again after a transient error (see `RetryPolicy`) is a warning in `logger`.
+    public func connect(job: String, logger: Logger) throws -> MongoConnection {
+        let connection = try MongoConnection(uri: uri, appName: "musicetl/\(job)",
+                                             retry: RetryPolicy(warn: { logger.warning("MongoDB: \($0)") }))
         try connection.ping()
         return connection
     }

@@ -431,7 +431,7 @@ func readManifest(_ export: URL) throws -> Document {
         #expect(try Data(contentsOf: testsOutput) == testsBefore)
 
         // Nothing was created: not the typo'd database, not a half export.
-        let names = try MongoConnection(uri: uri).client().runCommand(["listDatabases": 1, "nameOnly": true], database: "admin")["databases"]?
+        let names = try MongoConnection(uri: uri).client().runCommand(["listDatabases": 1, "nameOnly": true], database: "admin", idempotent: true)["databases"]?
             .arrayValue?.compactMap { $0.documentValue?["name"]?.stringValue } ?? []
         #expect(names.contains(database) && !names.contains(typo))
         #expect(try FileManager.default.contentsOfDirectory(atPath: work.path + "/exports").sorted() == ["tests", "training"])

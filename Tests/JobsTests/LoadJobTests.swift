@@ -273,6 +273,39 @@ import TestSupport
         #expect(final.allSatisfy { $0["_hash"] != nil })
     }
 
+    /// A server, firewall or load balancer that closes connections idle past its limit (here a
+    /// proxy closing them after 300 ms): the load state's client sits idle through a collection's
+    /// writes, the clients of the pool between collections; each first command on a closed
+    /// connection is sent again, and the load completes with every count right.
+    @Test func aLoadWhoseConnectionsAreClosedWhileIdleCompletesWithTheRightCounts() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        // Each reply held back 30 ms: the 17 batches of 10 genres, one at a time, keep the load
+        // state's client idle for over 500 ms between the summary's delete and the state's write,
+        // however fast the server. So some command meets a closed connection: that write, or an
+        // earlier one on another idle client (after which libmongoc reconnects the others quietly).
+        let proxy = try IdleClosingProxy(upstream: IdleClosingProxy.serverAddress(of: uri), idleLimit: .milliseconds(300),
+                                         replyDelay: .milliseconds(30))
+        let load = try JobProcess.run("etl-load", ["--work-dir", work.path, "--batch-size", "10", "--in-flight", "1"],
+                                      environment: ["MONGODB_URI": proxy.uri(for: uri), "MUSICETL_DB": database])
+        #expect(load.status == 0, "\(load.standardError)")
+        #expect(proxy.idleClosures > 0)
+        #expect(load.standardError.contains("sending it again"), "a command met a closed connection: \(load.standardError)")
+        for name in ["genres", "albums", "artists", "tracks"] {
+            let staged = try StagedInputs.read(work.url.appendingPathComponent("staging/metadata/\(name).jsonl")).count
+            #expect(staged > 0)
+            #expect(load.lastLine.contains("\(staged) \(name) read, \(staged) \(name) inserted, 0 \(name) updated"), "\(load.lastLine)")
+            #expect(try documents(name, uri: uri, database: database).count == staged, "\(name)")
+        }
+        // The state stored through the closed connections is whole: the next night, straight to
+        // the server, compares against it and writes nothing.
+        let next = try JobProcess.run("etl-load", ["--work-dir", work.path], environment: ["MONGODB_URI": uri, "MUSICETL_DB": database])
+        #expect(next.status == 0, "\(next.standardError)")
+        #expect(next.lastLine.contains("0 genres inserted, 0 genres updated, 163 genres unchanged"), "\(next.lastLine)")
+        #expect(!next.standardError.contains("reading every stored hash"), "\(next.standardError)")
+    }
+
     // MARK: the load state (etl_load_state) and how each way of changing the database converges
 
     private func collection(_ name: String, uri: String, database: String) throws -> MongoCollection {

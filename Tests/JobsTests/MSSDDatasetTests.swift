@@ -132,12 +132,12 @@ import TestSupport
         #expect(try client.collection("plays", database: database).countDocuments() == Int64(plays - 3))
         for (collection, index) in [("plays", "session_id_1_session_position_1"), ("plays", "track_id_clean_1"),
                                     ("spotify_tracks", "release_year_1")] {
-            let reply = try client.runCommand(["listIndexes": .string(collection)], database: database)
+            let reply = try client.runCommand(["listIndexes": .string(collection)], database: database, idempotent: true)
             let names = (reply["cursor"]?.documentValue?["firstBatch"]?.arrayValue ?? []).compactMap { $0.documentValue?["name"]?.stringValue }
             #expect(names.contains(index), "\(collection): \(names)")
         }
         for collection in ["plays", "spotify_tracks"] {
-            let reply = try client.runCommand(["listCollections": 1, "filter": .document(["name": .string(collection)])], database: database)
+            let reply = try client.runCommand(["listCollections": 1, "filter": .document(["name": .string(collection)])], database: database, idempotent: true)
             let options = reply["cursor"]?.documentValue?["firstBatch"]?.arrayValue?.first?.documentValue?["options"]?.documentValue
             let schema = options?["validator"]?.documentValue?["$jsonSchema"]?.documentValue
             #expect(schema?["required"]?.arrayValue?.contains(.string("_id")) == true, "\(collection): \(String(describing: options))")

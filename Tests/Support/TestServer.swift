@@ -30,7 +30,7 @@ public enum TestServer {
     /// Drops a test database (best effort: the server may be gone in a failure test).
     public static func dropDatabase(_ name: String) {
         guard let client = try? connection().client() else { return }
-        _ = try? client.runCommand(["dropDatabase": 1], database: name)
+        _ = try? client.runCommand(["dropDatabase": 1], database: name, idempotent: true)
     }
 
     private static func launch() throws(TestServerError) -> String {
