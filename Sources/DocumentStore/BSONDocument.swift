@@ -159,7 +159,7 @@ public final class BSONDocument {
     }
 
     /// `{_id: <this document's _id>}`, the element copied as it is; nil when there is no `_id`.
-    public func idSelector() throws(MongoError) -> BSONDocument? {
+    func idSelector() throws(MongoError) -> BSONDocument? {
         let iterator = BSONIterator()
         guard bson_iter_init_find(iterator.pointer, pointer, "_id") else { return nil }
         let selector = try BSONDocument()
