@@ -92,17 +92,13 @@ public final class BSONDocument {
             // Explicit length: BSON strings may hold NUL bytes.
             return s.withCString { bson_append_utf8(document, key, -1, $0, Int32(s.utf8.count)) }
         case .document(let sub):
-            guard let child = bson_new() else { return false }
-            defer { bson_destroy(child) }
-            for field in sub.fields where !append(field.value, key: field.key, to: child) { return false }
-            return bson_append_document(document, key, -1, child)
-        case .array(let elements):
-            guard let child = bson_new() else { return false }
-            defer { bson_destroy(child) }
-            for (index, element) in elements.enumerated() where !append(element, key: String(index), to: child) {
-                return false
+            return appendChild(key, isArray: false, to: document) { child in
+                sub.fields.allSatisfy { append($0.value, key: $0.key, to: child) }
             }
-            return bson_append_array(document, key, -1, child)
+        case .array(let elements):
+            return appendChild(key, isArray: true, to: document) { child in
+                elements.indices.allSatisfy { append(elements[$0], key: String($0), to: child) }
+            }
         case .binary(let bytes):
             return bytes.withUnsafeBufferPointer {
                 bson_append_binary(document, key, -1, BSON_SUBTYPE_BINARY, $0.baseAddress, UInt32($0.count))
@@ -126,6 +122,22 @@ public final class BSONDocument {
         }
     }
 
+    /// Appends a sub-document or array that `fill` writes in place, inside `document`'s own buffer
+    /// (no buffer of its own to allocate and copy over).
+    private static func appendChild(_ key: String, isArray: Bool, to document: OpaquePointer,
+                                    _ fill: (OpaquePointer) -> Bool) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: musicetl_bson_size(), alignment: musicetl_bson_alignment()) { storage in
+            guard let base = storage.baseAddress else { return false }
+            let child = OpaquePointer(base)
+            let began = isArray ? bson_append_array_begin(document, key, -1, child)
+                                : bson_append_document_begin(document, key, -1, child)
+            guard began else { return false }
+            let filled = fill(child)
+            let ended = isArray ? bson_append_array_end(document, child) : bson_append_document_end(document, child)
+            return filled && ended
+        }
+    }
+
     // MARK: Reading
 
     /// The whole document as Swift data.
@@ -144,6 +156,18 @@ public final class BSONDocument {
         let iterator = BSONIterator()
         guard bson_iter_init_find(iterator.pointer, pointer, key) else { return nil }
         return try? Self.value(at: iterator)
+    }
+
+    /// `{_id: <this document's _id>}`, the element copied as it is; nil when there is no `_id`.
+    func idSelector() throws(MongoError) -> BSONDocument? {
+        let iterator = BSONIterator()
+        guard bson_iter_init_find(iterator.pointer, pointer, "_id") else { return nil }
+        let selector = try BSONDocument()
+        guard bson_append_iter(selector.pointer, "_id", 3, iterator.pointer) else {
+            throw MongoError(domain: UInt32(BSON_ERROR_INVALID), code: 0, message: "libbson could not copy an _id",
+                             kind: .invalidInput)
+        }
+        return selector
     }
 
     static func decode(_ pointer: OpaquePointer) throws(MongoError) -> Document {

@@ -8,25 +8,32 @@ extension BSONDocument {
     }
 }
 
-extension Sequence where Element == UInt8 {
+extension Collection where Element == UInt8 {
+    /// Two lower-case hex digits per byte.
     var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in self {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
+        String(unsafeUninitializedCapacity: count * 2) { text in
+            var index = 0
+            for byte in self {
+                text[index] = hexDigit(byte >> 4)
+                text[index + 1] = hexDigit(byte & 0x0F)
+                index += 2
+            }
+            return index
         }
-        return String(decoding: text, as: UTF8.self)
     }
 }
 
-extension SHA256.Digest {
-    public var hexString: String { Array(self).hexString }
+private func hexDigit(_ nibble: UInt8) -> UInt8 {
+    nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
 }
 
-extension String {
-    /// SHA-256 of the text's UTF-8 bytes, hex (digests of hash manifests).
+extension SHA256.Digest {
+    public var hexString: String { withUnsafeBytes { $0.hexString } }
+}
+
+extension Array where Element == UInt8 {
+    /// SHA-256 of the bytes, hex (digests of hash manifests).
     public var sha256Hex: String {
-        SHA256.hash(data: Array(utf8)).hexString
+        SHA256.hash(data: self).hexString
     }
 }

@@ -32,7 +32,7 @@ public struct StagedLineDigest: Hashable, Sendable {
 
     /// The 32 digest bytes as 64 lower-case hex digits.
     public var hex: String {
-        withUnsafeBytes(of: words) { Array($0) }.hexString
+        withUnsafeBytes(of: words) { $0.hexString }
     }
 
     private static func nibble(_ digit: UInt8) -> UInt8? {

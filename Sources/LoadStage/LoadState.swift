@@ -37,14 +37,26 @@ struct LoadManifest {
     func chunks() -> [[(key: String, entry: Entry)]] {
         var chunks = Array(repeating: [(key: String, entry: Entry)](), count: Self.chunkCount)
         for (key, entry) in entries { chunks[Self.chunk(of: key)].append((key, entry)) }
-        return chunks.map { $0.sorted { $0.key < $1.key } }
+        for index in chunks.indices { chunks[index].sort { $0.key < $1.key } }
+        return chunks
     }
 
-    /// The digest of one chunk's entries (empty text for an empty chunk).
+    /// The digest of one chunk's entries, the SHA-256 of a line `key TAB hash [TAB line digest]`
+    /// per entry (empty text for an empty chunk).
     static func digest(_ chunk: [(key: String, entry: Entry)]) -> String {
         guard !chunk.isEmpty else { return "" }
-        var text = ""
-        for (key, entry) in chunk { text += "\(key)\t\(entry.hash)\(entry.line.map { "\t\($0.hex)" } ?? "")\n" }
+        let tab = UInt8(ascii: "\t"), newline = UInt8(ascii: "\n")
+        var text: [UInt8] = []
+        for (key, entry) in chunk {
+            text += key.utf8
+            text.append(tab)
+            text += entry.hash.utf8
+            if let line = entry.line {
+                text.append(tab)
+                text += line.hex.utf8
+            }
+            text.append(newline)
+        }
         return text.sha256Hex
     }
 

@@ -326,6 +326,19 @@ import TestSupport
         try StagedInputs.writeLines(genres, to: staged)
     }
 
+    /// A chunk's digest is the SHA-256 of `key TAB hash [TAB line digest] NEWLINE` per entry, as
+    /// every earlier version stored it: a state written before still reads as consistent.
+    @Test func aChunkDigestIsTheHashOfItsEntriesText() throws {
+        let line = try #require(StagedLineDigest(hex: String(repeating: "0f", count: 32)))
+        let chunk: [(key: String, entry: LoadManifest.Entry)] = [
+            ("i:1", .init(id: .int32(1), hash: "ab")),
+            ("s:x", .init(id: .string("x"), hash: "cd", line: line)),
+        ]
+        // hashlib.sha256(b"i:1\tab\ns:x\tcd\t" + b"0f" * 32 + b"\n").hexdigest()
+        #expect(LoadManifest.digest(chunk) == "9f305fc578eef1b123d42a027c571a89ab146255c2015feb78de3d4c6a2e2a60")
+        #expect(LoadManifest.digest([]) == "")
+    }
+
     @Test func anUnchangedNightComparesAgainstTheLoadStateAndWritesNothing() throws {
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
         defer { TestServer.dropDatabase(database) }
