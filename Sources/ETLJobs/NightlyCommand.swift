@@ -82,11 +82,11 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     public func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let problem = shard?.problem { throw ValidationError(problem) }
-        if let shard, !Self.shardedSteps.contains(from) {
-            throw ValidationError("--shard \(shard) runs only the steps that shard (extract, features), and --from \(from) leaves none: run it without --shard on the host that gathers every shard")
-        }
         guard Self.steps.contains(from) else {
             throw ValidationError("--from must be one of \(Self.steps.joined(separator: ", "))")
+        }
+        if let shard, !Self.shardedSteps.contains(from) {
+            throw ValidationError("--shard \(shard) (the flag, MUSICETL_SHARD or the config's shard) runs only the steps that shard (extract, features), and --from \(from) leaves none: run it without a shard on the host that gathers every shard")
         }
         if let problem = ExtractCommand.inputProblem(input: input, metadata: metadata) { throw ValidationError(problem) }
         // An unknown dataset is reported by `runJob`, once for every job.
@@ -125,7 +125,9 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
                 context.logger.info("dry run: \(skippedInDryRun.joined(separator: ", ")) skipped (they read what the earlier steps would stage)")
             }
             var lease: Lease?
-            if !common.dryRun {
+            // A shard's night writes files only (its extract and features), and the N hosts run
+            // at once: no lease. The gathering host's night, which writes the database, takes it.
+            if !common.dryRun, shard == nil {
                 let connection = try mongo.connect(job: "etl-nightly", logger: context.logger)
                 context.recorder.useMongo(connection, database: mongo.database)
                 // One night per dataset at a time: the datasets' collections are apart.

@@ -53,10 +53,14 @@ public struct NormalizeStage: Sendable {
         guard !featureFiles.isEmpty else {
             throw JobError(.unavailable, "no staged features under \(context.work.featuresStaging.path): run etl-features first")
         }
-        // The scaler is fitted on every training row: a scale-out night's shards must all be here.
-        let missingShards = StagedCollections.missingShards(featureFiles)
-        if !missingShards.isEmpty {
-            throw JobError(.unavailable, "staged features lack shard \(missingShards.joined(separator: ", ")) under \(context.work.featuresStaging.path): the scaler is fitted on every training row, so gather every shard's features file there first")
+        // The scaler is fitted on every training row: shards must be every shard of one layout.
+        // (features.jsonl beside shards is an id staged twice, refused with exit 65 below.)
+        let featureNames = featureFiles.map { ($0 as NSString).lastPathComponent }
+        if featureNames.allSatisfy({ FeatureShardFile.parse($0) != nil }),
+           let problem = StagedCollections.incompleteLayout(featureFiles) {
+            // Two layouts: stale files in the staging (bad data); one short: input still missing.
+            let layouts = Set(featureNames.compactMap { FeatureShardFile.parse($0)?.count })
+            throw JobError(layouts.count > 1 ? .dataError : .unavailable, "staged features \(problem) under \(context.work.featuresStaging.path): the scaler is fitted on every training row, so gather every shard of one --shard layout there first")
         }
         var labels = try readLabels(tracksPath)
         let only = options.only

@@ -16,7 +16,7 @@ public final class Lease: @unchecked Sendable {
     private let connection: MongoConnection
     private let database: String
     private let duration: TimeInterval
-    /// Who holds the lease since a renewal found it taken (nil while it is ours).
+    /// Why the lease is no longer this run's since a renewal found it taken or gone (nil while it is ours).
     private let lostTo = Mutex<String?>(nil)
 
     /// The holder is `"<host> pid <pid> boot <process space> <detail>"`: a lease left by a dead
@@ -49,7 +49,9 @@ public final class Lease: @unchecked Sendable {
         var until: String
     }
 
-    private func acquire(replacingDeadHolder deadHolder: String?) throws {
+    /// Takes or renews the lease; true when the lease document was created (there was none).
+    @discardableResult
+    private func acquire(replacingDeadHolder deadHolder: String?) throws -> Bool {
         let client = try connection.client()
         let now = Date()
         var claimable: [BSONValue] = [.document(["expires_at": .document(["$lt": .date(now)])]),
@@ -73,12 +75,12 @@ public final class Lease: @unchecked Sendable {
             let current = try client.collection("locks", database: database).find(["_id": .string(name)]).next()
             let who = current?["holder"]?.stringValue ?? "another host"
             if deadHolder == nil, Self.isDeadProcess(who, of: host, in: ProcessSpace.current) {
-                try acquire(replacingDeadHolder: who)
-                return
+                return try acquire(replacingDeadHolder: who)
             }
             let until = current?["expires_at"].map { if case .dateTime(let ms) = $0 { return Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601) } else { return "?" } } ?? "?"
             throw HeldByAnother(holder: who, until: until)
         }
+        return reply["upserted"] != nil
     }
 
     /// True when `holder` names a process of `host` in process space `space`
@@ -96,18 +98,22 @@ public final class Lease: @unchecked Sendable {
     /// expired while this run could not renew it (the server unreachable for its whole duration),
     /// and another night may be running, so this one must not start another step.
     public func checkHeld(before step: String) throws {
-        if let holder = lostTo.withLock({ $0 }) {
-            throw JobError(.unavailable, "the \(name) lease expired before this run could renew it and is now held by \(holder): stopped before \(step)")
+        if let reason = lostTo.withLock({ $0 }) {
+            throw JobError(.unavailable, "the \(name) lease expired before this run could renew it (\(reason)): stopped before \(step)")
         }
     }
 
-    /// Renews the lease once; a renewal that finds another holder records the loss (`checkHeld`).
+    /// Renews the lease once; a renewal that finds another holder, or no lease document at all,
+    /// records the loss (`checkHeld`).
     /// Other failures (the server unreachable for a moment) are left to the next renewal.
     func renew() {
         do {
-            try acquire(replacingDeadHolder: nil)
+            // Created anew: the lease had expired and another run had taken and released it since.
+            if try acquire(replacingDeadHolder: nil) {
+                lostTo.withLock { $0 = "another run may have held it since: its lease document was gone" }
+            }
         } catch let taken as HeldByAnother {
-            lostTo.withLock { $0 = taken.holder }
+            lostTo.withLock { $0 = "it is now held by \(taken.holder)" }
         } catch {}
     }
 

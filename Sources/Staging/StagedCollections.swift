@@ -85,21 +85,12 @@ public struct StagedCollections: Sendable {
             guard let shard = FeatureShardFile.parse(name) else { return "include \(name), not a shard file" }
             shards[shard.count, default: []].insert(shard.index)
         }
-        guard shards.count == 1 else {
+        guard shards.count == 1, let layout = shards.first else {
             return "mix layouts (\(names.joined(separator: ", ")))"
         }
-        let missing = missingShards(files)
-        return missing.isEmpty ? nil : "lack shard \(missing.joined(separator: ", "))"
-    }
-
-    /// The shards (`2-of-4`) missing from `files` when they are the shard files of one `--shard`
-    /// layout; empty otherwise (an unsharded file, shards of two layouts: other checks name those).
-    public static func missingShards(_ files: [String]) -> [String] {
-        let shards = files.compactMap { FeatureShardFile.parse(($0 as NSString).lastPathComponent) }
-        guard shards.count == files.count, let count = shards.first?.count, shards.allSatisfy({ $0.count == count }) else {
-            return []
-        }
-        return Set(1...max(count, 1)).subtracting(shards.map(\.index)).sorted().map { "\($0)-of-\(count)" }
+        let count = layout.key
+        let missing = Set(1...max(count, 1)).subtracting(layout.value).sorted()
+        return missing.isEmpty ? nil : "lack shard \(missing.map { "\($0)-of-\(count)" }.joined(separator: ", "))"
     }
 
     private static func countDocuments(_ path: String) throws -> Int {

@@ -115,8 +115,8 @@ import TestSupport
                                                         database: database)
         try command.run(collection, client)
         try command.checkEffect(database: database)
-        #expect(warnings.all.count == 1, "\(warnings.all)")
-        #expect(warnings.all.first?.contains("sending it again in 0.05 seconds (attempt 2 of 4)") == true, "\(warnings.all)")
+        // At least one resend (a machine stalled past the proxy's limit may add one before the command).
+        #expect(warnings.all.contains { $0.contains("sending it again in 0.05 seconds (attempt 2 of 4)") }, "\(warnings.all)")
     }
 
     @Test func aCommandNotMarkedIdempotentIsSentOnce() throws {

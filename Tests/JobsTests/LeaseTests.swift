@@ -59,7 +59,7 @@ import TestSupport
         #expect(try locks.find(["_id": "nightly"]).next()?["holder"]?.stringValue == lease.holder)
     }
 
-    @Test func aLeaseTakenWhileUnrenewedIsReportedLost() async throws {
+    @Test(.timeLimit(.minutes(1))) func aLeaseTakenWhileUnrenewedIsReportedLost() async throws {
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
         defer { TestServer.dropDatabase(database) }
         let connection = try MongoConnection(uri: uri)
@@ -80,6 +80,27 @@ import TestSupport
         } throws: { error in
             (error as? JobError)?.status == .unavailable && "\(error)".contains(theirs.holder)
                 && "\(error)".contains("stopped before etl-load")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aLeaseTakenAndReleasedWhileUnrenewedIsReportedLost() async throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let connection = try MongoConnection(uri: uri)
+        let mine = Lease(name: "nightly", host: "host-a", detail: "run A", connection: connection, database: database,
+                         duration: 0.3)
+        try mine.acquire()
+        defer { mine.release() }
+        try await Task.sleep(for: .milliseconds(500))
+        // Another night ran in the meantime and gave the lease back: renewing would create it anew.
+        let theirs = Lease(name: "nightly", host: "host-b", detail: "run B", connection: connection, database: database)
+        try theirs.acquire()
+        theirs.release()
+        await mine.keepRenewed()
+        #expect {
+            try mine.checkHeld(before: "etl-export")
+        } throws: { error in
+            (error as? JobError)?.status == .unavailable && "\(error)".contains("its lease document was gone")
         }
     }
 }
