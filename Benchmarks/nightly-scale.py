@@ -219,7 +219,9 @@ def nights(binaries: Path, schemas: Path, scratch: Path, uri: str, database: str
 
 
 def start_server(state: Path) -> str:
-    return subprocess.run([str(ROOT / "Jobs/local-mongo.sh"), "start", "--state-dir", str(state)], check=True,
+    # Three full-scale nights write well over the server's default 1 GiB cache (documents, old
+    # versions, its oplog); a full cache fails a write with WT_CACHE_FULL.
+    return subprocess.run([str(ROOT / "Jobs/local-mongo.sh"), "start", "--state-dir", str(state), "--cache-size", "4G"], check=True,
                           capture_output=True, text=True).stdout.strip()
 
 

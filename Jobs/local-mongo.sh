@@ -3,12 +3,15 @@
 # run as an external process in a project-local virtual environment (.venv-mongo, ignored by git).
 #
 #   Jobs/local-mongo.sh install                      install it (idempotent, ~40 s the first time)
-#   Jobs/local-mongo.sh start [--state-dir DIR] [--watch-pid PID] [--storage DIR] [--port N]
+#   Jobs/local-mongo.sh start [--state-dir DIR] [--watch-pid PID] [--storage DIR] [--port N] [--cache-size SIZE]
 #                                                    start it on a free 127.0.0.1 port, wait until it
 #                                                    answers a ping, print its URI on stdout;
 #                                                    with --watch-pid, stop it when PID exits;
 #                                                    data lives in memory unless --storage names a
-#                                                    directory (then it survives a restart)
+#                                                    directory (then it survives a restart);
+#                                                    --cache-size (e.g. 4G; the server's default 1G)
+#                                                    for data sets of a GiB or more: a full cache
+#                                                    fails writes (WT_CACHE_FULL)
 #   Jobs/local-mongo.sh stop [--state-dir DIR]       stop the server started with that state dir
 set -euo pipefail
 
@@ -19,6 +22,7 @@ state_dir=$root/.venv-mongo/run
 watch_pid=""
 storage=":memory:"
 port=""
+cache_size=""
 
 command=${1:-}
 shift || true
@@ -28,6 +32,7 @@ while [ $# -gt 0 ]; do
         --watch-pid) watch_pid=$2; shift 2 ;;
         --storage) storage=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;
+        --cache-size) cache_size=$2; shift 2 ;;
         *) echo "local-mongo: unknown option $1" >&2; exit 64 ;;
     esac
 done
@@ -65,7 +70,7 @@ start() {
     # and the server could never be stopped politely.
     nohup "$venv/bin/python" -c 'import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])' \
         "$venv/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path "$storage" \
-        --log-level WARNING > "$state_dir/server.log" 2>&1 < /dev/null &
+        --log-level WARNING ${cache_size:+--cache-size "$cache_size"} > "$state_dir/server.log" 2>&1 < /dev/null &
     pid=$!
     echo "$pid" > "$state_dir/pid"
     echo "$uri" > "$state_dir/uri"
