@@ -100,7 +100,9 @@ final class RecordSpool {
             } catch {
                 throw .spill(error.description)
             }
-            precondition(got == n * recordBytes, "the spill file holds every record appended")
+            guard got == n * recordBytes else {
+                throw .spill("\(spill.path): \(got) of \(n * recordBytes) bytes read back at record \(start) (the file was shortened)")
+            }
             try body(buffer, n)
             start += n
         }

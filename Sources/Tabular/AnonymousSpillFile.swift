@@ -36,7 +36,10 @@ public final class AnonymousSpillFile {
         var template = Array("\(directory)/\(prefix)XXXXXX".utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
             guard let base = buffer.baseAddress else { return -1 }
-            return mkstemp(base)
+            let descriptor = mkstemp(base)
+            // Close-on-exec: a child process (a tool a job starts) must not hold the space.
+            if descriptor >= 0 { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+            return descriptor
         }
         guard descriptor >= 0 else {
             throw SpillFileError(path: directory, message: "cannot create a temporary file: \(Self.systemError())")
