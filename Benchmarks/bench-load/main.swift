@@ -10,6 +10,11 @@
 // With --staged FILE: only the JSON → BSON parse of every line of a staged JSON Lines file, by
 // libbson's parser and by `ExtendedJSONParser` (which replaced it), each line checked to give the
 // same bytes.
+// With --staged FILE and --uri URI: a cold load's client CPU per document taken apart, part by part,
+// on the real staged documents: the staged line's digest, the parse, the content hash and `_hash`,
+// and the bulk upsert (our selectors, libmongoc's queueing, sending and reading the reply) against
+// that server, in batches of 1000 as etl-load sends them. The upsert's part is the driver's floor:
+// what any load through libmongoc's bulk API spends per document, whatever it does before.
 import DocumentStore
 import Export
 import Foundation
@@ -28,7 +33,7 @@ while let argument = arguments.next() {
     case "--export-only": exportOnly = true
     case "--repeat": repeats = max(1, Int(arguments.next() ?? "") ?? repeats)
     case "--staged": stagedFile = arguments.next()
-    default: FileHandle.standardError.write(Data("usage: bench-load [--documents N] [--repeat N] [--uri URI] [--export-only] [--staged FILE]\n".utf8)); exit(64)
+    default: FileHandle.standardError.write(Data("usage: bench-load [--documents N] [--repeat N] [--uri URI] [--export-only] [--staged FILE [--uri URI]]\n".utf8)); exit(64)
     }
 }
 
@@ -86,7 +91,66 @@ func compareParsers(on stagedFile: String, repeats: Int) throws -> Bool {
     return differing == 0
 }
 
+/// User + system CPU seconds of this process so far (every thread: libmongoc's too).
+func processCPUTime() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+/// Loads a staged file into a fresh collection as a cold etl-load does, timing each part's CPU.
+func takeApartColdLoad(of stagedFile: String, uri: String) throws {
+    let connection = try MongoConnection(uri: uri)
+    let collection = try connection.client().collection("bench_cold", database: "musicetl_bench")
+    try collection.drop()
+    var lines = 0, bytes = 0
+    var digestSeconds = 0.0, parseSeconds = 0.0, hashSeconds = 0.0, upsertSeconds = 0.0
+    var digests: [StagedLineDigest] = []
+    var batch: [BSONDocument] = []
+    func send() throws {
+        guard !batch.isEmpty else { return }
+        let start = processCPUTime()
+        let result = try collection.upsertByID(batch)
+        upsertSeconds += processCPUTime() - start
+        guard result.upserted == batch.count else {
+            throw MongoError(domain: 0, code: 0, message: "upserted \(result.upserted) of \(batch.count)", kind: .other)
+        }
+        batch.removeAll(keepingCapacity: true)
+        digests.removeAll(keepingCapacity: true)
+    }
+    let reader = try JSONLinesReader(path: stagedFile)
+    while let line = try reader.nextLine() {
+        lines += 1
+        bytes += line.count
+        var start = threadCPUSeconds()
+        digests.append(StagedLineDigest(of: line))
+        digestSeconds += threadCPUSeconds() - start
+        start = threadCPUSeconds()
+        let document = try reader.parse(line)
+        parseSeconds += threadCPUSeconds() - start
+        start = threadCPUSeconds()
+        try document.append("_hash", .string(document.contentHash))
+        hashSeconds += threadCPUSeconds() - start
+        batch.append(document)
+        if batch.count == 1000 { try send() }
+    }
+    try send()
+    try collection.drop()
+    func perDocument(_ seconds: Double) -> String { String(format: "%5.2f µs", seconds / Double(max(lines, 1)) * 1e6) }
+    print("\(stagedFile): \(lines) documents, \(bytes / max(lines, 1)) bytes of JSON each on average, upserted in batches of 1000")
+    print("client CPU per document, part by part:")
+    print("  digest of the staged line (SHA-256)            \(perDocument(digestSeconds))")
+    print("  parse (ExtendedJSONParser)                     \(perDocument(parseSeconds))")
+    print("  content hash (SHA-256 of the BSON) + _hash     \(perDocument(hashSeconds))")
+    print("  bulk upsert: selectors + libmongoc (process)   \(perDocument(upsertSeconds))")
+    print("  sum                                            \(perDocument(digestSeconds + parseSeconds + hashSeconds + upsertSeconds))")
+}
+
 if let stagedFile {
+    if let uri {
+        try takeApartColdLoad(of: stagedFile, uri: uri)
+        exit(0)
+    }
     exit(try compareParsers(on: stagedFile, repeats: repeats) ? 0 : 1)
 }
 
