@@ -17,7 +17,9 @@ import Tabular
 ///   `genre-ancestors`; see `GenreHierarchy`);
 /// - `x-compose` on `_id`: `{"properties": [...], "separator": ":"}`, the id is those properties'
 ///   coerced values (an integer as its digits: position `01` → `1`) joined by the separator, and
-///   is read from no column of its own (MSSD's play: `<session_id>:<session_position>`);
+///   is read from no column of its own (MSSD's play: `<session_id>:<session_position>`); the rows
+///   must come grouped by the id's parts but the last, in ascending order, each group in one
+///   file (`GroupedIDCheck`: the duplicate check then holds one group);
 /// - `x-on-invalid`: what a value that fails to parse or check does to its row, on the schema
 ///   (every optional property) or on one property (overrides the schema's): `null` (the default
 ///   for optional properties) keeps the row with the value null and reports it in the repairs
