@@ -210,13 +210,14 @@ final class TableExtraction {
 
     /// First sight of `id`: remembers its line and returns true. Again: quarantines the record as
     /// a duplicate and returns false. `record` is only made for a duplicate (a copy retains its arrays).
+    /// A composed id out of its group's order (`GroupedIDCheck`) fails the file.
     private func admit(_ id: RowID, line: Int, _ record: @autoclosure () -> CSVRecord) throws -> Bool {
-        let column = plan.idColumnDescription
         if let groupedIDs, case .text(let text) = id {
             switch try groupedIDs.admit(text, line: line) {
             case .first:
                 return true
             case .duplicate(let firstLine):
+                let column = plan.idColumnDescription
                 try reject(record(), reason: "duplicate \(column) \(id), first seen at line \(firstLine)", column: column)
                 return false
             case .outOfOrder(let previousGroup, let previousLine):
@@ -225,6 +226,7 @@ final class TableExtraction {
             }
         }
         if let first = firstLineOfID[id] {
+            let column = plan.idColumnDescription
             let place = first.file == fileIndex ? "line \(first.line)"
                 : "\((inputPaths[first.file] as NSString).lastPathComponent) line \(first.line)"
             try reject(record(), reason: "duplicate \(column) \(id), first seen at \(place)", column: column)
