@@ -162,6 +162,12 @@ struct ExtractPlan: Sendable {
             }
             parts.append(leaf)
         }
+        // The duplicate check splits an id at its last separator into a group (the session) and
+        // a member (the position): that split is only unambiguous for a non-empty separator, two
+        // parts or more, and an integer last part (which cannot hold the separator).
+        guard parts.count >= 2, !separator.isEmpty, leaves[parts[parts.count - 1]].cellType == .int else {
+            throw JobError(.usage, problem + "; at least two properties, a non-empty separator, and an integer last property (the member within its group)")
+        }
         return Composition(leaves: parts, separator: separator)
     }
 

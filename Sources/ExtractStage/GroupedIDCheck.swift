@@ -49,12 +49,24 @@ final class GroupedIDCheck {
     /// `spillDirectory` holds the groups' runs (an unlinked file, gone when the check is).
     init(separator: String, spillDirectory: String) throws {
         self.separator = separator
-        runs = try GroupRuns(directory: spillDirectory)
+        runs = try Self.spilling(in: spillDirectory) { try GroupRuns(directory: spillDirectory) }
+    }
+
+    /// The runs' file failing (a full disk, a read-only staging directory) stops the extract as
+    /// unavailable, saying what the file was for: its own name is gone (it is unlinked).
+    private static func spilling<T>(in directory: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as JobError {
+            throw error
+        } catch {
+            throw JobError(.unavailable, "the duplicate check's list of sessions (a temporary file in \(directory)): \(error)")
+        }
     }
 
     /// Rows of the next input file follow.
     func startNextFile() throws {
-        try runs.endRun()
+        try Self.spilling(in: runs.directory) { try runs.endRun() }
         file += 1
         group = nil
         members.removeAll(keepingCapacity: true)
@@ -64,14 +76,14 @@ final class GroupedIDCheck {
         let split = id.range(of: separator, options: .backwards)
         let groupKey = split.map { id[..<$0.lowerBound] } ?? ""
         let member = split.map { String(id[$0.upperBound...]) } ?? id
-        if group.map({ $0 != groupKey }) ?? true {
+        if group.map({ !$0.utf8.elementsEqual(groupKey.utf8) }) ?? true {
             if let group, !group.utf8.lexicographicallyPrecedes(groupKey.utf8) {
                 return .outOfOrder(previousGroup: group, line: groupLine)
             }
             group = String(groupKey)
             groupLine = line
             members.removeAll(keepingCapacity: true)
-            try runs.append(group: groupKey, line: line)
+            try Self.spilling(in: runs.directory) { try runs.append(group: groupKey, line: line) }
         }
         if let firstLine = members[member] { return .duplicate(firstLine: firstLine) }
         members[member] = line
@@ -80,14 +92,17 @@ final class GroupedIDCheck {
 
     /// After the last file: the first group (in key order) whose rows are in two files, or nil.
     func groupInTwoFiles() throws -> Conflict? {
-        try runs.endRun()
-        return try runs.firstKeyInTwoRuns()
+        try Self.spilling(in: runs.directory) {
+            try runs.endRun()
+            return try runs.firstKeyInTwoRuns()
+        }
     }
 }
 
 /// Ascending runs of (group key, line) records in one anonymous spill file, one run per input
 /// file, and their merge. A record is the key's byte count (4 bytes), the line (8 bytes) and the key.
 private final class GroupRuns {
+    let directory: String
     private let file: AnonymousSpillFile
     private var pending: [UInt8] = []
     /// Where each finished run ends; the current run starts at the last end (or 0).
@@ -96,6 +111,7 @@ private final class GroupRuns {
     private static let readBytes = 1 << 14
 
     init(directory: String) throws {
+        self.directory = directory
         // The staging directory of a first run is made by its first file; this may come before.
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         file = try AnonymousSpillFile(directory: directory, prefix: ".group-runs.")
@@ -128,6 +144,7 @@ private final class GroupRuns {
             if try cursor.advance() { cursors.append(cursor) }
             start = end
         }
+        guard cursors.count > 1 else { return nil }
         var heap = CursorHeap(cursors)
         var previous: (key: [UInt8], location: GroupedIDCheck.Location)?
         while let smallest = heap.top {
@@ -227,9 +244,9 @@ private struct CursorHeap {
         var parent = start
         while true {
             var smallest = parent
-            for child in [2 * parent + 1, 2 * parent + 2] where child < items.count && Self.precedes(items[child], items[smallest]) {
-                smallest = child
-            }
+            let left = 2 * parent + 1, right = left + 1
+            if left < items.count && Self.precedes(items[left], items[smallest]) { smallest = left }
+            if right < items.count && Self.precedes(items[right], items[smallest]) { smallest = right }
             guard smallest != parent else { return }
             items.swapAt(parent, smallest)
             parent = smallest
