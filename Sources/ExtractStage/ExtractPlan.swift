@@ -17,7 +17,9 @@ import Tabular
 ///   `genre-ancestors`; see `GenreHierarchy`);
 /// - `x-compose` on `_id`: `{"properties": [...], "separator": ":"}`, the id is those properties'
 ///   coerced values (an integer as its digits: position `01` → `1`) joined by the separator, and
-///   is read from no column of its own (MSSD's play: `<session_id>:<session_position>`);
+///   is read from no column of its own (MSSD's play: `<session_id>:<session_position>`); the rows
+///   must come grouped by the id's parts but the last, in ascending order, each group in one
+///   file (`GroupedIDCheck`: the duplicate check then holds one group);
 /// - `x-on-invalid`: what a value that fails to parse or check does to its row, on the schema
 ///   (every optional property) or on one property (overrides the schema's): `null` (the default
 ///   for optional properties) keeps the row with the value null and reports it in the repairs
@@ -159,6 +161,12 @@ struct ExtractPlan: Sendable {
                 throw JobError(.usage, problem + "; \(names.map { $0.stringValue ?? "?" }) names no such property")
             }
             parts.append(leaf)
+        }
+        // The duplicate check splits an id at its last separator into a group (the session) and
+        // a member (the position): that split is only unambiguous for a non-empty separator, two
+        // parts or more, and an integer last part (which cannot hold the separator).
+        guard parts.count >= 2, !separator.isEmpty, leaves[parts[parts.count - 1]].cellType == .int else {
+            throw JobError(.usage, problem + "; at least two properties, a non-empty separator, and an integer last property (the member within its group)")
         }
         return Composition(leaves: parts, separator: separator)
     }

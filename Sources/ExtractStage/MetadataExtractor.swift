@@ -249,7 +249,9 @@ public struct MetadataExtractor {
             let started = DispatchTime.now().uptimeNanoseconds
             do {
                 let extraction = try TableExtraction(plan: plan, inputPaths: file.files, headerRows: file.headerRows,
-                                                     quarantineDirectory: quarantineDirectory, logger: logger)
+                                                     quarantineDirectory: quarantineDirectory,
+                                                     spillDirectory: dryRun ? FileManager.default.temporaryDirectory.path : stagingDirectory,
+                                                     logger: logger)
                 // With --only, the tracks' new lines are merged into the staged file afterwards.
                 let mergesOnly = onlyTracks != nil && Self.narrowedByOnly(plan.schema)
                 if !dryRun { extraction.stage(to: try AtomicFileWriter(path: outputPath + (mergesOnly ? ".only" : ""))) }

@@ -61,6 +61,8 @@ final class TableExtraction {
     private let quarantineDirectory: String?
     var counts = TableCounts()
     private var firstLineOfID = FirstLines()
+    /// The duplicate check of composed ids (nil: the id is one column's, `firstLineOfID` checks it).
+    private let groupedIDs: GroupedIDCheck?
     private var loggedRejects = 0
     /// Builds each row's document on this thread (`run`, `write`).
     private let builder: BSONBuilder
@@ -79,8 +81,11 @@ final class TableExtraction {
                       logger: logger)
     }
 
-    init(plan: ExtractPlan, inputPaths: [String], headerRows: Int, quarantineDirectory: String?, logger: Logger) throws {
+    /// `spillDirectory` takes the temporary file of the composed ids' check (`GroupedIDCheck`).
+    init(plan: ExtractPlan, inputPaths: [String], headerRows: Int, quarantineDirectory: String?,
+         spillDirectory: String = FileManager.default.temporaryDirectory.path, logger: Logger) throws {
         precondition(!inputPaths.isEmpty, "an extraction reads at least one file")
+        groupedIDs = try plan.idComposition.map { try GroupedIDCheck(separator: $0.separator, spillDirectory: spillDirectory) }
         self.inputPaths = inputPaths
         self.headerRows = headerRows
         self.quarantineDirectory = quarantineDirectory
@@ -130,7 +135,11 @@ final class TableExtraction {
     /// must be the first's, column for column: the files are one table.
     private func openNextFile() throws -> Bool {
         finishReading()
-        guard fileIndex + 1 < inputPaths.count else { return false }
+        guard fileIndex + 1 < inputPaths.count else {
+            try checkGroupsInOneFile()
+            return false
+        }
+        try groupedIDs?.startNextFile()
         if let quarantine { finishedQuarantines.append(quarantine) }
         if let repairsFile { finishedRepairs.append(repairsFile) }
         quarantine = nil
@@ -201,7 +210,21 @@ final class TableExtraction {
 
     /// First sight of `id`: remembers its line and returns true. Again: quarantines the record as
     /// a duplicate and returns false. `record` is only made for a duplicate (a copy retains its arrays).
+    /// A composed id out of its group's order (`GroupedIDCheck`) fails the file.
     private func admit(_ id: RowID, line: Int, _ record: @autoclosure () -> CSVRecord) throws -> Bool {
+        if let groupedIDs, case .text(let text) = id {
+            switch try groupedIDs.admit(text, line: line) {
+            case .first:
+                return true
+            case .duplicate(let firstLine):
+                let column = plan.idColumnDescription
+                try reject(record(), reason: "duplicate \(column) \(id), first seen at line \(firstLine)", column: column)
+                return false
+            case .outOfOrder(let previousGroup, let previousLine):
+                let group = groupColumnDescription
+                throw JobError(.dataError, "\(inputPath) line \(line): \(group) '\(Self.group(of: text, separator: groupedIDs.separator))' comes after '\(previousGroup)' (from line \(previousLine)): the rows of a file must be grouped by \(group) in ascending order (by bytes), or a \(group) that comes back would go unchecked; sort the file's rows by \(group) with a stable sort (e.g. LC_ALL=C sort -s), which keeps each \(group)'s rows in their order")
+            }
+        }
         if let first = firstLineOfID[id] {
             let column = plan.idColumnDescription
             let place = first.file == fileIndex ? "line \(first.line)"
@@ -211,6 +234,26 @@ final class TableExtraction {
         }
         firstLineOfID[id] = FirstLines.Location(file: fileIndex, line: line)
         return true
+    }
+
+    /// The columns of a composed id's group (all its parts but the last): `session_id`.
+    private var groupColumnDescription: String {
+        guard let parts = plan.idComposition?.leaves.dropLast() else { return "_id" }
+        return parts.map { plan.leaves[$0].columnName ?? plan.leaves[$0].name }.joined(separator: "+")
+    }
+
+    private static func group(of id: String, separator: String) -> String {
+        id.range(of: separator, options: .backwards).map { String(id[..<$0.lowerBound]) } ?? ""
+    }
+
+    /// After the last file: a group of composed ids in two files fails the table (exit 65), naming both.
+    private func checkGroupsInOneFile() throws {
+        guard let conflict = try groupedIDs?.groupInTwoFiles() else { return }
+        let group = groupColumnDescription
+        func place(_ location: GroupedIDCheck.Location) -> String {
+            "\((inputPaths[location.file] as NSString).lastPathComponent) line \(location.line)"
+        }
+        throw JobError(.dataError, "\(group) '\(conflict.group)' has rows in two files, \(place(conflict.first)) and \(place(conflict.again)): the rows of one \(group) must be in one file (a file read twice, or rows copied from another file?); remove the copy")
     }
 
     /// The current file's totals into `counts` (once per file).

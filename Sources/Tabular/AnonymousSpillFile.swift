@@ -88,16 +88,23 @@ public final class AnonymousSpillFile {
     /// Fills `buffer` with the next bytes in order; the count read, short of `buffer.count` only
     /// at the end of the file (0: every byte was read).
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SpillFileError) -> Int {
+        let done = try read(into: buffer, at: readOffset)
+        readOffset += done
+        return done
+    }
+
+    /// Fills `buffer` with the bytes from `offset` on, leaving the next `read`'s place alone (for
+    /// several readers of one file); the count read, short of `buffer.count` only at the end of the file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(SpillFileError) -> Int {
         guard let base = buffer.baseAddress else { return 0 }
         var done = 0
-        while done < buffer.count && readOffset < size {
-            let got = io.read(descriptor, base + done, min(buffer.count - done, size - readOffset), readOffset)
+        while done < buffer.count && offset + done < size {
+            let got = io.read(descriptor, base + done, min(buffer.count - done, size - offset - done), offset + done)
             if got < 0 && errno == EINTR { continue }
             guard got > 0 else {
-                throw SpillFileError(path: path, message: "read at byte \(readOffset) of \(size): \(got == 0 ? "unexpected end of file" : Self.systemError())")
+                throw SpillFileError(path: path, message: "read at byte \(offset + done) of \(size): \(got == 0 ? "unexpected end of file" : Self.systemError())")
             }
             done += got
-            readOffset += got
         }
         return done
     }

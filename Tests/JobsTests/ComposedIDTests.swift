@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func theIDIsTheCoercedValuesJoined() throws {
-        let schema = try Self.schema(compose: .document(["properties": ["session", "position", "weight"], "separator": ":"]))
+        let schema = try Self.schema(compose: .document(["properties": ["session", "weight", "position"], "separator": ":"]))
         var plan = try ExtractPlan(schema: schema)
         // A column called _id is not the id's: it stays an extra.
         let header = ["session", "position", "weight", "_id"]
@@ -35,18 +35,24 @@ import Testing
             case .failure(let reject): "rejected \(reject.column): \(reject.reason)"
             }
         }
-        #expect(id(["s1", "01", "2.50", "x"]) == "id s1:1:2.5")
-        #expect(id(["s1", " 7 ", "3", ""]) == "id s1:7:3")
+        #expect(id(["s1", "01", "2.50", "x"]) == "id s1:2.5:1")
+        #expect(id(["s1", " 7 ", "3", ""]) == "id s1:3:7")
         #expect(id(["s1", "2", "", ""]) == "rejected weight: the id needs weight, which is empty")
         #expect(id(["", "2", "1", ""]) == "rejected session: required field session is empty")
-        #expect(plan.idColumnDescription == "session+position+weight")
+        #expect(plan.idColumnDescription == "session+weight+position")
         // The keyword is the extract's: MongoDB's validator never sees it.
         #expect(schema.validator["properties"]?.documentValue?["_id"]?.documentValue?["x-compose"] == nil)
     }
 
     @Test func aComposeThatNamesNoPropertyIsASchemaError() throws {
         for compose: BSONValue in [.document(["properties": ["session", "nothing"], "separator": ":"]),
-                                   .document(["properties": ["session"]]), .string("session:position")] {
+                                   .document(["properties": ["session"]]), .string("session:position"),
+                                   // The duplicate check splits an id at its last separator: one
+                                   // property, an empty separator or a last part that is no integer
+                                   // would make that split ambiguous.
+                                   .document(["properties": ["position"], "separator": ":"]),
+                                   .document(["properties": ["session", "position"], "separator": ""]),
+                                   .document(["properties": ["position", "session"], "separator": ":"])] {
             #expect {
                 _ = try ExtractPlan(schema: try Self.schema(compose: compose))
             } throws: { error in

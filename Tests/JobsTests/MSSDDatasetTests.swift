@@ -81,8 +81,9 @@ import TestSupport
         // The id is made of the coerced values: position 02 is 2.
         let padded = second.rows[1][position]
         second.rows[1][position] = "0" + padded
-        // The first play again, in the other log file: a duplicate (session, position) across files.
-        second.rows.append(first.rows[0])
+        // The first play again within its session (a session has at least 10 plays; file line 10):
+        // a duplicate (session, position), quarantined naming the first one's line.
+        first.rows.insert(first.rows[0], at: 8)
         try first.write(input + "/" + logs[0])
         try second.write(input + "/" + logs[1])
         let plays = first.rows.count + second.rows.count
@@ -111,14 +112,12 @@ import TestSupport
         #expect(Set(staged.compactMap { $0["_id"]?.stringValue }).count == staged.count, "each play once")
 
         let firstRejects = try Self.quarantined(work.path + "/work", logs[0])
-        #expect(firstRejects.map { [$0["line"]!, $0["column"]!] } == [["6", "skip_1"], ["7", "track_id_clean"]], "\(firstRejects)")
+        #expect(firstRejects.map { [$0["line"]!, $0["column"]!] } == [["6", "skip_1"], ["7", "track_id_clean"], ["10", "session_id+session_position"]],
+                "\(firstRejects)")
         #expect(firstRejects[0]["reason"]?.contains("maybe") == true, "\(firstRejects)")
         #expect(firstRejects[1]["reason"] == "required field track_id_clean is empty", "\(firstRejects)")
-        let secondRejects = try Self.quarantined(work.path + "/work", logs[1])
-        #expect(secondRejects.map { [$0["line"]!, $0["column"]!] } == [[String(second.rows.count + 1), "session_id+session_position"]],
-                "\(secondRejects)")
-        #expect(secondRejects.first?["reason"] == "duplicate session_id+session_position \(id(first.rows[0])), first seen at \(logs[0]) line 2",
-                "\(secondRejects)")
+        #expect(firstRejects[2]["reason"] == "duplicate session_id+session_position \(id(first.rows[0])), first seen at line 2", "\(firstRejects)")
+        #expect(try Self.quarantined(work.path + "/work", logs[1]).isEmpty)
 
         // Load: validators and indexes from Schemas/mssd; a second load writes nothing.
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
@@ -198,6 +197,52 @@ import TestSupport
         #expect(again.status == 0, "\(again.standardError)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: shardStaging).sorted()
                     == ["_SUCCESS.json", "plays.jsonl", "spotify_tracks.jsonl"])
+    }
+
+    /// The duplicate check holds one session (`GroupedIDCheck`), so a session that comes back
+    /// later in its file would go unchecked: such a file is refused, naming the line and the fix.
+    @Test func aSessionThatComesBackLaterInItsFileIsRefused() throws {
+        let work = TemporaryDirectory()
+        let input = try Self.generate(in: work)
+        let logs = try Self.logFiles(input)
+        var first = try Table(input + "/" + logs[0])
+        let session = first.column("session_id")
+        let sessionID = first.rows[0][session]
+        // The first session's last play moved to the end of the file: no id twice, but the session
+        // is no longer consecutive (the reject ratio allows everything: only the order refuses it).
+        let last = try #require(first.rows.lastIndex { $0[session] == sessionID })
+        first.rows.append(first.rows.remove(at: last))
+        try first.write(input + "/" + logs[0])
+        let previous = first.rows[first.rows.count - 2][session]
+        let previousStart = try #require(first.rows.firstIndex { $0[session] == previous }) + 2
+        let extract = try JobProcess.run("etl-extract", ["--dataset", "mssd", "--input", input, "--work-dir", work.path + "/work",
+                                                        "--max-reject-ratio", "1"])
+        #expect(extract.status == 65, "\(extract.standardError)")
+        #expect(extract.standardError.contains("\(input)/\(logs[0]) line \(first.rows.count + 1): session_id '\(sessionID)' comes after '\(previous)' (from line \(previousStart)): the rows of a file must be grouped by session_id in ascending order"),
+                "\(extract.standardError)")
+        #expect(extract.standardError.contains("LC_ALL=C sort -s"), "\(extract.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/work/mssd/staging/metadata/plays.jsonl"), "nothing staged")
+    }
+
+    /// Sessions of one file are never in another (MSSD never splits one): a log file there twice
+    /// under two names (a second export chunk) is refused, naming both files and lines.
+    @Test func aSessionInTwoLogFilesIsRefusedNamingBoth() throws {
+        let work = TemporaryDirectory()
+        let input = try Self.generate(in: work)
+        let logs = try Self.logFiles(input)
+        let copy = logs[1].replacingOccurrences(of: "000000000000.csv", with: "000000000001.csv")
+        try FileManager.default.copyItem(atPath: input + "/" + logs[1], toPath: input + "/" + copy)
+        let firstSession = try Table(input + "/" + logs[1]).rows[0][0]
+        let extract = try JobProcess.run("etl-extract", ["--dataset", "mssd", "--input", input, "--work-dir", work.path + "/work",
+                                                        "--max-reject-ratio", "1"])
+        #expect(extract.status == 65, "\(extract.standardError)")
+        #expect(extract.lastLine.contains("session_id '\(firstSession)' has rows in two files, \(logs[1]) line 2 and \(copy) line 2"),
+                "\(extract.lastLine)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/work/mssd/staging/metadata/plays.jsonl"), "nothing staged")
+        // Without the copy the same files extract.
+        try FileManager.default.removeItem(atPath: input + "/" + copy)
+        let again = try JobProcess.run("etl-extract", ["--dataset", "mssd", "--input", input, "--work-dir", work.path + "/work"])
+        #expect(again.status == 0, "\(again.standardError)")
     }
 
     @Test func logFilesOfAnotherHeaderFailTheExtractNamingTheFile() throws {

@@ -48,6 +48,24 @@ import TestSupport
         #expect(try readAll(file, chunk: 333) == expected + more)
     }
 
+    /// Reads at an offset (several readers of one file) leave the sequential reads' place alone.
+    @Test func readsAtAnOffsetAreIndependentOfTheSequentialOnes() throws {
+        let work = TemporaryDirectory()
+        let file = try AnonymousSpillFile(directory: work.path, prefix: "spill.")
+        let expected = bytes(10_000, seed: 5)
+        try file.append(expected)
+        var head = [UInt8](repeating: 0, count: 100)
+        #expect(try head.withUnsafeMutableBytes { try file.read(into: $0) } == 100)
+        for (offset, count) in [(0, 10), (9_990, 10), (9_995, 10), (10_000, 5), (4_321, 4_000)] {
+            var buffer = [UInt8](repeating: 0, count: count)
+            let got = try buffer.withUnsafeMutableBytes { try file.read(into: $0, at: offset) }
+            #expect(got == min(count, expected.count - offset), "at \(offset)")
+            #expect(buffer[..<got] == expected[offset..<(offset + got)], "at \(offset)")
+        }
+        #expect(try head.withUnsafeMutableBytes { try file.read(into: $0) } == 100)
+        #expect(head == Array(expected[100..<200]), "the sequential read goes on where it was")
+    }
+
     @Test func aLargeRecordIsWrittenAndReadWhole() throws {
         let work = TemporaryDirectory()
         let file = try AnonymousSpillFile(directory: work.path, prefix: "spill.")
