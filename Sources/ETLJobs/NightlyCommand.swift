@@ -20,7 +20,10 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
             Stops at the first failing step with that step's exit status (resume with --from STEP). \
             SIGTERM or SIGINT stops the running step at its next batch boundary (abandoned 10 s later, \
             or at a second signal), records it and the night as interrupted, releases the MongoDB lease \
-            and exits 143 (SIGTERM) or 130 (SIGINT); the next night, on any host, starts at once.
+            and exits 143 (SIGTERM) or 130 (SIGINT); the next night, on any host, starts at once. \
+            A lease found taken by another host (it expired while the server could not be reached) \
+            stops the running step the same way, and the night exits 69: the two nights never go on \
+            writing the database side by side.
             """,
         version: MusicETL.version)
 
@@ -61,6 +64,10 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     @Option(name: .long, help: ArgumentHelp("Worker K of N, for the steps that shard (as their --shard): extract takes the K-th of N contiguous runs of the files of the entity split by shard (mssd: the log_*.csv files), features the ids whose hash is K−1 modulo N (features.shard-K-of-N.jsonl). Only those steps run: normalize, load and export need every shard, on the host that gathers them (etl-nightly --from normalize).", valueName: "K/N"))
     public var shard: ShardSpec?
 
+    @Option(name: .long, help: ArgumentHelp("Seconds the MongoDB lease outlives a night that stops renewing it (renewed every third of them): how long a host that crashed keeps the others out.", valueName: "seconds"))
+    public var leaseSeconds: Double = Self.defaultLeaseSeconds
+    static let defaultLeaseSeconds: Double = 600
+
     @OptionGroup public var mongo: MongoOptions
 
     @OptionGroup public var common: CommonOptions
@@ -77,11 +84,13 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         ConfigurableArgument(key: "partition-by", isFlag: false, defaultValue: defaultPartitionBy),
         ConfigurableArgument(key: "jobs", isFlag: false),
         ConfigurableArgument(key: "shard", isFlag: false),
+        ConfigurableArgument(key: "lease-seconds", isFlag: false, defaultValue: defaultLeaseSeconds.defaultValueDescription),
     ] + MongoOptions.configurableArguments + CommonOptions.configurableArguments
 
     public func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let problem = shard?.problem { throw ValidationError(problem) }
+        guard leaseSeconds > 0, leaseSeconds.isFinite else { throw ValidationError("--lease-seconds must be a positive number") }
         guard Self.steps.contains(from) else {
             throw ValidationError("--from must be one of \(Self.steps.joined(separator: ", "))")
         }
@@ -132,7 +141,7 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
                 context.recorder.useMongo(connection, database: mongo.database)
                 // One night per dataset at a time: the datasets' collections are apart.
                 let taken = Lease(name: datasetDirectory.map { "nightly-\($0)" } ?? "nightly", host: common.host, detail: "run \(runID)",
-                                  connection: connection, database: mongo.database)
+                                  connection: connection, database: mongo.database, duration: leaseSeconds)
                 try taken.acquire()
                 lease = taken
             }
@@ -140,7 +149,15 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
             let heldLease = lease
             // The lease is renewed by a child task for as long as the steps run.
             return try await withThrowingTaskGroup(of: Void.self) { group in
-                if let heldLease { group.addTask { await heldLease.keepRenewed() } }
+                if let heldLease {
+                    group.addTask {
+                        await heldLease.keepRenewed()
+                        // Lost, not merely no longer needed: another night may be writing the same
+                        // database now, so the running step stops at its next batch boundary, as at
+                        // SIGTERM, and reports the loss (exit 69).
+                        if let lost = heldLease.lossError() { Interruption.stop(lost) }
+                    }
+                }
                 defer { group.cancelAll() }
                 return try await runSteps(steps, runID: runID, datasetDirectory: datasetDirectory, lease: heldLease, context: context)
             }
@@ -153,11 +170,6 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         var summary = JobSummary()
         var stepsOK = 0
         for step in steps {
-            // A signal between two steps: the night stops before the next one.
-            if let interruption = Interruption.error(while: "before \(step.name); resume with --from \(step.name.dropFirst(4))") {
-                summary.count("steps ok", stepsOK)
-                throw interruption
-            }
             // A lease lost while the previous step ran (unrenewed until it expired, then taken):
             // another night may be running; this one starts no other step.
             do {
@@ -166,11 +178,18 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
                 summary.count("steps ok", stepsOK)
                 throw error
             }
+            // A signal between two steps: the night stops before the next one.
+            if let interruption = Interruption.error(while: "before \(step.name); resume with --from \(step.name.dropFirst(4))") {
+                summary.count("steps ok", stepsOK)
+                throw interruption
+            }
             let (stepStatus, stepSummary) = await JobRunner.run(job: step.name, options: common, datasetDirectory: datasetDirectory,
                                                                   runID: runID, step.execute)
             summary.outputs += stepSummary.outputs
             if stepStatus != .ok {
                 summary.count("steps ok", stepsOK)
+                // Stopped because the lease was lost while it ran (see `Interruption.stop`).
+                try lease?.checkHeld(during: step.name)
                 throw JobError(stepStatus, "stopped at \(step.name) (\(stepStatus)): \(stepSummary.problem ?? "see above"); resume with --from \(step.name.dropFirst(4))")
             }
             stepsOK += 1
