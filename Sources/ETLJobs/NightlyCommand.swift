@@ -67,6 +67,13 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds the MongoDB lease outlives a night that stops renewing it (renewed every third of them): how long a host that crashed keeps the others out.", valueName: "seconds"))
     public var leaseSeconds: Double = Self.defaultLeaseSeconds
     static let defaultLeaseSeconds: Double = 600
+    /// Below a second the renewals would hammer the server; above a day a crashed host keeps every
+    /// other night out for longer than anyone waits (and the expiry date overflows far above it).
+    static let leaseSecondsRange: ClosedRange<Double> = 1...86_400
+    /// A renewal can take this long when the server does not answer (4 sends, each after up to
+    /// 3 s of server selection, and the waits between them): a lease much shorter than three of
+    /// them may expire while its holder is still trying.
+    static let slowestRenewalSeconds: Double = 15
 
     @OptionGroup public var mongo: MongoOptions
 
@@ -90,7 +97,9 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     public func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let problem = shard?.problem { throw ValidationError(problem) }
-        guard leaseSeconds > 0, leaseSeconds.isFinite else { throw ValidationError("--lease-seconds must be a positive number") }
+        guard Self.leaseSecondsRange.contains(leaseSeconds) else {
+            throw ValidationError("--lease-seconds must be within \(Int(Self.leaseSecondsRange.lowerBound))…\(Int(Self.leaseSecondsRange.upperBound)) (a day)")
+        }
         guard Self.steps.contains(from) else {
             throw ValidationError("--from must be one of \(Self.steps.joined(separator: ", "))")
         }
@@ -144,6 +153,9 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
                                   connection: connection, database: mongo.database, duration: leaseSeconds)
                 try taken.acquire()
                 lease = taken
+                if leaseSeconds < 3 * Self.slowestRenewalSeconds {
+                    context.logger.warning("--lease-seconds \(leaseSeconds): a renewal can take about \(Int(Self.slowestRenewalSeconds)) s when the server does not answer, so a lease this short may expire, and be taken, while this night is still trying")
+                }
             }
             defer { lease?.release() }
             let heldLease = lease
@@ -154,12 +166,19 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
                         await heldLease.keepRenewed()
                         // Lost, not merely no longer needed: another night may be writing the same
                         // database now, so the running step stops at its next batch boundary, as at
-                        // SIGTERM, and reports the loss (exit 69).
-                        if let lost = heldLease.lossError() { Interruption.stop(lost) }
+                        // SIGTERM, and reports the loss (exit 69). Once the steps are over (the
+                        // renewals cancelled) there is nothing left to stop: the check below reports it.
+                        if !Task.isCancelled, let lost = heldLease.lossError() { Interruption.stop(lost) }
                     }
                 }
                 defer { group.cancelAll() }
-                return try await runSteps(steps, runID: runID, datasetDirectory: datasetDirectory, lease: heldLease, context: context)
+                let summary = try await runSteps(steps, runID: runID, datasetDirectory: datasetDirectory, lease: heldLease, context: context)
+                group.cancelAll()
+                try await group.waitForAll()
+                // Lost while the last step ran and that step ended anyway (the export has no stop
+                // point): what it read may be another night's half-written database.
+                try heldLease?.checkHeld(during: steps.last.map(\.name) ?? "the night")
+                return summary
             }
         }
         if status != .ok { throw ExitCode(status.rawValue) }

@@ -91,6 +91,16 @@ import TestSupport
     /// Another night takes the lease (this one's unrenewed until it expired), and holds it still
     /// or has given it back, while this night's load is writing: the load stops between two bulk
     /// writes, the night exits 69 naming the loss, and the next load converges to an uninterrupted one.
+    /// A lease of no time, a negative one, not a number, or one whose expiry date overflows: usage.
+    @Test(arguments: ["0", "-1", "nan", "0.5", "1e300"])
+    func aLeaseOutsideASecondToADayIsAUsageError(seconds: String) throws {
+        let work = TemporaryDirectory()
+        let night = try JobProcess.run("etl-nightly", ["--lease-seconds=\(seconds)", "--metadata", Fixtures.url("sample/fma_metadata").path,
+                                                       "--audio", Fixtures.url("sample/audio").path, "--work-dir", work.path])
+        #expect(night.status == 64, "\(night.standardError)")
+        #expect(night.standardError.contains("--lease-seconds must be within 1…86400"), "\(night.standardError)")
+    }
+
     @Test(.timeLimit(.minutes(3)), arguments: [false, true])
     func aLeaseTakenDuringTheLoadStopsTheLoad(givenBack: Bool) throws {
         let uri = try TestServer.uri()
@@ -109,8 +119,9 @@ import TestSupport
         #expect(reference.status == 0, "\(reference.standardError)")
 
         let environment = ["MONGODB_URI": uri, "MUSICETL_DB": stopped]
-        // Renewed every 0.1 s, so the loss is seen at once; the load's --batch-size from the environment.
-        let night = try JobProcess.start("etl-nightly", ["--from", "load", "--lease-seconds", "0.3",
+        // Renewed every third of a second (the shortest lease), so the loss is seen while the load
+        // writes; the load's --batch-size from the environment.
+        let night = try JobProcess.start("etl-nightly", ["--from", "load", "--lease-seconds", "1",
                                                          "--metadata", Fixtures.url("sample/fma_metadata").path,
                                                          "--audio", Fixtures.url("sample/audio").path,
                                                          "--work-dir", stoppedWork.path, "--host-id", "host-a"],
