@@ -26,6 +26,26 @@ public final class BSONDocument {
         self.init(owning: copy)
     }
 
+    /// Runs `call` with a reply for libmongoc to fill and returns what it returned with the reply,
+    /// owned. libmongoc takes a reply as an *uninitialised* `bson_t` that it `bson_init`s (marking
+    /// it static) and the caller destroys: a `bson_new` document handed to it would never free its
+    /// heap struct. So the reply lives in temporary storage, destroyed here, and is copied out.
+    static func receivingReply(_ call: (OpaquePointer) -> Bool) throws(MongoError) -> (succeeded: Bool, reply: BSONDocument) {
+        let (succeeded, copy) = withUnsafeTemporaryAllocation(byteCount: musicetl_bson_size(),
+                                                              alignment: musicetl_bson_alignment()) { storage -> (Bool, OpaquePointer?) in
+            guard let base = storage.baseAddress else { return (false, nil) }
+            let reply = OpaquePointer(base)
+            // Initialised here as well, so destroying it is right even on a path that leaves it
+            // untouched; initialising an inline bson_t again allocates nothing.
+            bson_init(reply)
+            defer { bson_destroy(reply) }
+            let succeeded = call(reply)
+            return (succeeded, bson_copy(reply))
+        }
+        guard let copy else { throw MongoError.allocationFailed("bson_copy") }
+        return (succeeded, BSONDocument(owning: copy))
+    }
+
     public convenience init(_ document: Document) throws(MongoError) {
         try self.init()
         for field in document.fields {

@@ -76,8 +76,7 @@ public final class MongoCollection {
                     throw MongoError(error, context: "queueing document \(index) for \(namespace)")
                 }
             }
-            let reply = try BSONDocument()
-            let succeeded = mongoc_bulk_operation_execute(bulk, reply.pointer, &error) != 0
+            let (succeeded, reply) = try BSONDocument.receivingReply { mongoc_bulk_operation_execute(bulk, $0, &error) != 0 }
             let result = BulkWriteResult(reply: reply)
             if !succeeded && result.writeErrors.isEmpty {
                 throw MongoError(error, context: "bulk write to \(namespace)")
@@ -234,11 +233,11 @@ extension MongoCollection {
     public func deleteMany(_ filter: Document) throws(MongoError) -> Int {
         let filterDocument = try BSONDocument(filter)
         return try retry.run { () throws(MongoError) -> Int in
-            let reply = try BSONDocument()
             var error = bson_error_t()
-            guard mongoc_collection_delete_many(handle, filterDocument.pointer, nil, reply.pointer, &error) else {
-                throw MongoError(error, context: "delete on \(namespace)")
+            let (succeeded, reply) = try BSONDocument.receivingReply {
+                mongoc_collection_delete_many(handle, filterDocument.pointer, nil, $0, &error)
             }
+            guard succeeded else { throw MongoError(error, context: "delete on \(namespace)") }
             return Int(reply["deletedCount"]?.int64Value ?? 0)
         }
     }

@@ -186,11 +186,11 @@ public final class MongoClient {
         let commandDocument = try BSONDocument(command)
         let commandName = command.fields.first?.key ?? "command"
         let send = { () throws(MongoError) -> Document in
-            let reply = try BSONDocument()
             var error = bson_error_t()
-            guard mongoc_client_command_simple(self.handle, database, commandDocument.pointer, nil, reply.pointer, &error) else {
-                throw MongoError(error, context: "\(commandName) on \(database)")
+            let (succeeded, reply) = try BSONDocument.receivingReply {
+                mongoc_client_command_simple(self.handle, database, commandDocument.pointer, nil, $0, &error)
             }
+            guard succeeded else { throw MongoError(error, context: "\(commandName) on \(database)") }
             return try reply.document()
         }
         if idempotent { return try retry.run(send) }

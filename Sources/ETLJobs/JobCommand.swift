@@ -129,7 +129,7 @@ public func runJob<Command: AsyncParsableCommand & ConfigurableCommand>(_ comman
                            usage: "Usage: " + command.usageString() + "\n  See '\(job) --help' for more help.")
     }
     if printConfig { command.exit() }
-    // The job runs in a task that SIGTERM / SIGINT cancel (see `Interruption`).
+    // The job runs in a task that SIGTERM / SIGINT (or the nightly's lost lease) cancel (see `Interruption`).
     Interruption.install()
     let running = Task { [parsed] in
         var parsed = parsed
@@ -139,7 +139,7 @@ public func runJob<Command: AsyncParsableCommand & ConfigurableCommand>(_ comman
             try parsed.run()
         }
     }
-    Interruption.onSignal { running.cancel() }
+    Interruption.onStop { running.cancel() }
     do {
         try await running.value
     } catch {

@@ -20,7 +20,10 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
             Stops at the first failing step with that step's exit status (resume with --from STEP). \
             SIGTERM or SIGINT stops the running step at its next batch boundary (abandoned 10 s later, \
             or at a second signal), records it and the night as interrupted, releases the MongoDB lease \
-            and exits 143 (SIGTERM) or 130 (SIGINT); the next night, on any host, starts at once.
+            and exits 143 (SIGTERM) or 130 (SIGINT); the next night, on any host, starts at once. \
+            A lease found taken by another host (it expired while the server could not be reached) \
+            stops the running step the same way, and the night exits 69: the two nights never go on \
+            writing the database side by side.
             """,
         version: MusicETL.version)
 
@@ -61,6 +64,17 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
     @Option(name: .long, help: ArgumentHelp("Worker K of N, for the steps that shard (as their --shard): extract takes the K-th of N contiguous runs of the files of the entity split by shard (mssd: the log_*.csv files), features the ids whose hash is K−1 modulo N (features.shard-K-of-N.jsonl). Only those steps run: normalize, load and export need every shard, on the host that gathers them (etl-nightly --from normalize).", valueName: "K/N"))
     public var shard: ShardSpec?
 
+    @Option(name: .long, help: ArgumentHelp("Seconds the MongoDB lease outlives a night that stops renewing it (renewed every third of them): how long a host that crashed keeps the others out.", valueName: "seconds"))
+    public var leaseSeconds: Double = Self.defaultLeaseSeconds
+    static let defaultLeaseSeconds: Double = 600
+    /// Below a second the renewals would hammer the server; above a day a crashed host keeps every
+    /// other night out for longer than anyone waits (and the expiry date overflows far above it).
+    static let leaseSecondsRange: ClosedRange<Double> = 1...86_400
+    /// A renewal can take this long when the server does not answer (4 sends, each after up to
+    /// 3 s of server selection, and the waits between them): a lease much shorter than three of
+    /// them may expire while its holder is still trying.
+    static let slowestRenewalSeconds: Double = 15
+
     @OptionGroup public var mongo: MongoOptions
 
     @OptionGroup public var common: CommonOptions
@@ -77,11 +91,15 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         ConfigurableArgument(key: "partition-by", isFlag: false, defaultValue: defaultPartitionBy),
         ConfigurableArgument(key: "jobs", isFlag: false),
         ConfigurableArgument(key: "shard", isFlag: false),
+        ConfigurableArgument(key: "lease-seconds", isFlag: false, defaultValue: defaultLeaseSeconds.defaultValueDescription),
     ] + MongoOptions.configurableArguments + CommonOptions.configurableArguments
 
     public func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let problem = shard?.problem { throw ValidationError(problem) }
+        guard Self.leaseSecondsRange.contains(leaseSeconds) else {
+            throw ValidationError("--lease-seconds must be within \(Int(Self.leaseSecondsRange.lowerBound))…\(Int(Self.leaseSecondsRange.upperBound)) (a day)")
+        }
         guard Self.steps.contains(from) else {
             throw ValidationError("--from must be one of \(Self.steps.joined(separator: ", "))")
         }
@@ -132,17 +150,35 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
                 context.recorder.useMongo(connection, database: mongo.database)
                 // One night per dataset at a time: the datasets' collections are apart.
                 let taken = Lease(name: datasetDirectory.map { "nightly-\($0)" } ?? "nightly", host: common.host, detail: "run \(runID)",
-                                  connection: connection, database: mongo.database)
+                                  connection: connection, database: mongo.database, duration: leaseSeconds)
                 try taken.acquire()
                 lease = taken
+                if leaseSeconds < 3 * Self.slowestRenewalSeconds {
+                    context.logger.warning("--lease-seconds \(leaseSeconds): a renewal can take about \(Int(Self.slowestRenewalSeconds)) s when the server does not answer, so a lease this short may expire, and be taken, while this night is still trying")
+                }
             }
             defer { lease?.release() }
             let heldLease = lease
             // The lease is renewed by a child task for as long as the steps run.
             return try await withThrowingTaskGroup(of: Void.self) { group in
-                if let heldLease { group.addTask { await heldLease.keepRenewed() } }
+                if let heldLease {
+                    group.addTask {
+                        await heldLease.keepRenewed()
+                        // Lost, not merely no longer needed: another night may be writing the same
+                        // database now, so the running step stops at its next batch boundary, as at
+                        // SIGTERM, and reports the loss (exit 69). Once the steps are over (the
+                        // renewals cancelled) there is nothing left to stop: the check below reports it.
+                        if !Task.isCancelled, let lost = heldLease.lossError() { Interruption.stop(lost) }
+                    }
+                }
                 defer { group.cancelAll() }
-                return try await runSteps(steps, runID: runID, datasetDirectory: datasetDirectory, lease: heldLease, context: context)
+                let summary = try await runSteps(steps, runID: runID, datasetDirectory: datasetDirectory, lease: heldLease, context: context)
+                group.cancelAll()
+                try await group.waitForAll()
+                // Lost while the last step ran and that step ended anyway (the export has no stop
+                // point): what it read may be another night's half-written database.
+                try heldLease?.checkHeld(during: steps.last.map(\.name) ?? "the night")
+                return summary
             }
         }
         if status != .ok { throw ExitCode(status.rawValue) }
@@ -153,11 +189,6 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
         var summary = JobSummary()
         var stepsOK = 0
         for step in steps {
-            // A signal between two steps: the night stops before the next one.
-            if let interruption = Interruption.error(while: "before \(step.name); resume with --from \(step.name.dropFirst(4))") {
-                summary.count("steps ok", stepsOK)
-                throw interruption
-            }
             // A lease lost while the previous step ran (unrenewed until it expired, then taken):
             // another night may be running; this one starts no other step.
             do {
@@ -166,11 +197,18 @@ public struct NightlyCommand: AsyncParsableCommand, ConfigurableCommand {
                 summary.count("steps ok", stepsOK)
                 throw error
             }
+            // A signal between two steps: the night stops before the next one.
+            if let interruption = Interruption.error(while: "before \(step.name); resume with --from \(step.name.dropFirst(4))") {
+                summary.count("steps ok", stepsOK)
+                throw interruption
+            }
             let (stepStatus, stepSummary) = await JobRunner.run(job: step.name, options: common, datasetDirectory: datasetDirectory,
                                                                   runID: runID, step.execute)
             summary.outputs += stepSummary.outputs
             if stepStatus != .ok {
                 summary.count("steps ok", stepsOK)
+                // Stopped because the lease was lost while it ran (see `Interruption.stop`).
+                try lease?.checkHeld(during: step.name)
                 throw JobError(stepStatus, "stopped at \(step.name) (\(stepStatus)): \(stepSummary.problem ?? "see above"); resume with --from \(step.name.dropFirst(4))")
             }
             stepsOK += 1

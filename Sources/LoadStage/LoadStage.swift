@@ -134,6 +134,7 @@ public struct LoadStage: Sendable {
                 if !gone.isEmpty {
                     try pass.startWriting { try stateStore.invalidate(name) }
                     for start in stride(from: 0, to: gone.count, by: 10_000) {
+                        try Task.checkCancellation()
                         let ids = gone[start..<min(start + 10_000, gone.count)].map(\.id)
                         counts.pruned += try collection.deleteMany(["_id": .document(["$in": .array(ids)])])
                     }
@@ -278,6 +279,10 @@ public struct LoadStage: Sendable {
             var batchBytes = 0
             func submit() async throws {
                 guard !documents.isEmpty else { return }
+                // A stop (a signal, the nightly's lease lost) ends the load between bulk writes: the
+                // writes in flight finish, no other starts. The load state, dropped before the first
+                // write, is not stored again, so the next load reads every stored hash and converges.
+                try Task.checkCancellation()
                 try pass.startWriting(beforeFirstWrite)
                 if running == maximumInFlight, let outcome = try await group.next() {
                     try record(outcome)

@@ -7,19 +7,21 @@ import Darwin
 #endif
 import Synchronization
 
-/// SIGTERM and SIGINT: a job stops cleanly instead of dying where it stands.
+/// SIGTERM and SIGINT: a job stops cleanly instead of dying where it stands. The nightly's lease
+/// lost to another holder stops it the same way (`stop`), with its own status and message.
 ///
 /// The first signal cancels the job's task (cancellation reaches every child task: the lease
 /// renewer, the features workers) and the steps stop at their next batch boundary
-/// (`Task.checkCancellation`; the nightly between steps); each running job then writes its ledger
-/// entry with status `interrupted` and its summary line, the nightly releases its MongoDB lease,
-/// and the process exits 143 (SIGTERM) or 130 (SIGINT). A step still running `gracePeriod`
-/// seconds after the signal (a long blocking call), or a second signal, abandons the run: the
-/// same entries and summary lines are written from here, the leases released, and the process
-/// exits. Abandoning is safe because every staged file is replaced by a rename and every load
-/// is idempotent; the work-dir lock goes with the process.
+/// (`Task.checkCancellation`: features between files, load between bulk writes; the nightly between
+/// steps); each running job then writes its ledger entry with status `interrupted` and its summary
+/// line, the nightly releases its MongoDB lease, and the process exits 143 (SIGTERM) or 130 (SIGINT).
+/// A step still running `gracePeriod` seconds after the signal (a long blocking call, a step without
+/// batch boundaries), or a second signal, abandons the run: the same entries and summary lines are
+/// written from here, the leases released, and the process exits. Abandoning is safe because every
+/// staged file is replaced by a rename and every load is idempotent; the work-dir lock goes with
+/// the process.
 public enum Interruption {
-    /// Seconds a job has after the signal to reach a batch boundary.
+    /// Seconds a job has after the signal (or `stop`) to reach a batch boundary.
     public static let gracePeriod: Double = 10
 
     /// A job run in progress: how to record it as interrupted if it is abandoned.
@@ -28,8 +30,15 @@ public enum Interruption {
         var abandon: @Sendable (JobError) -> Void
     }
 
-    struct State: Sendable {
+    /// Why the run stops: the error every job still running reports, and the signal, if one did it.
+    struct Stop: Sendable {
+        var error: JobError
         var signal: Int32?
+    }
+
+    struct State: Sendable {
+        /// Nil while the run may go on; the first reason only (a later one abandons, or is moot).
+        var stop: Stop?
         var cancel: [@Sendable () -> Void] = []
         var runs: [ActiveRun] = []
         var nextRunID = 0
@@ -77,21 +86,13 @@ public enum Interruption {
         _ = write(wakeup.load(ordering: .relaxed), &byte, 1)
     }
 
-    /// Calls `cancel` when a signal arrives (at once when one already has).
-    public static func onSignal(_ cancel: @escaping @Sendable () -> Void) {
+    /// Calls `cancel` when the run is to stop (at once when it already is).
+    public static func onStop(_ cancel: @escaping @Sendable () -> Void) {
         let already = state.withLock { state -> Bool in
             state.cancel.append(cancel)
-            return state.signal != nil
+            return state.stop != nil
         }
         if already { cancel() }
-    }
-
-    /// The signal received so far (nil while the run may go on).
-    public static var signal: Int32? { state.withLock { $0.signal } }
-
-    /// The exit status of a run stopped by the received signal (nil when none was received).
-    public static var status: ExitStatus? {
-        signal.map { $0 == SIGINT ? .interrupted : .terminated }
     }
 
     /// "SIGTERM", "SIGINT".
@@ -103,48 +104,61 @@ public enum Interruption {
         }
     }
 
-    /// The error a run stopped by the received signal reports.
+    /// The error a run that is stopping reports (nil while it may go on), `doing` appended.
     public static func error(while doing: String? = nil) -> JobError? {
-        guard let signal, let status else { return nil }
-        return JobError(status, "received \(name(of: signal))" + (doing.map { " " + $0 } ?? ""))
+        guard let stop = state.withLock({ $0.stop }) else { return nil }
+        return JobError(stop.error.status, stop.error.message + (doing.map { " " + $0 } ?? ""))
+    }
+
+    /// Stops the run as a first signal does, for a reason of its own (the nightly's MongoDB lease
+    /// now another's): the running steps stop at their next batch boundary and report `error`, or
+    /// are abandoned with it after the grace period. Nothing when the run is stopping already.
+    public static func stop(_ error: JobError) {
+        startStopping(Stop(error: error, signal: nil))
     }
 
     static func received(_ number: Int32) {
-        let (first, cancel) = state.withLock { state -> (Bool, [@Sendable () -> Void]) in
-            if state.signal == nil {
-                state.signal = number
-                return (true, state.cancel)
-            }
-            return (false, [])
+        let status: ExitStatus = number == SIGINT ? .interrupted : .terminated
+        if let earlier = startStopping(Stop(error: JobError(status, "received \(name(of: number))"), signal: number)) {
+            abandon(after: earlier.signal == nil ? "receiving \(name(of: number))" : "a second signal")
         }
-        guard first else {
-            abandon(after: "a second signal")
-            return
+    }
+
+    /// Records `stop` as the reason and cancels the run; when it is stopping already, changes
+    /// nothing and returns the earlier reason.
+    @discardableResult
+    private static func startStopping(_ stop: Stop) -> Stop? {
+        let (earlier, cancel) = state.withLock { state -> (Stop?, [@Sendable () -> Void]) in
+            if let earlier = state.stop { return (earlier, []) }
+            state.stop = stop
+            return (nil, state.cancel)
         }
+        if let earlier { return earlier }
         cancel.forEach { $0() }
         queue.asyncAfter(deadline: .now() + gracePeriod) {
             abandon(after: String(format: "%.0f s without reaching a batch boundary", gracePeriod))
         }
+        return nil
     }
 
-    /// Records every running job as interrupted (innermost first, so the outermost summary is the
+    /// Records every running job as stopped (innermost first, so the outermost summary is the
     /// last line), releases the leases and exits.
     static func abandon(after reason: String) {
-        let taken = state.withLock { state -> (runs: [ActiveRun], leases: [Lease], signal: Int32)? in
+        let taken = state.withLock { state -> (runs: [ActiveRun], leases: [Lease], stop: Stop)? in
             if state.abandoning { return nil }
             state.abandoning = true
-            return (state.runs.reversed(), Array(state.leases.values), state.signal ?? SIGTERM)
+            let stop = state.stop ?? Stop(error: JobError(.terminated, "received SIGTERM"), signal: SIGTERM)
+            return (state.runs.reversed(), Array(state.leases.values), stop)
         }
         guard let taken else { return }
-        let status: ExitStatus = taken.signal == SIGINT ? .interrupted : .terminated
-        let problem = "received \(name(of: taken.signal)); abandoned after \(reason)"
-        for run in taken.runs { run.abandon(JobError(status, problem)) }
+        let error = JobError(taken.stop.error.status, "\(taken.stop.error.message); abandoned after \(reason)")
+        for run in taken.runs { run.abandon(error) }
         for lease in taken.leases { lease.release() }
         // `_exit`, not `exit`: the job's task and worker threads are still running, and exit's
         // atexit handlers and static destructors would run under them. The summary and the
         // ledger entry are written; only the C streams need flushing.
         fflush(nil)
-        _exit(status.rawValue)
+        _exit(error.status.rawValue)
     }
 
     /// Registers a running job; returns the id to end it with.
@@ -175,7 +189,7 @@ private func handle(_ number: Int32) {
 }
 
 /// SIGPIPE ignored for the process: writes to a pipe without a reader fail with EPIPE instead.
-/// At file scope, where `signal` is the C function, not `Interruption.signal`.
+/// At file scope, where `signal` is the C function.
 private func ignoreBrokenPipes() {
     _ = signal(SIGPIPE, SIG_IGN)
 }

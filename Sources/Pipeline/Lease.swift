@@ -98,9 +98,21 @@ public final class Lease: @unchecked Sendable {
     /// expired while this run could not renew it (the server unreachable for its whole duration),
     /// and another night may be running, so this one must not start another step.
     public func checkHeld(before step: String) throws {
-        if let reason = lostTo.withLock({ $0 }) {
-            throw JobError(.unavailable, "the \(name) lease expired before this run could renew it (\(reason)): stopped before \(step)")
-        }
+        if let lost = lossError(stopped: "before \(step)") { throw lost }
+    }
+
+    /// Throws `JobError(.unavailable)` when the lease was lost while `step` ran (the step was
+    /// stopped for it, see `Interruption.stop`).
+    public func checkHeld(during step: String) throws {
+        if let lost = lossError(stopped: "during \(step)") { throw lost }
+    }
+
+    /// What a run whose lease another holder has now reports, `stopped` ("before etl-load")
+    /// appended; nil while the lease is this run's.
+    public func lossError(stopped: String? = nil) -> JobError? {
+        guard let reason = lostTo.withLock({ $0 }) else { return nil }
+        let message = "the \(name) lease expired before this run could renew it (\(reason))"
+        return JobError(.unavailable, message + (stopped.map { ": stopped " + $0 } ?? ""))
     }
 
     /// Renews the lease once; a renewal that finds another holder, or no lease document at all,
