@@ -81,10 +81,13 @@ public struct ConfigurationFile: Sendable {
     public init(text: String, path: String) throws(ConfigurationError) {
         self.path = path
         var table: String?
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines end in LF or CRLF (TOML's two newlines). "\r\n" is one Character in Swift, so
+        // splitting on "\n" alone would leave a CRLF file one long line.
+        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+        for (index, line) in lines.enumerated() {
             let lineNumber = index + 1
             func fail(_ message: String) -> ConfigurationError { ConfigurationError("\(path):\(lineNumber): \(message)") }
-            var scanner = Scanner(Substring(rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine))
+            var scanner = Scanner(line)
             scanner.skipSpaces()
             if scanner.atEnd || scanner.peek == "#" { continue }
             if scanner.peek == "[" {

@@ -229,6 +229,22 @@ import TestSupport
         #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a.b = 1", path: "x") }
     }
 
+    @Test func aConfigFileWithWindowsLineEndingsReadsAsWithUnixOnes() throws {
+        let file = try ConfigurationFile(text: "work-dir = \"/tmp/x\"\r\n# note\r\n\r\n[load]\r\nbatch-size = 7   \r\n", path: "c.toml")
+        #expect(file.topLevel["work-dir"]?.value == .string("/tmp/x"))
+        #expect(file.tables["load"]?["batch-size"]?.value == .integer(7) && file.tables["load"]?["batch-size"]?.line == 5)
+        let bad = #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a = 1\r\nb = 2 x\r\n", path: "c.toml") }
+        #expect(bad?.message == "c.toml:2: unexpected text after the value: x", "\(bad?.message ?? "")")
+
+        let scratch = TemporaryDirectory()
+        let config = try writeConfig("work-dir = \"/tmp/x\"\r\nmetadata = \"/tmp/y\"\r\n", in: scratch)
+        let run = try JobProcess.run("etl-extract", ["--config", config, "--print-config"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let settings = printedSettings(run.standardOutput)
+        #expect(settings["work-dir"]?.value == "/tmp/x" && settings["work-dir"]?.source == "file \(config):1", "\(run.standardOutput)")
+        #expect(settings["metadata"]?.value == "/tmp/y" && settings["metadata"]?.source == "file \(config):2")
+    }
+
     // MARK: logs
 
     @Test func jsonLogsAreOneObjectPerLine() throws {
