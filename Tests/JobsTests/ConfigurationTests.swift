@@ -56,11 +56,10 @@ import TestSupport
         let scratch = TemporaryDirectory()
         let config = try writeConfig("log-format = \"json\"\n", in: scratch)
         let run = try JobProcess.run("etl-normalize", ["--print-config"],
-                                     environment: ["MUSICETL_CONFIG": config, "MUSICETL_FORCE": "1", "MUSICETL_QUIET": "yes"])
+                                     environment: ["MUSICETL_CONFIG": config, "MUSICETL_QUIET": "yes"])
         #expect(run.status == 0, "\(run.standardError)")
         let settings = printedSettings(run.standardOutput)
         #expect(settings["log-format"]?.value == "json")
-        #expect(settings["force"]?.value == "false", "MUSICETL_FORCE is ignored: --force is chosen per run")
         #expect(settings["quiet"]?.value == "true" && settings["quiet"]?.source == "env MUSICETL_QUIET")
         #expect(run.standardOutput.contains("# config file: \(config) (env MUSICETL_CONFIG)"))
         // --verbose on the command line wins over MUSICETL_QUIET instead of clashing with it.
@@ -204,6 +203,43 @@ import TestSupport
         let missing = try JobProcess.run("etl-load", ["--config", "/nonexistent/musicetl.toml"])
         #expect(missing.status == 64)
         #expect(missing.lastLine == "etl-load usage error: config file /nonexistent/musicetl.toml does not exist")
+    }
+
+    /// The environment is as strict as the file: a stray `MUSICETL_FORCE=1` in a crontab or a
+    /// misspelt variable would otherwise change nothing, or everything, without a word.
+    @Test(arguments: [
+        ("MUSICETL_DRY_RUN", "1", "MUSICETL_DRY_RUN: dry-run is chosen per run: give --dry-run on the command line"),
+        ("MUSICETL_FORCE", "1", "MUSICETL_FORCE: force is chosen per run: give --force on the command line"),
+        ("MUSICETL_ONLY", "2", "MUSICETL_ONLY: only is chosen per run: give --only on the command line"),
+        ("MUSICETL_WORKDIR", "/tmp/w", "MUSICETL_WORKDIR is not a setting of any job; did you mean MUSICETL_WORK_DIR?"),
+        ("MUSICETL_work_dir", "/tmp/w", "MUSICETL_work_dir is not a setting of any job; did you mean MUSICETL_WORK_DIR?"),
+        ("MUSICETL_COLOUR", "1", "MUSICETL_COLOUR is not a setting of any job"),
+    ])
+    func perRunAndUnknownVariablesExit64(name: String, value: String, message: String) throws {
+        let scratch = TemporaryDirectory()
+        let run = try JobProcess.run("etl-extract", ["--work-dir", scratch.path, "--metadata", Fixtures.url("sample/fma_metadata").path],
+                                     environment: [name: value])
+        #expect(run.status == 64, "\(run.standardError)")
+        #expect(run.lastLine == "etl-extract usage error: \(message)", "\(run.lastLine)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/staging"), "nothing ran")
+    }
+
+    /// Every `MUSICETL_*` variable the scripts, the tests and the README use is accepted.
+    @Test func theVariablesOfTheScriptsAndTheReadmeAreAccepted() throws {
+        let scratch = TemporaryDirectory()
+        let config = try writeConfig("db = \"file_db\"\n", in: scratch)
+        let environment = [
+            "MUSICETL_CONFIG": config, "MUSICETL_VERSION": "1.0", "MUSICETL_MONGO_VENV": "/tmp/venv",
+            "MUSICETL_TRAIN_CHECK_ROWS": "4000", "MUSICETL_SHARD": "1/2", "MUSICETL_LOG_FORMAT": "text",
+            "MUSICETL_WORK_DIR": scratch.path, "MUSICETL_DB": "env_db", "MUSICETL_DATASET": "fma",
+            "MUSICETL_SCHEMAS": TestServer.packageRoot.appendingPathComponent("Schemas").path,
+            "MUSICETL_FORCE": "",  // empty: unset
+        ]
+        let run = try JobProcess.run("etl-extract", ["--print-config"], environment: environment)
+        #expect(run.status == 0, "\(run.standardError)")
+        let settings = printedSettings(run.standardOutput)
+        #expect(settings["work-dir"]?.source == "env MUSICETL_WORK_DIR" && settings["shard"]?.source == "env MUSICETL_SHARD",
+                "\(run.standardOutput)")
     }
 
     @Test func theConfigFileSubsetParses() throws {
