@@ -60,6 +60,8 @@ final class TableExtraction {
     private var blankLinesBeforeFile = 0
     private let quarantineDirectory: String?
     var counts = TableCounts()
+    /// The ids of `--only` read in the input (rows outside it are skipped, its rows are not).
+    private(set) var onlyIDsRead = Set<Int64>()
     private var firstLineOfID = FirstLines()
     private var loggedRejects = 0
     /// Builds each row's document on this thread (`run`, `write`).
@@ -165,9 +167,12 @@ final class TableExtraction {
     private func runFile(only: Set<Int64>?, record: inout CSVRecord, slots: inout RowSlots,
                          _ body: (_ record: CSVRecord, _ id: RowID, _ slots: inout RowSlots) throws -> Void) throws {
         while try reader.next(into: &record) {
-            if let only, let id = rows.id(of: record), !only.contains(id) {
-                counts.skipped += 1
-                continue
+            if let only, let id = rows.id(of: record) {
+                guard only.contains(id) else {
+                    counts.skipped += 1
+                    continue
+                }
+                onlyIDsRead.insert(id)
             }
             counts.rowsIn += 1
             switch rows.coerce(record, into: &slots) {
@@ -257,6 +262,7 @@ final class TableExtraction {
     /// warnings, and the lines of the rows it keeps to `output`.
     private func admit(_ batch: RowBatch, lookupRows: LookupFileWriter?) throws {
         if let failure = batch.failure { throw failure }
+        onlyIDsRead.formUnion(batch.onlyIDsRead)
         try batch.lines.withUnsafeBufferPointer { lines in try admit(batch, lines: lines, lookupRows: lookupRows) }
     }
 
