@@ -403,7 +403,7 @@ public struct MetadataExtractor {
         }
         order = []
         for (id, _) in inCycle { hierarchy.parent[id] = nil }
-        try extraction.run(only: nil) { record, rowID, slots in
+        try extraction.run { record, rowID, slots in
             guard let id = rowID.integer else { return }  // the id's x-type is int (checked above)
             if let cycle = inCycle[id] {
                 try extraction.reject(record, reason: cycle, column: plan.leaves[parentLeaf].columnName ?? "parent")

@@ -32,7 +32,7 @@ struct TableCounts: Sendable {
 /// physical line and the column. Nothing is dropped silently. An id is admitted once across all
 /// the files.
 ///
-/// Two ways to run: `run(only:_:)` hands each valid row to the caller on this thread (genres, which
+/// Two ways to run: `run(_:)` hands each valid row to the caller on this thread (genres, which
 /// need every row before any is written); `runRows(_:workers:)` coerces, completes, builds and
 /// prints rows in batches on worker threads while this thread reads, then admits them in file order
 /// (duplicate ids, quarantine, counts, output), so the result is the same byte for byte for any
@@ -156,24 +156,17 @@ final class TableExtraction {
 
     /// Reads every record; `body` gets each valid row (its id and values) and decides what to do
     /// with it (`write`, `reject`, or keep it for later). Rejects of the row checks are handled here.
-    func run(only: Set<Int64>?, _ body: (_ record: CSVRecord, _ id: RowID, _ slots: inout RowSlots) throws -> Void) throws {
+    func run(_ body: (_ record: CSVRecord, _ id: RowID, _ slots: inout RowSlots) throws -> Void) throws {
         var record = CSVRecord()
         var slots = RowSlots(leaves: plan.leaves.count)
         repeat {
-            try runFile(only: only, record: &record, slots: &slots, body)
+            try runFile(record: &record, slots: &slots, body)
         } while try openNextFile()
     }
 
-    private func runFile(only: Set<Int64>?, record: inout CSVRecord, slots: inout RowSlots,
+    private func runFile(record: inout CSVRecord, slots: inout RowSlots,
                          _ body: (_ record: CSVRecord, _ id: RowID, _ slots: inout RowSlots) throws -> Void) throws {
         while try reader.next(into: &record) {
-            if let only, let id = rows.id(of: record) {
-                guard only.contains(id) else {
-                    counts.skipped += 1
-                    continue
-                }
-                onlyIDsRead.insert(id)
-            }
             counts.rowsIn += 1
             switch rows.coerce(record, into: &slots) {
             case .failure(let reject):
