@@ -41,6 +41,12 @@ public final class WorkLock {
             return true
         }
         if nested { return WorkLock(path: path, descriptor: -1) }
+        // A file where the work directory should be is a mistake in the flag or setting (64), as
+        // for the input directories; left to the directory creation it would fail as "Not a directory".
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: work.root.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw InputDirectory.notADirectory(work.root.path, flag: "--work-dir")
+        }
         // A work directory that cannot be written (read-only, no permission, a full disk) stays
         // so until someone changes it: a failure (1), not a transient "unavailable" (69).
         do throws(FileWriteError) {

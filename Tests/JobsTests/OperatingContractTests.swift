@@ -232,6 +232,19 @@ import TestSupport
         #expect(!run.standardError.contains("Error Domain"), "no raw Foundation error: \(run.standardError)")
     }
 
+    /// A file given as the work directory is a mistake in the flag (64, as for `--metadata`), not a
+    /// failure (1) with the OS's "Not a directory".
+    @Test func aFileGivenAsTheWorkDirectoryIsAUsageError() throws {
+        let scratch = TemporaryDirectory()
+        let file = scratch.path + "/work.txt"
+        try Data("not a directory\n".utf8).write(to: URL(fileURLWithPath: file))
+        let run = try JobProcess.run("etl-extract", ["--metadata", Fixtures.url("sample/fma_metadata").path, "--work-dir", file])
+        #expect(run.status == 64, "\(run.standardError)")
+        #expect(run.lastLine.hasPrefix("etl-extract usage error: --work-dir \(file) is a file, not a directory: give the directory that holds it (\(scratch.path))"),
+                "\(run.lastLine)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "not a directory\n", "the file is left as it was")
+    }
+
     /// A full disk: every job that has to write exits 1 with "No space left on device" in its
     /// summary line (no trap), and once space is back the next night runs and converges, torn
     /// ledger lines included. Needs a small tmpfs, so root (CI runs as root).
