@@ -1,4 +1,5 @@
 import DocumentStore
+@testable import ETLJobs
 import Foundation
 import Pipeline
 import Testing
@@ -224,7 +225,54 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: scratch.path + "/staging"), "nothing ran")
     }
 
-    /// Every `MUSICETL_*` variable the scripts, the tests and the README use is accepted.
+    /// Variables the tests and the README name in order to show them refused.
+    private static let variablesMeantToBeRefused: Set<String> = [
+        "MUSICETL_DRY_RUN", "MUSICETL_FORCE", "MUSICETL_ONLY",  // per run
+        "MUSICETL_WORKDIR", "MUSICETL_COLOUR",                  // misspelt, unknown
+    ]
+
+    /// Every `MUSICETL_*` name in the package's scripts, benchmarks, tests and README: a variable a
+    /// script sets but the jobs would refuse fails here, not on an installed machine at night.
+    @Test func everyVariableNamedInThePackageIsAKeyOrKnownOrMeantToBeRefused() throws {
+        let root = TestServer.packageRoot
+        var files = [root.appendingPathComponent("README.md")]
+        for folder in ["Jobs", ".ci", "Benchmarks", "Tests"] {
+            let enumerator = FileManager.default.enumerator(at: root.appendingPathComponent(folder), includingPropertiesForKeys: [.isRegularFileKey])
+            while let url = enumerator?.nextObject() as? URL {
+                if try url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile == true { files.append(url) }
+            }
+        }
+        var found: [String: String] = [:]  // name → first file naming it
+        let prefix = Array("MUSICETL_".utf8)
+        for file in files {
+            let bytes = [UInt8](try Data(contentsOf: file))
+            var index = 0
+            while index + prefix.count <= bytes.count {
+                guard bytes[index..<index + prefix.count].elementsEqual(prefix) else { index += 1; continue }
+                var end = index + prefix.count
+                while end < bytes.count, (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(bytes[end])
+                        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[end]) || bytes[end] == UInt8(ascii: "_") {
+                    end += 1
+                }
+                if end > index + prefix.count {
+                    let name = String(decoding: bytes[index..<end], as: UTF8.self)
+                    if found[name] == nil { found[name] = String(file.path.dropFirst(root.path.count + 1)) }
+                }
+                index = end
+            }
+        }
+        #expect(found["MUSICETL_WORK_DIR"] != nil && found["MUSICETL_CONFIG"] != nil, "the scan found the package's files: \(found.keys.sorted())")
+
+        let keys = Set(JobCatalog.arguments.values.flatMap { $0.map(\.key) }).subtracting(Configuration.perRunKeys)
+        let accepted = Set(keys.map { Configuration.environmentNames(for: $0)[0] }).union(Configuration.variablesOtherThanKeys)
+        #expect(Self.variablesMeantToBeRefused.isDisjoint(with: accepted), "a name meant to be refused is accepted")
+        for (name, file) in found.sorted(by: { $0.key < $1.key }) {
+            #expect(accepted.contains(name) || Self.variablesMeantToBeRefused.contains(name),
+                    "\(file) names \(name), which every job refuses: make it a key, add it to Configuration.variablesOtherThanKeys, or rename it")
+        }
+    }
+
+    /// The variables the scripts and the README set together are accepted by a job.
     @Test func theVariablesOfTheScriptsAndTheReadmeAreAccepted() throws {
         let scratch = TemporaryDirectory()
         let config = try writeConfig("db = \"file_db\"\n", in: scratch)
@@ -240,6 +288,34 @@ import TestSupport
         let settings = printedSettings(run.standardOutput)
         #expect(settings["work-dir"]?.source == "env MUSICETL_WORK_DIR" && settings["shard"]?.source == "env MUSICETL_SHARD",
                 "\(run.standardOutput)")
+    }
+
+    /// A carriage return that ends no CRLF is refused with a message that says so, on its line;
+    /// a quoted snippet of the file never carries a raw control character into the message.
+    @Test(arguments: [
+        ("a = 1\rb = 2\r", 1),           // old-Mac line ends
+        ("a = 1\nb = 2\r\r\n", 2),       // a doubled CR
+        ("a = 1\r\n\rb = 2\n", 2),       // a CR opening a line
+    ])
+    func aLoneCarriageReturnIsRefusedOnItsLine(text: String, line: Int) {
+        let error = #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: text, path: "c.toml") }
+        #expect(error?.message == "c.toml:\(line): a lone carriage return is not a line end; save the file with LF or CRLF line ends",
+                "\(error?.message ?? "")")
+    }
+
+    @Test func controlCharactersInAQuotedSnippetAreEscaped() {
+        let trailing = #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a = 1 \u{1B}[0m", path: "c.toml") }
+        #expect(trailing?.message == "c.toml:1: unexpected text after the value: \\u{1B}[0m", "\(trailing?.message ?? "")")
+        let unquoted = #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a = x\u{7}y", path: "c.toml") }
+        #expect(unquoted?.message == "c.toml:1: cannot read the value x\\u{07}y: strings need quotes, e.g. \"x\\u{07}y\"",
+                "\(unquoted?.message ?? "")")
+    }
+
+    /// An empty `MUSICETL_DB` counts as unset, as every other variable: not a database named "".
+    @Test func anEmptyDatabaseVariableCountsAsUnset() {
+        #expect(MongoTarget.database(fromEnvironment: ["MUSICETL_DB": ""]) == MongoTarget.defaultDatabase)
+        #expect(MongoTarget.database(fromEnvironment: [:]) == MongoTarget.defaultDatabase)
+        #expect(MongoTarget.database(fromEnvironment: ["MUSICETL_DB": "nightly"]) == "nightly")
     }
 
     @Test func theConfigFileSubsetParses() throws {
@@ -271,6 +347,9 @@ import TestSupport
         #expect(file.tables["load"]?["batch-size"]?.value == .integer(7) && file.tables["load"]?["batch-size"]?.line == 5)
         let bad = #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a = 1\r\nb = 2 x\r\n", path: "c.toml") }
         #expect(bad?.message == "c.toml:2: unexpected text after the value: x", "\(bad?.message ?? "")")
+
+        let cutShort = try ConfigurationFile(text: "a = 1\r\nb = 2\r", path: "c.toml")
+        #expect(cutShort.topLevel["b"]?.value == .integer(2), "a last line ending in a lone CR is read")
 
         let scratch = TemporaryDirectory()
         let config = try writeConfig("work-dir = \"/tmp/x\"\r\nmetadata = \"/tmp/y\"\r\n", in: scratch)
