@@ -51,7 +51,7 @@ public struct MongoOptions: ParsableArguments, Sendable {
     }
 
     public var database: String {
-        db ?? ProcessInfo.processInfo.environment["MUSICETL_DB"] ?? MongoTarget.defaultDatabase
+        db ?? MongoTarget.databaseFromEnvironment
     }
 
     /// The server and database these flags (else the environment, else the defaults) name.

@@ -91,6 +91,9 @@ public struct ExtractStage: Sendable {
         if results.contains(where: { $0.skipped > 0 }) {
             summary.count("tracks outside --only", results.reduce(0) { $0 + $1.skipped })
         }
+        if results.contains(where: { !$0.onlyIDsNotFound.isEmpty }) {
+            summary.count("ids of --only not found", results.reduce(0) { $0 + $1.onlyIDsNotFound.count })
+        }
         var problems = failures
         if !overRatio.isEmpty {
             problems.append("rejects over --max-reject-ratio \(maxRejectRatio): \(overRatio.joined(separator: ", ")) (see \(context.quarantineDirectory.path))")

@@ -26,6 +26,8 @@ public struct MetadataExtractor {
         public var valuesNulled = 0
         public var warnings = 0
         public var skipped = 0
+        /// `--only` ids that no row of the file has, ascending.
+        public var onlyIDsNotFound: [Int64] = []
         public var blankLines = 0
         public var bytes = 0
         public var failure: String?
@@ -286,6 +288,9 @@ public struct MetadataExtractor {
                 result.valuesNulled = counts.valuesNulled
                 result.warnings = counts.warnings
                 result.skipped = counts.skipped
+                if mergesOnly, let onlyTracks {
+                    result.onlyIDsNotFound = onlyTracks.subtracting(extraction.onlyIDsRead).sorted()
+                }
                 result.blankLines = counts.blankLines
                 result.bytes = counts.bytes
                 result.overRejectRatio = counts.rowsIn > 0 && Double(counts.quarantined) / Double(counts.rowsIn) > maxRejectRatio
@@ -295,6 +300,11 @@ public struct MetadataExtractor {
                 if counts.skipped > 0 { line += ", \(counts.skipped) outside --only" }
                 line += dryRun ? " (dry run: nothing written)" : ""
                 logger.info("\(line)")
+                if !result.onlyIDsNotFound.isEmpty {
+                    let missing = result.onlyIDsNotFound
+                    let shown = missing.prefix(10).map(String.init).joined(separator: ", ") + (missing.count > 10 ? ", …" : "")
+                    logger.warning("\(file.source): \(missing.count) ids of --only are in no row, nothing staged for them: \(shown)")
+                }
             } catch {
                 let classified = JobError.classify(error)
                 guard classified.status == .dataError else { throw error }
@@ -395,7 +405,7 @@ public struct MetadataExtractor {
         }
         order = []
         for (id, _) in inCycle { hierarchy.parent[id] = nil }
-        try extraction.run(only: nil) { record, rowID, slots in
+        try extraction.run { record, rowID, slots in
             guard let id = rowID.integer else { return }  // the id's x-type is int (checked above)
             if let cycle = inCycle[id] {
                 try extraction.reject(record, reason: cycle, column: plan.leaves[parentLeaf].columnName ?? "parent")

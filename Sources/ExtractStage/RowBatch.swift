@@ -51,6 +51,8 @@ final class RowBatch: @unchecked Sendable {  // owns libbson builders (bson_t); 
     private(set) var count = 0
     private(set) var inputBytes = 0
     private(set) var outcomes: [RowOutcome] = []
+    /// The ids of `--only` among the batch's records (to tell which of them the input lacks).
+    private(set) var onlyIDsRead: [Int64] = []
     /// The JSON lines of the built rows (`BuiltRow.line`), empty for a dry run.
     private(set) var lines: [UInt8] = []
     /// A document libbson could not print, or no builder: fails the file.
@@ -78,6 +80,7 @@ final class RowBatch: @unchecked Sendable {  // owns libbson builders (bson_t); 
         count = 0
         inputBytes = 0
         outcomes.removeAll(keepingCapacity: true)
+        onlyIDsRead.removeAll(keepingCapacity: true)
         lines.removeAll(keepingCapacity: true)
         fragmentRows.removeAll()
         failure = nil
@@ -111,9 +114,12 @@ final class RowBatch: @unchecked Sendable {  // owns libbson builders (bson_t); 
     /// Coerces, completes and builds one record: appends its outcome, and its line to `lines`.
     private func processRecord(_ record: CSVRecord, _ work: RowWork, slots: inout RowSlots,
                                builder: BSONBuilder) throws(BSONBuilderError) {
-        if let only = work.only, let id = work.rows.id(of: record), !only.contains(id) {
-            outcomes.append(.skipped)
-            return
+        if let only = work.only, let id = work.rows.id(of: record) {
+            guard only.contains(id) else {
+                outcomes.append(.skipped)
+                return
+            }
+            onlyIDsRead.append(id)
         }
         let id: RowID
         switch work.rows.coerce(record, into: &slots) {

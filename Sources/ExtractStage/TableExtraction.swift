@@ -32,7 +32,7 @@ struct TableCounts: Sendable {
 /// physical line and the column. Nothing is dropped silently. An id is admitted once across all
 /// the files.
 ///
-/// Two ways to run: `run(only:_:)` hands each valid row to the caller on this thread (genres, which
+/// Two ways to run: `run(_:)` hands each valid row to the caller on this thread (genres, which
 /// need every row before any is written); `runRows(_:workers:)` coerces, completes, builds and
 /// prints rows in batches on worker threads while this thread reads, then admits them in file order
 /// (duplicate ids, quarantine, counts, output), so the result is the same byte for byte for any
@@ -60,6 +60,8 @@ final class TableExtraction {
     private var blankLinesBeforeFile = 0
     private let quarantineDirectory: String?
     var counts = TableCounts()
+    /// The ids of `--only` read in the input (rows outside it are skipped, its rows are not).
+    private(set) var onlyIDsRead = Set<Int64>()
     private var firstLineOfID = FirstLines()
     /// The duplicate check of composed ids (nil: the id is one column's, `firstLineOfID` checks it).
     private let groupedIDs: GroupedIDCheck?
@@ -163,21 +165,17 @@ final class TableExtraction {
 
     /// Reads every record; `body` gets each valid row (its id and values) and decides what to do
     /// with it (`write`, `reject`, or keep it for later). Rejects of the row checks are handled here.
-    func run(only: Set<Int64>?, _ body: (_ record: CSVRecord, _ id: RowID, _ slots: inout RowSlots) throws -> Void) throws {
+    func run(_ body: (_ record: CSVRecord, _ id: RowID, _ slots: inout RowSlots) throws -> Void) throws {
         var record = CSVRecord()
         var slots = RowSlots(leaves: plan.leaves.count)
         repeat {
-            try runFile(only: only, record: &record, slots: &slots, body)
+            try runFile(record: &record, slots: &slots, body)
         } while try openNextFile()
     }
 
-    private func runFile(only: Set<Int64>?, record: inout CSVRecord, slots: inout RowSlots,
+    private func runFile(record: inout CSVRecord, slots: inout RowSlots,
                          _ body: (_ record: CSVRecord, _ id: RowID, _ slots: inout RowSlots) throws -> Void) throws {
         while try reader.next(into: &record) {
-            if let only, let id = rows.id(of: record), !only.contains(id) {
-                counts.skipped += 1
-                continue
-            }
             counts.rowsIn += 1
             switch rows.coerce(record, into: &slots) {
             case .failure(let reject):
@@ -300,6 +298,7 @@ final class TableExtraction {
     /// warnings, and the lines of the rows it keeps to `output`.
     private func admit(_ batch: RowBatch, lookupRows: LookupFileWriter?) throws {
         if let failure = batch.failure { throw failure }
+        onlyIDsRead.formUnion(batch.onlyIDsRead)
         try batch.lines.withUnsafeBufferPointer { lines in try admit(batch, lines: lines, lookupRows: lookupRows) }
     }
 

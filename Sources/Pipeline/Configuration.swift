@@ -76,6 +76,12 @@ public struct Configuration: Sendable {
     /// Keys chosen for one run only: never taken from the environment or the file (a stray
     /// `MUSICETL_FORCE=1` in a crontab must not recompute every night).
     public static let perRunKeys: Set<String> = ["config", "print-config", "only", "from", "dry-run", "force"]
+    /// `MUSICETL_*` variables that are no key: the config file's path (read by `load`), and those
+    /// of the scripts and tests (`Jobs/package.sh`, `Jobs/install.sh`, `Jobs/local-mongo.sh`, the
+    /// export check's size), which a job started from them inherits.
+    public static let variablesOtherThanKeys: Set<String> = [
+        "MUSICETL_CONFIG", "MUSICETL_VERSION", "MUSICETL_MONGO_VENV", "MUSICETL_TRAIN_CHECK_ROWS",
+    ]
     /// Keys of which the command line gives at most one: given one, the others are not filled in.
     public static let exclusiveKeys: [Set<String>] = [["quiet", "verbose"]]
 
@@ -118,14 +124,32 @@ public struct Configuration: Sendable {
         return key == "mongodb-uri" ? [name, "MONGODB_URI"] : [name]
     }
 
-    /// Checks every key of the file against the jobs that could use it: `jobs` maps a table name
-    /// (`load`) to the arguments it accepts; top-level keys may belong to any job.
-    /// `jobs` is only evaluated when there is a file to check: describing every job's arguments
-    /// took 13 ms of each job's start.
+    /// Checks every `MUSICETL_*` variable and every key of the file against the jobs that could
+    /// use it, as strictly as each other: `jobs` maps a table name (`load`) to the arguments it
+    /// accepts; variables and top-level keys may belong to any job. An empty variable counts as
+    /// unset (as in `resolve`). `jobs` is only evaluated when there is something to check:
+    /// describing every job's arguments took 13 ms of each job's start.
     public func validate(jobs: @autoclosure () -> [String: [ConfigurableArgument]]) throws(ConfigurationError) {
-        guard let file else { return }
+        let variables = environment.filter { name, value in
+            name.hasPrefix("MUSICETL_") && !value.isEmpty && !Self.variablesOtherThanKeys.contains(name)
+        }.keys.sorted()
+        guard file != nil || !variables.isEmpty else { return }
         let jobs = jobs()
         let everything = jobs.values.flatMap { $0 }
+        let knownKeys = Set(everything.map(\.key))
+        for name in variables {
+            let key = name.dropFirst("MUSICETL_".count).lowercased().replacingOccurrences(of: "_", with: "-")
+            if Self.perRunKeys.contains(key) {
+                throw ConfigurationError("\(name): \(key) is chosen per run: give --\(key) on the command line")
+            }
+            // The name as `resolve` reads it: MUSICETL_work_dir would be ignored there.
+            guard knownKeys.contains(key), name == Self.environmentNames(for: key)[0] else {
+                let nearest = knownKeys.contains(key) ? key : Self.closest(to: key, in: knownKeys.subtracting(Self.perRunKeys))
+                let hint = nearest.map { "; did you mean \(Self.environmentNames(for: $0)[0])?" } ?? ""
+                throw ConfigurationError("\(name) is not a setting of any job\(hint)")
+            }
+        }
+        guard let file else { return }
         func check(_ entries: [String: ConfigurationFile.Entry], against arguments: [ConfigurableArgument],
                    table: String?) throws(ConfigurationError) {
             for (key, entry) in entries.sorted(by: { $0.value.line < $1.value.line }) {

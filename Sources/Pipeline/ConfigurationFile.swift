@@ -81,10 +81,19 @@ public struct ConfigurationFile: Sendable {
     public init(text: String, path: String) throws(ConfigurationError) {
         self.path = path
         var table: String?
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines end in LF or CRLF (TOML's two newlines). "\r\n" is one Character in Swift, so
+        // splitting on "\n" alone would leave a CRLF file one long line. A single "\r" ending the
+        // file (its last CRLF cut short) is dropped; any other lone CR (an old-Mac file, "\r\r\n")
+        // is refused, as TOML does.
+        let body = text.last == "\r" ? text.dropLast() : Substring(text)
+        let lines = body.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+        for (index, line) in lines.enumerated() {
             let lineNumber = index + 1
             func fail(_ message: String) -> ConfigurationError { ConfigurationError("\(path):\(lineNumber): \(message)") }
-            var scanner = Scanner(Substring(rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine))
+            if line.contains("\r") {
+                throw fail("a lone carriage return is not a line end; save the file with LF or CRLF line ends")
+            }
+            var scanner = Scanner(line)
             scanner.skipSpaces()
             if scanner.atEnd || scanner.peek == "#" { continue }
             if scanner.peek == "[" {
@@ -149,8 +158,22 @@ public struct ConfigurationFile: Sendable {
         mutating func expectEndOfLine() throws(ConfigurationError) {
             skipSpaces()
             guard atEnd || peek == "#" else {
-                throw ConfigurationError("unexpected text after the value: \(text.prefix(20))")
+                throw ConfigurationError("unexpected text after the value: \(Self.printable(text.prefix(20)))")
             }
+        }
+
+        /// `snippet` with its control characters escaped (`\t`, `\u{1B}`), so a message quoting
+        /// the file stays one readable line.
+        static func printable(_ snippet: Substring) -> String {
+            var result = ""
+            for scalar in snippet.unicodeScalars {
+                if scalar.properties.generalCategory == .control {
+                    result += scalar.escaped(asASCII: true)
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+            return result
         }
 
         static func isBareKeyCharacter(_ character: Character) -> Bool {
@@ -202,7 +225,8 @@ public struct ConfigurationFile: Sendable {
                 && unsigned.allSatisfy { $0.isASCII && ($0.isNumber || "eE+-.".contains($0)) }
             if isNumeric, let integer = Int(digits) { return .integer(integer) }
             if isNumeric, let float = Double(digits) { return .float(float) }
-            throw ConfigurationError("cannot read the value \(token.prefix(30)): strings need quotes, e.g. \"\(token.prefix(30))\"")
+            let shown = Self.printable(token.prefix(30))
+            throw ConfigurationError("cannot read the value \(shown): strings need quotes, e.g. \"\(shown)\"")
         }
 
         mutating func string() throws(ConfigurationError) -> String {

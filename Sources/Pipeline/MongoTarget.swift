@@ -15,10 +15,20 @@ public struct MongoTarget: Sendable, Equatable {
         self.database = database
     }
 
+    /// `MUSICETL_DB` when set and not empty (an empty variable counts as unset, as everywhere),
+    /// else `musicetl`.
+    public static var databaseFromEnvironment: String {
+        database(fromEnvironment: ProcessInfo.processInfo.environment)
+    }
+
+    public static func database(fromEnvironment environment: [String: String]) -> String {
+        environment["MUSICETL_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultDatabase
+    }
+
     /// `MONGODB_URI` and `MUSICETL_DB` when set, else a local server's `musicetl`.
     public static var fromEnvironment: MongoTarget {
         let environment = ProcessInfo.processInfo.environment
-        return MongoTarget(uri: environment["MONGODB_URI"] ?? defaultURI, database: environment["MUSICETL_DB"] ?? defaultDatabase)
+        return MongoTarget(uri: environment["MONGODB_URI"] ?? defaultURI, database: databaseFromEnvironment)
     }
 
     /// Connects and pings, so an absent server fails the job at once with exit 69. A command

@@ -1,6 +1,7 @@
 import DocumentStore
 import Foundation
 import Synchronization
+import Tabular
 
 /// The run ledger: one document per job run (job, arguments with secrets redacted, host,
 /// version, start, end, status, counts, duration).
@@ -77,8 +78,7 @@ public enum RunLedger {
         let path = path(in: work)
         do {
             var line = Array((try BSONDocument(entry).relaxedExtendedJSON + "\n").utf8)
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
+            try AtomicFileWriter.createParentDirectories(of: path)
             let descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             if descriptor < 0 {
                 problems.append("cannot append to \(path): \(String(cString: strerror(errno)))")

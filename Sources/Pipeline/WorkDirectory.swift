@@ -91,10 +91,13 @@ public enum InputDirectory {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw JobError(.unavailable, "\(name) \(path) does not exist")
         }
-        guard isDirectory.boolValue else {
-            let parent = (path as NSString).deletingLastPathComponent
-            throw JobError(.usage, "\(flag) \(path) is a file, not a directory: give the directory that holds it"
-                           + (parent.isEmpty ? "" : " (\(parent))"))
-        }
+        guard isDirectory.boolValue else { throw notADirectory(path, flag: flag) }
+    }
+
+    /// Exit 64 for a file given where `flag` expects a directory.
+    public static func notADirectory(_ path: String, flag: String) -> JobError {
+        let parent = (path as NSString).deletingLastPathComponent
+        return JobError(.usage, "\(flag) \(path) is a file, not a directory: give the directory that holds it"
+                        + (parent.isEmpty ? "" : " (\(parent))"))
     }
 }

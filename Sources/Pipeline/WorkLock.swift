@@ -1,6 +1,7 @@
 import DocumentStore
 import Foundation
 import Synchronization
+import Tabular
 
 /// An exclusive lock on a work directory (`WORK/.musicetl.lock`, `flock`), so two runs never
 /// write the same staging files. The kernel releases it when the holder dies, however it dies,
@@ -40,14 +41,22 @@ public final class WorkLock {
             return true
         }
         if nested { return WorkLock(path: path, descriptor: -1) }
-        do {
-            try FileManager.default.createDirectory(at: work.root, withIntermediateDirectories: true)
+        // A file where the work directory should be is a mistake in the flag or setting (64), as
+        // for the input directories; left to the directory creation it would fail as "Not a directory".
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: work.root.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw InputDirectory.notADirectory(work.root.path, flag: "--work-dir")
+        }
+        // A work directory that cannot be written (read-only, no permission, a full disk) stays
+        // so until someone changes it: a failure (1), not a transient "unavailable" (69).
+        do throws(FileWriteError) {
+            try AtomicFileWriter.createParentDirectories(of: path)
         } catch {
-            throw JobError(.unavailable, "cannot create work directory \(work.root.path): \(error.localizedDescription)")
+            throw JobError(.failure, "cannot create the work directory: \(error.description)")
         }
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw JobError(.unavailable, "cannot open \(path): \(String(cString: strerror(errno)))")
+            throw JobError(.failure, "cannot create the work-dir lock \(path): \(String(cString: strerror(errno)))")
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?

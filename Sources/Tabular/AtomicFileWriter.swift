@@ -150,7 +150,9 @@ public final class AtomicFileWriter {
         }
     }
 
-    static func createParentDirectories(of path: String) throws(FileWriteError) {
+    /// `mkdir -p` of the directory `path` is in; the error names the directory it could not
+    /// create and the OS's reason (`Read-only file system`).
+    public static func createParentDirectories(of path: String) throws(FileWriteError) {
         var components = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
         var current = path.hasPrefix("/") ? "" : "."
         if path.hasPrefix("/") { components = components.dropFirst() }

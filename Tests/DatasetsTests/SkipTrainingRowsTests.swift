@@ -222,6 +222,25 @@ enum StagedMSSD {
         #expect(run.scaler?[path: "fitted_on.rows"]?.int64Value == 6)
     }
 
+    /// Shuffled logs: no session is contiguous, so none is a row and no scaler can be fitted. The
+    /// run fails, but its rejects are in quarantine, named in the message with what to fix.
+    @Test func whenEverySessionIsQuarantinedTheRejectsAreWrittenBeforeTheRunFails() async throws {
+        let work = TemporaryDirectory()
+        let ids = StagedMSSD.sessions(in: "training", count: 2)
+        let first = StagedMSSD.session(ids[0], length: 2, track: "t_a"), second = StagedMSSD.session(ids[1], length: 2, track: "t_a")
+        try StagedMSSD.stage(plays: [first[0], second[0], first[1], second[1]], tracks: [StagedMSSD.track("t_a", value: 1)], in: work)
+        let run = try await StagedMSSD.derive(work)
+        #expect(run.status == .dataError)
+        let rejectsURL = try #require(run.quarantine).appendingPathComponent(SkipTrainingRows.rejectsFile)
+        let lines = try String(contentsOf: rejectsURL, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 5 && lines.dropFirst().allSatisfy { $0.contains("not contiguous in the staged order") }, "\(lines)")
+        let problem = run.summary.problem ?? ""
+        #expect(problem.contains("2 staged sessions, 2 of them quarantined"), "\(problem)")
+        #expect(problem.contains("the 4 plays that are not rows, with the reason: \(rejectsURL.path)"), "\(problem)")
+        #expect(problem.contains("the plays of a session must be grouped together"), "\(problem)")
+        #expect(run.rows.isEmpty && run.scaler == nil)
+    }
+
     @Test func shardsAreReadInShardOrderAndAMixedLayoutIsRefused() async throws {
         let work = TemporaryDirectory()
         let ids = StagedMSSD.sessions(in: "training", count: 12)

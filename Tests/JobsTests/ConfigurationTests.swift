@@ -1,4 +1,5 @@
 import DocumentStore
+@testable import ETLJobs
 import Foundation
 import Pipeline
 import Testing
@@ -56,11 +57,10 @@ import TestSupport
         let scratch = TemporaryDirectory()
         let config = try writeConfig("log-format = \"json\"\n", in: scratch)
         let run = try JobProcess.run("etl-normalize", ["--print-config"],
-                                     environment: ["MUSICETL_CONFIG": config, "MUSICETL_FORCE": "1", "MUSICETL_QUIET": "yes"])
+                                     environment: ["MUSICETL_CONFIG": config, "MUSICETL_QUIET": "yes"])
         #expect(run.status == 0, "\(run.standardError)")
         let settings = printedSettings(run.standardOutput)
         #expect(settings["log-format"]?.value == "json")
-        #expect(settings["force"]?.value == "false", "MUSICETL_FORCE is ignored: --force is chosen per run")
         #expect(settings["quiet"]?.value == "true" && settings["quiet"]?.source == "env MUSICETL_QUIET")
         #expect(run.standardOutput.contains("# config file: \(config) (env MUSICETL_CONFIG)"))
         // --verbose on the command line wins over MUSICETL_QUIET instead of clashing with it.
@@ -206,6 +206,118 @@ import TestSupport
         #expect(missing.lastLine == "etl-load usage error: config file /nonexistent/musicetl.toml does not exist")
     }
 
+    /// The environment is as strict as the file: a stray `MUSICETL_FORCE=1` in a crontab or a
+    /// misspelt variable would otherwise change nothing, or everything, without a word.
+    @Test(arguments: [
+        ("MUSICETL_DRY_RUN", "1", "MUSICETL_DRY_RUN: dry-run is chosen per run: give --dry-run on the command line"),
+        ("MUSICETL_FORCE", "1", "MUSICETL_FORCE: force is chosen per run: give --force on the command line"),
+        ("MUSICETL_ONLY", "2", "MUSICETL_ONLY: only is chosen per run: give --only on the command line"),
+        ("MUSICETL_WORKDIR", "/tmp/w", "MUSICETL_WORKDIR is not a setting of any job; did you mean MUSICETL_WORK_DIR?"),
+        ("MUSICETL_work_dir", "/tmp/w", "MUSICETL_work_dir is not a setting of any job; did you mean MUSICETL_WORK_DIR?"),
+        ("MUSICETL_COLOUR", "1", "MUSICETL_COLOUR is not a setting of any job"),
+    ])
+    func perRunAndUnknownVariablesExit64(name: String, value: String, message: String) throws {
+        let scratch = TemporaryDirectory()
+        let run = try JobProcess.run("etl-extract", ["--work-dir", scratch.path, "--metadata", Fixtures.url("sample/fma_metadata").path],
+                                     environment: [name: value])
+        #expect(run.status == 64, "\(run.standardError)")
+        #expect(run.lastLine == "etl-extract usage error: \(message)", "\(run.lastLine)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/staging"), "nothing ran")
+    }
+
+    /// Variables the tests and the README name in order to show them refused.
+    private static let variablesMeantToBeRefused: Set<String> = [
+        "MUSICETL_DRY_RUN", "MUSICETL_FORCE", "MUSICETL_ONLY",  // per run
+        "MUSICETL_WORKDIR", "MUSICETL_COLOUR",                  // misspelt, unknown
+    ]
+
+    /// Every `MUSICETL_*` name in the package's scripts, benchmarks, tests and README: a variable a
+    /// script sets but the jobs would refuse fails here, not on an installed machine at night.
+    @Test func everyVariableNamedInThePackageIsAKeyOrKnownOrMeantToBeRefused() throws {
+        let root = TestServer.packageRoot
+        var files = [root.appendingPathComponent("README.md")]
+        for folder in ["Jobs", ".ci", "Benchmarks", "Tests"] {
+            let enumerator = FileManager.default.enumerator(at: root.appendingPathComponent(folder), includingPropertiesForKeys: [.isRegularFileKey])
+            while let url = enumerator?.nextObject() as? URL {
+                if try url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile == true { files.append(url) }
+            }
+        }
+        var found: [String: String] = [:]  // name → first file naming it
+        let prefix = Array("MUSICETL_".utf8)
+        for file in files {
+            let bytes = [UInt8](try Data(contentsOf: file))
+            var index = 0
+            while index + prefix.count <= bytes.count {
+                guard bytes[index..<index + prefix.count].elementsEqual(prefix) else { index += 1; continue }
+                var end = index + prefix.count
+                while end < bytes.count, (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(bytes[end])
+                        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[end]) || bytes[end] == UInt8(ascii: "_") {
+                    end += 1
+                }
+                if end > index + prefix.count {
+                    let name = String(decoding: bytes[index..<end], as: UTF8.self)
+                    if found[name] == nil { found[name] = String(file.path.dropFirst(root.path.count + 1)) }
+                }
+                index = end
+            }
+        }
+        #expect(found["MUSICETL_WORK_DIR"] != nil && found["MUSICETL_CONFIG"] != nil, "the scan found the package's files: \(found.keys.sorted())")
+
+        let keys = Set(JobCatalog.arguments.values.flatMap { $0.map(\.key) }).subtracting(Configuration.perRunKeys)
+        let accepted = Set(keys.map { Configuration.environmentNames(for: $0)[0] }).union(Configuration.variablesOtherThanKeys)
+        #expect(Self.variablesMeantToBeRefused.isDisjoint(with: accepted), "a name meant to be refused is accepted")
+        for (name, file) in found.sorted(by: { $0.key < $1.key }) {
+            #expect(accepted.contains(name) || Self.variablesMeantToBeRefused.contains(name),
+                    "\(file) names \(name), which every job refuses: make it a key, add it to Configuration.variablesOtherThanKeys, or rename it")
+        }
+    }
+
+    /// The variables the scripts and the README set together are accepted by a job.
+    @Test func theVariablesOfTheScriptsAndTheReadmeAreAccepted() throws {
+        let scratch = TemporaryDirectory()
+        let config = try writeConfig("db = \"file_db\"\n", in: scratch)
+        let environment = [
+            "MUSICETL_CONFIG": config, "MUSICETL_VERSION": "1.0", "MUSICETL_MONGO_VENV": "/tmp/venv",
+            "MUSICETL_TRAIN_CHECK_ROWS": "4000", "MUSICETL_SHARD": "1/2", "MUSICETL_LOG_FORMAT": "text",
+            "MUSICETL_WORK_DIR": scratch.path, "MUSICETL_DB": "env_db", "MUSICETL_DATASET": "fma",
+            "MUSICETL_SCHEMAS": TestServer.packageRoot.appendingPathComponent("Schemas").path,
+            "MUSICETL_FORCE": "",  // empty: unset
+        ]
+        let run = try JobProcess.run("etl-extract", ["--print-config"], environment: environment)
+        #expect(run.status == 0, "\(run.standardError)")
+        let settings = printedSettings(run.standardOutput)
+        #expect(settings["work-dir"]?.source == "env MUSICETL_WORK_DIR" && settings["shard"]?.source == "env MUSICETL_SHARD",
+                "\(run.standardOutput)")
+    }
+
+    /// A carriage return that ends no CRLF is refused with a message that says so, on its line;
+    /// a quoted snippet of the file never carries a raw control character into the message.
+    @Test(arguments: [
+        ("a = 1\rb = 2\r", 1),           // old-Mac line ends
+        ("a = 1\nb = 2\r\r\n", 2),       // a doubled CR
+        ("a = 1\r\n\rb = 2\n", 2),       // a CR opening a line
+    ])
+    func aLoneCarriageReturnIsRefusedOnItsLine(text: String, line: Int) {
+        let error = #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: text, path: "c.toml") }
+        #expect(error?.message == "c.toml:\(line): a lone carriage return is not a line end; save the file with LF or CRLF line ends",
+                "\(error?.message ?? "")")
+    }
+
+    @Test func controlCharactersInAQuotedSnippetAreEscaped() {
+        let trailing = #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a = 1 \u{1B}[0m", path: "c.toml") }
+        #expect(trailing?.message == "c.toml:1: unexpected text after the value: \\u{1B}[0m", "\(trailing?.message ?? "")")
+        let unquoted = #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a = x\u{7}y", path: "c.toml") }
+        #expect(unquoted?.message == "c.toml:1: cannot read the value x\\u{07}y: strings need quotes, e.g. \"x\\u{07}y\"",
+                "\(unquoted?.message ?? "")")
+    }
+
+    /// An empty `MUSICETL_DB` counts as unset, as every other variable: not a database named "".
+    @Test func anEmptyDatabaseVariableCountsAsUnset() {
+        #expect(MongoTarget.database(fromEnvironment: ["MUSICETL_DB": ""]) == MongoTarget.defaultDatabase)
+        #expect(MongoTarget.database(fromEnvironment: [:]) == MongoTarget.defaultDatabase)
+        #expect(MongoTarget.database(fromEnvironment: ["MUSICETL_DB": "nightly"]) == "nightly")
+    }
+
     @Test func theConfigFileSubsetParses() throws {
         let file = try ConfigurationFile(text: """
             # comment
@@ -227,6 +339,25 @@ import TestSupport
         #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a = [1]", path: "x") }
         #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "[a.b]", path: "x") }
         #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a.b = 1", path: "x") }
+    }
+
+    @Test func aConfigFileWithWindowsLineEndingsReadsAsWithUnixOnes() throws {
+        let file = try ConfigurationFile(text: "work-dir = \"/tmp/x\"\r\n# note\r\n\r\n[load]\r\nbatch-size = 7   \r\n", path: "c.toml")
+        #expect(file.topLevel["work-dir"]?.value == .string("/tmp/x"))
+        #expect(file.tables["load"]?["batch-size"]?.value == .integer(7) && file.tables["load"]?["batch-size"]?.line == 5)
+        let bad = #expect(throws: ConfigurationError.self) { try ConfigurationFile(text: "a = 1\r\nb = 2 x\r\n", path: "c.toml") }
+        #expect(bad?.message == "c.toml:2: unexpected text after the value: x", "\(bad?.message ?? "")")
+
+        let cutShort = try ConfigurationFile(text: "a = 1\r\nb = 2\r", path: "c.toml")
+        #expect(cutShort.topLevel["b"]?.value == .integer(2), "a last line ending in a lone CR is read")
+
+        let scratch = TemporaryDirectory()
+        let config = try writeConfig("work-dir = \"/tmp/x\"\r\nmetadata = \"/tmp/y\"\r\n", in: scratch)
+        let run = try JobProcess.run("etl-extract", ["--config", config, "--print-config"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let settings = printedSettings(run.standardOutput)
+        #expect(settings["work-dir"]?.value == "/tmp/x" && settings["work-dir"]?.source == "file \(config):1", "\(run.standardOutput)")
+        #expect(settings["metadata"]?.value == "/tmp/y" && settings["metadata"]?.source == "file \(config):2")
     }
 
     // MARK: logs

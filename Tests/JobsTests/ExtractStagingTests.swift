@@ -97,6 +97,26 @@ import TestSupport
         #expect(staged.filter { $0["language_code"] as? String == "fr" }.compactMap { ($0["_id"] as? NSNumber)?.intValue } == [3, 5])
     }
 
+    /// An id of `--only` that no row has (a typo, a track not in this input) is named, not lost in
+    /// "N tracks outside --only".
+    @Test func onlyIDsThatNoRowHasAreNamed() throws {
+        let work = TemporaryDirectory()
+        let rawTracks = ["--tracks-file", "raw_tracks.csv"]  // the sample's raw_tracks.csv has track 2
+        #expect(try ExtractRun.run(metadata: ExtractRun.sample, work: work, rawTracks).outcome.status == 0)
+        let absent = (0..<12).map { 424_242 + $0 }
+        let only = try ExtractRun.run(metadata: ExtractRun.sample, work: work,
+                                      rawTracks + ["--only", (absent + [2]).map(String.init).joined(separator: ",")])
+        #expect(only.outcome.status == 0, "\(only.outcome.standardError)")
+        #expect(only.count("tracks written") == 1)
+        #expect(only.count("ids of --only not found") == 12, "\(only.outcome.lastLine)")
+        let warning = only.outcome.standardError.split(separator: "\n").first { $0.contains("ids of --only are in no row") }
+        #expect(warning?.contains("12 ids of --only are in no row, nothing staged for them: "
+            + absent.prefix(10).map(String.init).joined(separator: ", ") + ", …") == true, "\(only.outcome.standardError)")
+        let found = try ExtractRun.run(metadata: ExtractRun.sample, work: work, rawTracks + ["--only", "2"])
+        #expect(found.outcome.status == 0 && found.count("ids of --only not found") == nil, "\(found.outcome.lastLine)")
+        #expect(!found.outcome.standardError.contains("in no row"))
+    }
+
     @Test func deadTemporariesAreRemovedAndLiveOnesKept() throws {
         let work = TemporaryDirectory()
         let staging = work.path + "/work/staging/metadata"

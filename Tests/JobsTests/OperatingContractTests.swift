@@ -199,6 +199,52 @@ import TestSupport
         #expect(lines.count == 4 && lines[1].count == 50 && lines[2].hasPrefix("{ \"_id\""), "torn line, then a whole entry: \(lines)")
     }
 
+    /// A work directory on a read-only file system stays unwritable until someone changes it: exit
+    /// 1 (`failed`), not 69 (`unavailable`, worth retrying), with one plain line naming the path
+    /// and the OS's reason, whether the directory exists or is to be created. Needs a tmpfs
+    /// remounted read-only, so root, whom permissions would not stop (CI runs as root).
+    @Test(.enabled(if: SmallFileSystem.canMount)) func aReadOnlyWorkDirectoryFailsWithExit1NamingThePath() throws {
+        let disk = try SmallFileSystem(bytes: 64 << 10)
+        try FileManager.default.createDirectory(atPath: disk.path + "/work", withIntermediateDirectories: true)
+        try disk.makeReadOnly()
+        let sample = Fixtures.url("sample/fma_metadata").path
+        for (work, says) in [
+            (disk.path + "/work", "cannot create the work-dir lock \(disk.path)/work/.musicetl.lock: Read-only file system"),
+            (disk.path + "/new/work", "cannot create the work directory: \(disk.path)/new: cannot create directory: Read-only file system"),
+        ] {
+            let run = try JobProcess.run("etl-extract", ["--metadata", sample, "--work-dir", work])
+            #expect(run.status == 1, "\(run.standardError)")
+            #expect(run.lastLine.hasPrefix("etl-extract failed: \(says)"), "\(run.lastLine)")
+            #expect(!run.standardError.contains("Error Domain"), "no raw Foundation error: \(run.standardError)")
+        }
+    }
+
+    /// The same for a directory without write permission (a user other than root).
+    @Test(.enabled(if: getuid() != 0, "root writes to a directory without write permission"))
+    func anUnwritableWorkDirectoryFailsWithExit1NamingThePath() throws {
+        let work = TemporaryDirectory()
+        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: work.path)
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: work.path) }
+        let run = try JobProcess.run("etl-extract", ["--metadata", Fixtures.url("sample/fma_metadata").path, "--work-dir", work.path])
+        #expect(run.status == 1, "\(run.standardError)")
+        #expect(run.lastLine.hasPrefix("etl-extract failed: cannot create the work-dir lock \(work.path)/.musicetl.lock: Permission denied"),
+                "\(run.lastLine)")
+        #expect(!run.standardError.contains("Error Domain"), "no raw Foundation error: \(run.standardError)")
+    }
+
+    /// A file given as the work directory is a mistake in the flag (64, as for `--metadata`), not a
+    /// failure (1) with the OS's "Not a directory".
+    @Test func aFileGivenAsTheWorkDirectoryIsAUsageError() throws {
+        let scratch = TemporaryDirectory()
+        let file = scratch.path + "/work.txt"
+        try Data("not a directory\n".utf8).write(to: URL(fileURLWithPath: file))
+        let run = try JobProcess.run("etl-extract", ["--metadata", Fixtures.url("sample/fma_metadata").path, "--work-dir", file])
+        #expect(run.status == 64, "\(run.standardError)")
+        #expect(run.lastLine.hasPrefix("etl-extract usage error: --work-dir \(file) is a file, not a directory: give the directory that holds it (\(scratch.path))"),
+                "\(run.lastLine)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "not a directory\n", "the file is left as it was")
+    }
+
     /// A full disk: every job that has to write exits 1 with "No space left on device" in its
     /// summary line (no trap), and once space is back the next night runs and converges, torn
     /// ledger lines included. Needs a small tmpfs, so root (CI runs as root).
@@ -268,6 +314,13 @@ final class SmallFileSystem {
         while block.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) > 0 {}
         // Single bytes too, into the last partial block.
         while block.withUnsafeBytes({ write(descriptor, $0.baseAddress, 1) }) > 0 {}
+    }
+
+    /// Remounts the file system read-only (EROFS for every write, root's too).
+    func makeReadOnly() throws {
+        guard Self.run("/bin/mount", ["-o", "remount,ro", directory.path]) == 0 else {
+            throw SmallFileSystemError(message: "cannot remount \(directory.path) read-only")
+        }
     }
 
     func unfill() throws {

@@ -51,8 +51,20 @@ public enum SkipTrainingRows {
         for row in 0..<tracks.count where survey.trainingPlays[row] > 0 {
             accumulator.add(Array(tracks.numbers(of: row)), weight: survey.trainingPlays[row])
         }
+        let rejects = RejectedPlays(path: context.quarantineDirectory.appendingPathComponent(rejectsFile).path,
+                                    writes: !context.options.dryRun)
         guard accumulator.rows > 0 else {
-            throw JobError(.dataError, "no training plays to fit the scaler on: \(survey.sessions) staged sessions, \(survey.rejectedSessions.count) of them quarantined, none of the others in the training split (\(splitDescription)) with a play whose track has features")
+            // No scaler, so no rows: the plays that cannot be rows still go to quarantine with
+            // their reasons, which are what the operator needs to see why.
+            try spill.rewind()
+            _ = try sortPlays(in: spill, survey: survey, tracks: tracks, rejects: rejects) { _, _, _, _ in }
+            try rejects.commit()
+            var message = "no training plays to fit the scaler on: \(survey.sessions) staged sessions, \(survey.rejectedSessions.count) of them quarantined, none of the others in the training split (\(splitDescription)) with a play whose track has features"
+            if rejects.count > 0 && !context.options.dryRun { message += "; the \(rejects.count) plays that are not rows, with the reason: \(rejects.path)" }
+            if survey.rejectedSessions.values.contains(where: { $0.hasPrefix(PlaySurvey.notContiguous) }) {
+                message += "; the plays of a session must be grouped together (one session's rows one after another, as in the MSSD logs)"
+            }
+            throw JobError(.dataError, message)
         }
         let scaler = accumulator.scaler(options.method ?? .zscore)
         let scalerPath = context.work.staging.appendingPathComponent(scalerFile).path
@@ -68,27 +80,9 @@ public enum SkipTrainingRows {
         var rows = try TrainingRowWriter(tracks: tracks, playedTracks: survey.playedTracks, scaler: scaler,
                                          scalerVersion: version,
                                          output: context.options.dryRun ? nil : try AtomicFileWriter(path: rowsPath))
-        let rejects = RejectedPlays(path: context.quarantineDirectory.appendingPathComponent(rejectsFile).path,
-                                    writes: !context.options.dryRun)
         try spill.rewind()
-        var session: [StagedPlay] = []
-        var rejectedForSession = 0, withoutTrack = 0
-        while try spill.nextSession(into: &session) {
-            if let problem = survey.rejectedSessions[session[0].sessionID] {
-                for play in session { try rejects.reject(play, reason: problem) }
-                rejectedForSession += session.count
-                continue
-            }
-            session.sort { $0.position < $1.position }
-            let split = HashSplit.split(forID: session[0].sessionID)
-            for (index, play) in session.enumerated() {
-                guard let track = tracks.rowOfID[play.trackID] else {
-                    try rejects.reject(play, reason: "track \(play.trackID) has no spotify_tracks row")
-                    withoutTrack += 1
-                    continue
-                }
-                try rows.write(play, track: track, split: split, previousSkipped: index == 0 ? nil : session[index - 1].isSkipped)
-            }
+        let (rejectedForSession, withoutTrack) = try sortPlays(in: spill, survey: survey, tracks: tracks, rejects: rejects) {
+            try rows.write($0, track: $1, split: $2, previousSkipped: $3)
         }
 
         let unplayed = (0..<tracks.count).filter { !survey.playedTracks[$0] }
@@ -125,6 +119,34 @@ public enum SkipTrainingRows {
         summary.count("non-finite left missing", rows.nonFinite)
         if !context.options.dryRun { summary.outputs = [rowsPath, scalerPath] }
         return summary
+    }
+
+    /// Reads the spilled sessions: the plays of quarantined sessions and those whose track has no
+    /// features go to `rejects`; every other play to `row` (with its track's row, its session's
+    /// split and whether the play before it in the session was skipped), in session order.
+    /// Returns the rejects of each kind.
+    private static func sortPlays(in spill: PlaySpill, survey: PlaySurvey, tracks: SpotifyTrackTable, rejects: RejectedPlays,
+                                  row: (StagedPlay, Int, String, Int?) throws -> Void) throws -> (ofSessions: Int, withoutTrack: Int) {
+        var session: [StagedPlay] = []
+        var rejectedForSession = 0, withoutTrack = 0
+        while try spill.nextSession(into: &session) {
+            if let problem = survey.rejectedSessions[session[0].sessionID] {
+                for play in session { try rejects.reject(play, reason: problem) }
+                rejectedForSession += session.count
+                continue
+            }
+            session.sort { $0.position < $1.position }
+            let split = HashSplit.split(forID: session[0].sessionID)
+            for (index, play) in session.enumerated() {
+                guard let track = tracks.rowOfID[play.trackID] else {
+                    try rejects.reject(play, reason: "track \(play.trackID) has no spotify_tracks row")
+                    withoutTrack += 1
+                    continue
+                }
+                try row(play, track, split, index == 0 ? nil : session[index - 1].isSkipped)
+            }
+        }
+        return (rejectedForSession, withoutTrack)
     }
 
     /// `plays.jsonl`, or every shard of one `--shard` layout in shard order (sessions are never
