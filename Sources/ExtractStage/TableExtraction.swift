@@ -105,6 +105,7 @@ final class TableExtraction {
         if let missing = binding.missingRequired.first {
             throw JobError(.dataError, "\(inputPath): missing required column \(missing.columns.joined(separator: " or ")) (property \(missing.path) of schema \(plan.schema.name), \(plan.schema.path))")
         }
+        try Self.checkHeaderMatches(self.plan, header: header, path: inputPath)
         for (alias, official, path) in binding.aliases {
             logger.notice("\(name): column \(alias) read as \(path) (an alias of \(official) in schema \(plan.schema.name))")
         }
@@ -115,6 +116,19 @@ final class TableExtraction {
             let names = self.plan.extras.map { $0.name == $0.keyName ? $0.name : "'\($0.name)' as \($0.keyName)" }
             logger.warning("\(name): columns not in schema \(plan.schema.name), carried through as text under \(ExtractPlan.extraField): \(names.joined(separator: ", "))")
         }
+    }
+
+    /// A header none of whose columns but the id's is the schema's is another file (or a header
+    /// whose spelling changed, `Album` for `album`): read, every field would be null.
+    private static func checkHeaderMatches(_ plan: ExtractPlan, header: [String], path: String) throws {
+        let expected = plan.columnLeavesBesideID
+        guard !expected.isEmpty, !expected.contains(where: { $0.columnIndex != nil }) else { return }
+        func listed(_ names: [String]) -> String {
+            names.count <= 20 ? names.joined(separator: ", ") : names.prefix(20).joined(separator: ", ") + " and \(names.count - 20) more"
+        }
+        let unmatched = plan.extras.map { $0.name.isEmpty ? "(unnamed column \($0.index + 1))" : $0.name }
+        let offered = expected.map { $0.columns.joined(separator: " or ") }
+        throw JobError(.dataError, "\(path): no column of the header is one of schema \(plan.schema.name)'s besides the id (\(plan.idColumnDescription)); is this the right file? Header columns matching nothing: \(listed(unmatched)); the schema reads: \(listed(offered)) (\(plan.schema.path))")
     }
 
     private static func readHeader(_ reader: CSVReader, headerRows: Int, path: String, schema: String) throws -> [String] {

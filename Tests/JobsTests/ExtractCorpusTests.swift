@@ -63,6 +63,13 @@ let corpus: [CorpusCase] = [
           reason: "NUL byte in column track_title", line: "3", column: "track_title"),
     .init(file: "raw_tracks--missing-required-column.csv", status: 65,
           lastLine: ["raw_tracks.csv: missing required column track_id", "schema track"]),
+    // A header that matches nothing but the id is the wrong file (or a respelled header), not rows of nulls.
+    .init(file: "raw_tracks--only-the-id-column-matches.csv", status: 65,
+          lastLine: ["raw_tracks.csv: no column of the header is one of schema track's besides the id (track_id)",
+                     "matching nothing: Title, Artist, Plays", "the schema reads: track_title or track.title, album_id or album.id"]),
+    .init(file: "tracks--capitalised-group-row.csv", status: 65,
+          lastLine: ["tracks.csv: no column of the header is one of schema track's besides the id (track_id)",
+                     "matching nothing: Album.comments, Album.date_created", "and 32 more; the schema reads: track_title or track.title"]),
     .init(file: "raw_tracks--unknown-extra-column.csv", written: [2, 3, 5],
           messages: ["columns not in schema track, carried through as text under extra: track_mood"]),
     // Header names are data: unclaimed columns go under `extra` with safe keys; two of one name fail the file.
