@@ -143,7 +143,7 @@ final class TableExtraction {
     /// Ends the current file and opens the next; false after the last. The next file's header
     /// must be the first's, column for column: the files are one table.
     private func openNextFile() throws -> Bool {
-        finishReading()
+        try finishReading()
         guard fileIndex + 1 < inputPaths.count else { return false }
         if let quarantine { finishedQuarantines.append(quarantine) }
         if let repairsFile { finishedRepairs.append(repairsFile) }
@@ -227,12 +227,14 @@ final class TableExtraction {
         return true
     }
 
-    /// The current file's totals into `counts` (once per file).
-    private func finishReading() {
+    /// The current file's totals into `counts` (once per file). A file with a header and no data
+    /// rows is refused: staged as an empty table, it would make a load with `--prune` delete
+    /// every document of the collection.
+    private func finishReading() throws {
         counts.blankLines = blankLinesBeforeFile + reader.blankLinesSkipped
         counts.bytes = bytesBeforeFile + reader.bytesRead
         if counts.rowsIn + counts.skipped == rowsBeforeFile {
-            logger.warning("\(inputName): the file has a header but no data rows")
+            throw JobError(.dataError, "\(inputPath): the file has a header but no data rows; an empty \(plan.schema.name) table is refused (a truncated export or the wrong file?)")
         }
     }
 

@@ -40,7 +40,7 @@ let corpus: [CorpusCase] = [
     .init(file: "raw_tracks--ragged-too-many-fields.csv", written: [2, 5], quarantined: 1,
           reason: "40 fields where the header has 39", line: "3", column: ""),
     .init(file: "raw_tracks--empty-file.csv", status: 65, lastLine: ["raw_tracks.csv is empty (no header line)"]),
-    .init(file: "raw_tracks--header-only.csv", written: [], messages: ["raw_tracks.csv: the file has a header but no data rows"]),
+    .init(file: "raw_tracks--header-only.csv", status: 65, lastLine: ["raw_tracks.csv: the file has a header but no data rows"]),
     .init(file: "raw_tracks--duplicate-track-id.csv", written: [2, 3], quarantined: 1,
           reason: "duplicate track_id 2, first seen at line 2", line: "4", column: "track_id"),
     .init(file: "raw_tracks--text-in-int-column.csv", written: [2, 3, 5], nulled: 1,
@@ -244,6 +244,24 @@ func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
             #expect(genres.map { $0["title"] as? String } == ["Avant-Garde", "International", "Experimental", "Hip-Hop"], "\(file)")
             #expect(genres.allSatisfy { ($0["handle"] as? String)?.hasSuffix("\r") == false }, "\(file)")
         }
+    }
+
+    /// Every FMA entity table: a header without rows is refused (staged empty, a pruning load would
+    /// delete the whole collection), and nothing of the run is staged.
+    @Test(arguments: ["raw_genres.csv", "genres.csv", "raw_albums.csv", "raw_artists.csv", "raw_tracks.csv", "tracks.csv"])
+    func aHeaderWithoutRowsIsRefused(_ file: String) throws {
+        let work = TemporaryDirectory()
+        let headerRows = file == "tracks.csv" ? 3 : 1
+        let lines = try String(contentsOfFile: ExtractRun.sample + "/" + file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let headerOnly = work.path + "/" + file
+        try (lines.prefix(headerRows).joined(separator: "\n") + "\n").write(toFile: headerOnly, atomically: true, encoding: .utf8)
+        let competing = ["genres.csv": "raw_genres.csv", "raw_genres.csv": "genres.csv", "tracks.csv": "raw_tracks.csv",
+                         "raw_tracks.csv": "tracks.csv"]
+        let metadata = try ExtractRun.metadata(replacing: [file: headerOnly], removing: Set(competing[file].map { [$0] } ?? []), in: work)
+        let run = try ExtractRun.run(metadata: metadata, work: work)
+        #expect(run.outcome.status == 65, "\(run.outcome.standardError)")
+        #expect(run.outcome.standardError.contains("\(metadata)/\(file): the file has a header but no data rows"), "\(run.outcome.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/work/staging/metadata/_SUCCESS.json"), "nothing staged")
     }
 
     @Test func blankLinesAreSkippedAndCounted() throws {
