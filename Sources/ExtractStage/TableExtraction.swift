@@ -23,6 +23,8 @@ struct TableCounts: Sendable {
     var warnings = 0
     var skipped = 0
     var blankLines = 0
+    /// Rows of only delimiters and whitespace (a spreadsheet's cleared rows), skipped as blank lines are.
+    var blankRows = 0
     var bytes = 0
 }
 
@@ -58,6 +60,7 @@ final class TableExtraction {
     private var rowsBeforeFile = 0
     private var bytesBeforeFile = 0
     private var blankLinesBeforeFile = 0
+    private var blankRowsBeforeFile = 0
     private let quarantineDirectory: String?
     var counts = TableCounts()
     private var firstLineOfID = FirstLines()
@@ -154,6 +157,7 @@ final class TableExtraction {
         rowsBeforeFile = counts.rowsIn + counts.skipped
         bytesBeforeFile = counts.bytes
         blankLinesBeforeFile = counts.blankLines
+        blankRowsBeforeFile = counts.blankRows
         reader = try CSVReader(path: inputPath)
         let next = try Self.readHeader(reader, headerRows: headerRows, path: inputPath, schema: plan.schema.name)
         guard next == header else {
@@ -232,6 +236,7 @@ final class TableExtraction {
     /// every document of the collection.
     private func finishReading() throws {
         counts.blankLines = blankLinesBeforeFile + reader.blankLinesSkipped
+        counts.blankRows = blankRowsBeforeFile + reader.blankRowsSkipped
         counts.bytes = bytesBeforeFile + reader.bytesRead
         if counts.rowsIn + counts.skipped == rowsBeforeFile {
             throw JobError(.dataError, "\(inputPath): the file has a header but no data rows; an empty \(plan.schema.name) table is refused (a truncated export or the wrong file?)")

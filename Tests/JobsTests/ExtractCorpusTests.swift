@@ -107,6 +107,8 @@ let corpus: [CorpusCase] = [
     .init(file: "raw_genres--crlf-line-ends.csv", written: [1, 2, 38, 21]),
     .init(file: "raw_genres--utf8-bom.csv", written: [1, 2, 38, 21]),
     .init(file: "raw_genres--blank-lines-in-middle.csv", written: [1, 2, 38, 21]),
+    .init(file: "raw_tracks--cleared-spreadsheet-rows.csv", written: [2, 3, 5], lastLine: ["5 blank rows skipped"],
+          messages: ["raw_tracks.csv: 3 rows in = 3 written + 0 quarantined", "5 blank rows skipped"]),
     .init(file: "raw_genres--trailing-blank-line.csv", written: [1, 2, 38, 21]),
     .init(file: "raw_genres--whitespace-around-fields.csv", written: [1, 38]),
     .init(file: "raw_genres--parent-cycle.csv", written: [2], quarantined: 2,

@@ -33,7 +33,7 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
 
     @Test(arguments: [1, 2, 3, 7, 64])
     func everyBufferSizeGivesTheSameRecords(bufferSize: Int) throws {
-        let text = "a,b,c\r\n\"x\r\ny\",\"\"\"\",z\r\n,,\r\nlast,\"q\",\"\"\n"
+        let text = "a,b,c\r\n\"x\r\ny\",\"\"\"\",z\r\n,,\r\n,\"\",\r\nlast,\"q\",\"\"\n"
         let expected = [["a", "b", "c"], ["x\r\ny", "\"", "z"], ["", "", ""], ["last", "q", ""]]
         #expect(try records(text, bufferSize: bufferSize).rows == expected)
     }
@@ -158,6 +158,30 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
         #expect(result.rows == [["id"], ["1"], ["2"]])
         #expect(result.lines == [1, 3, 5])
         #expect(result.reader.blankLinesSkipped == 3)
+    }
+
+    /// A spreadsheet writes a cleared row as its delimiters (`,,,`); a line of spaces or a tab is
+    /// as blank. Such rows are skipped and counted, not records; a row with a quoted field or a
+    /// value is one.
+    @Test func rowsOfOnlyDelimitersAndBlanksAreSkippedAndCounted() throws {
+        let result = try records("id,name\n1,a\n,,\n   \n\t\n , \t\n2,b\n\"\",\n,x\n")
+        #expect(result.rows == [["id", "name"], ["1", "a"], ["2", "b"], ["", ""], ["", "x"]])
+        #expect(result.lines == [1, 2, 7, 8, 9])
+        #expect(result.reader.blankRowsSkipped == 4)
+        #expect(result.reader.blankLinesSkipped == 0)
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/semicolon.csv"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("id;x;y\n;;\n1;,;\n; ;\n".utf8)))
+        let reader = try CSVReader(path: path)
+        var record = CSVRecord()
+        var rows: [[String]] = [], numbers: [Int] = []
+        while try reader.next(into: &record) {
+            rows.append(record.fields)
+            numbers.append(record.number)
+        }
+        #expect(rows == [["id", "x", "y"], ["1", ",", ""]], "a comma is a value in a ; file")
+        #expect(numbers == [1, 2], "a blank row is not a record")
+        #expect(reader.blankRowsSkipped == 2)
     }
 
     @Test func emptyFileHasNoRecords() throws {
