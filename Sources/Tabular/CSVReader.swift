@@ -33,11 +33,15 @@ public struct CSVRecord: Sendable {
     public internal(set) var line = 0
     /// 1-based record number; the header line is record 1.
     public internal(set) var number = 0
-    /// A recoverable syntax oddity in this record (a quote inside an unquoted field, text after a
-    /// closing quote). The record is still delivered; callers decide whether to quarantine it.
+    /// A recoverable syntax oddity in this record (text after a closing quote: where the field
+    /// was meant to end is a guess). The record is still delivered; callers decide whether to
+    /// quarantine it.
     public internal(set) var problem: String?
     /// The 1-based field that `problem` is about.
     public internal(set) var problemColumn = 0
+    /// The 1-based first unquoted field holding a quote (`12" Remix`), kept as text as Python's
+    /// csv keeps it; 0 when none.
+    public internal(set) var strayQuoteColumn = 0
     /// Some field of the record was quoted (an explicit value, even if empty).
     var hasQuotedField = false
     /// False when no byte of the record can be NUL: the reader had met no NUL in the file when
@@ -92,6 +96,7 @@ public struct CSVRecord: Sendable {
         self.number = number
         problem = nil
         problemColumn = 0
+        strayQuoteColumn = 0
         hasQuotedField = false
     }
 
@@ -291,7 +296,7 @@ public final class CSVReader {
     }
 
     /// The end of the unquoted field (or its part in the buffer) that starts at `start`: the
-    /// offset of the comma, CR or LF that ends it, or `limit`. Flags a quote inside it.
+    /// offset of the comma, CR or LF that ends it, or `limit`. Notes a quote inside it.
     @inline(__always)
     private func scanUnquoted(from start: Int, record: inout CSVRecord) -> Int {
         let buffer = self.buffer, limit = self.limit
@@ -306,10 +311,7 @@ public final class CSVReader {
             }
             index += 1
         }
-        if quoteAt >= 0 && record.problem == nil {
-            record.problem = "a quote inside an unquoted field (kept as text)"
-            record.problemColumn = record.fieldEnds.count + 1
-        }
+        if quoteAt >= 0 && record.strayQuoteColumn == 0 { record.strayQuoteColumn = record.fieldEnds.count + 1 }
         return index
     }
 
