@@ -130,11 +130,17 @@ final class TableExtraction {
             names.count <= 20 ? names.joined(separator: ", ") : names.prefix(20).joined(separator: ", ") + " and \(names.count - 20) more"
         }
         let unmatched = plan.extras.map { $0.name.isEmpty ? "(unnamed column \($0.index + 1))" : $0.name }
+        let unmatchedText = unmatched.isEmpty ? "none (the header has only the id)" : listed(unmatched)
         let offered = expected.map { $0.columns.joined(separator: " or ") }
-        throw JobError(.dataError, "\(path): no column of the header is one of schema \(plan.schema.name)'s besides the id (\(plan.idColumnDescription)); is this the right file? Header columns matching nothing: \(listed(unmatched)); the schema reads: \(listed(offered)) (\(plan.schema.path))")
+        throw JobError(.dataError, "\(path): no column of the header is one of schema \(plan.schema.name)'s besides the id (\(plan.idColumnDescription)); is this the right file? Header columns matching nothing: \(unmatchedText); the schema reads: \(listed(offered)) (\(plan.schema.path))")
     }
 
     private static func readHeader(_ reader: CSVReader, headerRows: Int, path: String, schema: String) throws -> [String] {
+        // A header is never skipped as blank: a leading `,,,` line is this file's header line,
+        // and taking the line after it instead would put every error on the wrong line.
+        let skipsBlankRows = reader.skipsBlankRows
+        reader.skipsBlankRows = false
+        defer { reader.skipsBlankRows = skipsBlankRows }
         var record = CSVRecord()
         if headerRows == FMAHeader.rowCount { return try FMAHeader.read(from: reader, record: &record) }
         guard try reader.next(into: &record) else {
@@ -239,7 +245,9 @@ final class TableExtraction {
         counts.blankRows = blankRowsBeforeFile + reader.blankRowsSkipped
         counts.bytes = bytesBeforeFile + reader.bytesRead
         if counts.rowsIn + counts.skipped == rowsBeforeFile {
-            throw JobError(.dataError, "\(inputPath): the file has a header but no data rows; an empty \(plan.schema.name) table is refused (a truncated export or the wrong file?)")
+            let blankRows = reader.blankRowsSkipped
+            let skippedNote = blankRows == 0 ? "" : " (\(blankRows) blank row\(blankRows == 1 ? "" : "s") skipped)"
+            throw JobError(.dataError, "\(inputPath): the file has a header but no data rows\(skippedNote); an empty \(plan.schema.name) table is refused (a truncated export or the wrong file?)")
         }
     }
 

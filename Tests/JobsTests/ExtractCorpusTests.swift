@@ -266,6 +266,53 @@ func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
         #expect(!FileManager.default.fileExists(atPath: work.path + "/work/staging/metadata/_SUCCESS.json"), "nothing staged")
     }
 
+    /// A raw_genres.csv of `text`, extracted in the bundled sample.
+    private func genresRun(_ text: String) throws -> ExtractRun {
+        let source = TemporaryDirectory()
+        let path = source.path + "/raw_genres.csv"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return try corpusRun("raw_genres--written-here.csv", source: path)
+    }
+
+    static let genresHeader = "genre_id,genre_color,genre_handle,genre_parent_id,genre_title\n"
+
+    /// Cleared rows after the header are skipped, yet the file has no data: refused, saying why.
+    @Test func aHeaderWithOnlyBlankRowsIsRefusedCountingThem() throws {
+        let run = try genresRun(Self.genresHeader + ",,,,\n , ,,,\n")
+        #expect(run.outcome.status == 65, "\(run.outcome.standardError)")
+        #expect(run.outcome.standardError.contains("raw_genres.csv: the file has a header but no data rows (2 blank rows skipped);"),
+                "\(run.outcome.standardError)")
+    }
+
+    @Test func aHeaderOfOnlyTheIDSaysNoneMatchesNothing() throws {
+        let source = TemporaryDirectory()
+        let path = source.path + "/raw_tracks.csv"
+        try "track_id\n2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let run = try corpusRun("raw_tracks--written-here.csv", source: path)
+        #expect(run.outcome.status == 65, "\(run.outcome.standardError)")
+        #expect(run.outcome.standardError.contains("Header columns matching nothing: none (the header has only the id); the schema reads:"),
+                "\(run.outcome.standardError)")
+    }
+
+    /// A `,,,` first line is the file's header (of no names), not a blank row to skip: the line
+    /// after it taken as the header would misplace every error by a line.
+    @Test func aBlankFirstLineIsTheHeaderNotSkipped() throws {
+        let run = try genresRun(",,,,\n" + Self.genresHeader + "1,#006666,Avant-Garde,38,Avant-Garde\n")
+        #expect(run.outcome.status == 65, "\(run.outcome.standardError)")
+        #expect(run.outcome.standardError.contains("raw_genres.csv: missing required column genre_id"), "\(run.outcome.standardError)")
+    }
+
+    /// A row blank but for one value is a row with its required fields empty: quarantined, not skipped.
+    @Test func aRowBlankButForOneValueIsQuarantined() throws {
+        let run = try genresRun(Self.genresHeader + "1,#006666,Avant-Garde,38,Avant-Garde\n,,,,Jazz\n2,#CC3300,International,0,International\n")
+        let rejects = try run.rejects("raw_genres.csv")
+        #expect(rejects.count == 1, "\(run.outcome.standardError)")
+        #expect(rejects.first?["reason"]?.contains("required field") == true && rejects.first?["reason"]?.contains("is empty") == true,
+                "\(rejects)")
+        #expect(rejects.first?["line"] == "3", "\(rejects)")
+        #expect(!run.outcome.standardError.contains("blank rows skipped"), "\(run.outcome.standardError)")
+    }
+
     /// `12" Remix`: pandas reads the quote as text, and so does the extract.
     @Test func aQuoteInsideAnUnquotedFieldIsKeptAsText() throws {
         let tracks = try #require(try corpusRun("raw_tracks--quote-in-unquoted-field.csv").staged("tracks"))

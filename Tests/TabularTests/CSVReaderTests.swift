@@ -184,6 +184,14 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
         #expect(reader.blankRowsSkipped == 2)
     }
 
+    /// A `,,,` line inside a quoted field is the field's text, not a blank row.
+    @Test func aBlankLookingLineInsideAQuotedFieldStaysInItsRecord() throws {
+        let result = try records("id,bio\n1,\"first\n,,,\nlast\"\n2,b\n")
+        #expect(result.rows == [["id", "bio"], ["1", "first\n,,,\nlast"], ["2", "b"]])
+        #expect(result.lines == [1, 2, 5])
+        #expect(result.reader.blankRowsSkipped == 0)
+    }
+
     @Test func emptyFileHasNoRecords() throws {
         #expect(try records("").rows.isEmpty)
     }
