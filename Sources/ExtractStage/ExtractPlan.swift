@@ -269,6 +269,11 @@ struct ExtractPlan: Sendable {
         return key
     }
 
+    /// Leaves other than the id that read a column: what a header is expected to offer.
+    var columnLeavesBesideID: [Leaf] {
+        leaves.indices.filter { $0 != idLeaf && leaves[$0].cellType != nil && !leaves[$0].columns.isEmpty }.map { leaves[$0] }
+    }
+
     /// True when some leaf of `object` is bound to a column of the current file.
     func hasColumns(_ object: Object) -> Bool {
         object.children.contains { leaves[$0].columnIndex != nil }

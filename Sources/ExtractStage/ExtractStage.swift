@@ -88,6 +88,9 @@ public struct ExtractStage: Sendable {
         summary.count("values nulled", results.reduce(0) { $0 + $1.valuesNulled })
         summary.count("warnings", results.reduce(0) { $0 + $1.warnings })
         summary.count("rows with repaired text", results.reduce(0) { $0 + $1.repairedText })
+        if results.contains(where: { $0.blankRows > 0 }) {
+            summary.count("blank rows skipped", results.reduce(0) { $0 + $1.blankRows })
+        }
         if results.contains(where: { $0.skipped > 0 }) {
             summary.count("tracks outside --only", results.reduce(0) { $0 + $1.skipped })
         }

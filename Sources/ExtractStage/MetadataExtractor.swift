@@ -29,6 +29,7 @@ public struct MetadataExtractor {
         /// `--only` ids that no row of the file has, ascending.
         public var onlyIDsNotFound: [Int64] = []
         public var blankLines = 0
+        public var blankRows = 0
         public var bytes = 0
         public var failure: String?
         /// More of the file's rows quarantined than `maxRejectRatio` allows: the run fails.
@@ -292,11 +293,13 @@ public struct MetadataExtractor {
                     result.onlyIDsNotFound = onlyTracks.subtracting(extraction.onlyIDsRead).sorted()
                 }
                 result.blankLines = counts.blankLines
+                result.blankRows = counts.blankRows
                 result.bytes = counts.bytes
                 result.overRejectRatio = counts.rowsIn > 0 && Double(counts.quarantined) / Double(counts.rowsIn) > maxRejectRatio
                 var line = "\(file.source): \(counts.rowsIn) rows in = \(counts.written) written + \(counts.quarantined) quarantined"
                 line += "; \(counts.valuesNulled) values nulled, \(counts.warnings) warnings, \(counts.repairedText) with repaired text"
                 if counts.blankLines > 0 { line += ", \(counts.blankLines) blank lines skipped" }
+                if counts.blankRows > 0 { line += ", \(counts.blankRows) blank rows skipped" }
                 if counts.skipped > 0 { line += ", \(counts.skipped) outside --only" }
                 line += dryRun ? " (dry run: nothing written)" : ""
                 logger.info("\(line)")

@@ -410,6 +410,9 @@ struct RowBuilder: Sendable {
     func build(_ record: CSVRecord, slots: RowSlots, lookups: ResolvedLookups, rowID: RowID,
                into builder: BSONBuilder, warnings: inout [String]) throws(BSONBuilderError) -> Bool {
         var valid = true
+        if record.strayQuoteColumn > 0 {
+            warnings.append("line \(record.line), id \(rowID): a quote inside the unquoted field \(header[record.strayQuoteColumn - 1]), kept as text")
+        }
         try record.bytes.withUnsafeBufferPointer { (buffer) throws(BSONBuilderError) in
             for step in shape.steps {
                 switch step {

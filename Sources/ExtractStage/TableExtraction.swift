@@ -23,6 +23,8 @@ struct TableCounts: Sendable {
     var warnings = 0
     var skipped = 0
     var blankLines = 0
+    /// Rows of only delimiters and whitespace (a spreadsheet's cleared rows), skipped as blank lines are.
+    var blankRows = 0
     var bytes = 0
 }
 
@@ -58,6 +60,7 @@ final class TableExtraction {
     private var rowsBeforeFile = 0
     private var bytesBeforeFile = 0
     private var blankLinesBeforeFile = 0
+    private var blankRowsBeforeFile = 0
     private let quarantineDirectory: String?
     var counts = TableCounts()
     /// The ids of `--only` read in the input (rows outside it are skipped, its rows are not).
@@ -112,6 +115,7 @@ final class TableExtraction {
         if let missing = binding.missingRequired.first {
             throw JobError(.dataError, "\(inputPath): missing required column \(missing.columns.joined(separator: " or ")) (property \(missing.path) of schema \(plan.schema.name), \(plan.schema.path))")
         }
+        try Self.checkHeaderMatches(self.plan, header: header, path: inputPath)
         for (alias, official, path) in binding.aliases {
             logger.notice("\(name): column \(alias) read as \(path) (an alias of \(official) in schema \(plan.schema.name))")
         }
@@ -124,7 +128,26 @@ final class TableExtraction {
         }
     }
 
+    /// A header none of whose columns but the id's is the schema's is another file (or a header
+    /// whose spelling changed, `Album` for `album`): read, every field would be null.
+    private static func checkHeaderMatches(_ plan: ExtractPlan, header: [String], path: String) throws {
+        let expected = plan.columnLeavesBesideID
+        guard !expected.isEmpty, !expected.contains(where: { $0.columnIndex != nil }) else { return }
+        func listed(_ names: [String]) -> String {
+            names.count <= 20 ? names.joined(separator: ", ") : names.prefix(20).joined(separator: ", ") + " and \(names.count - 20) more"
+        }
+        let unmatched = plan.extras.map { $0.name.isEmpty ? "(unnamed column \($0.index + 1))" : $0.name }
+        let unmatchedText = unmatched.isEmpty ? "none (the header has only the id)" : listed(unmatched)
+        let offered = expected.map { $0.columns.joined(separator: " or ") }
+        throw JobError(.dataError, "\(path): no column of the header is one of schema \(plan.schema.name)'s besides the id (\(plan.idColumnDescription)); is this the right file? Header columns matching nothing: \(unmatchedText); the schema reads: \(listed(offered)) (\(plan.schema.path))")
+    }
+
     private static func readHeader(_ reader: CSVReader, headerRows: Int, path: String, schema: String) throws -> [String] {
+        // A header is never skipped as blank: a leading `,,,` line is this file's header line,
+        // and taking the line after it instead would put every error on the wrong line.
+        let skipsBlankRows = reader.skipsBlankRows
+        reader.skipsBlankRows = false
+        defer { reader.skipsBlankRows = skipsBlankRows }
         var record = CSVRecord()
         if headerRows == FMAHeader.rowCount { return try FMAHeader.read(from: reader, record: &record) }
         guard try reader.next(into: &record) else {
@@ -136,7 +159,7 @@ final class TableExtraction {
     /// Ends the current file and opens the next; false after the last. The next file's header
     /// must be the first's, column for column: the files are one table.
     private func openNextFile() throws -> Bool {
-        finishReading()
+        try finishReading()
         guard fileIndex + 1 < inputPaths.count else {
             try checkGroupsInOneFile()
             return false
@@ -151,6 +174,7 @@ final class TableExtraction {
         rowsBeforeFile = counts.rowsIn + counts.skipped
         bytesBeforeFile = counts.bytes
         blankLinesBeforeFile = counts.blankLines
+        blankRowsBeforeFile = counts.blankRows
         reader = try CSVReader(path: inputPath)
         let next = try Self.readHeader(reader, headerRows: headerRows, path: inputPath, schema: plan.schema.name)
         guard next == header else {
@@ -254,12 +278,17 @@ final class TableExtraction {
         throw JobError(.dataError, "\(group) '\(conflict.group)' has rows in two files, \(place(conflict.first)) and \(place(conflict.again)): the rows of one \(group) must be in one file (a file read twice, or rows copied from another file?); remove the copy")
     }
 
-    /// The current file's totals into `counts` (once per file).
-    private func finishReading() {
+    /// The current file's totals into `counts` (once per file). A file with a header and no data
+    /// rows is refused: staged as an empty table, it would make a load with `--prune` delete
+    /// every document of the collection.
+    private func finishReading() throws {
         counts.blankLines = blankLinesBeforeFile + reader.blankLinesSkipped
+        counts.blankRows = blankRowsBeforeFile + reader.blankRowsSkipped
         counts.bytes = bytesBeforeFile + reader.bytesRead
         if counts.rowsIn + counts.skipped == rowsBeforeFile {
-            logger.warning("\(inputName): the file has a header but no data rows")
+            let blankRows = reader.blankRowsSkipped
+            let skippedNote = blankRows == 0 ? "" : " (\(blankRows) blank row\(blankRows == 1 ? "" : "s") skipped)"
+            throw JobError(.dataError, "\(inputPath): the file has a header but no data rows\(skippedNote); an empty \(plan.schema.name) table is refused (a truncated export or the wrong file?)")
         }
     }
 

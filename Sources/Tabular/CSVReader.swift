@@ -33,11 +33,17 @@ public struct CSVRecord: Sendable {
     public internal(set) var line = 0
     /// 1-based record number; the header line is record 1.
     public internal(set) var number = 0
-    /// A recoverable syntax oddity in this record (a quote inside an unquoted field, text after a
-    /// closing quote). The record is still delivered; callers decide whether to quarantine it.
+    /// A recoverable syntax oddity in this record (text after a closing quote: where the field
+    /// was meant to end is a guess). The record is still delivered; callers decide whether to
+    /// quarantine it.
     public internal(set) var problem: String?
     /// The 1-based field that `problem` is about.
     public internal(set) var problemColumn = 0
+    /// The 1-based first unquoted field holding a quote (`12" Remix`), kept as text as Python's
+    /// csv keeps it; 0 when none.
+    public internal(set) var strayQuoteColumn = 0
+    /// Some field of the record was quoted (an explicit value, even if empty).
+    var hasQuotedField = false
     /// False when no byte of the record can be NUL: the reader had met no NUL in the file when
     /// the record ended (it looks once per block read, not once per record).
     public internal(set) var mayHoldNUL = true
@@ -90,12 +96,26 @@ public struct CSVRecord: Sendable {
         self.number = number
         problem = nil
         problemColumn = 0
+        strayQuoteColumn = 0
+        hasQuotedField = false
+    }
+
+    /// Only delimiters, spaces and tabs, and no quoted field: what a spreadsheet writes for a
+    /// cleared row (`,,,,`), or a line of blanks. Checked field by field: in a `;` file an unquoted
+    /// field may hold a comma.
+    var isBlankRow: Bool {
+        guard !hasQuotedField else { return false }
+        for index in 0..<count {
+            for byte in bytes[byteRange(index)] where byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") { return false }
+        }
+        return true
     }
 }
 
 /// A streaming RFC 4180 reader over bytes: any file size in flat memory (one read buffer plus the
 /// current record). Accepts LF, CRLF and CR-only line ends, a UTF-8 byte-order mark, quoted fields
-/// with embedded delimiters, quotes (`""`) and newlines. Blank lines are skipped and counted.
+/// with embedded delimiters, quotes (`""`) and newlines. Blank lines are skipped and counted, and
+/// so are blank rows (`CSVRecord.isBlankRow`: a spreadsheet's cleared rows), which are not records.
 ///
 /// The delimiter is found on the first line (after a byte-order mark): `;` when that line holds
 /// more semicolons than commas outside quotes (a spreadsheet's export in a comma-decimal locale),
@@ -118,6 +138,11 @@ public final class CSVReader {
     private var line = 1
     private var recordNumber = 0
     public private(set) var blankLinesSkipped = 0
+    /// Rows of only delimiters and blanks skipped (`CSVRecord.isBlankRow`).
+    public private(set) var blankRowsSkipped = 0
+    /// Whether blank rows are skipped; off while reading a header whose rows are checked one by
+    /// one (`FMAHeader`: an empty index-name row is that header's error, not a blank row).
+    public var skipsBlankRows = true
     /// Bytes consumed so far (for progress).
     public private(set) var bytesRead = 0
     /// Some block read so far held a NUL byte.
@@ -174,10 +199,14 @@ public final class CSVReader {
 
     /// Reads the next record into `record`; false at the end of the input.
     public func next(into record: inout CSVRecord) throws(CSVError) -> Bool {
-        guard try nextRecord(into: &record) else { return false }
-        record.mayHoldNUL = sawNUL
-        if delimiter != Self.comma { restoreSwappedBytes(&record) }
-        return true
+        while try nextRecord(into: &record) {
+            record.mayHoldNUL = sawNUL
+            if delimiter != Self.comma { restoreSwappedBytes(&record) }
+            guard skipsBlankRows && record.isBlankRow else { return true }
+            blankRowsSkipped += 1
+            recordNumber -= 1  // not a record, as a blank line is not
+        }
+        return false
     }
 
     /// A `;` file's record as the file has it: its bytes were read with `;` and `,` swapped;
@@ -223,6 +252,7 @@ public final class CSVReader {
                 runStart = position
             }
             if buffer[position] == Self.quote {
+                record.hasQuotedField = true
                 record.appendRun(buffer, runStart..<position)
                 position += 1
                 let terminator = try readQuotedField(into: &record)
@@ -266,7 +296,7 @@ public final class CSVReader {
     }
 
     /// The end of the unquoted field (or its part in the buffer) that starts at `start`: the
-    /// offset of the comma, CR or LF that ends it, or `limit`. Flags a quote inside it.
+    /// offset of the comma, CR or LF that ends it, or `limit`. Notes a quote inside it.
     @inline(__always)
     private func scanUnquoted(from start: Int, record: inout CSVRecord) -> Int {
         let buffer = self.buffer, limit = self.limit
@@ -281,10 +311,7 @@ public final class CSVReader {
             }
             index += 1
         }
-        if quoteAt >= 0 && record.problem == nil {
-            record.problem = "a quote inside an unquoted field (kept as text)"
-            record.problemColumn = record.fieldEnds.count + 1
-        }
+        if quoteAt >= 0 && record.strayQuoteColumn == 0 { record.strayQuoteColumn = record.fieldEnds.count + 1 }
         return index
     }
 

@@ -20,6 +20,9 @@ public enum FMAHeader {
             CSVError(path: reader.path, line: line, record: recordNumber, column: 0, message: message)
         }
         let expectation = "tracks.csv needs 3 header rows (level 1 album/artist/set/track, the field names, then track_id)"
+        let skipsBlankRows = reader.skipsBlankRows
+        reader.skipsBlankRows = false
+        defer { reader.skipsBlankRows = skipsBlankRows }
         for index in 0..<rowCount {
             guard try reader.next(into: &record) else {
                 if index == 0 {

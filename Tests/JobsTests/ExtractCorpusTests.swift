@@ -40,7 +40,7 @@ let corpus: [CorpusCase] = [
     .init(file: "raw_tracks--ragged-too-many-fields.csv", written: [2, 5], quarantined: 1,
           reason: "40 fields where the header has 39", line: "3", column: ""),
     .init(file: "raw_tracks--empty-file.csv", status: 65, lastLine: ["raw_tracks.csv is empty (no header line)"]),
-    .init(file: "raw_tracks--header-only.csv", written: [], messages: ["raw_tracks.csv: the file has a header but no data rows"]),
+    .init(file: "raw_tracks--header-only.csv", status: 65, lastLine: ["raw_tracks.csv: the file has a header but no data rows"]),
     .init(file: "raw_tracks--duplicate-track-id.csv", written: [2, 3], quarantined: 1,
           reason: "duplicate track_id 2, first seen at line 2", line: "4", column: "track_id"),
     .init(file: "raw_tracks--text-in-int-column.csv", written: [2, 3, 5], nulled: 1,
@@ -63,6 +63,13 @@ let corpus: [CorpusCase] = [
           reason: "NUL byte in column track_title", line: "3", column: "track_title"),
     .init(file: "raw_tracks--missing-required-column.csv", status: 65,
           lastLine: ["raw_tracks.csv: missing required column track_id", "schema track"]),
+    // A header that matches nothing but the id is the wrong file (or a respelled header), not rows of nulls.
+    .init(file: "raw_tracks--only-the-id-column-matches.csv", status: 65,
+          lastLine: ["raw_tracks.csv: no column of the header is one of schema track's besides the id (track_id)",
+                     "matching nothing: Title, Artist, Plays", "the schema reads: track_title or track.title, album_id or album.id"]),
+    .init(file: "tracks--capitalised-group-row.csv", status: 65,
+          lastLine: ["tracks.csv: no column of the header is one of schema track's besides the id (track_id)",
+                     "matching nothing: Album.comments, Album.date_created", "and 32 more; the schema reads: track_title or track.title"]),
     .init(file: "raw_tracks--unknown-extra-column.csv", written: [2, 3, 5],
           messages: ["columns not in schema track, carried through as text under extra: track_mood"]),
     // Header names are data: unclaimed columns go under `extra` with safe keys; two of one name fail the file.
@@ -74,8 +81,8 @@ let corpus: [CorpusCase] = [
           lastLine: ["raw_tracks.csv: column name 'track_listens' appears twice in the header (columns 34 and 40); rename one"]),
     .init(file: "raw_tracks--missing-optional-column.csv", written: [2, 3, 5],
           messages: ["raw_tracks.csv: optional columns absent, left null: set.split, set.subset, lyricist"]),
-    .init(file: "raw_tracks--quote-in-unquoted-field.csv", written: [2, 5], quarantined: 1,
-          reason: "a quote inside an unquoted field", line: "3", column: "track_title"),
+    .init(file: "raw_tracks--quote-in-unquoted-field.csv", written: [2, 3, 5], lastLine: ["1 warnings"],
+          messages: ["raw_tracks.csv: line 3, id 3: a quote inside the unquoted field track_title, kept as text"]),
     .init(file: "raw_tracks--text-after-closing-quote.csv", written: [2, 5], quarantined: 1,
           reason: "text after the closing quote of a quoted field", line: "3", column: "track_title"),
     .init(file: "raw_tracks--unknown-album-and-artist.csv", written: [2, 3],
@@ -100,6 +107,8 @@ let corpus: [CorpusCase] = [
     .init(file: "raw_genres--crlf-line-ends.csv", written: [1, 2, 38, 21]),
     .init(file: "raw_genres--utf8-bom.csv", written: [1, 2, 38, 21]),
     .init(file: "raw_genres--blank-lines-in-middle.csv", written: [1, 2, 38, 21]),
+    .init(file: "raw_tracks--cleared-spreadsheet-rows.csv", written: [2, 3, 5], lastLine: ["5 blank rows skipped"],
+          messages: ["raw_tracks.csv: 3 rows in = 3 written + 0 quarantined", "5 blank rows skipped"]),
     .init(file: "raw_genres--trailing-blank-line.csv", written: [1, 2, 38, 21]),
     .init(file: "raw_genres--whitespace-around-fields.csv", written: [1, 38]),
     .init(file: "raw_genres--parent-cycle.csv", written: [2], quarantined: 2,
@@ -239,6 +248,77 @@ func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
         }
     }
 
+    /// Every FMA entity table: a header without rows is refused (staged empty, a pruning load would
+    /// delete the whole collection), and nothing of the run is staged.
+    @Test(arguments: ["raw_genres.csv", "genres.csv", "raw_albums.csv", "raw_artists.csv", "raw_tracks.csv", "tracks.csv"])
+    func aHeaderWithoutRowsIsRefused(_ file: String) throws {
+        let work = TemporaryDirectory()
+        let headerRows = file == "tracks.csv" ? 3 : 1
+        let lines = try String(contentsOfFile: ExtractRun.sample + "/" + file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let headerOnly = work.path + "/" + file
+        try (lines.prefix(headerRows).joined(separator: "\n") + "\n").write(toFile: headerOnly, atomically: true, encoding: .utf8)
+        let competing = ["genres.csv": "raw_genres.csv", "raw_genres.csv": "genres.csv", "tracks.csv": "raw_tracks.csv",
+                         "raw_tracks.csv": "tracks.csv"]
+        let metadata = try ExtractRun.metadata(replacing: [file: headerOnly], removing: Set(competing[file].map { [$0] } ?? []), in: work)
+        let run = try ExtractRun.run(metadata: metadata, work: work)
+        #expect(run.outcome.status == 65, "\(run.outcome.standardError)")
+        #expect(run.outcome.standardError.contains("\(metadata)/\(file): the file has a header but no data rows"), "\(run.outcome.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/work/staging/metadata/_SUCCESS.json"), "nothing staged")
+    }
+
+    /// A raw_genres.csv of `text`, extracted in the bundled sample.
+    private func genresRun(_ text: String) throws -> ExtractRun {
+        let source = TemporaryDirectory()
+        let path = source.path + "/raw_genres.csv"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return try corpusRun("raw_genres--written-here.csv", source: path)
+    }
+
+    static let genresHeader = "genre_id,genre_color,genre_handle,genre_parent_id,genre_title\n"
+
+    /// Cleared rows after the header are skipped, yet the file has no data: refused, saying why.
+    @Test func aHeaderWithOnlyBlankRowsIsRefusedCountingThem() throws {
+        let run = try genresRun(Self.genresHeader + ",,,,\n , ,,,\n")
+        #expect(run.outcome.status == 65, "\(run.outcome.standardError)")
+        #expect(run.outcome.standardError.contains("raw_genres.csv: the file has a header but no data rows (2 blank rows skipped);"),
+                "\(run.outcome.standardError)")
+    }
+
+    @Test func aHeaderOfOnlyTheIDSaysNoneMatchesNothing() throws {
+        let source = TemporaryDirectory()
+        let path = source.path + "/raw_tracks.csv"
+        try "track_id\n2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let run = try corpusRun("raw_tracks--written-here.csv", source: path)
+        #expect(run.outcome.status == 65, "\(run.outcome.standardError)")
+        #expect(run.outcome.standardError.contains("Header columns matching nothing: none (the header has only the id); the schema reads:"),
+                "\(run.outcome.standardError)")
+    }
+
+    /// A `,,,` first line is the file's header (of no names), not a blank row to skip: the line
+    /// after it taken as the header would misplace every error by a line.
+    @Test func aBlankFirstLineIsTheHeaderNotSkipped() throws {
+        let run = try genresRun(",,,,\n" + Self.genresHeader + "1,#006666,Avant-Garde,38,Avant-Garde\n")
+        #expect(run.outcome.status == 65, "\(run.outcome.standardError)")
+        #expect(run.outcome.standardError.contains("raw_genres.csv: missing required column genre_id"), "\(run.outcome.standardError)")
+    }
+
+    /// A row blank but for one value is a row with its required fields empty: quarantined, not skipped.
+    @Test func aRowBlankButForOneValueIsQuarantined() throws {
+        let run = try genresRun(Self.genresHeader + "1,#006666,Avant-Garde,38,Avant-Garde\n,,,,Jazz\n2,#CC3300,International,0,International\n")
+        let rejects = try run.rejects("raw_genres.csv")
+        #expect(rejects.count == 1, "\(run.outcome.standardError)")
+        #expect(rejects.first?["reason"]?.contains("required field") == true && rejects.first?["reason"]?.contains("is empty") == true,
+                "\(rejects)")
+        #expect(rejects.first?["line"] == "3", "\(rejects)")
+        #expect(!run.outcome.standardError.contains("blank rows skipped"), "\(run.outcome.standardError)")
+    }
+
+    /// `12" Remix`: pandas reads the quote as text, and so does the extract.
+    @Test func aQuoteInsideAnUnquotedFieldIsKeptAsText() throws {
+        let tracks = try #require(try corpusRun("raw_tracks--quote-in-unquoted-field.csv").staged("tracks"))
+        #expect(tracks.first { ($0["_id"] as? Int) == 3 }?["title"] as? String == "Electric \"Ave")
+    }
+
     @Test func blankLinesAreSkippedAndCounted() throws {
         let run = try corpusRun("raw_genres--blank-lines-in-middle.csv")
         #expect(run.outcome.standardError.contains("3 blank lines skipped"))
@@ -307,7 +387,7 @@ func corpusRun(_ file: String, source: String? = nil) throws -> ExtractRun {
     @Test func defaultRejectRatioTurnsOneBadRowOfThreeIntoExit65() throws {
         let work = TemporaryDirectory()
         let metadata = try ExtractRun.metadata(
-            replacing: ["raw_tracks.csv": Fixtures.url("malformed/raw_tracks--quote-in-unquoted-field.csv").path],
+            replacing: ["raw_tracks.csv": Fixtures.url("malformed/raw_tracks--text-after-closing-quote.csv").path],
             removing: ["tracks.csv"], in: work)
         let run = try ExtractRun.run(metadata: metadata, work: work)
         #expect(run.outcome.status == 65)

@@ -259,6 +259,20 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: work.path + "/work/mssd/staging/metadata/plays.jsonl"), "nothing staged")
     }
 
+    /// A log file with a header and no plays is a truncated copy, not a night without plays.
+    @Test func aLogFileWithoutPlaysFailsTheExtractNamingTheFile() throws {
+        let work = TemporaryDirectory()
+        let input = try Self.generate(in: work)
+        let logs = try Self.logFiles(input)
+        var second = try Table(input + "/" + logs[1])
+        second.rows = []
+        try second.write(input + "/" + logs[1])
+        let extract = try JobProcess.run("etl-extract", ["--dataset", "mssd", "--input", input, "--work-dir", work.path + "/work"])
+        #expect(extract.status == 65, "\(extract.standardError)")
+        #expect(extract.lastLine.contains("\(input)/\(logs[1]): the file has a header but no data rows"), "\(extract.lastLine)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/work/mssd/staging/metadata/plays.jsonl"), "nothing staged")
+    }
+
     @Test func theNightOfADatasetWithoutAudioHasNoFeaturesStep() throws {
         let work = TemporaryDirectory()
         let input = try Self.generate(in: work)

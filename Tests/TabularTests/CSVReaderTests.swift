@@ -33,7 +33,7 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
 
     @Test(arguments: [1, 2, 3, 7, 64])
     func everyBufferSizeGivesTheSameRecords(bufferSize: Int) throws {
-        let text = "a,b,c\r\n\"x\r\ny\",\"\"\"\",z\r\n,,\r\nlast,\"q\",\"\"\n"
+        let text = "a,b,c\r\n\"x\r\ny\",\"\"\"\",z\r\n,,\r\n,\"\",\r\nlast,\"q\",\"\"\n"
         let expected = [["a", "b", "c"], ["x\r\ny", "\"", "z"], ["", "", ""], ["last", "q", ""]]
         #expect(try records(text, bufferSize: bufferSize).rows == expected)
     }
@@ -51,17 +51,17 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
     /// Long unquoted fields are skipped a word at a time: a delimiter, line end or quote at any
     /// offset of a word, after any mix of plain and high bytes, still ends or marks the field.
     @Test func specialBytesAtEveryOffsetOfLongUnquotedFields() throws {
-        func fieldBytes(_ text: [UInt8]) throws -> (rows: [[[UInt8]]], lines: [Int], problems: [String?]) {
+        func fieldBytes(_ text: [UInt8]) throws -> (rows: [[[UInt8]]], lines: [Int], strayQuotes: [Int]) {
             let directory = TemporaryDirectory()
             let path = directory.path + "/input.csv"
             #expect(FileManager.default.createFile(atPath: path, contents: Data(text)))
             let reader = try CSVReader(path: path)
             var record = CSVRecord()
-            var result: (rows: [[[UInt8]]], lines: [Int], problems: [String?]) = ([], [], [])
+            var result: (rows: [[[UInt8]]], lines: [Int], strayQuotes: [Int]) = ([], [], [])
             while try reader.next(into: &record) {
                 result.rows.append((0..<record.count).map { Array(record.bytes[record.byteRange($0)]) })
                 result.lines.append(record.line)
-                result.problems.append(record.problem)
+                result.strayQuotes.append(record.strayQuoteColumn)
             }
             return result
         }
@@ -75,7 +75,7 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
                 #expect(result.lines == [1, 2, 3, 4], "offset \(offset)")
                 let quoted = try fieldBytes(Array("h\n".utf8) + field + Array("\"q\n".utf8))
                 #expect(quoted.rows.last == [field + Array("\"q".utf8)], "offset \(offset)")
-                #expect(quoted.problems.last ?? nil != nil, "offset \(offset): a quote inside an unquoted field is flagged")
+                #expect(quoted.strayQuotes.last == 1, "offset \(offset): a quote inside an unquoted field is noted")
             }
         }
     }
@@ -160,6 +160,38 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
         #expect(result.reader.blankLinesSkipped == 3)
     }
 
+    /// A spreadsheet writes a cleared row as its delimiters (`,,,`); a line of spaces or a tab is
+    /// as blank. Such rows are skipped and counted, not records; a row with a quoted field or a
+    /// value is one.
+    @Test func rowsOfOnlyDelimitersAndBlanksAreSkippedAndCounted() throws {
+        let result = try records("id,name\n1,a\n,,\n   \n\t\n , \t\n2,b\n\"\",\n,x\n")
+        #expect(result.rows == [["id", "name"], ["1", "a"], ["2", "b"], ["", ""], ["", "x"]])
+        #expect(result.lines == [1, 2, 7, 8, 9])
+        #expect(result.reader.blankRowsSkipped == 4)
+        #expect(result.reader.blankLinesSkipped == 0)
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/semicolon.csv"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("id;x;y\n;;\n1;,;\n; ;\n".utf8)))
+        let reader = try CSVReader(path: path)
+        var record = CSVRecord()
+        var rows: [[String]] = [], numbers: [Int] = []
+        while try reader.next(into: &record) {
+            rows.append(record.fields)
+            numbers.append(record.number)
+        }
+        #expect(rows == [["id", "x", "y"], ["1", ",", ""]], "a comma is a value in a ; file")
+        #expect(numbers == [1, 2], "a blank row is not a record")
+        #expect(reader.blankRowsSkipped == 2)
+    }
+
+    /// A `,,,` line inside a quoted field is the field's text, not a blank row.
+    @Test func aBlankLookingLineInsideAQuotedFieldStaysInItsRecord() throws {
+        let result = try records("id,bio\n1,\"first\n,,,\nlast\"\n2,b\n")
+        #expect(result.rows == [["id", "bio"], ["1", "first\n,,,\nlast"], ["2", "b"]])
+        #expect(result.lines == [1, 2, 5])
+        #expect(result.reader.blankRowsSkipped == 0)
+    }
+
     @Test func emptyFileHasNoRecords() throws {
         #expect(try records("").rows.isEmpty)
     }
@@ -181,13 +213,15 @@ private func records(_ text: String, bufferSize: Int = 1 << 20) throws -> (rows:
         #expect(FileManager.default.createFile(atPath: path, contents: Data("a,b\nab\"c,d\n\"x\"y,z\nok,ok\n".utf8)))
         let reader = try CSVReader(path: path)
         var record = CSVRecord()
-        var problems: [(String?, Int, [String])] = []
-        while try reader.next(into: &record) { problems.append((record.problem, record.problemColumn, record.fields)) }
-        #expect(problems[1].0 == "a quote inside an unquoted field (kept as text)")
-        #expect(problems[1].1 == 1 && problems[1].2 == ["ab\"c", "d"])
+        var problems: [(String?, Int, [String], Int)] = []
+        while try reader.next(into: &record) {
+            problems.append((record.problem, record.problemColumn, record.fields, record.strayQuoteColumn))
+        }
+        #expect(problems[1].0 == nil, "a quote inside an unquoted field is text, not a problem")
+        #expect(problems[1].3 == 1 && problems[1].2 == ["ab\"c", "d"])
         #expect(problems[2].0 == "text after the closing quote of a quoted field")
         #expect(problems[2].1 == 1 && problems[2].2 == ["xy", "z"])
-        #expect(problems[3].0 == nil)
+        #expect(problems[3].0 == nil && problems[3].3 == 0)
     }
 
     @Test func invalidUTF8IsReportedAndRepairedOnRead() throws {

@@ -17,9 +17,11 @@ public struct ExtractCommand: StageCommand {
             optional field is nulled, the row kept and the value listed in \
             quarantine/<run>/<file>.repairs.csv (schema keyword x-on-invalid: reject quarantines the row \
             instead); bad rows go to <file>.rejects.csv. Columns no schema property claims are kept under \
-            'extra'. The staged files are replaced only when the run succeeds, all together, and \
-            staging/metadata/_SUCCESS.json names that run. --only recomputes those tracks and keeps every \
-            other staged line as it was; genres, albums and artists are always extracted whole. \
+            'extra'. A file whose header matches none of its schema's columns besides the id, or that has \
+            a header and no data rows, fails the run with exit 65. The staged files are replaced only when \
+            the run succeeds, all together, and staging/metadata/_SUCCESS.json names that run. \
+            --only recomputes those tracks and keeps every other staged line as it was; \
+            genres, albums and artists are always extracted whole. \
             --dataset mssd reads every log_*.csv (plays, _id <session_id>:<session_position>) and \
             tf_*.csv (spotify_tracks) of --input, each group in name order as one table (one header), \
             and writes staging/metadata/{plays,spotify_tracks}.jsonl under WORK/mssd.

@@ -30,7 +30,9 @@ UNREADABLE = {("raw_tracks.csv", "3", "track_date_recorded"): "sometime in 2008"
 def numeric_columns():
     """Header names of int and double properties in every schema (the columns worth mangling)."""
     names = set()
-    for name in os.listdir(SCHEMAS):
+    for name in sorted(os.listdir(SCHEMAS)):
+        if not name.endswith(".schema.json"):  # Schemas/mssd/ holds another dataset's
+            continue
         with open(os.path.join(SCHEMAS, name)) as handle:
             schema = json.load(handle)
 
