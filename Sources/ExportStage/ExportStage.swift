@@ -207,6 +207,10 @@ public struct ExportStage: Sendable {
             }
             progress.update(done: writer.rows)
             if writer.rows == 0 { throw nothingMatches(query) }
+            try writer.finishRows()
+            if let labelColumn, writer.unlabelledRows == writer.rows {
+                throw noLabelledRow(unlabelled: writer.unlabelledRows, label: labelColumn, schema: schema)
+            }
             var manifest: Document = [
                 "collection": .string(collection), "database": .string(mongo.database),
                 "query": .document(query), "sort": .document(order), "limit": limit.map { .integer($0) } ?? .null,
@@ -270,6 +274,14 @@ public struct ExportStage: Sendable {
         let what = query.fields.isEmpty ? "collection \(mongo.database).\(collection) is empty"
             : "no document of \(mongo.database).\(collection) matches \((try? BSONDocument(query).relaxedExtendedJSON) ?? "the query")"
         return JobError(.dataError, "\(what): nothing exported, the previous export is untouched")
+    }
+
+    /// A labelled export whose every row lacks the label would train nothing: it is a broken input
+    /// (a renamed or empty label source column), not a night's data, so the previous export stays.
+    /// The schema's `x-label-source` says where the label comes from.
+    private func noLabelledRow(unlabelled: Int, label: String, schema: EntitySchema) -> JobError {
+        let source = schema.document["x-label-source"]?.stringValue ?? "the input \(label) is derived from"
+        return JobError(.dataError, "\(unlabelled) rows without \(label) and none with one in \(mongo.database).\(collection): check \(source); nothing exported, the previous export is untouched")
     }
 
     /// The schema's default label (`"x-label": "<column>"` at its top), checked against the
