@@ -92,6 +92,12 @@ public struct FeaturesStage: Sendable {
 
         // 1. The files of this shard, by id.
         let walked = AudioTree.walk(root: audio, idSource: idFrom)
+        let stagedTracks = context.work.metadataStaging.appendingPathComponent("tracks.jsonl").path
+        if walked.isEmpty, Self.hasContent(stagedTracks) {
+            // An archive with tracks but no audio is no real night: an unmounted disk or a wrong path,
+            // which would otherwise stage no features and let a prune delete them all.
+            throw JobError(.unavailable, "no audio files under \(audio): is it mounted? (tracks are staged in \(stagedTracks); the staged features are kept)")
+        }
         let inShard = walked.filter { shard?.contains($0.id) ?? true }
         let previous = try PreviousFeatures(directory: context.work.featuresStaging, preferred: outputName)
         if previous.unreadableLines > 0 {
@@ -154,6 +160,11 @@ public struct FeaturesStage: Sendable {
             summary.problem = "\(rejects.count) of \(considered) audio files rejected, over --max-reject-ratio \(maxRejectRatio) (see \(rejects.path))"
         }
         return summary
+    }
+
+    /// Whether `path` is a file with at least one byte.
+    static func hasContent(_ path: String) -> Bool {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0) > 0
     }
 
     /// N when the staged features are shard files of one `--shard K/N` layout and no
