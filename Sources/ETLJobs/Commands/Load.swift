@@ -19,7 +19,12 @@ public struct LoadCommand: StageCommand {
             --prune acts only on staging a successful extract vouches for: \
             staging/metadata/_SUCCESS.json present and its row counts equal to the staged files', \
             and staged features that are either features.jsonl or every shard of one --shard layout. \
-            Otherwise the load refuses before writing anything (exit 65).
+            Otherwise the load refuses before writing anything (exit 65). A collection whose schema \
+            says "x-prune": "always" (the training rows, which etl-normalize derives whole) is pruned \
+            on every load, without --prune. A prune that would delete more than half of a \
+            collection's documents, when that is more than 10 of them or every one, deletes nothing \
+            from that collection and exits 65 naming it and the counts (an empty, renamed or \
+            unmounted input); --force deletes them (and, as always, rewrites unchanged documents).
 
             Which documents are unchanged comes from the load state in etl_load_state (per \
             collection: every stored _id, its _hash and the digest of the staged line it came from, \
