@@ -130,6 +130,9 @@ public struct LoadStage: Sendable {
                                progress: progress, progressBase: loadedBefore)
             }
             loadedBefore += counts.read
+            // The prune limit is of what the collection held before this load: documents it just
+            // inserted would dilute it (every id changed is N new and N gone, never over half).
+            let heldBefore = manifest.entries.count
             for (key, line) in pass.learnedLines { manifest.entries[key]?.line = line }
             for (key, entry) in pass.written { manifest.entries[key] = entry }
             var prunedExpected = 0
@@ -137,7 +140,7 @@ public struct LoadStage: Sendable {
                 // Only ids of --only with --only: every other document stays whatever the staging holds.
                 let candidates = narrowed.map { ids in ids.map { OnlyIDs.idValue($0).canonicalKey } } ?? Array(manifest.entries.keys)
                 let gone = candidates.filter { !pass.stagedKeys.contains($0) }.compactMap { manifest.entries[$0] }
-                if !common.force, let refusal = Self.pruneRefusal(collection: name, deleting: gone.count, of: manifest.entries.count) {
+                if !common.force, let refusal = Self.pruneRefusal(collection: name, deleting: gone.count, of: heldBefore) {
                     context.logger.error("\(refusal); nothing deleted from \(name)")
                     refusedPrunes.append(refusal)
                 } else if !gone.isEmpty {

@@ -136,6 +136,31 @@ import TestSupport
         #expect(try documents("tracks", uri: uri, database: database).isEmpty)
     }
 
+    /// Every id changed (a wrong key, another dataset staged) is every stored document gone: the
+    /// limit is of what the collection held before the load, not diluted by the ids it inserted.
+    @Test func pruneOfEveryIdChangedIsRefused() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
+        let genres = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
+        let renumbered = try StagedInputs.read(genres).map { genre in
+            var genre = genre
+            genre["_id"] = .integer((genre["_id"]?.int64Value ?? 0) + 1_000_000)
+            return genre
+        }
+        try StagedInputs.writeLines(renumbered, to: genres)
+        try markSuccessfulExtract(work)
+
+        let refused = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
+        #expect(refused.status == 65, "\(refused.standardError)")
+        #expect(refused.lastLine.contains("genres would lose 163 of its 163 documents"), "\(refused.lastLine)")
+        let stored = try documents("genres", uri: uri, database: database)
+        #expect(stored.count == 326, "the 163 old genres kept beside the 163 inserted")
+        #expect(stored.contains { $0["_id"] == 21 })
+    }
+
     /// The limit: more than half, and more than 10 documents or every one.
     @Test func pruneLimitIsMoreThanHalfAndMoreThanAHandfulOrAll() {
         #expect(LoadStage.pruneRefusal(collection: "c", deleting: 11, of: 21) != nil)
