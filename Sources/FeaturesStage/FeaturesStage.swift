@@ -91,7 +91,14 @@ public struct FeaturesStage: Sendable {
         let outputPath = context.work.featuresStaging.appendingPathComponent(outputName).path
 
         // 1. The files of this shard, by id.
-        let walked = AudioTree.walk(root: audio, idSource: idFrom)
+        let walk = AudioTree.walk(root: audio, idSource: idFrom)
+        if !walk.unreadable.isEmpty {
+            // A part of the tree not read is its files' features missing, which a prune would delete.
+            let shown = walk.unreadable.prefix(3).joined(separator: "; ")
+            let more = walk.unreadable.count > 3 ? " (and \(walk.unreadable.count - 3) more)" : ""
+            throw JobError(.unavailable, "\(walk.unreadable.count) paths under \(audio) could not be read: \(shown)\(more); the staged features are kept")
+        }
+        let walked = walk.entries
         let stagedTracks = context.work.metadataStaging.appendingPathComponent("tracks.jsonl").path
         if walked.isEmpty, Self.hasContent(stagedTracks) {
             // An archive with tracks but no audio is no real night: an unmounted disk or a wrong path,

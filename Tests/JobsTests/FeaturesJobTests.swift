@@ -321,6 +321,27 @@ import TestSupport
         }
     }
 
+    /// A part of the tree the walk cannot read (here a link into a path under a regular file, which
+    /// no user, root neither, can stat) is its files missing from the staged features: exit 69
+    /// naming the path, the staged features kept.
+    @Test func anUnreadablePartOfTheAudioTreeIsRefusedAndKeepsTheFeatures() throws {
+        let archive = try makeTree([("000/000020.flac", "tabla_ke2_44ms.flac")])
+        let work = TemporaryDirectory()
+        let first = try run(["--audio", archive.path, "--work-dir", work.path, "--jobs", "1"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let staged = work.path + "/staging/features/features.jsonl"
+        let before = try Data(contentsOf: URL(fileURLWithPath: staged))
+
+        let elsewhere = TemporaryDirectory()
+        try Data("not a directory".utf8).write(to: elsewhere.url.appendingPathComponent("file"))
+        try FileManager.default.createSymbolicLink(atPath: archive.path + "/001", withDestinationPath: elsewhere.path + "/file/001")
+        let refused = try run(["--audio", archive.path, "--work-dir", work.path])
+        #expect(refused.status == 69, "\(refused.standardError)")
+        #expect(refused.lastLine.contains("1 paths under \(archive.path) could not be read: \(archive.path)/001: Not a directory"),
+                "\(refused.lastLine)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: staged)) == before)
+    }
+
     @Test func bundledSampleMatchesTheSampleMetadata() throws {
         let work = TemporaryDirectory()
         let outcome = try run(["--audio", Fixtures.url("sample/audio").path, "--work-dir", work.path])
