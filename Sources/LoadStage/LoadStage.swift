@@ -15,6 +15,8 @@ public struct LoadOptions: Sendable {
     public var prune = false
     /// Re-read every stored document and rewrite those whose content differs from their `_hash`.
     public var verify = false
+    /// Delete even when a prune would take most of a collection (see `LoadStage.pruneRefusal`).
+    public var allowLargePrune = false
     public var maxRejectRatio = 0.01
     /// `--only`: the track ids (normalised, see `OnlyIDs`) to load into the track-keyed collections.
     public var only: Set<String>?
@@ -57,10 +59,11 @@ public struct LoadStage: Sendable {
     var inFlight: Int { options.inFlight }
     var prune: Bool { options.prune }
     var verify: Bool { options.verify }
+    var allowLargePrune: Bool { options.allowLargePrune }
     var maxRejectRatio: Double { options.maxRejectRatio }
 
     /// A prune deleting more than half of a collection, when that is more than this many documents
-    /// or every one, is refused without --force (see `pruneRefusal`).
+    /// or every one, is refused without --allow-large-prune (see `pruneRefusal`).
     static let pruneHandful = 10
 
     /// MongoDB's limit for one document.
@@ -140,7 +143,7 @@ public struct LoadStage: Sendable {
                 // Only ids of --only with --only: every other document stays whatever the staging holds.
                 let candidates = narrowed.map { ids in ids.map { OnlyIDs.idValue($0).canonicalKey } } ?? Array(manifest.entries.keys)
                 let gone = candidates.filter { !pass.stagedKeys.contains($0) }.compactMap { manifest.entries[$0] }
-                if !common.force, let refusal = Self.pruneRefusal(collection: name, deleting: gone.count, of: heldBefore) {
+                if !allowLargePrune, let refusal = Self.pruneRefusal(collection: name, deleting: gone.count, of: heldBefore) {
                     context.logger.error("\(refusal); nothing deleted from \(name)")
                     refusedPrunes.append(refusal)
                 } else if !gone.isEmpty {
@@ -203,7 +206,7 @@ public struct LoadStage: Sendable {
         }
         if !refusedPrunes.isEmpty {
             summary.status = .dataError
-            let refused = "prune refused, nothing deleted from \(refusedPrunes.count == 1 ? "it" : "them"): \(refusedPrunes.joined(separator: "; ")); more than half of a collection is a broken input (an empty, renamed or unmounted source), not a night's change: check it, or run with --force to delete them"
+            let refused = "prune refused, nothing deleted from \(refusedPrunes.count == 1 ? "it" : "them"): \(refusedPrunes.joined(separator: "; ")); more than half of a collection is a broken input (an empty, renamed or unmounted source), not a night's change: check it, or run with --allow-large-prune (config: allow-large-prune = true under [load]) to delete them"
             summary.problem = [summary.problem, refused].compactMap { $0 }.joined(separator: "; ")
         }
         return summary

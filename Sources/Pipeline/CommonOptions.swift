@@ -12,7 +12,7 @@ public struct CommonOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Only these ids (comma-separated).")
     public var only: String?
 
-    @Flag(name: .long, help: "Recompute and rewrite even what looks unchanged; etl-load: also prune more than half of a collection.")
+    @Flag(name: .long, help: "Recompute and rewrite even what looks unchanged.")
     public var force = false
 
     @Option(name: .long, help: "Log line format on stderr: text or json.")

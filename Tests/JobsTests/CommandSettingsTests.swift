@@ -106,6 +106,16 @@ import Testing
         #expect(load.maxRejectRatio == LoadOptions.defaults.maxRejectRatio)
     }
 
+    /// The nightly's load may be allowed a large prune from the file, as etl-load by its flag.
+    @Test func theLoadTableAllowsALargePrune() throws {
+        let load = try withConfiguration("[load]\nallow-large-prune = true\n") {
+            try LoadCommand.configured(LoadOptions(), excluding: [], tables: ["nightly"])
+        }
+        #expect(load.allowLargePrune)
+        #expect(try LoadCommand.parse(["--allow-large-prune"]).options.allowLargePrune)
+        #expect(try !LoadCommand.parse([]).options.allowLargePrune)
+    }
+
     @Test func theEnvironmentBeatsTheFileAndExcludedKeysAreLeftAlone() throws {
         let features = try withConfiguration("[features]\nid-from = \"path\"\njobs = 3\n",
                                              environment: ["MUSICETL_ID_FROM": "stem", "MUSICETL_SHARD": "2/4"]) {

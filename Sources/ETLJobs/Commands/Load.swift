@@ -24,7 +24,8 @@ public struct LoadCommand: StageCommand {
             on every load, without --prune. A prune that would delete more than half of a \
             collection's documents, when that is more than 10 of them or every one, deletes nothing \
             from that collection and exits 65 naming it and the counts (an empty, renamed or \
-            unmounted input); --force deletes them (and, as always, rewrites unchanged documents).
+            unmounted input); --allow-large-prune (config key allow-large-prune, e.g. under [load] \
+            for etl-nightly) deletes them.
 
             Which documents are unchanged comes from the load state in etl_load_state (per \
             collection: every stored _id, its _hash and the digest of the staged line it came from, \
@@ -52,6 +53,9 @@ public struct LoadCommand: StageCommand {
     @Flag(name: .long, help: "Delete documents whose _id is no longer staged (a source row that went away); only on staging of a successful extract.")
     public var prune = false
 
+    @Flag(name: .long, help: "Delete even when a prune would take more than half of a collection (more than 10 documents or every one), which is otherwise refused with exit 65.")
+    public var allowLargePrune = false
+
     @Flag(name: .long, help: "Re-read every stored document, recompute the hash of its content and rewrite those that differ from their _hash or from the staging (catches edits made behind the load's back).")
     public var verify = false
 
@@ -68,6 +72,7 @@ public struct LoadCommand: StageCommand {
             .option("in-flight", \.inFlight, default: .defaults),
             .flag("prune", \.prune),
             .flag("verify", \.verify),
+            .flag("allow-large-prune", \.allowLargePrune),
             .option("max-reject-ratio", \.maxRejectRatio, default: .defaults),
         ]
     }
@@ -83,6 +88,7 @@ public struct LoadCommand: StageCommand {
         options.inFlight = inFlight
         options.prune = prune
         options.verify = verify
+        options.allowLargePrune = allowLargePrune
         options.maxRejectRatio = maxRejectRatio
         options.only = common.onlyTrackIDs
         return options
