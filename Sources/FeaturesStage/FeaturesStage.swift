@@ -99,14 +99,17 @@ public struct FeaturesStage: Sendable {
             throw JobError(.unavailable, "\(walk.unreadable.count) paths under \(audio) could not be read: \(shown)\(more); the staged features are kept")
         }
         let walked = walk.entries
+        let previous = try PreviousFeatures(directory: context.work.featuresStaging, preferred: outputName)
         let stagedTracks = context.work.metadataStaging.appendingPathComponent("tracks.jsonl").path
-        if walked.isEmpty, Self.hasContent(stagedTracks) {
-            // An archive with tracks but no audio is no real night: an unmounted disk or a wrong path,
-            // which would otherwise stage no features and let a prune delete them all.
-            throw JobError(.unavailable, "no audio files under \(audio): is it mounted? (tracks are staged in \(stagedTracks); the staged features are kept)")
+        if walked.isEmpty, Self.hasContent(stagedTracks) || !previous.documents.isEmpty {
+            // An archive with tracks or features staged but no audio is no real night: an unmounted
+            // disk or a wrong path, which would otherwise stage no features and let a prune delete
+            // them all. Features alone count: a scale-out host runs --shard without an extract.
+            let staged = Self.hasContent(stagedTracks) ? "tracks are staged in \(stagedTracks)"
+                : "\(previous.documents.count) features are staged in \(context.work.featuresStaging.path)"
+            throw JobError(.unavailable, "no audio files under \(audio): is it mounted? (\(staged); the staged features are kept)")
         }
         let inShard = walked.filter { shard?.contains($0.id) ?? true }
-        let previous = try PreviousFeatures(directory: context.work.featuresStaging, preferred: outputName)
         if previous.unreadableLines > 0 {
             context.logger.warning("\(previous.unreadableLines) staged lines could not be read and will be recomputed")
         }

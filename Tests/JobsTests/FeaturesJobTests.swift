@@ -321,6 +321,25 @@ import TestSupport
         }
     }
 
+    /// A scale-out host runs features by --shard without an extract (no tracks staged): features
+    /// staged by an earlier run are enough to refuse an empty walk, exit 69, those features kept.
+    @Test func anEmptyAudioDirectoryWithFeaturesStagedIsRefusedAndKeepsThem() throws {
+        let archive = try makeTree([("000/000020.flac", "tabla_ke2_44ms.flac")])
+        let work = TemporaryDirectory()
+        let first = try run(["--audio", archive.path, "--work-dir", work.path, "--shard", "1/1", "--jobs", "1"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let staged = work.path + "/staging/features/features.shard-1-of-1.jsonl"
+        let before = try Data(contentsOf: URL(fileURLWithPath: staged))
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/staging/metadata/tracks.jsonl"))
+
+        let unmounted = TemporaryDirectory()
+        let refused = try run(["--audio", unmounted.path, "--work-dir", work.path, "--shard", "1/1"])
+        #expect(refused.status == 69, "\(refused.standardError)")
+        #expect(refused.lastLine.contains("no audio files under \(unmounted.path): is it mounted? (1 features are staged in"),
+                "\(refused.lastLine)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: staged)) == before)
+    }
+
     /// A part of the tree the walk cannot read (here a link into a path under a regular file, which
     /// no user, root neither, can stat) is its files missing from the staged features: exit 69
     /// naming the path, the staged features kept.
