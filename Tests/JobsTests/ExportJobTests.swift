@@ -411,6 +411,19 @@ func readManifest(_ export: URL) throws -> Document {
         #expect(try Data(contentsOf: export.appendingPathComponent("output.csv")) == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: export.path).sorted() == filesBefore)
 
+        // A narrowed export may just have picked unlabelled rows: the advice names the query, not the input.
+        let advice = "have no genre_top: choose other rows or another --label, or export them unlabelled with --label none"
+        let limited = try JobProcess.run("etl-export", ["--work-dir", work.path, "--limit", "5", "--name", "few"], environment: environment)
+        #expect(limited.status == 65, "\(limited.standardError)")
+        #expect(limited.lastLine.contains("5 rows without genre_top and none with one in \(unlabelled).training: the rows (--limit 5) \(advice)"),
+                "\(limited.lastLine)")
+        let narrowed = try JobProcess.run("etl-export", ["--work-dir", work.path, "--where", #"{"_id": {"$lte": 3}}"#, "--name", "first"],
+                                          environment: environment)
+        #expect(narrowed.status == 65, "\(narrowed.standardError)")
+        #expect(narrowed.lastLine.contains("the rows matching {") && narrowed.lastLine.contains(advice)
+                && !narrowed.lastLine.contains("check the genre columns"), "\(narrowed.lastLine)")
+        #expect(try Data(contentsOf: export.appendingPathComponent("output.csv")) == before)
+
         let deliberate = try JobProcess.run("etl-export", ["--work-dir", work.path, "--label", "none", "--name", "all"], environment: environment)
         #expect(deliberate.status == 0, "\(deliberate.standardError)")
         #expect(try readCSV(work.url.appendingPathComponent("exports/all/output.csv").path).count == 11)
