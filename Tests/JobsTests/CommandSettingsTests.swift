@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test func flagsAreFlags() {
-        let flags = Set(["dry-run", "force", "quiet", "verbose", "print-config", "prune", "verify", "frames"])
+        let flags = Set(["dry-run", "force", "quiet", "verbose", "print-config", "prune", "allow-large-prune", "verify", "frames"])
         for command in JobCatalog.commands {
             for argument in command.configurableArguments {
                 #expect(argument.isFlag == flags.contains(argument.key), "\(command) --\(argument.key)")

@@ -71,8 +71,8 @@ public struct LoadCommand: StageCommand {
             .option("batch-size", \.batchSize, default: .defaults),
             .option("in-flight", \.inFlight, default: .defaults),
             .flag("prune", \.prune),
-            .flag("verify", \.verify),
             .flag("allow-large-prune", \.allowLargePrune),
+            .flag("verify", \.verify),
             .option("max-reject-ratio", \.maxRejectRatio, default: .defaults),
         ]
     }
