@@ -266,6 +266,12 @@ public final class ExportWriter {
         ClassMap.extended(options.previousClassMap, with: classRows.keys)
     }
 
+    /// Formats and writes every row handed to `write` so far (rows are formatted in batches, on
+    /// workers), so that `unlabelledRows` and `classMap` are final before `commit`.
+    public func finishRows() throws {
+        try drain()
+    }
+
     /// Closes every file, writes `attachments` (name → text, e.g. `scaler.json`), the class map
     /// and the manifest, and moves the export into place. With `--out -`, only ends the stream.
     public func commit(manifest extra: Document, attachments: [(name: String, text: String)] = []) throws -> [String] {

@@ -207,6 +207,11 @@ public struct ExportStage: Sendable {
             }
             progress.update(done: writer.rows)
             if writer.rows == 0 { throw nothingMatches(query) }
+            try writer.finishRows()
+            if let labelColumn, writer.unlabelledRows == writer.rows {
+                throw noLabelledRow(unlabelled: writer.unlabelledRows, label: labelColumn, schema: schema,
+                                    isSchemaLabel: labelColumn == defaultLabel, query: query)
+            }
             var manifest: Document = [
                 "collection": .string(collection), "database": .string(mongo.database),
                 "query": .document(query), "sort": .document(order), "limit": limit.map { .integer($0) } ?? .null,
@@ -270,6 +275,24 @@ public struct ExportStage: Sendable {
         let what = query.fields.isEmpty ? "collection \(mongo.database).\(collection) is empty"
             : "no document of \(mongo.database).\(collection) matches \((try? BSONDocument(query).relaxedExtendedJSON) ?? "the query")"
         return JobError(.dataError, "\(what): nothing exported, the previous export is untouched")
+    }
+
+    /// A labelled export whose every row lacks the label would train nothing: it is a broken input
+    /// (a renamed or empty label source column), not a night's data, so the previous export stays.
+    /// The schema's `x-label-source` says where its label comes from; that is the advice only for
+    /// the schema's label over the whole collection. Another label, or a narrowed export
+    /// (--where, --only, --limit), may just have picked rows without one: the query is named.
+    private func noLabelledRow(unlabelled: Int, label: String, schema: EntitySchema, isSchemaLabel: Bool,
+                               query: Document) -> JobError {
+        let advice: String
+        if isSchemaLabel, query.fields.isEmpty, limit == nil {
+            advice = "check " + (schema.document["x-label-source"]?.stringValue ?? "the input \(label) is derived from")
+        } else {
+            let narrowing = query.fields.isEmpty ? "" : " matching \((try? BSONDocument(query).relaxedExtendedJSON) ?? "the query")"
+            let limited = limit.map { " (--limit \($0))" } ?? ""
+            advice = "the rows\(narrowing)\(limited) have no \(label): choose other rows or another --label, or export them unlabelled with --label none"
+        }
+        return JobError(.dataError, "\(unlabelled) rows without \(label) and none with one in \(mongo.database).\(collection): \(advice); nothing exported, the previous export is untouched")
     }
 
     /// The schema's default label (`"x-label": "<column>"` at its top), checked against the

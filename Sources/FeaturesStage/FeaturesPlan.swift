@@ -49,30 +49,72 @@ enum AudioTree {
     static let extensions: Set<String> = ["mp3", "flac", "ogg", "oga", "opus", "wav", "wave", "aif", "aiff",
                                           "aifc", "au", "snd", "w64", "rf64", "caf"]
 
-    /// Every audio file under `root` (hidden files and directories skipped, symbolic links to files
-    /// followed), sorted by relative path.
-    static func walk(root: String, idSource: TrackIDSource) -> [AudioFileEntry] {
-        let base = root.hasSuffix("/") ? String(root.dropLast()) : root
-        guard let enumerator = FileManager.default.enumerator(atPath: base) else { return [] }
+    /// What a walk found: the audio files, and the paths it could not read (a directory it could
+    /// not list, an entry it could not stat such as a dangling link), each with the reason.
+    struct Walk {
         var entries: [AudioFileEntry] = []
-        while let relative = enumerator.nextObject() as? String {
-            let name = relative.split(separator: "/").last.map(String.init) ?? relative
-            if name.hasPrefix(".") {
-                enumerator.skipDescendants()
-                continue
-            }
-            guard let dot = name.lastIndex(of: "."),
-                  extensions.contains(name[name.index(after: dot)...].lowercased()) else { continue }
-            let absolute = base + "/" + relative
+        var unreadable: [String] = []
+    }
+
+    /// Every audio file under `root` (hidden files and directories skipped), sorted by relative
+    /// path. Symbolic links are followed, to files and to directories, the root too: an archive
+    /// mounted elsewhere and linked in is walked like one in place. A link back to a directory
+    /// that encloses it (a cycle) is not walked again. What cannot be read is collected, never
+    /// skipped silently: the caller refuses a walk that missed part of the tree.
+    static func walk(root: String, idSource: TrackIDSource) -> Walk {
+        let base = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        var walk = Walk()
+        var enclosing: Set<DirectoryIdentity> = []
+
+        func visit(_ directory: String, relative: String) {
             var info = stat()
-            guard stat(absolute, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
-            let millis = Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
-            entries.append(AudioFileEntry(relativePath: relative, absolutePath: absolute,
-                                          id: idSource.id(forRelativePath: relative),
-                                          bytes: Int64(info.st_size), mtimeMillis: millis))
+            guard stat(directory, &info) == 0 else {
+                walk.unreadable.append("\(directory): \(String(cString: strerror(errno)))")
+                return
+            }
+            let identity = DirectoryIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+            guard enclosing.insert(identity).inserted else { return }
+            defer { enclosing.remove(identity) }
+            let names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: directory)
+            } catch {
+                walk.unreadable.append("\(directory): \(error.localizedDescription)")
+                return
+            }
+            for name in names where !name.hasPrefix(".") {
+                let absolute = directory == "/" ? "/" + name : directory + "/" + name
+                let relativePath = relative.isEmpty ? name : relative + "/" + name
+                var info = stat()
+                guard stat(absolute, &info) == 0 else {
+                    walk.unreadable.append("\(absolute): \(String(cString: strerror(errno)))")
+                    continue
+                }
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR:
+                    visit(absolute, relative: relativePath)
+                case S_IFREG:
+                    guard let dot = name.lastIndex(of: "."),
+                          extensions.contains(name[name.index(after: dot)...].lowercased()) else { continue }
+                    let millis = Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+                    walk.entries.append(AudioFileEntry(relativePath: relativePath, absolutePath: absolute,
+                                                       id: idSource.id(forRelativePath: relativePath),
+                                                       bytes: Int64(info.st_size), mtimeMillis: millis))
+                default:
+                    continue
+                }
+            }
         }
-        entries.sort { $0.relativePath.utf8.lexicographicallyPrecedes($1.relativePath.utf8) }
-        return entries
+
+        visit(base, relative: "")
+        walk.entries.sort { $0.relativePath.utf8.lexicographicallyPrecedes($1.relativePath.utf8) }
+        return walk
+    }
+
+    /// A directory as the kernel knows it, whatever path or link leads to it.
+    private struct DirectoryIdentity: Hashable {
+        var device: UInt64
+        var inode: UInt64
     }
 }
 

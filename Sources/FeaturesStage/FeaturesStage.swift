@@ -91,9 +91,25 @@ public struct FeaturesStage: Sendable {
         let outputPath = context.work.featuresStaging.appendingPathComponent(outputName).path
 
         // 1. The files of this shard, by id.
-        let walked = AudioTree.walk(root: audio, idSource: idFrom)
-        let inShard = walked.filter { shard?.contains($0.id) ?? true }
+        let walk = AudioTree.walk(root: audio, idSource: idFrom)
+        if !walk.unreadable.isEmpty {
+            // A part of the tree not read is its files' features missing, which a prune would delete.
+            let shown = walk.unreadable.prefix(3).joined(separator: "; ")
+            let more = walk.unreadable.count > 3 ? " (and \(walk.unreadable.count - 3) more)" : ""
+            throw JobError(.unavailable, "\(walk.unreadable.count) paths under \(audio) could not be read: \(shown)\(more); the staged features are kept")
+        }
+        let walked = walk.entries
         let previous = try PreviousFeatures(directory: context.work.featuresStaging, preferred: outputName)
+        let stagedTracks = context.work.metadataStaging.appendingPathComponent("tracks.jsonl").path
+        if walked.isEmpty, Self.hasContent(stagedTracks) || !previous.documents.isEmpty {
+            // An archive with tracks or features staged but no audio is no real night: an unmounted
+            // disk or a wrong path, which would otherwise stage no features and let a prune delete
+            // them all. Features alone count: a scale-out host runs --shard without an extract.
+            let staged = Self.hasContent(stagedTracks) ? "tracks are staged in \(stagedTracks)"
+                : "\(previous.documents.count) features are staged in \(context.work.featuresStaging.path)"
+            throw JobError(.unavailable, "no audio files under \(audio): is it mounted? (\(staged); the staged features are kept)")
+        }
+        let inShard = walked.filter { shard?.contains($0.id) ?? true }
         if previous.unreadableLines > 0 {
             context.logger.warning("\(previous.unreadableLines) staged lines could not be read and will be recomputed")
         }
@@ -154,6 +170,11 @@ public struct FeaturesStage: Sendable {
             summary.problem = "\(rejects.count) of \(considered) audio files rejected, over --max-reject-ratio \(maxRejectRatio) (see \(rejects.path))"
         }
         return summary
+    }
+
+    /// Whether `path` is a file with at least one byte.
+    static func hasContent(_ path: String) -> Bool {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0) > 0
     }
 
     /// N when the staged features are shard files of one `--shard K/N` layout and no

@@ -15,6 +15,8 @@ public struct LoadOptions: Sendable {
     public var prune = false
     /// Re-read every stored document and rewrite those whose content differs from their `_hash`.
     public var verify = false
+    /// Delete even when a prune would take most of a collection (see `LoadStage.pruneRefusal`).
+    public var allowLargePrune = false
     public var maxRejectRatio = 0.01
     /// `--only`: the track ids (normalised, see `OnlyIDs`) to load into the track-keyed collections.
     public var only: Set<String>?
@@ -57,7 +59,12 @@ public struct LoadStage: Sendable {
     var inFlight: Int { options.inFlight }
     var prune: Bool { options.prune }
     var verify: Bool { options.verify }
+    var allowLargePrune: Bool { options.allowLargePrune }
     var maxRejectRatio: Double { options.maxRejectRatio }
+
+    /// A prune deleting more than half of a collection, when that is more than this many documents
+    /// or every one, is refused without --allow-large-prune (see `pruneRefusal`).
+    static let pruneHandful = 10
 
     /// MongoDB's limit for one document.
     static let maximumDocumentBytes = 16 * 1024 * 1024
@@ -70,6 +77,7 @@ public struct LoadStage: Sendable {
         }
         let only = options.only
         if prune { try StagedCollections.checkPrunable(staged, work: context.work) }
+        let alwaysPruned = Set(try staged.filter { try Self.prunesAlways($0.schema) }.map(\.schema.collection))
         for collection in staged { try collection.checkNoIDStagedTwice() }
         var summary = JobSummary()
         if context.options.dryRun {
@@ -94,6 +102,7 @@ public struct LoadStage: Sendable {
         if progress.isEnabled { progress.update(done: 0, total: ProgressBar.countLines(inFiles: staged.flatMap(\.files))) }
         var loadedBefore = 0
         var overRatio: [String] = []
+        var refusedPrunes: [String] = []
         let stateStore = LoadStateStore(state: try connection.client().collection(LoadStateStore.collectionName, database: mongo.database),
                                         logger: context.logger)
         for staged in staged {
@@ -116,22 +125,29 @@ public struct LoadStage: Sendable {
                 manifest = scanned.manifest
                 counts.differing = scanned.differing
             }
-            var pass = CollectionPass(manifest: manifest)
+            let prunes = prune || alwaysPruned.contains(name)
+            var pass = CollectionPass(manifest: manifest, collectsStagedKeys: prunes)
             for path in staged.files {
                 try await load(path: path, only: narrowed, into: collection, connection: connection, rejects: rejects,
                                counts: &counts, pass: &pass, beforeFirstWrite: { try stateStore.invalidate(name) },
                                progress: progress, progressBase: loadedBefore)
             }
             loadedBefore += counts.read
+            // The prune limit is of what the collection held before this load: documents it just
+            // inserted would dilute it (every id changed is N new and N gone, never over half).
+            let heldBefore = manifest.entries.count
             for (key, line) in pass.learnedLines { manifest.entries[key]?.line = line }
             for (key, entry) in pass.written { manifest.entries[key] = entry }
             var prunedExpected = 0
-            if prune {
+            if prunes {
                 // Only ids of --only with --only: every other document stays whatever the staging holds.
                 let candidates = narrowed.map { ids in ids.map { OnlyIDs.idValue($0).canonicalKey } } ?? Array(manifest.entries.keys)
                 let gone = candidates.filter { !pass.stagedKeys.contains($0) }.compactMap { manifest.entries[$0] }
-                prunedExpected = gone.count
-                if !gone.isEmpty {
+                if !allowLargePrune, let refusal = Self.pruneRefusal(collection: name, deleting: gone.count, of: heldBefore) {
+                    context.logger.error("\(refusal); nothing deleted from \(name)")
+                    refusedPrunes.append(refusal)
+                } else if !gone.isEmpty {
+                    prunedExpected = gone.count
                     try pass.startWriting { try stateStore.invalidate(name) }
                     for start in stride(from: 0, to: gone.count, by: 10_000) {
                         try Task.checkCancellation()
@@ -170,13 +186,13 @@ public struct LoadStage: Sendable {
             // The client's cost is the CPU this process spent (reading, parsing, hashing, building and
             // sending the bulk writes, the load state): the rest of the wall time is the server's.
             let clientSeconds = processCPUSeconds() - startedCPU
-            context.logger.info("\(name): \(counts.read) read, \(counts.inserted) inserted, \(counts.updated) updated, \(counts.unchanged) unchanged (\(counts.unchangedByLine) by their staged line), \(counts.rejected) rejected\(prune ? ", \(counts.pruned) pruned" : "")\(verify ? ", \(counts.differing) differing from their _hash" : "") in \(String(format: "%.2f", seconds)) s (\(stored == nil ? (verify ? "verified every document" : "read every stored hash") : "load state"); \(Int(Double(counts.read) / max(seconds, 1e-6))) documents/s; client CPU \(String(format: "%.1f", clientSeconds / Double(max(counts.read, 1)) * 1e6)) µs/document)")
+            context.logger.info("\(name): \(counts.read) read, \(counts.inserted) inserted, \(counts.updated) updated, \(counts.unchanged) unchanged (\(counts.unchangedByLine) by their staged line), \(counts.rejected) rejected\(prunes ? ", \(counts.pruned) pruned" : "")\(verify ? ", \(counts.differing) differing from their _hash" : "") in \(String(format: "%.2f", seconds)) s (\(stored == nil ? (verify ? "verified every document" : "read every stored hash") : "load state"); \(Int(Double(counts.read) / max(seconds, 1e-6))) documents/s; client CPU \(String(format: "%.1f", clientSeconds / Double(max(counts.read, 1)) * 1e6)) µs/document)")
             summary.count("\(name) read", counts.read)
             summary.count("\(name) inserted", counts.inserted)
             summary.count("\(name) updated", counts.updated)
             summary.count("\(name) unchanged", counts.unchanged)
             summary.count("\(name) rejected", counts.rejected)
-            if prune { summary.count("\(name) pruned", counts.pruned) }
+            if prunes { summary.count("\(name) pruned", counts.pruned) }
             if verify { summary.count("\(name) differing", counts.differing) }
         }
         try rejects.commit()
@@ -189,7 +205,30 @@ public struct LoadStage: Sendable {
             summary.status = .dataError
             summary.problem = "documents refused over --max-reject-ratio \(maxRejectRatio): \(overRatio.joined(separator: ", ")) (see \(rejects.path))"
         }
+        if !refusedPrunes.isEmpty {
+            summary.status = .dataError
+            let refused = "prune refused, nothing deleted from \(refusedPrunes.count == 1 ? "it" : "them"): \(refusedPrunes.joined(separator: "; ")); more than half of a collection is a broken input (an empty, renamed or unmounted source), not a night's change: check it, or run with --allow-large-prune (config: allow-large-prune = true under [load]) to delete them"
+            summary.problem = [summary.problem, refused].compactMap { $0 }.joined(separator: "; ")
+        }
         return summary
+    }
+
+    /// Why deleting `gone` of the `held` documents of `collection` is refused, or nil when it is not:
+    /// more than half of them, and more than `pruneHandful` or every one. A few removed rows prune.
+    static func pruneRefusal(collection: String, deleting gone: Int, of held: Int) -> String? {
+        guard gone * 2 > held, gone > pruneHandful || gone == held else { return nil }
+        return "\(collection) would lose \(gone) of its \(held) documents"
+    }
+
+    /// Whether the schema says its staged file is always the whole collection (`"x-prune": "always"`:
+    /// derived in full by every run that stages it), so a document not staged is stale and the load
+    /// deletes it without --prune. Another value is a mistake in the schema (64).
+    static func prunesAlways(_ schema: EntitySchema) throws -> Bool {
+        guard let value = schema.document["x-prune"] else { return false }
+        guard value.stringValue == "always" else {
+            throw JobError(.usage, "schema \(schema.path): x-prune is \(value.stringValue ?? "not text"); its one value is \"always\"")
+        }
+        return true
     }
 
     struct Counts {
@@ -217,7 +256,7 @@ public struct LoadStage: Sendable {
     }
 
     /// One collection's load as it goes: what the collection held before, what was written (its
-    /// refused documents taken out again), which ids are staged (only --prune needs them).
+    /// refused documents taken out again), which ids are staged (only a pruned collection needs them).
     struct CollectionPass {
         let manifest: LoadManifest
         /// The manifest's keys by staged line digest: a line found here is unchanged, unparsed.
@@ -225,11 +264,14 @@ public struct LoadStage: Sendable {
         var written: [String: LoadManifest.Entry] = [:]
         /// Unchanged documents whose staged line the manifest did not know yet (stored next time).
         var learnedLines: [String: StagedLineDigest] = [:]
+        /// Whether `stagedKeys` is kept: the collection is pruned.
+        let collectsStagedKeys: Bool
         var stagedKeys: Set<String> = []
         var wrote = false
 
-        init(manifest: LoadManifest) {
+        init(manifest: LoadManifest, collectsStagedKeys: Bool) {
             self.manifest = manifest
+            self.collectsStagedKeys = collectsStagedKeys
             keysByLine = manifest.keysByLine()
         }
 
@@ -307,7 +349,7 @@ public struct LoadStage: Sendable {
                     if let only, !only.contains(entry.id.idText) { continue }
                     counts.read += 1
                     if counts.read % 1000 == 0 { progress.update(done: progressBase + counts.read) }
-                    if prune { pass.stagedKeys.insert(key) }
+                    if pass.collectsStagedKeys { pass.stagedKeys.insert(key) }
                     counts.unchanged += 1
                     counts.unchangedByLine += 1
                     continue
@@ -323,7 +365,7 @@ public struct LoadStage: Sendable {
                     continue
                 }
                 let key = id.canonicalKey, hash = document.contentHash
-                if prune { pass.stagedKeys.insert(key) }
+                if pass.collectsStagedKeys { pass.stagedKeys.insert(key) }
                 if !force, pass.manifest.entries[key]?.hash == hash {
                     pass.learnedLines[key] = lineDigest
                     counts.unchanged += 1

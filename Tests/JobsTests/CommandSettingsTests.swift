@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test func flagsAreFlags() {
-        let flags = Set(["dry-run", "force", "quiet", "verbose", "print-config", "prune", "verify", "frames"])
+        let flags = Set(["dry-run", "force", "quiet", "verbose", "print-config", "prune", "allow-large-prune", "verify", "frames"])
         for command in JobCatalog.commands {
             for argument in command.configurableArguments {
                 #expect(argument.isFlag == flags.contains(argument.key), "\(command) --\(argument.key)")
@@ -104,6 +104,16 @@ import Testing
         #expect(load.inFlight == 4)
         #expect(load.verify)
         #expect(load.maxRejectRatio == LoadOptions.defaults.maxRejectRatio)
+    }
+
+    /// The nightly's load may be allowed a large prune from the file, as etl-load by its flag.
+    @Test func theLoadTableAllowsALargePrune() throws {
+        let load = try withConfiguration("[load]\nallow-large-prune = true\n") {
+            try LoadCommand.configured(LoadOptions(), excluding: [], tables: ["nightly"])
+        }
+        #expect(load.allowLargePrune)
+        #expect(try LoadCommand.parse(["--allow-large-prune"]).options.allowLargePrune)
+        #expect(try !LoadCommand.parse([]).options.allowLargePrune)
     }
 
     @Test func theEnvironmentBeatsTheFileAndExcludedKeysAreLeftAlone() throws {

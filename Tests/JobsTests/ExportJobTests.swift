@@ -386,6 +386,49 @@ func readManifest(_ export: URL) throws -> Document {
 
 /// Issue: mistakes exit non-zero with one line saying which, and never destroy a good export.
 @Suite(.serialized) struct ExportMistakesTests {
+    /// Every row without its label (a renamed genre column upstream) trains nothing: exit 65 naming
+    /// why, the previous export untouched; `--label none` exports such rows on purpose.
+    @Test func anExportWithoutALabelledRowIsRefusedAndKeepsThePreviousExport() throws {
+        let uri = try TestServer.uri()
+        let labelled = TestServer.uniqueDatabaseName(), unlabelled = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(labelled); TestServer.dropDatabase(unlabelled) }
+        let work = TemporaryDirectory()
+        try GeneratedTrainingSet.load(11...19, uri: uri, database: labelled)
+        try GeneratedTrainingSet.load(1...10, uri: uri, database: unlabelled)
+        #expect((11...19).allSatisfy(GeneratedTrainingSet.isLabelled) && !(1...10).contains(where: GeneratedTrainingSet.isLabelled))
+        let first = try JobProcess.run("etl-export", ["--work-dir", work.path], environment: ["MONGODB_URI": uri, "MUSICETL_DB": labelled])
+        #expect(first.status == 0, "\(first.standardError)")
+        let export = work.url.appendingPathComponent("exports/training")
+        let filesBefore = try FileManager.default.contentsOfDirectory(atPath: export.path).sorted()
+        let before = try Data(contentsOf: export.appendingPathComponent("output.csv"))
+
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": unlabelled]
+        let refused = try JobProcess.run("etl-export", ["--work-dir", work.path], environment: environment)
+        #expect(refused.status == 65, "\(refused.standardError)")
+        #expect(refused.lastLine.contains("10 rows without genre_top and none with one in \(unlabelled).training: check the genre columns of the tracks input"),
+                "\(refused.lastLine)")
+        #expect(refused.lastLine.contains("nothing exported, the previous export is untouched"), "\(refused.lastLine)")
+        #expect(try Data(contentsOf: export.appendingPathComponent("output.csv")) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: export.path).sorted() == filesBefore)
+
+        // A narrowed export may just have picked unlabelled rows: the advice names the query, not the input.
+        let advice = "have no genre_top: choose other rows or another --label, or export them unlabelled with --label none"
+        let limited = try JobProcess.run("etl-export", ["--work-dir", work.path, "--limit", "5", "--name", "few"], environment: environment)
+        #expect(limited.status == 65, "\(limited.standardError)")
+        #expect(limited.lastLine.contains("5 rows without genre_top and none with one in \(unlabelled).training: the rows (--limit 5) \(advice)"),
+                "\(limited.lastLine)")
+        let narrowed = try JobProcess.run("etl-export", ["--work-dir", work.path, "--where", #"{"_id": {"$lte": 3}}"#, "--name", "first"],
+                                          environment: environment)
+        #expect(narrowed.status == 65, "\(narrowed.standardError)")
+        #expect(narrowed.lastLine.contains("the rows matching {") && narrowed.lastLine.contains(advice)
+                && !narrowed.lastLine.contains("check the genre columns"), "\(narrowed.lastLine)")
+        #expect(try Data(contentsOf: export.appendingPathComponent("output.csv")) == before)
+
+        let deliberate = try JobProcess.run("etl-export", ["--work-dir", work.path, "--label", "none", "--name", "all"], environment: environment)
+        #expect(deliberate.status == 0, "\(deliberate.standardError)")
+        #expect(try readCSV(work.url.appendingPathComponent("exports/all/output.csv").path).count == 11)
+    }
+
     @Test func mistakesExitWithOneLineAndLeaveThePreviousExport() throws {
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
         defer { TestServer.dropDatabase(database) }

@@ -271,6 +271,96 @@ import TestSupport
         #expect(rejected.lastLine.contains("3 of 3 audio files rejected"), "\(rejected.lastLine)")
     }
 
+    /// An archive mounted elsewhere and linked in (the root or a subdirectory a symbolic link) is
+    /// walked like one in place, with the link's paths; a link back to an enclosing directory is
+    /// not walked again.
+    @Test func symbolicLinksToDirectoriesAreFollowedAndCyclesWalkedOnce() throws {
+        let archive = try makeTree([("000/000020.flac", "tabla_ke2_44ms.flac")])
+        let elsewhere = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: elsewhere.path + "/001", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.url("audio/corrupt/short_50ms_44100.wav"),
+                                         to: elsewhere.url.appendingPathComponent("001/001000.wav"))
+        try FileManager.default.createSymbolicLink(atPath: archive.path + "/001", withDestinationPath: elsewhere.path + "/001")
+        try FileManager.default.createSymbolicLink(atPath: archive.path + "/000/loop", withDestinationPath: archive.path)
+        let links = TemporaryDirectory()
+        let linkedRoot = links.path + "/audio"
+        try FileManager.default.createSymbolicLink(atPath: linkedRoot, withDestinationPath: archive.path)
+        let work = TemporaryDirectory()
+        let outcome = try run(["--audio", linkedRoot, "--work-dir", work.path, "--jobs", "1"])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(outcome.lastLine.contains("2 files, 2 computed"), "\(outcome.lastLine)")
+        let documents = try stagedDocuments(work.path + "/staging/features/features.jsonl")
+        #expect(documents.map { $0["_id"] } == [.int32(20), .int32(1000)])
+        #expect(documents.map { $0["source"]?.documentValue?["path"]?.stringValue } == ["000/000020.flac", "001/001000.wav"])
+    }
+
+    /// No audio file under `--audio` while tracks are staged is an unmounted or wrong directory,
+    /// not a night's data: exit 69 naming it, the staged features kept (else a prune would delete
+    /// them all). Without staged tracks an empty tree is just empty.
+    @Test func anEmptyAudioDirectoryWithTracksStagedIsRefusedAndKeepsTheFeatures() throws {
+        let archive = try makeTree([("000/000020.flac", "tabla_ke2_44ms.flac")])
+        let work = TemporaryDirectory()
+        let first = try run(["--audio", archive.path, "--work-dir", work.path, "--jobs", "1"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let staged = work.path + "/staging/features/features.jsonl"
+        let before = try Data(contentsOf: URL(fileURLWithPath: staged))
+
+        let unmounted = TemporaryDirectory(), fresh = TemporaryDirectory()
+        let unstaged = try run(["--audio", unmounted.path, "--work-dir", fresh.path])
+        #expect(unstaged.status == 0 && unstaged.lastLine.contains("0 files, 0 computed"), "\(unstaged.standardError)")
+
+        try StagedInputs.writeLines([StagedInputs.track(id: 20, split: "training")],
+                                    to: work.url.appendingPathComponent("staging/metadata/tracks.jsonl"))
+        let links = TemporaryDirectory()
+        try FileManager.default.createSymbolicLink(atPath: links.path + "/audio", withDestinationPath: unmounted.path)
+        for audio in [unmounted.path, links.path + "/audio"] {
+            let refused = try run(["--audio", audio, "--work-dir", work.path])
+            #expect(refused.status == 69, "\(refused.standardError)")
+            #expect(refused.lastLine.contains("no audio files under \(audio): is it mounted?"), "\(refused.lastLine)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: staged)) == before)
+        }
+    }
+
+    /// A scale-out host runs features by --shard without an extract (no tracks staged): features
+    /// staged by an earlier run are enough to refuse an empty walk, exit 69, those features kept.
+    @Test func anEmptyAudioDirectoryWithFeaturesStagedIsRefusedAndKeepsThem() throws {
+        let archive = try makeTree([("000/000020.flac", "tabla_ke2_44ms.flac")])
+        let work = TemporaryDirectory()
+        let first = try run(["--audio", archive.path, "--work-dir", work.path, "--shard", "1/1", "--jobs", "1"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let staged = work.path + "/staging/features/features.shard-1-of-1.jsonl"
+        let before = try Data(contentsOf: URL(fileURLWithPath: staged))
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/staging/metadata/tracks.jsonl"))
+
+        let unmounted = TemporaryDirectory()
+        let refused = try run(["--audio", unmounted.path, "--work-dir", work.path, "--shard", "1/1"])
+        #expect(refused.status == 69, "\(refused.standardError)")
+        #expect(refused.lastLine.contains("no audio files under \(unmounted.path): is it mounted? (1 features are staged in"),
+                "\(refused.lastLine)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: staged)) == before)
+    }
+
+    /// A part of the tree the walk cannot read (here a link into a path under a regular file, which
+    /// no user, root neither, can stat) is its files missing from the staged features: exit 69
+    /// naming the path, the staged features kept.
+    @Test func anUnreadablePartOfTheAudioTreeIsRefusedAndKeepsTheFeatures() throws {
+        let archive = try makeTree([("000/000020.flac", "tabla_ke2_44ms.flac")])
+        let work = TemporaryDirectory()
+        let first = try run(["--audio", archive.path, "--work-dir", work.path, "--jobs", "1"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let staged = work.path + "/staging/features/features.jsonl"
+        let before = try Data(contentsOf: URL(fileURLWithPath: staged))
+
+        let elsewhere = TemporaryDirectory()
+        try Data("not a directory".utf8).write(to: elsewhere.url.appendingPathComponent("file"))
+        try FileManager.default.createSymbolicLink(atPath: archive.path + "/001", withDestinationPath: elsewhere.path + "/file/001")
+        let refused = try run(["--audio", archive.path, "--work-dir", work.path])
+        #expect(refused.status == 69, "\(refused.standardError)")
+        #expect(refused.lastLine.contains("1 paths under \(archive.path) could not be read: \(archive.path)/001: Not a directory"),
+                "\(refused.lastLine)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: staged)) == before)
+    }
+
     @Test func bundledSampleMatchesTheSampleMetadata() throws {
         let work = TemporaryDirectory()
         let outcome = try run(["--audio", Fixtures.url("sample/audio").path, "--work-dir", work.path])

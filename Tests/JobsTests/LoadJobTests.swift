@@ -99,6 +99,83 @@ import TestSupport
         #expect(remaining.count == 162 && !remaining.contains { $0["_id"] == 21 })
     }
 
+    /// A prune that would delete most of a collection is a broken input (an empty or renamed source):
+    /// nothing deleted from that collection, exit 65 naming it and the counts; the other
+    /// collections load as usual; --allow-large-prune deletes them (--force, which rewrites
+    /// what looks unchanged, does not).
+    @Test func pruneOfMostOfACollectionIsRefusedUnlessAllowed() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
+        let trackCount = try documents("tracks", uri: uri, database: database).count
+        #expect((2...10).contains(trackCount), "a small collection: refused because every document would go")
+        // 143 of 163 genres gone (over half, over 10), every track gone, one artist gone.
+        let genres = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
+        try StagedInputs.writeLines(Array(try StagedInputs.read(genres).prefix(20)), to: genres)
+        try StagedInputs.writeLines([], to: work.url.appendingPathComponent("staging/metadata/tracks.jsonl"))
+        let artists = work.url.appendingPathComponent("staging/metadata/artists.jsonl")
+        let stagedArtists = try StagedInputs.read(artists)
+        try StagedInputs.writeLines(Array(stagedArtists.dropFirst()), to: artists)
+        try markSuccessfulExtract(work)
+
+        let refused = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
+        #expect(refused.status == 65, "\(refused.standardError)")
+        #expect(refused.lastLine.contains("prune refused, nothing deleted from them: genres would lose 143 of its 163 documents; tracks would lose \(trackCount) of its \(trackCount) documents"),
+                "\(refused.lastLine)")
+        #expect(refused.lastLine.contains("run with --allow-large-prune"), "\(refused.lastLine)")
+        #expect(refused.lastLine.contains("1 artists pruned"), "a collection within the limit prunes: \(refused.lastLine)")
+        #expect(try documents("genres", uri: uri, database: database).count == 163)
+        #expect(try documents("tracks", uri: uri, database: database).count == trackCount)
+        #expect(try documents("artists", uri: uri, database: database).count == stagedArtists.count - 1)
+
+        let forced = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune", "--force"], environment: environment)
+        #expect(forced.status == 65, "--force rewrites, it does not allow the prune: \(forced.lastLine)")
+        #expect(try documents("genres", uri: uri, database: database).count == 163)
+
+        let allowed = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune", "--allow-large-prune"], environment: environment)
+        #expect(allowed.status == 0, "\(allowed.standardError)")
+        #expect(allowed.lastLine.contains("143 genres pruned") && allowed.lastLine.contains("\(trackCount) tracks pruned"), "\(allowed.lastLine)")
+        #expect(try documents("genres", uri: uri, database: database).count == 20)
+        #expect(try documents("tracks", uri: uri, database: database).isEmpty)
+    }
+
+    /// Every id changed (a wrong key, another dataset staged) is every stored document gone: the
+    /// limit is of what the collection held before the load, not diluted by the ids it inserted.
+    @Test func pruneOfEveryIdChangedIsRefused() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = try stagedWork()
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        #expect(try JobProcess.run("etl-load", ["--work-dir", work.path], environment: environment).status == 0)
+        let genres = work.url.appendingPathComponent("staging/metadata/genres.jsonl")
+        let renumbered = try StagedInputs.read(genres).map { genre in
+            var genre = genre
+            genre["_id"] = .integer((genre["_id"]?.int64Value ?? 0) + 1_000_000)
+            return genre
+        }
+        try StagedInputs.writeLines(renumbered, to: genres)
+        try markSuccessfulExtract(work)
+
+        let refused = try JobProcess.run("etl-load", ["--work-dir", work.path, "--prune"], environment: environment)
+        #expect(refused.status == 65, "\(refused.standardError)")
+        #expect(refused.lastLine.contains("genres would lose 163 of its 163 documents"), "\(refused.lastLine)")
+        let stored = try documents("genres", uri: uri, database: database)
+        #expect(stored.count == 326, "the 163 old genres kept beside the 163 inserted")
+        #expect(stored.contains { $0["_id"] == 21 })
+    }
+
+    /// The limit: more than half, and more than 10 documents or every one.
+    @Test func pruneLimitIsMoreThanHalfAndMoreThanAHandfulOrAll() {
+        #expect(LoadStage.pruneRefusal(collection: "c", deleting: 11, of: 21) != nil)
+        #expect(LoadStage.pruneRefusal(collection: "c", deleting: 10, of: 19) == nil, "a handful")
+        #expect(LoadStage.pruneRefusal(collection: "c", deleting: 50, of: 100) == nil, "half is not more than half")
+        #expect(LoadStage.pruneRefusal(collection: "c", deleting: 3, of: 5) == nil)
+        #expect(LoadStage.pruneRefusal(collection: "c", deleting: 5, of: 5) != nil, "every one")
+        #expect(LoadStage.pruneRefusal(collection: "c", deleting: 0, of: 0) == nil)
+    }
+
     @Test func pruneRefusesStagingNoSuccessfulExtractVouchesFor() throws {
         let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
         defer { TestServer.dropDatabase(database) }

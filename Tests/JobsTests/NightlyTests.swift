@@ -43,6 +43,43 @@ import TestSupport
         #expect(try state(uri: uri, database: database) == firstState)
     }
 
+    /// The training rows are derived whole each night, so a row no longer staged is stale: a clip
+    /// removed from the archive takes its training row out of MongoDB the next night without
+    /// `--prune`, and the export is scaled with one scaler.
+    @Test func aRemovedClipTakesItsTrainingRowAwayWithoutPrune() throws {
+        let uri = try TestServer.uri(), database = TestServer.uniqueDatabaseName()
+        defer { TestServer.dropDatabase(database) }
+        let work = TemporaryDirectory(), archive = TemporaryDirectory()
+        let audioCopy = archive.path + "/audio"
+        try FileManager.default.copyItem(atPath: audio, toPath: audioCopy)
+        let arguments = ["--metadata", metadata, "--tracks-file", "raw_tracks.csv", "--audio", audioCopy, "--work-dir", work.path]
+        let environment = ["MONGODB_URI": uri, "MUSICETL_DB": database]
+        let first = try JobProcess.run("etl-nightly", arguments, environment: environment)
+        #expect(first.status == 0, "\(first.standardError)")
+        let firstRows = try #require(try pipelineState(uri: uri, database: database)["training"])
+        #expect(firstRows.count == 5)
+        // A clip of the training split: its removal refits the scaler, so every other row changes version.
+        let removed = try #require(firstRows.first { $0["split"] == "training" }?["_id"]?.int64Value)
+        let clip = try #require(try FileManager.default.contentsOfDirectory(atPath: audioCopy + "/000")
+            .first { $0.hasPrefix(String(format: "%06d.", removed)) })
+        try FileManager.default.removeItem(atPath: audioCopy + "/000/" + clip)
+
+        let second = try JobProcess.run("etl-nightly", arguments, environment: environment)
+        #expect(second.status == 0, "\(second.standardError)")
+        let load = try #require(second.standardError.split(separator: "\n").first { $0.hasPrefix("etl-load ok") })
+        #expect(load.contains("1 training pruned"), "\(load)")
+        let rows = try #require(try pipelineState(uri: uri, database: database)["training"])
+        #expect(rows.map { $0["_id"]?.int64Value } == firstRows.map { $0["_id"]?.int64Value }.filter { $0 != removed })
+        let versions = Set(rows.compactMap { $0["scaler_version"]?.stringValue })
+        #expect(versions.count == 1 && versions != Set(firstRows.compactMap { $0["scaler_version"]?.stringValue }), "\(versions)")
+        let export = work.url.appendingPathComponent("exports/training")
+        #expect(try readManifest(export)["scaler_versions"]?.arrayValue?.count == 1)
+        let scaler = try BSONDocument(json: String(contentsOf: export.appendingPathComponent("scaler.json"), encoding: .utf8)).document()
+        #expect(scaler["scalers"] == nil && scaler["version"]?.stringValue == versions.first, "one scaler, not {\"scalers\": [...]}")
+        let exported = try readCSV(export.appendingPathComponent("output.csv").path).dropFirst().map { $0[0] }
+        #expect(!exported.contains(String(removed)))
+    }
+
     @Test func dryRunValidatesWithoutWritingOrTouchingMongoDB() throws {
         let work = TemporaryDirectory()
         // An unreachable server proves the dry run never talks to MongoDB.

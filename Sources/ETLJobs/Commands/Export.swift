@@ -22,7 +22,7 @@ public struct ExportCommand: StageCommand {
     @Option(name: .customLong("where"), help: "A MongoDB filter as a JSON object, e.g. '{\"split\": \"training\"}' or '{\"genre_top\": {\"$regex\": \"^Rock\"}}'.")
     public var filter: String?
 
-    @Option(name: .long, help: "The label column (default: the one the collection's schema names in x-label, e.g. genre_top for training and tracks, is_skipped for skip_training; none: no label). Rows without a label go to unlabelled.csv (unlabelled.jsonl with --format jsonl), not to output, partitions or shards.")
+    @Option(name: .long, help: "The label column (default: the one the collection's schema names in x-label, e.g. genre_top for training and tracks, is_skipped for skip_training; none: no label). Rows without a label go to unlabelled.csv (unlabelled.jsonl with --format jsonl), not to output, partitions or shards; when no row has one, the export is refused (exit 65, the previous export kept).")
     public var label: String?
 
     @Option(name: .long, help: "Only these columns, in this order (comma-separated headers or dotted paths).")

@@ -13,7 +13,9 @@ public struct FeaturesCommand: StageCommand {
             Walks --audio for files libsndfile decodes (mp3, flac, ogg, oga, opus, wav, aif(f), au, w64, rf64, \
             caf). The track id is the file stem when it is an integer (FMA: 000/000002.mp3 → 2), else the path \
             relative to --audio; --id-from path always uses the path. Two files with the same id: the first \
-            by path wins, the others are quarantined.
+            by path wins, the others are quarantined. Hidden files and directories are skipped; symbolic \
+            links to files and to directories are followed, --audio itself too (a link back to an enclosing \
+            directory is not walked again).
 
             A re-run reuses the staged document of every file whose path, size, modification time \
             (milliseconds), parameter hash and extractor version are unchanged (and which has frames exactly \
@@ -34,7 +36,11 @@ public struct FeaturesCommand: StageCommand {
             documents) with features.jsonl: no id is ever staged in two files.
 
             Exit status 65 when the rejected share of the files exceeds --max-reject-ratio (the documents of \
-            the good files are still written); 69 when --audio does not exist, 64 when it names a file.
+            the good files are still written); 69 when --audio does not exist, when it holds no audio file \
+            while tracks or features are staged (staging/metadata/tracks.jsonl not empty, or features of an \
+            earlier run: an unmounted disk or a wrong path), or when a part of it cannot be read (a directory that cannot be listed, an entry that \
+            cannot be stat'ed such as a dangling link; the first three are named), all before anything is \
+            written, so the staged features are kept; 64 when --audio names a file.
             """,
         version: MusicETL.version)
 

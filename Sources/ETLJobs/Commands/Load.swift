@@ -19,7 +19,13 @@ public struct LoadCommand: StageCommand {
             --prune acts only on staging a successful extract vouches for: \
             staging/metadata/_SUCCESS.json present and its row counts equal to the staged files', \
             and staged features that are either features.jsonl or every shard of one --shard layout. \
-            Otherwise the load refuses before writing anything (exit 65).
+            Otherwise the load refuses before writing anything (exit 65). A collection whose schema \
+            says "x-prune": "always" (the training rows, which etl-normalize derives whole) is pruned \
+            on every load, without --prune. A prune that would delete more than half of a \
+            collection's documents, when that is more than 10 of them or every one, deletes nothing \
+            from that collection and exits 65 naming it and the counts (an empty, renamed or \
+            unmounted input); --allow-large-prune (config key allow-large-prune, e.g. under [load] \
+            for etl-nightly) deletes them.
 
             Which documents are unchanged comes from the load state in etl_load_state (per \
             collection: every stored _id, its _hash and the digest of the staged line it came from, \
@@ -47,6 +53,9 @@ public struct LoadCommand: StageCommand {
     @Flag(name: .long, help: "Delete documents whose _id is no longer staged (a source row that went away); only on staging of a successful extract.")
     public var prune = false
 
+    @Flag(name: .long, help: "Delete even when a prune would take more than half of a collection (more than 10 documents or every one), which is otherwise refused with exit 65.")
+    public var allowLargePrune = false
+
     @Flag(name: .long, help: "Re-read every stored document, recompute the hash of its content and rewrite those that differ from their _hash or from the staging (catches edits made behind the load's back).")
     public var verify = false
 
@@ -62,6 +71,7 @@ public struct LoadCommand: StageCommand {
             .option("batch-size", \.batchSize, default: .defaults),
             .option("in-flight", \.inFlight, default: .defaults),
             .flag("prune", \.prune),
+            .flag("allow-large-prune", \.allowLargePrune),
             .flag("verify", \.verify),
             .option("max-reject-ratio", \.maxRejectRatio, default: .defaults),
         ]
@@ -78,6 +88,7 @@ public struct LoadCommand: StageCommand {
         options.inFlight = inFlight
         options.prune = prune
         options.verify = verify
+        options.allowLargePrune = allowLargePrune
         options.maxRejectRatio = maxRejectRatio
         options.only = common.onlyTrackIDs
         return options
