@@ -87,7 +87,13 @@ enum AudioTree {
                 let relativePath = relative.isEmpty ? name : relative + "/" + name
                 var info = stat()
                 guard stat(absolute, &info) == 0 else {
-                    walk.unreadable.append("\(absolute): \(String(cString: strerror(errno)))")
+                    let reason = String(cString: strerror(errno))
+                    // A link that leads nowhere is refused when it may be audio or a directory (an
+                    // unmounted share); one named as another kind of file (cover.jpg) hides no audio.
+                    if let dot = name.lastIndex(of: "."), !extensions.contains(name[name.index(after: dot)...].lowercased()) {
+                        continue
+                    }
+                    walk.unreadable.append("\(absolute): \(reason)")
                     continue
                 }
                 switch info.st_mode & S_IFMT {

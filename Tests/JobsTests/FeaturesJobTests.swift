@@ -345,13 +345,15 @@ import TestSupport
     /// naming the path, the staged features kept.
     @Test func anUnreadablePartOfTheAudioTreeIsRefusedAndKeepsTheFeatures() throws {
         let archive = try makeTree([("000/000020.flac", "tabla_ke2_44ms.flac")])
+        let elsewhere = TemporaryDirectory()
+        // A dangling link named as a non-audio file hides no audio: not a reason to stop.
+        try FileManager.default.createSymbolicLink(atPath: archive.path + "/000/cover.jpg", withDestinationPath: elsewhere.path + "/gone.jpg")
         let work = TemporaryDirectory()
         let first = try run(["--audio", archive.path, "--work-dir", work.path, "--jobs", "1"])
         #expect(first.status == 0, "\(first.standardError)")
         let staged = work.path + "/staging/features/features.jsonl"
         let before = try Data(contentsOf: URL(fileURLWithPath: staged))
 
-        let elsewhere = TemporaryDirectory()
         try Data("not a directory".utf8).write(to: elsewhere.url.appendingPathComponent("file"))
         try FileManager.default.createSymbolicLink(atPath: archive.path + "/001", withDestinationPath: elsewhere.path + "/file/001")
         let refused = try run(["--audio", archive.path, "--work-dir", work.path])

@@ -39,7 +39,7 @@ public struct FeaturesCommand: StageCommand {
             the good files are still written); 69 when --audio does not exist, when it holds no audio file \
             while tracks or features are staged (staging/metadata/tracks.jsonl not empty, or features of an \
             earlier run: an unmounted disk or a wrong path), or when a part of it cannot be read (a directory that cannot be listed, an entry that \
-            cannot be stat'ed such as a dangling link; the first three are named), all before anything is \
+            cannot be stat'ed such as a dangling link, unless named as a non-audio file; the first three are named), all before anything is \
             written, so the staged features are kept; 64 when --audio names a file.
             """,
         version: MusicETL.version)
