@@ -52,15 +52,15 @@ final class GroupedIDCheck {
         runs = try Self.spilling(in: spillDirectory) { try GroupRuns(directory: spillDirectory) }
     }
 
-    /// The runs' file failing (a full disk, a read-only staging directory) stops the extract as
-    /// unavailable, saying what the file was for: its own name is gone (it is unlinked).
+    /// The runs' file failing (a full disk, a read-only staging directory) fails the extract (exit
+    /// 1, as any full disk does), saying what the file was for: its own name is gone (it is unlinked).
     private static func spilling<T>(in directory: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as JobError {
             throw error
         } catch {
-            throw JobError(.unavailable, "the duplicate check's list of sessions (a temporary file in \(directory)): \(error)")
+            throw JobError(.failure, "the duplicate check's list of sessions (a temporary file in \(directory)): \(error)")
         }
     }
 

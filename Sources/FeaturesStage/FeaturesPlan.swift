@@ -58,13 +58,15 @@ enum AudioTree {
 
     /// Every audio file under `root` (hidden files and directories skipped), sorted by relative
     /// path. Symbolic links are followed, to files and to directories, the root too: an archive
-    /// mounted elsewhere and linked in is walked like one in place. A link back to a directory
-    /// that encloses it (a cycle) is not walked again. What cannot be read is collected, never
-    /// skipped silently: the caller refuses a walk that missed part of the tree.
+    /// mounted elsewhere and linked in is walked like one in place. A directory already walked (a
+    /// cycle, or a second link to it such as `current -> 2024`) is not walked again: names are
+    /// visited in byte order, so the first path to it is always the same. What cannot be read is
+    /// collected, never skipped silently: the caller refuses a walk that missed part of the tree.
+    /// `lost+found` (a file system's own, root-only, at the top of every ext4 disk) is skipped.
     static func walk(root: String, idSource: TrackIDSource) -> Walk {
         let base = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
         var walk = Walk()
-        var enclosing: Set<DirectoryIdentity> = []
+        var walked: Set<DirectoryIdentity> = []
 
         func visit(_ directory: String, relative: String) {
             var info = stat()
@@ -73,16 +75,16 @@ enum AudioTree {
                 return
             }
             let identity = DirectoryIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-            guard enclosing.insert(identity).inserted else { return }
-            defer { enclosing.remove(identity) }
+            guard walked.insert(identity).inserted else { return }
             let names: [String]
             do {
                 names = try FileManager.default.contentsOfDirectory(atPath: directory)
+                    .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             } catch {
                 walk.unreadable.append("\(directory): \(error.localizedDescription)")
                 return
             }
-            for name in names where !name.hasPrefix(".") {
+            for name in names where !name.hasPrefix(".") && name != "lost+found" {
                 let absolute = directory == "/" ? "/" + name : directory + "/" + name
                 let relativePath = relative.isEmpty ? name : relative + "/" + name
                 var info = stat()

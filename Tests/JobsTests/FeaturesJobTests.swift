@@ -282,6 +282,12 @@ import TestSupport
                                          to: elsewhere.url.appendingPathComponent("001/001000.wav"))
         try FileManager.default.createSymbolicLink(atPath: archive.path + "/001", withDestinationPath: elsewhere.path + "/001")
         try FileManager.default.createSymbolicLink(atPath: archive.path + "/000/loop", withDestinationPath: archive.path)
+        // A second link to a directory already walked (`current -> 2024`): walked once, by the
+        // first path in byte order. A file system's `lost+found` is no part of the archive.
+        try FileManager.default.createSymbolicLink(atPath: archive.path + "/zzz-current", withDestinationPath: elsewhere.path + "/001")
+        try FileManager.default.createDirectory(atPath: archive.path + "/lost+found", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.url("audio/corrupt/short_50ms_44100.wav"),
+                                         to: URL(fileURLWithPath: archive.path + "/lost+found/002000.wav"))
         let links = TemporaryDirectory()
         let linkedRoot = links.path + "/audio"
         try FileManager.default.createSymbolicLink(atPath: linkedRoot, withDestinationPath: archive.path)

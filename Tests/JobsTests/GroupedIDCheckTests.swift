@@ -11,14 +11,14 @@ import TestSupport
         try GroupedIDCheck(separator: ":", spillDirectory: FileManager.default.temporaryDirectory.path)
     }
 
-    /// A spill directory that cannot be made (under a regular file): unavailable, saying what the
-    /// file is for, not a bare file-system error.
-    @Test func aSpillDirectoryThatCannotBeMadeIsUnavailable() throws {
+    /// A spill directory that cannot be made (under a regular file): a failure (exit 1, like a full
+    /// disk) saying what the file is for, not a bare file-system error.
+    @Test func aSpillDirectoryThatCannotBeMadeFailsSayingWhatFor() throws {
         do {
             _ = try GroupedIDCheck(separator: ":", spillDirectory: "/dev/null/runs")
             Issue.record("the check was made under /dev/null")
         } catch let error as JobError {
-            #expect(error.status == .unavailable)
+            #expect(error.status == .failure)
             #expect(error.message.contains("the duplicate check's list of sessions"))
             #expect(error.message.contains("/dev/null/runs"))
         }

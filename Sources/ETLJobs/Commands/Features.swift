@@ -13,9 +13,9 @@ public struct FeaturesCommand: StageCommand {
             Walks --audio for files libsndfile decodes (mp3, flac, ogg, oga, opus, wav, aif(f), au, w64, rf64, \
             caf). The track id is the file stem when it is an integer (FMA: 000/000002.mp3 → 2), else the path \
             relative to --audio; --id-from path always uses the path. Two files with the same id: the first \
-            by path wins, the others are quarantined. Hidden files and directories are skipped; symbolic \
-            links to files and to directories are followed, --audio itself too (a link back to an enclosing \
-            directory is not walked again).
+            by path wins, the others are quarantined. Hidden files and directories and lost+found are \
+            skipped; symbolic links to files and to directories are followed, --audio itself too (a directory \
+            already walked, by a cycle or a second link to it, is not walked again).
 
             A re-run reuses the staged document of every file whose path, size, modification time \
             (milliseconds), parameter hash and extractor version are unchanged (and which has frames exactly \
