@@ -25,7 +25,7 @@ final class GroupedIDCheck {
         case duplicate(firstLine: Int)
         /// The group is not above the one before it in this file (which starts at `line`): the
         /// file is not grouped in ascending order, and a group seen before may come back unnoticed.
-        case outOfOrder(previousGroup: String, line: Int)
+        case outOfOrder(group: String, previousGroup: String, line: Int)
     }
 
     /// A group whose rows are in two files: its first line in each.
@@ -78,7 +78,7 @@ final class GroupedIDCheck {
         let member = split.map { String(id[$0.upperBound...]) } ?? id
         if group.map({ !$0.utf8.elementsEqual(groupKey.utf8) }) ?? true {
             if let group, !group.utf8.lexicographicallyPrecedes(groupKey.utf8) {
-                return .outOfOrder(previousGroup: group, line: groupLine)
+                return .outOfOrder(group: String(groupKey), previousGroup: group, line: groupLine)
             }
             group = String(groupKey)
             groupLine = line

@@ -242,9 +242,9 @@ final class TableExtraction {
                 let column = plan.idColumnDescription
                 try reject(record(), reason: "duplicate \(column) \(id), first seen at line \(firstLine)", column: column)
                 return false
-            case .outOfOrder(let previousGroup, let previousLine):
+            case .outOfOrder(let outOfOrderGroup, let previousGroup, let previousLine):
                 let group = groupColumnDescription
-                throw JobError(.dataError, "\(inputPath) line \(line): \(group) '\(Self.group(of: text, separator: groupedIDs.separator))' comes after '\(previousGroup)' (from line \(previousLine)): the rows of a file must be grouped by \(group) in ascending order (by bytes), or a \(group) that comes back would go unchecked; sort the file's rows by \(group) with a stable sort (e.g. LC_ALL=C sort -s), which keeps each \(group)'s rows in their order")
+                throw JobError(.dataError, "\(inputPath) line \(line): \(group) '\(outOfOrderGroup)' comes after '\(previousGroup)' (from line \(previousLine)): the rows of a file must be grouped by \(group) in ascending order (by bytes), or a \(group) that comes back would go unchecked; sort the file's rows by \(group) with a stable sort (e.g. LC_ALL=C sort -s), which keeps each \(group)'s rows in their order")
             }
         }
         if let first = firstLineOfID[id] {
@@ -264,9 +264,6 @@ final class TableExtraction {
         return parts.map { plan.leaves[$0].columnName ?? plan.leaves[$0].name }.joined(separator: "+")
     }
 
-    private static func group(of id: String, separator: String) -> String {
-        id.range(of: separator, options: .backwards).map { String(id[..<$0.lowerBound]) } ?? ""
-    }
 
     /// After the last file: a group of composed ids in two files fails the table (exit 65), naming both.
     private func checkGroupsInOneFile() throws {

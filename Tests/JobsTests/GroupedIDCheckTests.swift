@@ -56,9 +56,9 @@ import TestSupport
         #expect(try check.admit("a:1", line: 2) == .first)
         #expect(try check.admit("b:1", line: 3) == .first)
         // a again after b: the file is not grouped by session; the check names the session before it.
-        #expect(try check.admit("a:2", line: 4) == .outOfOrder(previousGroup: "b", line: 3))
+        #expect(try check.admit("a:2", line: 4) == .outOfOrder(group: "a", previousGroup: "b", line: 3))
         // Below the one before it, by bytes ("B" < "a"), though never seen: not in ascending order.
-        #expect(try check.admit("B:1", line: 5) == .outOfOrder(previousGroup: "b", line: 3))
+        #expect(try check.admit("B:1", line: 5) == .outOfOrder(group: "B", previousGroup: "b", line: 3))
         // Each file starts afresh.
         try check.startNextFile()
         #expect(try check.admit("B:1", line: 2) == .first)
